@@ -1,0 +1,39 @@
+# `make test` and `make demo` set up everything on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= trainingdata
+DEMO_DIR ?= demo
+DEMO_TRIALS ?= 30
+DEMO_RUN_ID ?= demo
+DEMO_SYMBOLS ?= BTCUSD ETHUSD
+
+.PHONY: test demo bench clean
+
+# The stamp is rebuilt when the package metadata changes; every step is idempotent.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# CPU build of torch from the local wheel store; an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# toto-ts hard-pins old torch/numpy: install it alone, its imports come from the [toto] extra.
+	$(BIN)/python -m pip install --quiet --no-deps toto-ts==0.2.0
+	$(BIN)/python -m pip install --quiet -e '.[toto,data,dev]'
+	touch $@
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+# Trains a tiny Toto from scratch on pre-validation bars, then sweeps it and the persistence baseline.
+demo: $(VENV)/.installed
+	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) \
+		--output $(DEMO_DIR)/toto-tiny --init scratch --preset tiny --steps 1000 --max-context-length 512
+	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto naive --n-trials $(DEMO_TRIALS) \
+		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --max-context-length 512 \
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/sweep_throughput.py --data-dir $(DATA_DIR)
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,34 @@
+"""sweep: tune inference settings of time-series foundation models per trading symbol."""
+
+__version__ = "0.1.0"
+
+from .aggregate import aggregate, parse_aggregation
+from .cache import SampleCache
+from .config import ForecastConfig
+from .data import OHLCVData, load_ohlcv
+from .errors import ConfigError, DataValidationError, ModelLoadError, SweepError, TrialError
+from .evaluate import EvaluationResult, evaluate
+from .run import SweepSettings, run_sweep
+from .windows import Splits, WindowSpec, make_splits
+
+__all__ = [
+    "__version__",
+    "aggregate",
+    "parse_aggregation",
+    "SampleCache",
+    "ForecastConfig",
+    "OHLCVData",
+    "load_ohlcv",
+    "SweepError",
+    "DataValidationError",
+    "ConfigError",
+    "ModelLoadError",
+    "TrialError",
+    "EvaluationResult",
+    "evaluate",
+    "SweepSettings",
+    "run_sweep",
+    "Splits",
+    "WindowSpec",
+    "make_splits",
+]

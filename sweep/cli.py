@@ -1,0 +1,278 @@
+"""``python -m sweep``: thin CLI over the public API, printing with rich.
+
+Commands::
+
+    python -m sweep --symbols BTCUSD ETHUSD --n-trials 100      run a sweep
+    python -m sweep data validate --data-dir DIR --symbols ...  check CSV files
+    python -m sweep data download --symbols ... --exchange binance
+    python -m sweep evaluate --symbol SYM --config FILE.json [--json]
+
+Exit codes: 0 ok, 2 invalid input or config, 1 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import MODEL_FAMILIES, ForecastConfig
+from .data import GAP_POLICIES, check_ohlcv, symbol_path
+from .errors import ConfigError, DataValidationError, SweepError
+from .windows import WindowSpec
+
+__all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
+console = Console(stderr=True)
+logger = logging.getLogger("sweep")
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path("trainingdata"), help="folder of <SYMBOL>.csv files")
+    parser.add_argument("--freq", default="1h", help="bar frequency (default 1h)")
+    parser.add_argument("--gap-policy", choices=GAP_POLICIES, default="error",
+                        help="gaps larger than --freq: error (default), ffill (carry last close) or drop")
+
+
+def add_window_flags(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    spec = WindowSpec()
+    d = (lambda v: v) if defaults else (lambda v: None)
+    parser.add_argument("--horizon", type=int, default=d(spec.horizon), help=f"bars per forecast (default {spec.horizon})")
+    parser.add_argument("--val-windows", type=int, default=d(spec.val_windows),
+                        help=f"validation origins (default {spec.val_windows})")
+    parser.add_argument("--test-windows", type=int, default=d(spec.test_windows),
+                        help=f"test origins (default {spec.test_windows})")
+    parser.add_argument("--stride", type=int, default=d(spec.stride), help=f"bars between origins (default {spec.stride})")
+    parser.add_argument("--max-context-length", type=int, default=d(spec.max_context_length),
+                        help=f"longest context searched (default {spec.max_context_length})")
+    parser.add_argument("--purge-gap", type=int, default=None, help="bars between validation and test (default: horizon)")
+
+
+def window_spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> WindowSpec:
+    values = {k: v for k, v in (base or {}).items() if k in WindowSpec.__dataclass_fields__}
+    flags = {"horizon": args.horizon, "val_windows": args.val_windows, "test_windows": args.test_windows,
+             "stride": args.stride, "max_context_length": args.max_context_length, "purge_gap_bars": args.purge_gap}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return WindowSpec(**values)
+
+
+def _sweep_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
+                                "Other commands: 'data validate', 'data download', 'evaluate' (see --help of each).")
+    p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
+    p.add_argument("--models", nargs="+", default=["toto", "naive"], choices=MODEL_FAMILIES,
+                   help="model families to tune (default: toto naive)")
+    p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
+    add_data_flags(p)
+    add_window_flags(p)
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/ and best/")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="run folders (study journal, sample cache)")
+    p.add_argument("--run-id", default=None, help="reuse to resume a run (default: a new UTC timestamp)")
+    p.add_argument("--storage", default=None, help="Optuna RDB URL, e.g. postgresql://... (default: journal file)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=None, help="seconds per study")
+    p.add_argument("--toto-model", default=DEFAULT_TOTO_MODEL, help="Hugging Face id or local checkpoint folder")
+    p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _data_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep data", description="Validate or download OHLCV data.")
+    sub = p.add_subparsers(dest="action", required=True)
+    v = sub.add_parser("validate", help="check <SYMBOL>.csv files against every data rule")
+    v.add_argument("--symbols", nargs="+", required=True)
+    add_data_flags(v)
+    dl = sub.add_parser("download", help="fetch hourly candles with ccxt")
+    dl.add_argument("--symbols", nargs="+", required=True)
+    dl.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
+    dl.add_argument("--exchange", default="binance")
+    dl.add_argument("--since", default="2020-01-01", help="first day to fetch (UTC)")
+    return p
+
+
+def _evaluate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep evaluate",
+                                description="Evaluate one config on the validation and test windows.")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--config", type=Path, required=True, help="a candidate JSON or a bare config object")
+    add_data_flags(p)
+    add_window_flags(p, defaults=False)
+    p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+    return p
+
+
+class RichStudyProgress:
+    """One progress bar per study: trials done and best validation pct_return_mae so far."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, name: str, total: int, done: int) -> None:
+        self.tasks[name] = self.progress.add_task(name, total=total, completed=done, best="-")
+
+    def trial(self, name: str, study, trial) -> None:
+        from optuna.trial import TrialState
+
+        task = self.tasks[name]
+        if trial.state == TrialState.COMPLETE:
+            self.progress.advance(task)
+        try:
+            self.progress.update(task, best=f"{study.best_value:.5f}")
+        except ValueError:
+            pass
+
+
+def _config_summary(config: dict[str, Any]) -> str:
+    keys = ("context_length", "num_samples", "aggregate")
+    return " ".join(f"{k}={config[k]}" for k in keys if k in config) if config.get("model") != "naive" else "persistence"
+
+
+def _print_sweep_table(results) -> None:
+    table = Table(title="Selected candidates (selection on validation; test never used for selection)")
+    for column in ("symbol", "model", "config", "val pct_return_mae", "test pct_return_mae",
+                   "test persistence", "test skill", "latency_s/origin"):
+        table.add_column(column, justify="right" if "mae" in column or column in ("test skill", "latency_s/origin",
+                                                                                   "test persistence") else "left")
+    for r in results:
+        v, t = r.outcome.validation, r.test.metrics
+        table.add_row(r.symbol, r.outcome.model, _config_summary(r.outcome.config.to_dict()),
+                      f"{v['pct_return_mae']:.5f}", f"{t['pct_return_mae']:.5f}",
+                      f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}", f"{t['latency_s']:.4f}")
+    Console().print(table)
+    for r in results:
+        console.print(f"[green]wrote[/green] {r.path}")
+
+
+def _run_sweep(argv: Sequence[str]) -> int:
+    args = _sweep_parser().parse_args(argv)
+    from .run import SweepSettings, new_run_id, run_sweep
+
+    settings = SweepSettings(
+        symbols=tuple(args.symbols), models=tuple(dict.fromkeys(args.models)), n_trials=args.n_trials,
+        data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
+        run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
+        toto_model=args.toto_model, windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
+        use_cache=not args.no_cache)
+    console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        results = run_sweep(settings, progress=RichStudyProgress(progress))
+    _print_sweep_table(results)
+    return EXIT_OK if len(results) == len(settings.symbols) else EXIT_FAILURE
+
+
+def _run_data(argv: Sequence[str]) -> int:
+    args = _data_parser().parse_args(argv)
+    if args.action == "download":
+        from .download import download_symbol
+
+        for symbol in args.symbols:
+            path = download_symbol(symbol, args.data_dir, exchange_id=args.exchange, since=args.since)
+            console.print(f"[green]wrote[/green] {path}")
+        return EXIT_OK
+    table = Table(title=f"OHLCV files in {args.data_dir}")
+    for column in ("symbol", "rows", "first bar", "last bar", "frequency", "problems"):
+        table.add_column(column)
+    invalid = False
+    for symbol in args.symbols:
+        path = symbol_path(args.data_dir, symbol)
+        try:
+            frame, problems = check_ohlcv(path, freq=args.freq, gap_policy=args.gap_policy)
+        except DataValidationError as e:
+            table.add_row(symbol, "-", "-", "-", args.freq, f"[red]{e}[/red]")
+            invalid = True
+            continue
+        invalid |= bool(problems)
+        shown = "\n".join(p.describe(path) for p in problems[:10])
+        if len(problems) > 10:
+            shown += f"\n... and {len(problems) - 10} more"
+        rows, first, last = (len(frame), str(frame.index[0]), str(frame.index[-1])) if frame is not None else ("-",) * 3
+        table.add_row(symbol, str(rows), first, last, args.freq, f"[red]{shown}[/red]" if problems else "[green]ok[/green]")
+    Console(width=200).print(table)
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def _load_config_file(path: Path) -> tuple[ForecastConfig, dict[str, Any]]:
+    from .store import read_json
+
+    document = read_json(path, "config file")
+    if isinstance(document, dict) and "config" in document:
+        return ForecastConfig.from_dict(document["config"], source=str(path)), document
+    return ForecastConfig.from_dict(document, source=str(path)), {}
+
+
+def _run_evaluate(argv: Sequence[str]) -> int:
+    args = _evaluate_parser().parse_args(argv)
+    from .cache import SampleCache
+    from .data import load_ohlcv
+    from .evaluate import evaluate
+    from .run import SweepSettings, make_forecaster
+    from .windows import make_splits
+
+    config, candidate = _load_config_file(args.config)
+    spec = window_spec_from_args(args, candidate.get("windows"))
+    data = load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy)
+    splits = make_splits(data.n_bars, spec, source=str(data.path))
+    toto_model = args.toto_model or candidate.get("model", {}).get("model_id") or DEFAULT_TOTO_MODEL
+    forecaster = make_forecaster(config.model, SweepSettings(symbols=(args.symbol,), toto_model=toto_model))
+    cache = SampleCache()
+    out: dict[str, Any] = {"symbol": args.symbol, "model": forecaster.identity(), "config": config.to_dict(),
+                           "windows": splits.describe(data.frame.index)}
+    for split in ("validation", "test"):
+        result = evaluate(forecaster, config, data, splits.origins(split), spec.horizon, cache)
+        out[split] = {**result.to_dict(), "persistence": result.baseline}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    table = Table(title=f"{args.symbol} {config.model}: {_config_summary(config.to_dict())}")
+    for column in ("metric", "validation", "test"):
+        table.add_column(column, justify="right")
+    for key, value in out["validation"].items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.6g}", f"{out['test'][key]:.6g}")
+    Console().print(table)
+    return EXIT_OK
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
+    logging.getLogger("sweep").setLevel(logging.INFO)
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m sweep``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    setup_logging("-v" in argv or "--verbose" in argv)
+    commands = {"data": _run_data, "evaluate": _run_evaluate}
+    command = commands.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else _run_sweep(argv)
+    except (DataValidationError, ConfigError) as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+        return EXIT_INVALID
+    except SweepError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        console.print("interrupted; rerun the same command with the same --run-id to resume")
+        return 130

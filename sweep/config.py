@@ -1,0 +1,82 @@
+"""The inference config that a study searches and a candidate stores."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .aggregate import parse_aggregation
+from .errors import ConfigError
+
+__all__ = ["ForecastConfig", "MODEL_FAMILIES"]
+
+MODEL_FAMILIES = ("toto", "naive")
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Statistical settings of one forecaster (speed settings are chosen automatically elsewhere).
+
+    Attributes
+    ----------
+    model : str
+        Model family, one of :data:`MODEL_FAMILIES`.
+    context_length : int
+        Bars of history each forecast sees.
+    num_samples : int
+        Sample paths drawn per origin.
+    aggregate : str
+        Aggregation name turning samples into a point forecast (see :mod:`sweep.aggregate`).
+    seed : int
+        Sampling seed; sample ``i`` is the same for every ``num_samples > i``.
+    sampling : dict
+        Family-specific sampling parameters (empty for Toto and the persistence baseline).
+
+    Raises
+    ------
+    ConfigError
+        If a value is invalid.
+    """
+
+    model: str
+    context_length: int
+    num_samples: int
+    aggregate: str
+    seed: int = 0
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_FAMILIES:
+            raise ConfigError(f"config model {self.model!r} is unknown; use one of {MODEL_FAMILIES}")
+        for name in ("context_length", "num_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"config {name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"config seed must be a non-negative integer, got {self.seed!r}")
+        parse_aggregation(self.aggregate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "ForecastConfig":
+        """Build from a JSON object, naming ``source`` (a file) in errors.
+
+        Raises
+        ------
+        ConfigError
+            If keys are missing or unknown, or a value is invalid.
+        """
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: a config must be a JSON object, got {type(values).__name__}")
+        known = {"model", "context_length", "num_samples", "aggregate", "seed", "sampling"}
+        unknown = sorted(set(values) - known)
+        missing = sorted({"model", "context_length", "num_samples", "aggregate"} - set(values))
+        if unknown or missing:
+            raise ConfigError(f"{source}: config keys {unknown} are unknown and {missing} are missing; "
+                              f"a config has {sorted(known)}")
+        try:
+            return cls(**values)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from e

@@ -1,0 +1,137 @@
+"""Score one config on a set of forecast origins, with the persistence baseline beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .aggregate import aggregate
+from .cache import SampleCache, origins_digest
+from .config import ForecastConfig
+from .data import OHLCVData
+from .errors import ConfigError
+from .forecasters.base import Forecaster, SampleBatch
+from .metrics import pct_return_errors, point_metrics, sample_metrics
+from .windows import gather_contexts, gather_targets
+
+__all__ = ["EvaluationResult", "evaluate", "persistence_metrics", "draw_samples"]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Metrics of one config on one set of origins.
+
+    Attributes
+    ----------
+    metrics : dict
+        ``pct_return_mae`` (primary, return units), ``price_mae``, ``rmse``, ``mape``,
+        ``direction_accuracy``, ``crps``, ``coverage_90``, ``latency_s`` (inference
+        seconds per origin), ``persistence_pct_return_mae`` and
+        ``skill = 1 - pct_return_mae / persistence_pct_return_mae``.
+    window_errors : numpy.ndarray
+        ``[n_windows]`` absolute return error per origin (for paired tests).
+    baseline : dict
+        Point metrics of the persistence forecast on the same origins.
+    speed : dict
+        Speed settings chosen automatically (e.g. ``samples_per_batch``).
+    n_windows : int
+    """
+
+    metrics: dict[str, float]
+    window_errors: np.ndarray
+    baseline: dict[str, float]
+    speed: dict[str, Any] = field(default_factory=dict)
+    n_windows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.metrics, "n_windows": self.n_windows, "speed": self.speed}
+
+
+def persistence_metrics(data: OHLCVData, origins: np.ndarray, horizon: int) -> dict[str, float]:
+    """Point metrics of the persistence forecast (last close for every step) on ``origins``."""
+    close = data.close
+    last_close = close[origins - 1]
+    targets = gather_targets(close, origins, horizon)
+    return point_metrics(np.repeat(last_close[:, None], horizon, axis=1), targets, last_close)
+
+
+def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
+                 horizon: int, cache: SampleCache, n_max: int | None = None) -> tuple[SampleBatch, dict[str, Any]]:
+    """Sample paths of ``config`` at ``origins``, through the cache.
+
+    Returns
+    -------
+    batch : SampleBatch
+        ``[n_windows, config.num_samples, horizon]`` price samples.
+    speed : dict
+        The forecaster's automatic speed settings.
+    """
+    context_length = config.context_length
+    if context_length > forecaster.max_context_length:
+        raise ConfigError(f"context_length {context_length} exceeds the {forecaster.family} model's maximum "
+                          f"{forecaster.max_context_length}; lower it")
+    speed = forecaster.speed_settings(len(origins), context_length, horizon)
+    fields = {
+        "model": forecaster.identity(),
+        "data": data.fingerprint,
+        "origins": origins_digest(origins),
+        "context_length": context_length,
+        "horizon": horizon,
+        "sampling": config.sampling,
+        "seed": config.seed,
+        "samples_per_batch": speed["samples_per_batch"],
+    }
+
+    def draw(num_samples: int) -> SampleBatch:
+        contexts = gather_contexts(data.close, origins, context_length)
+        stamps = gather_contexts(data.timestamps_s, origins, context_length)
+        return forecaster.sample(contexts, stamps, horizon, num_samples, config.seed, config.sampling)
+
+    batch = cache.get(fields, config.num_samples, n_max or config.num_samples, draw)
+    return batch, speed
+
+
+def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,
+             cache: SampleCache | None = None, n_max: int | None = None) -> EvaluationResult:
+    """Evaluate ``config`` at ``origins``.
+
+    Parameters
+    ----------
+    forecaster : Forecaster
+        A loaded model of family ``config.model``.
+    config : ForecastConfig
+    data : OHLCVData
+    origins : numpy.ndarray
+        ``[n_windows]`` bar indices (see :mod:`sweep.windows`).
+    horizon : int
+        Bars scored per origin.
+    cache : SampleCache, optional
+        Defaults to a fresh in-memory cache.
+    n_max : int, optional
+        Paths to draw on a cache miss (default ``config.num_samples``).
+
+    Returns
+    -------
+    EvaluationResult
+
+    Raises
+    ------
+    ConfigError
+        If ``config.context_length`` exceeds the model's maximum.
+    ValueError
+        If an origin lacks context or target bars.
+    """
+    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
+    close = data.close
+    last_close = close[origins - 1]
+    targets = gather_targets(close, origins, horizon)
+    point = aggregate(batch.samples, config.aggregate)
+    metrics = {**point_metrics(point, targets, last_close), **sample_metrics(batch.samples, targets, last_close)}
+    baseline = persistence_metrics(data, origins, horizon)
+    metrics["latency_s"] = batch.latency_s()
+    metrics["persistence_pct_return_mae"] = baseline["pct_return_mae"]
+    metrics["skill"] = 1.0 - metrics["pct_return_mae"] / baseline["pct_return_mae"]
+    return EvaluationResult(metrics=metrics, window_errors=pct_return_errors(point, targets, last_close),
+                            baseline=baseline, speed=speed, n_windows=len(origins))

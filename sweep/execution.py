@@ -1,0 +1,53 @@
+"""Where studies run. The in-process executor runs them one after another in
+this process, loading each model once and sharing it across symbols.
+
+The interface is one method, ``run(jobs, progress) -> outcomes``; a Ray
+executor (actors as Optuna workers) plugs in behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from .errors import TrialError
+from .forecasters.base import Forecaster
+from .study import Progress, StudyJob, StudyOutcome, run_study
+
+__all__ = ["Executor", "InProcessExecutor"]
+
+logger = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    def run(self, jobs: list[StudyJob], progress: Progress | None = None) -> list[StudyOutcome | TrialError]:
+        """Run every job; a study with no completed trial yields its :class:`TrialError`.
+
+        Raises
+        ------
+        ModelLoadError
+            If a model cannot be loaded (it would fail every study of that model).
+        """
+        ...
+
+
+class InProcessExecutor:
+    """Runs studies sequentially in the calling process (a laptop, a test, one GPU)."""
+
+    def __init__(self) -> None:
+        self._forecasters: dict[str, Forecaster] = {}
+
+    def _forecaster(self, job: StudyJob) -> Forecaster:
+        if job.model not in self._forecasters:
+            self._forecasters[job.model] = job.make_forecaster()
+        return self._forecasters[job.model]
+
+    def run(self, jobs: list[StudyJob], progress: Progress | None = None) -> list[StudyOutcome | TrialError]:
+        outcomes: list[StudyOutcome | TrialError] = []
+        for job in jobs:
+            try:
+                outcomes.append(run_study(job, progress, forecaster=self._forecaster(job)))
+            except TrialError as e:
+                logger.error("%s", e)
+                outcomes.append(e)
+        return outcomes

@@ -1,0 +1,124 @@
+"""The one interface every model family implements."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Forecaster", "SampleBatch", "block_seed", "sample_in_blocks"]
+
+
+@dataclass(frozen=True)
+class SampleBatch:
+    """Sample paths of a set of forecast origins.
+
+    Attributes
+    ----------
+    samples : numpy.ndarray
+        ``[n_windows, n_samples, horizon]`` in price units.
+    block_seconds : numpy.ndarray
+        ``[n_blocks]`` inference seconds of each block of ``samples_per_batch`` paths.
+    samples_per_batch : int
+        Paths decoded together per block; block ``j`` holds paths
+        ``[j * samples_per_batch, (j + 1) * samples_per_batch)``.
+    """
+
+    samples: np.ndarray
+    block_seconds: np.ndarray
+    samples_per_batch: int
+
+    def first(self, num_samples: int) -> "SampleBatch":
+        """The first ``num_samples`` paths and the blocks that produced them.
+
+        Raises
+        ------
+        ValueError
+            If fewer paths are held.
+        """
+        if num_samples > self.samples.shape[1]:
+            raise ValueError(f"asked for {num_samples} samples, only {self.samples.shape[1]} held")
+        blocks = -(-num_samples // self.samples_per_batch)
+        return SampleBatch(self.samples[:, :num_samples], self.block_seconds[:blocks], self.samples_per_batch)
+
+    def latency_s(self) -> float:
+        """Inference seconds per forecast origin."""
+        return float(self.block_seconds.sum() / self.samples.shape[0])
+
+
+def block_seed(seed: int, block: int) -> int:
+    """Independent 32-bit seed of sample block ``block`` under ``seed`` (numpy SeedSequence)."""
+    return int(np.random.SeedSequence([seed, block]).generate_state(1)[0])
+
+
+def sample_in_blocks(draw_block: Callable[[int], np.ndarray], num_samples: int, samples_per_batch: int) -> SampleBatch:
+    """Draw ``num_samples`` paths as consecutive blocks of ``samples_per_batch`` paths.
+
+    Block ``j`` depends only on ``j`` (its seed is :func:`block_seed`), never on
+    ``num_samples``, so the first ``n`` paths of an ``N``-path run equal an
+    ``n``-path run: the contract the sample cache relies on.
+
+    Parameters
+    ----------
+    draw_block : callable
+        ``draw_block(j) -> [n_windows, samples_per_batch, horizon]``.
+    num_samples, samples_per_batch : int
+    """
+    blocks, seconds = [], []
+    for j in range(-(-num_samples // samples_per_batch)):
+        start = time.perf_counter()
+        blocks.append(draw_block(j))
+        seconds.append(time.perf_counter() - start)
+    samples = np.concatenate(blocks, axis=1)[:, :num_samples]
+    return SampleBatch(samples, np.asarray(seconds), samples_per_batch)
+
+
+class Forecaster(ABC):
+    """A loaded model that turns contexts into sample paths.
+
+    Forecasters never touch Optuna; studies never touch torch.
+    """
+
+    family: str
+    max_context_length: int
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Model id and revision or checkpoint hash: part of every cache key and provenance."""
+
+    @abstractmethod
+    def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        """Paths decoded together, chosen from memory limits (a speed setting, never searched)."""
+
+    def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
+        """Speed settings chosen automatically for this request, recorded with every result."""
+        return {"samples_per_batch": self.samples_per_batch(n_windows, context_length, horizon)}
+
+    @abstractmethod
+    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+               seed: int, sampling: dict[str, Any] | None = None) -> SampleBatch:
+        """Draw sample paths.
+
+        Parameters
+        ----------
+        contexts : numpy.ndarray
+            ``[n_windows, context_length]`` close prices, oldest first.
+        timestamps_s : numpy.ndarray
+            ``[n_windows, context_length]`` bar open times, POSIX seconds.
+        horizon : int
+            Bars to forecast.
+        num_samples : int
+            Paths per window.
+        seed : int
+            Sampling seed; equal seeds give equal paths.
+        sampling : dict, optional
+            Family-specific sampling parameters.
+
+        Returns
+        -------
+        SampleBatch
+            ``samples`` is ``[n_windows, num_samples, horizon]`` in price units.
+        """

@@ -1,0 +1,213 @@
+"""Toto (Datadog, package ``toto-ts``) behind the :class:`Forecaster` interface.
+
+Toto is fed the close series as one variate. Every origin of a request is
+decoded in one batch, ``samples_per_batch`` paths at a time, with toto-ts'
+KV-cached ``TotoForecaster``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelLoadError
+from .base import Forecaster, SampleBatch, block_seed, sample_in_blocks
+
+__all__ = ["TotoForecaster", "load_toto", "DEFAULT_TOTO_MODEL", "TOTO_MAX_CONTEXT"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
+#: Longest context Toto-Open-Base-1.0 was trained with (model card: 4096 steps).
+TOTO_MAX_CONTEXT = 4096
+#: Upper bound of samples_per_batch; a power of two that divides every num_samples
+#: choice of the search space, so one block size serves every trial.
+MAX_SAMPLES_PER_BATCH = 16
+CPU_MEMORY_BUDGET_BYTES = 4 * 2**30
+CHECKPOINT_FILES = ("config.json", "model.safetensors")
+INSTALL_HINT = "pip install --no-deps toto-ts==0.2.0 && pip install 'sweep[toto]'"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_hub_id(model: str) -> bool:
+    return re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", model) is not None
+
+
+def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Find a Toto checkpoint folder: a local dir, or a Hugging Face id downloaded with ``snapshot_download``.
+
+    Returns
+    -------
+    folder : Path
+        Holds ``config.json`` and ``model.safetensors``.
+    identity : dict
+        ``model_id`` plus ``revision`` (hub commit) or ``checkpoint_sha256`` (local file).
+
+    Raises
+    ------
+    ModelLoadError
+        If the folder lacks the files, or the id cannot be downloaded (offline and not cached).
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
+        if missing:
+            raise ModelLoadError(f"--toto-model {model!r}: the folder lacks {missing}; a Toto checkpoint folder "
+                                 f"holds {list(CHECKPOINT_FILES)} (as written by 'python -m tototraining')")
+        return path, {"model_id": str(path.resolve()), "checkpoint_sha256": _file_sha256(path / "model.safetensors")}
+    if not _is_hub_id(model):
+        raise ModelLoadError(f"--toto-model {model!r} is neither an existing checkpoint folder nor a Hugging Face "
+                             f"id like {DEFAULT_TOTO_MODEL!r}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id=model, revision=revision, allow_patterns=list(CHECKPOINT_FILES)))
+    except Exception as e:  # network, auth, missing repo: all mean "cannot load this id"
+        raise ModelLoadError(
+            f"--toto-model {model!r} could not be downloaded from the Hugging Face hub and is not in the local cache "
+            f"({type(e).__name__}: {e}); connect to the internet once to cache it, or pass a local checkpoint "
+            f"folder with --toto-model DIR") from e
+    return folder, {"model_id": model, "revision": folder.name}
+
+
+def load_toto(model: str = DEFAULT_TOTO_MODEL, revision: str | None = None, device: str = "cpu"):
+    """Load a Toto checkpoint.
+
+    Parameters
+    ----------
+    model : str
+        A Hugging Face id (default ``Datadog/Toto-Open-Base-1.0``) or a local folder with
+        ``config.json`` and ``model.safetensors``.
+    revision : str, optional
+        Hub revision (branch, tag or commit).
+    device : str
+        torch device.
+
+    Returns
+    -------
+    module : toto.model.toto.Toto
+        In eval mode on ``device``.
+    identity : dict
+        See :func:`resolve_checkpoint`.
+
+    Raises
+    ------
+    ModelLoadError
+        If toto-ts is not installed, the checkpoint cannot be found, or its weights do not fit its config.
+    """
+    try:
+        from toto.model.toto import Toto
+    except ImportError as e:
+        raise ModelLoadError(f"Toto needs the toto-ts package ({e}); install it with: {INSTALL_HINT}") from e
+    folder, identity = resolve_checkpoint(model, revision)
+    try:
+        module = Toto.load_from_checkpoint(str(folder), map_location=device)
+    except (RuntimeError, TypeError, KeyError, ValueError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"--toto-model {model!r}: {folder} is not a loadable Toto checkpoint ({e})") from e
+    module.eval()
+    return module, identity
+
+
+class TotoForecaster(Forecaster):
+    """Toto sample paths for a batch of origins.
+
+    Parameters
+    ----------
+    model : str
+        Hugging Face id or local checkpoint folder (``--toto-model``).
+    revision : str, optional
+        Hub revision.
+    device : str, optional
+        ``"cuda"`` when available, else ``"cpu"`` by default.
+    memory_budget_bytes : int, optional
+        Memory one decoding batch may use; default half the free GPU memory, or 4 GiB on CPU.
+
+    Raises
+    ------
+    ModelLoadError
+        See :func:`load_toto`.
+    """
+
+    family = "toto"
+    max_context_length = TOTO_MAX_CONTEXT
+
+    def __init__(self, model: str = DEFAULT_TOTO_MODEL, revision: str | None = None, device: str | None = None,
+                 memory_budget_bytes: int | None = None):
+        import torch
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.module, self._identity = load_toto(model, revision, self.device)
+        self.backbone = self.module.model
+        self.memory_budget_bytes = memory_budget_bytes or self._default_budget()
+
+    def _default_budget(self) -> int:
+        import torch
+
+        if self.device.startswith("cuda"):
+            free, _total = torch.cuda.mem_get_info()
+            return free // 2
+        return CPU_MEMORY_BUDGET_BYTES
+
+    def identity(self) -> dict[str, Any]:
+        return {"family": self.family, **self._identity}
+
+    def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        """Largest power of two <= 16 whose decoding batch fits the memory budget.
+
+        The estimate counts the KV cache and about 16 activations of width
+        ``embed_dim`` per patch and layer, in float32.
+        """
+        patch = self.backbone.patch_embed.patch_size
+        patches = -(-(context_length + horizon) // patch) + 1
+        embed_dim = self.backbone.embed_dim
+        n_layers = len(self.backbone.transformer.layers)
+        bytes_per_row = 4 * patches * embed_dim * (2 * n_layers + 16)
+        rows = max(1, self.memory_budget_bytes // max(1, bytes_per_row * n_windows))
+        spb = 1
+        while spb * 2 <= min(rows, MAX_SAMPLES_PER_BATCH):
+            spb *= 2
+        return spb
+
+    def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
+        return {**super().speed_settings(n_windows, context_length, horizon), "device": self.device,
+                "dtype": "float32", "use_kv_cache": True}
+
+    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+               seed: int, sampling: dict[str, Any] | None = None) -> SampleBatch:
+        import torch
+        from toto.data.util.dataset import MaskedTimeseries
+        from toto.inference.forecaster import TotoForecaster as TotoDecoder
+
+        n_windows, context_length = contexts.shape
+        spb = self.samples_per_batch(n_windows, context_length, horizon)
+        series = torch.as_tensor(contexts, dtype=torch.float32, device=self.device)[:, None, :]
+        stamps = torch.as_tensor(timestamps_s, dtype=torch.int64, device=self.device)[:, None, :]
+        interval = stamps[:, :, -1] - stamps[:, :, -2] if context_length > 1 else torch.full_like(stamps[:, :, 0], 3600)
+        inputs = MaskedTimeseries(series=series, padding_mask=torch.ones_like(series, dtype=torch.bool),
+                                  id_mask=torch.zeros_like(series, dtype=torch.int),
+                                  timestamp_seconds=stamps, time_interval_seconds=interval)
+        decoder = TotoDecoder(self.backbone)
+
+        def draw_block(block: int) -> np.ndarray:
+            with torch.random.fork_rng(devices=[self.device] if self.device.startswith("cuda") else []):
+                torch.manual_seed(block_seed(seed, block))
+                forecast = decoder.forecast(inputs, prediction_length=horizon, num_samples=spb,
+                                            samples_per_batch=spb, use_kv_cache=True)
+            # toto: [batch, variate, horizon, samples] -> [windows, samples, horizon]
+            return forecast.samples[:, 0].permute(0, 2, 1).double().cpu().numpy()
+
+        with torch.inference_mode():
+            return sample_in_blocks(draw_block, num_samples, spb)

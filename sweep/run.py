@@ -1,0 +1,260 @@
+"""A whole sweep: data -> studies -> selection on validation -> test report -> candidate files."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .cache import SampleCache
+from .config import MODEL_FAMILIES, ForecastConfig
+from .data import OHLCVData, load_ohlcv, validate_symbol
+from .errors import ConfigError, TrialError
+from .evaluate import EvaluationResult, evaluate, persistence_metrics
+from .execution import Executor, InProcessExecutor
+from .forecasters.base import Forecaster
+from .study import Progress, StudyJob, StudyOutcome
+from .store import candidate_path, git_commit, read_json, utc_now, write_json_atomic
+from .windows import Splits, WindowSpec, make_splits
+
+__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "candidate_document", "new_run_id"]
+
+logger = logging.getLogger(__name__)
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def new_run_id() -> str:
+    """A run id from the current UTC time, e.g. ``20261122T021500Z``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything a sweep is run with (the CLI flags).
+
+    Attributes
+    ----------
+    symbols : tuple of str
+    models : tuple of str
+        Families to tune, from :data:`sweep.config.MODEL_FAMILIES`.
+    n_trials : int
+        Completed trials per study.
+    data_dir, output_dir, runs_dir : Path
+        ``<SYMBOL>.csv`` files; ``hyperparams/``; run folders (journal + sample cache).
+    run_id : str
+        Reusing a run id resumes that run.
+    storage : str or None
+        Optuna storage URL; ``None`` = journal file ``<runs_dir>/<run_id>/optuna.journal``.
+    seed : int
+    timeout_s : float or None
+        Wall-clock limit per study.
+    toto_model : str
+        Hugging Face id or checkpoint folder.
+    windows : WindowSpec
+    freq, gap_policy : str
+        See :func:`sweep.data.load_ohlcv`.
+    use_cache : bool
+        ``False`` re-runs inference in every trial.
+
+    Raises
+    ------
+    ConfigError
+        On an invalid symbol, model, run id or trial count.
+    """
+
+    symbols: tuple[str, ...]
+    models: tuple[str, ...] = ("toto", "naive")
+    n_trials: int = 100
+    data_dir: Path = Path("trainingdata")
+    output_dir: Path = Path("hyperparams")
+    runs_dir: Path = Path("runs")
+    run_id: str = field(default_factory=new_run_id)
+    storage: str | None = None
+    seed: int = 0
+    timeout_s: float | None = None
+    toto_model: str = "Datadog/Toto-Open-Base-1.0"
+    windows: WindowSpec = field(default_factory=WindowSpec)
+    freq: str = "1h"
+    gap_policy: str = "error"
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ConfigError("no symbols given; pass e.g. --symbols BTCUSD ETHUSD")
+        for symbol in self.symbols:
+            validate_symbol(symbol)
+        unknown = [m for m in self.models if m not in MODEL_FAMILIES]
+        if unknown or not self.models:
+            raise ConfigError(f"--models {list(self.models)}: unknown {unknown}; choose from {list(MODEL_FAMILIES)}")
+        if self.n_trials < 1:
+            raise ConfigError(f"--n-trials must be at least 1, got {self.n_trials}")
+        if not RUN_ID_PATTERN.match(self.run_id) or self.run_id in (".", ".."):
+            raise ConfigError(f"--run-id {self.run_id!r} is invalid: it names a folder, so it must match "
+                              f"[A-Za-z0-9._-]+ (e.g. nightly-2026-11-22)")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.run_id
+
+    def storage_url(self) -> str:
+        return self.storage or str(self.run_dir / "optuna.journal")
+
+    def model_id(self, family: str) -> str:
+        return self.toto_model if family == "toto" else family
+
+
+@dataclass
+class SymbolResult:
+    """The selected candidate of one symbol.
+
+    Attributes
+    ----------
+    outcome : StudyOutcome
+        Best trial of the model selected on validation pct_return_mae.
+    test : EvaluationResult
+        That config on the test origins (never used for selection).
+    path : Path
+        The candidate JSON written.
+    outcomes : list
+        Every study's outcome (or error) for this symbol.
+    """
+
+    symbol: str
+    outcome: StudyOutcome
+    test: EvaluationResult
+    path: Path
+    document: dict[str, Any]
+    outcomes: list[StudyOutcome | TrialError]
+
+
+def make_forecaster(family: str, settings: SweepSettings) -> Forecaster:
+    """Load the forecaster of ``family`` as the settings ask.
+
+    Raises
+    ------
+    ModelLoadError
+        If the model cannot be loaded.
+    """
+    if family == "toto":
+        from .forecasters.toto import TotoForecaster
+
+        return TotoForecaster(settings.toto_model)
+    from .forecasters.naive import PersistenceForecaster
+
+    return PersistenceForecaster()
+
+
+def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData]) -> None:
+    """Record what a run's studies depend on; refuse to resume a run with different values."""
+    path = settings.run_dir / "run.json"
+    current = {"windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
+               "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
+               "data": {s: d.fingerprint for s, d in datasets.items()}}
+    if path.is_file():
+        stored = read_json(path, "run settings")
+        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model")
+                   if stored.get(k) != current[k]]
+        changed += [f"data of {s}" for s, fp in current["data"].items()
+                    if stored.get("data", {}).get(s, fp) != fp]
+        if changed:
+            raise ConfigError(f"run {settings.run_id!r} in {settings.run_dir} was started with different "
+                              f"{', '.join(changed)}; resuming would mix incomparable trials. Rerun with the "
+                              f"original flags and data, or start a new run with a new --run-id")
+        current["data"] = {**stored.get("data", {}), **current["data"]}
+    write_json_atomic(path, {**current, "run_id": settings.run_id, "updated_at": utc_now()})
+
+
+def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits, outcome: StudyOutcome,
+                       test: EvaluationResult, identity: dict[str, Any],
+                       outcomes: list[StudyOutcome | TrialError]) -> dict[str, Any]:
+    """The candidate JSON: selected config, validation and test metrics, baseline, windows, provenance."""
+    horizon = splits.spec.horizon
+    studies = [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
+                "validation_pct_return_mae": o.validation["pct_return_mae"], "n_complete": o.n_complete,
+                "n_failed": o.n_failed} for o in outcomes if isinstance(o, StudyOutcome)]
+    return {
+        "symbol": data.symbol,
+        "model": identity,
+        "config": outcome.config.to_dict(),
+        "validation": outcome.validation,
+        "test": test.to_dict(),
+        "baseline": {"model": "persistence",
+                     "validation": persistence_metrics(data, splits.validation_origins, horizon),
+                     "test": test.baseline},
+        "windows": splits.describe(data.frame.index),
+        "selection": {"objective": "validation pct_return_mae", "studies": studies},
+        "provenance": {
+            "sweep_version": __version__,
+            "git_commit": git_commit(),
+            "data_path": str(data.path),
+            "data_fingerprint": data.fingerprint,
+            "data_range": data.date_range(),
+            "data_rows": data.n_bars,
+            **{k: v for k, v in identity.items() if k != "family"},
+            "run_id": settings.run_id,
+            "storage": settings.storage_url() if settings.storage is None else "<external>",
+            "study_name": outcome.study_name,
+            "trial_number": outcome.trial_number,
+            "seed": settings.seed,
+            "created_at": utc_now(),
+        },
+    }
+
+
+def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
+    return [StudyJob(symbol=symbol, model=family, data=datasets[symbol], splits=splits[symbol],
+                     make_forecaster=lambda family=family: make_forecaster(family, settings),
+                     n_trials=settings.n_trials, storage=settings.storage_url(), seed=settings.seed,
+                     cache_dir=str(settings.run_dir / "cache"), use_cache=settings.use_cache,
+                     timeout_s=settings.timeout_s)
+            for symbol in settings.symbols for family in settings.models]
+
+
+def run_sweep(settings: SweepSettings, executor: Executor | None = None,
+              progress: Progress | None = None) -> list[SymbolResult]:
+    """Run the sweep and write one candidate per symbol.
+
+    Per symbol, the model whose best trial has the lowest validation
+    ``pct_return_mae`` is selected; only that config is then evaluated on the
+    test origins, and the result is written to
+    ``<output_dir>/candidates/<run_id>/<SYMBOL>.json``.
+
+    Returns
+    -------
+    list of SymbolResult
+        One per symbol that has at least one completed study.
+
+    Raises
+    ------
+    DataValidationError, ConfigError
+        On invalid data or settings, before any model is loaded.
+    ModelLoadError
+        If a model cannot be loaded.
+    """
+    datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
+    splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
+    _check_run_settings(settings, datasets)
+    jobs = _jobs(settings, datasets, splits)
+    outcomes = (executor or InProcessExecutor()).run(jobs, progress)
+    results = []
+    for symbol in settings.symbols:
+        mine = [o for o, job in zip(outcomes, jobs) if job.symbol == symbol]
+        done = [o for o in mine if isinstance(o, StudyOutcome)]
+        if not done:
+            logger.error("%s: no study completed a trial; no candidate written", symbol)
+            continue
+        best = min(done, key=lambda o: o.validation["pct_return_mae"])
+        forecaster = best.forecaster or make_forecaster(best.model, settings)
+        cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)
+        test = evaluate(forecaster, best.config, datasets[symbol], splits[symbol].test_origins,
+                        settings.windows.horizon, cache)
+        document = candidate_document(settings, datasets[symbol], splits[symbol], best, test,
+                                      forecaster.identity(), mine)
+        path = write_json_atomic(candidate_path(settings.output_dir, settings.run_id, symbol), document)
+        results.append(SymbolResult(symbol, best, test, path, document, mine))
+    return results

@@ -1,0 +1,92 @@
+"""hyperparams/ outputs: atomic JSON writes, provenance, candidate files.
+
+Layout under the output dir (default ``hyperparams/``)::
+
+    candidates/<run_id>/<SYMBOL>.json   written by every sweep
+    best/<SYMBOL>.json                  written only by promotion (never here)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["write_json_atomic", "default_file_mode", "read_json", "candidate_path", "git_commit", "utc_now", "CANDIDATE_KEYS"]
+
+CANDIDATE_KEYS = ("symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance")
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_file_mode() -> int:
+    """Permissions a plain ``open()`` would give a new file (0o666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_json_atomic(path: str | Path, document: Any) -> Path:
+    """Write ``document`` as indented JSON: a temp file in the same folder, fsync, then rename.
+
+    Readers see the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f, indent=2, sort_keys=False, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp creates 0600 files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """Read a JSON file.
+
+    Raises
+    ------
+    ConfigError
+        If it is missing or not valid JSON (naming the file and the position).
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{what} {path} does not exist") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{what} {path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
+
+
+def candidate_path(output_dir: str | Path, run_id: str, symbol: str) -> Path:
+    """``<output_dir>/candidates/<run_id>/<SYMBOL>.json``."""
+    return Path(output_dir) / "candidates" / run_id / f"{symbol}.json"
+
+
+def git_commit(start: str | Path | None = None) -> str | None:
+    """Commit of the git checkout holding the sweep sources (with ``-dirty`` if modified), or ``None``."""
+    where = str(start or Path(__file__).resolve().parent)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}-dirty" if dirty else commit

@@ -1,0 +1,239 @@
+"""One Optuna study per (symbol, model): objective, persistent storage, resume.
+
+The objective is the validation ``pct_return_mae``; test origins are never
+touched here. Studies live in persistent storage (a journal file by default),
+so rerunning the same run resumes: completed trials are kept, trials left
+RUNNING by a killed process are marked FAIL, and only the missing number of
+trials runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from .cache import SampleCache
+from .config import ForecastConfig
+from .data import OHLCVData
+from .errors import SweepError, TrialError
+from .evaluate import evaluate
+from .forecasters.base import Forecaster
+from .space import SPACES, n_max_samples, space_size
+from .windows import Splits
+
+__all__ = ["Progress", "StudyJob", "StudyOutcome", "make_storage", "open_study", "fail_stale_running", "run_study", "study_name"]
+
+logger = logging.getLogger(__name__)
+
+OBJECTIVE = "pct_return_mae"
+RDB_PREFIXES = ("postgresql", "mysql", "sqlite")
+
+
+def study_name(symbol: str, model: str) -> str:
+    """Name of the study of ``model`` on ``symbol``, e.g. ``"BTCUSD.toto"``."""
+    return f"{symbol}.{model}"
+
+
+def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
+    """Optuna storage from a URL (``postgresql://...``, ``sqlite:///...``) or a journal file path.
+
+    A journal file is Optuna's file-based storage; its file lock makes it safe
+    for several local processes.
+    """
+    text = str(storage)
+    if text.startswith(RDB_PREFIXES):
+        return optuna.storages.RDBStorage(text)
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(text).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(text))
+
+
+def fail_stale_running(study: optuna.Study) -> int:
+    """Mark trials left RUNNING by a crashed worker as FAIL; returns how many.
+
+    Only safe when no other worker is running trials of this study (local runs).
+    """
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in stale:
+        study._storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: left RUNNING by a killed process")
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    if stale:
+        logger.warning("study %s: marked %d interrupted trial(s) FAIL", study.study_name, len(stale))
+    return len(stale)
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int) -> optuna.Study:
+    """Create or load a minimising study with a seeded TPE sampler.
+
+    The sampler seed is offset by the number of trials already stored, so a
+    resumed study does not replay the random start-up configs of its first run.
+    """
+    study = optuna.create_study(storage=storage, study_name=name, direction="minimize", load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    n_existing = len(study.get_trials(deepcopy=False))
+    if n_existing:
+        study.sampler = optuna.samplers.TPESampler(seed=seed + n_existing)
+    return study
+
+
+@dataclass
+class StudyJob:
+    """Everything one (symbol, model) study needs.
+
+    Attributes
+    ----------
+    symbol, model : str
+        ``model`` is the family (``"toto"``, ``"naive"``).
+    data : OHLCVData
+    splits : Splits
+    make_forecaster : callable
+        Loads the model; called once per study, inside the worker.
+    n_trials : int
+        Completed trials wanted in the study (including earlier runs).
+    storage : str
+        Journal file path or RDB URL.
+    seed : int
+    cache_dir : str or None
+        Sample cache folder; ``None`` keeps samples in memory.
+    use_cache : bool
+    timeout_s : float or None
+        Wall-clock limit of this run of the study.
+    """
+
+    symbol: str
+    model: str
+    data: OHLCVData
+    splits: Splits
+    make_forecaster: Callable[[], Forecaster]
+    n_trials: int
+    storage: str
+    seed: int = 0
+    cache_dir: str | None = None
+    use_cache: bool = True
+    timeout_s: float | None = None
+
+    @property
+    def name(self) -> str:
+        return study_name(self.symbol, self.model)
+
+    def target_trials(self, max_context_length: int) -> int:
+        """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
+        return self.n_trials if space_size(self.model, max_context_length) > 1 else min(self.n_trials, 1)
+
+
+@dataclass
+class StudyOutcome:
+    """Best validation trial of a study.
+
+    Attributes
+    ----------
+    config : ForecastConfig
+        Best config on the validation origins.
+    validation : dict
+        Its validation metrics (see :class:`sweep.evaluate.EvaluationResult`).
+    """
+
+    symbol: str
+    model: str
+    study_name: str
+    trial_number: int
+    config: ForecastConfig
+    validation: dict[str, Any]
+    n_complete: int
+    n_failed: int
+    forecaster: Forecaster | None = field(default=None, repr=False)
+
+
+class Objective:
+    """Validation ``pct_return_mae`` of the config a trial suggests."""
+
+    def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache):
+        self.job, self.forecaster, self.cache = job, forecaster, cache
+        self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = SPACES[self.job.model](trial, self.max_context, self.job.seed)
+        try:
+            result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
+                              self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model))
+        except (SweepError, ValueError, RuntimeError, MemoryError) as e:
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            raise TrialError(f"{self.job.name} trial {trial.number}: {type(e).__name__}: {e}") from e
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("validation", result.to_dict())
+        return result.metrics[OBJECTIVE]
+
+
+class Progress:
+    """Receives study progress; the CLI draws it with rich, the default ignores it."""
+
+    def start(self, name: str, total: int, done: int) -> None:
+        """Study ``name`` holds ``done`` of ``total`` completed trials."""
+
+    def trial(self, name: str, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """A trial of study ``name`` ended."""
+
+
+def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forecaster | None = None) -> StudyOutcome:
+    """Run (or resume) a study until it holds ``job.n_trials`` completed trials.
+
+    Parameters
+    ----------
+    job : StudyJob
+    progress : Progress, optional
+        Told the trial count at start and every finished trial.
+    forecaster : Forecaster, optional
+        An already loaded model; by default ``job.make_forecaster()``.
+
+    Returns
+    -------
+    StudyOutcome
+
+    Raises
+    ------
+    TrialError
+        If the study holds no completed trial at the end.
+    ModelLoadError
+        If the model cannot be loaded.
+    """
+    study = open_study(make_storage(job.storage), job.name, job.seed)
+    fail_stale_running(study)
+    forecaster = forecaster or job.make_forecaster()
+    cache = SampleCache(job.cache_dir, enabled=job.use_cache)
+    objective = Objective(job, forecaster, cache)
+    target = job.target_trials(objective.max_context)
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    progress = progress or Progress()
+    progress.start(job.name, target, done)
+    if done < target:
+        logger.info("study %s: %d of %d trials complete, running %d", job.name, done, target, target - done)
+        study.optimize(objective, n_trials=target - done, timeout=job.timeout_s, catch=(TrialError,),
+                       callbacks=[lambda st, tr: progress.trial(job.name, st, tr)])
+    return outcome_of(study, job, forecaster)
+
+
+def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None = None) -> StudyOutcome:
+    """The best completed trial of ``study`` as a :class:`StudyOutcome`.
+
+    Raises
+    ------
+    TrialError
+        If no trial completed.
+    """
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    if not complete:
+        errors = sorted({t.user_attrs.get("error", "unknown error") for t in failed})[:3]
+        raise TrialError(f"study {job.name}: no trial completed ({len(failed)} failed: {errors})")
+    best = min(complete, key=lambda t: (t.value, t.number))
+    return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=best.number,
+                        config=ForecastConfig.from_dict(best.user_attrs["config"], source=f"{job.name} trial {best.number}"),
+                        validation=best.user_attrs["validation"], n_complete=len(complete), n_failed=len(failed),
+                        forecaster=forecaster)

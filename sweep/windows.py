@@ -1,0 +1,209 @@
+"""Rolling-origin splits and the one convention for context and target bars.
+
+A forecast at origin ``t`` (a bar index) sees the bars ``[t - context_length, t)``
+and is scored on the bars ``[t, t + horizon)``. :func:`context_slice` and
+:func:`target_slice` own that convention; everything else calls them.
+
+Layout of a series of ``n_bars`` bars (indices grow to the right)::
+
+    | fit (fine-tuning only) | validation origins | purge gap | test origins |
+    0                        first_validation_origin             ... n_bars - horizon
+
+Test origins end at the last bar that still has ``horizon`` bars to score;
+validation origins end so that ``purge_gap_bars`` bars separate the last
+validation target bar from the first test origin. Validation origins are
+used for selection, test origins only for reporting and promotion review.
+Fine-tuning jobs train only on bars before ``first_validation_origin``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import ConfigError, DataValidationError
+
+__all__ = ["WindowSpec", "Splits", "context_slice", "target_slice", "make_splits", "gather_contexts", "gather_targets"]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How many rolling origins to score and where.
+
+    Attributes
+    ----------
+    horizon : int
+        Bars forecast and scored per origin (``horizon_steps``). Default 1 bar.
+    val_windows : int
+        Number of validation origins. Default 100: with fewer, selection noise
+        dominates (the predecessor selected on 20 points).
+    test_windows : int
+        Number of test origins. Default 100.
+    stride : int
+        Bars between consecutive origins. Default 24 (one origin per day of
+        hourly bars), so 100 origins span 100 days and neighbouring targets are
+        less correlated than with stride 1.
+    max_context_length : int
+        Longest context any config may use; the first validation origin is at
+        least this many bars into the series.
+    purge_gap_bars : int or None
+        Bars between the last validation target bar and the first test origin;
+        ``None`` means ``horizon``. Must be at least ``horizon``.
+
+    Raises
+    ------
+    ConfigError
+        If any value is out of range.
+    """
+
+    horizon: int = 1
+    val_windows: int = 100
+    test_windows: int = 100
+    stride: int = 24
+    max_context_length: int = 2048
+    purge_gap_bars: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("horizon", "val_windows", "test_windows", "stride", "max_context_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.purge_gap_bars is not None and self.purge_gap_bars < self.horizon:
+            raise ConfigError(f"purge_gap_bars must be >= horizon ({self.horizon}), got {self.purge_gap_bars}; "
+                              f"a smaller gap lets validation and test targets overlap")
+
+    @property
+    def purge_gap(self) -> int:
+        return self.horizon if self.purge_gap_bars is None else self.purge_gap_bars
+
+    def bars_needed(self) -> int:
+        """Bars a series needs for this spec."""
+        return (self.max_context_length + (self.val_windows - 1) * self.stride + self.horizon + self.purge_gap
+                + (self.test_windows - 1) * self.stride + self.horizon)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Origins of one series, as bar indices.
+
+    Attributes
+    ----------
+    validation_origins : numpy.ndarray
+        ``[val_windows]`` int64, increasing.
+    test_origins : numpy.ndarray
+        ``[test_windows]`` int64, increasing, all after the purge gap.
+    spec : WindowSpec
+    n_bars : int
+    """
+
+    validation_origins: np.ndarray
+    test_origins: np.ndarray
+    spec: WindowSpec
+    n_bars: int
+
+    @property
+    def first_validation_origin(self) -> int:
+        """Bars before this index are the only ones fine-tuning may use."""
+        return int(self.validation_origins[0])
+
+    def origins(self, split: str) -> np.ndarray:
+        """Origins of ``"validation"`` or ``"test"``."""
+        if split == "validation":
+            return self.validation_origins
+        if split == "test":
+            return self.test_origins
+        raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
+
+    def describe(self, timestamps: np.ndarray | None = None) -> dict:
+        """JSON-ready description (spec, origin counts and, given bar timestamps, their dates)."""
+        out = {**asdict(self.spec), "purge_gap_bars": self.spec.purge_gap, "n_bars": self.n_bars,
+               "first_validation_origin": self.first_validation_origin,
+               "last_validation_origin": int(self.validation_origins[-1]),
+               "first_test_origin": int(self.test_origins[0]), "last_test_origin": int(self.test_origins[-1])}
+        if timestamps is not None:
+            for key in ("first_validation_origin", "last_validation_origin", "first_test_origin", "last_test_origin"):
+                out[key.replace("origin", "origin_time")] = str(timestamps[out[key]])
+        return out
+
+
+def context_slice(origin: int, context_length: int) -> slice:
+    """Bars a forecast at ``origin`` may see: ``[origin - context_length, origin)``."""
+    return slice(origin - context_length, origin)
+
+
+def target_slice(origin: int, horizon: int) -> slice:
+    """Bars a forecast at ``origin`` is scored on: ``[origin, origin + horizon)``."""
+    return slice(origin, origin + horizon)
+
+
+def make_splits(n_bars: int, spec: WindowSpec, source: str = "the series") -> Splits:
+    """Place validation and test origins at the end of a series of ``n_bars`` bars.
+
+    Parameters
+    ----------
+    n_bars : int
+        Length of the series.
+    spec : WindowSpec
+    source : str
+        Name of the data (a file path) for error messages.
+
+    Returns
+    -------
+    Splits
+
+    Raises
+    ------
+    DataValidationError
+        If the series is too short for the requested windows.
+    """
+    if n_bars < spec.bars_needed():
+        raise DataValidationError(
+            f"{source} has {n_bars} bars but the windows need {spec.bars_needed()} "
+            f"(max context {spec.max_context_length} + {spec.val_windows} validation and {spec.test_windows} test "
+            f"origins at stride {spec.stride}, horizon {spec.horizon}, purge gap {spec.purge_gap}); "
+            f"lower --val-windows/--test-windows/--stride/--max-context-length or use more data")
+    last_test = n_bars - spec.horizon
+    test = last_test - spec.stride * np.arange(spec.test_windows - 1, -1, -1, dtype=np.int64)
+    last_val = int(test[0]) - spec.purge_gap - spec.horizon
+    validation = last_val - spec.stride * np.arange(spec.val_windows - 1, -1, -1, dtype=np.int64)
+    return Splits(validation_origins=validation, test_origins=test, spec=spec, n_bars=n_bars)
+
+
+def gather_contexts(values: np.ndarray, origins: np.ndarray, context_length: int) -> np.ndarray:
+    """Context of every origin.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``[n_bars]`` series (e.g. close prices or timestamps).
+    origins : numpy.ndarray
+        ``[n_windows]`` bar indices, each ``>= context_length``.
+    context_length : int
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n_windows, context_length]``; row ``i`` is ``values[context_slice(origins[i], context_length)]``.
+
+    Raises
+    ------
+    ValueError
+        If an origin has fewer than ``context_length`` bars before it.
+    """
+    if len(origins) and int(np.min(origins)) < context_length:
+        raise ValueError(f"origin {int(np.min(origins))} has fewer than context_length={context_length} bars before it")
+    return np.stack([values[context_slice(int(t), context_length)] for t in origins])
+
+
+def gather_targets(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Scored bars of every origin, ``[n_windows, horizon]``.
+
+    Raises
+    ------
+    ValueError
+        If an origin has fewer than ``horizon`` bars after it.
+    """
+    if len(origins) and int(np.max(origins)) + horizon > len(values):
+        raise ValueError(f"origin {int(np.max(origins))} has fewer than horizon={horizon} bars after it")
+    return np.stack([values[target_slice(int(t), horizon)] for t in origins])
