@@ -200,7 +200,7 @@ def _value_problems(values: pd.DataFrame) -> list[Problem]:
         bad = ~np.isfinite(col) | ((col <= 0) if column in PRICE_COLUMNS else (col < 0))
         rule = "non-positive or non-finite price" if column in PRICE_COLUMNS else "negative or non-finite volume"
         for i in np.flatnonzero(bad):
-            problems.append(Problem(int(i) + 2, rule, f"{column}={col[i]!r}; fix or remove the row"))
+            problems.append(Problem(int(i) + 2, rule, f"{column}={float(col[i])}; fix or remove the row"))
     o, h, l, c = (values[k].to_numpy() for k in PRICE_COLUMNS)
     with np.errstate(invalid="ignore"):
         for i in np.flatnonzero(h < np.maximum(o, c)):

@@ -1,0 +1,98 @@
+"""Contract tests run against every forecaster, plus Toto loading."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sweep.errors import ModelLoadError
+from sweep.forecasters.naive import PersistenceForecaster
+from sweep.forecasters.toto import TotoForecaster, load_toto
+
+RNG = np.random.default_rng(0)
+CONTEXTS = 100 * np.exp(np.cumsum(RNG.normal(0, 0.01, (3, 64)), axis=1))
+STAMPS = np.tile(1_700_000_000 + 3600 * np.arange(64), (3, 1))
+
+
+@pytest.fixture(params=["naive", "toto"])
+def forecaster(request, tiny_toto_dir):
+    return PersistenceForecaster() if request.param == "naive" else TotoForecaster(str(tiny_toto_dir))
+
+
+def test_when_sampling_then_paths_have_the_contract_shape_and_are_finite(forecaster):
+    batch = forecaster.sample(CONTEXTS, STAMPS, horizon=3, num_samples=5, seed=0)
+    assert batch.samples.shape == (3, 5, 3)
+    assert np.isfinite(batch.samples).all()
+    assert batch.latency_s() >= 0
+
+
+def test_when_the_seed_is_the_same_then_the_paths_are_the_same(forecaster):
+    a = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=7).samples
+    b = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=7).samples
+    np.testing.assert_array_equal(a, b)
+
+
+def test_when_fewer_samples_are_asked_then_they_are_the_first_of_a_larger_run(forecaster):
+    small = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=3, seed=1).samples
+    large = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=40, seed=1).samples
+    np.testing.assert_array_equal(small, large[:, :3])
+
+
+def test_when_seeds_differ_then_toto_paths_differ(tiny_toto_dir):
+    f = TotoForecaster(str(tiny_toto_dir))
+    a = f.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=1).samples
+    b = f.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=2).samples
+    assert not np.array_equal(a, b)
+    assert np.unique(a[0, :, 0]).size == 4  # independent paths, not copies
+
+
+def test_when_memory_is_tight_then_samples_per_batch_shrinks_to_a_power_of_two(tiny_toto_dir):
+    f = TotoForecaster(str(tiny_toto_dir))
+    assert f.samples_per_batch(100, 512, 1) == 16
+    f.memory_budget_bytes = 100 * 4 * 40 * 32 * 20 * 3  # room for about 3 rows per window
+    spb = f.samples_per_batch(100, 512, 1)
+    assert spb in (1, 2) and f.speed_settings(100, 512, 1)["samples_per_batch"] == spb
+
+
+def test_when_a_local_checkpoint_is_loaded_then_its_hash_is_the_identity(tiny_toto_dir):
+    _module, identity = load_toto(str(tiny_toto_dir))
+    assert len(identity["checkpoint_sha256"]) == 64
+
+
+def test_when_the_folder_lacks_files_then_model_load_error_lists_them(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match=r"lacks \['model.safetensors'\]"):
+        load_toto(str(tmp_path))
+
+
+def test_when_offline_and_not_cached_then_model_load_error_names_the_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match=r"--toto-model 'Datadog/Toto-Open-Base-1.0' could not be downloaded"):
+        load_toto("Datadog/Toto-Open-Base-1.0")
+
+
+def test_when_a_hub_id_resolves_then_the_snapshot_commit_is_the_revision(tiny_toto_dir, tmp_path, monkeypatch):
+    """The hub is unreachable here: stand in for the network with a local snapshot folder."""
+    snapshot = tmp_path / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (snapshot / name).write_bytes((Path(tiny_toto_dir) / name).read_bytes())
+    calls = {}
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.update(repo_id=repo_id, allow_patterns=allow_patterns)
+        return str(snapshot)
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_snapshot_download)
+    _module, identity = load_toto("Datadog/Toto-Open-Base-1.0")
+    assert identity == {"model_id": "Datadog/Toto-Open-Base-1.0", "revision": "0123abcd"}
+    assert calls["allow_patterns"] == ["config.json", "model.safetensors"]
+
+
+def test_when_the_id_is_neither_a_folder_nor_a_hub_id_then_model_load_error():
+    with pytest.raises(ModelLoadError, match="neither an existing checkpoint folder nor a Hugging Face id"):
+        load_toto("./no/such/dir")

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError, DataValidationError
+from sweep.windows import WindowSpec, context_slice, gather_contexts, gather_targets, make_splits, target_slice
+
+
+@pytest.mark.parametrize("horizon, stride, context", [(1, 1, 8), (4, 3, 16), (24, 24, 64), (5, 1, 5)])
+def test_when_origins_are_placed_then_no_scored_bar_is_inside_any_context(horizon, stride, context):
+    spec = WindowSpec(horizon=horizon, val_windows=7, test_windows=5, stride=stride, max_context_length=context)
+    splits = make_splits(spec.bars_needed() + 13, spec)
+    for origin in np.concatenate([splits.validation_origins, splits.test_origins]):
+        ctx = set(range(*context_slice(int(origin), context).indices(10**9)))
+        tgt = set(range(*target_slice(int(origin), horizon).indices(10**9)))
+        assert not ctx & tgt
+        assert max(ctx) < min(tgt)
+        assert min(ctx) >= 0 and max(tgt) < splits.n_bars
+
+
+def test_when_values_are_gathered_then_contexts_end_just_before_the_origin():
+    values = np.arange(100.0)
+    origins = np.array([10, 50])
+    np.testing.assert_array_equal(gather_contexts(values, origins, 3), [[7, 8, 9], [47, 48, 49]])
+    np.testing.assert_array_equal(gather_targets(values, origins, 2), [[10, 11], [50, 51]])
+
+
+def test_when_splits_are_made_then_the_purge_gap_separates_validation_and_test_targets():
+    spec = WindowSpec(horizon=3, val_windows=10, test_windows=10, stride=2, max_context_length=20, purge_gap_bars=5)
+    splits = make_splits(500, spec)
+    last_val_target = splits.validation_origins[-1] + spec.horizon - 1
+    assert splits.test_origins[0] - last_val_target - 1 == 5
+    assert splits.test_origins[-1] + spec.horizon == 500
+    assert np.all(np.diff(splits.validation_origins) == 2)
+
+
+def test_when_the_series_is_too_short_then_the_error_names_the_need_and_the_fix():
+    spec = WindowSpec(val_windows=100, test_windows=100)
+    with pytest.raises(DataValidationError, match=r"x.csv has 1000 bars but the windows need .*lower --val-windows"):
+        make_splits(1000, spec, source="x.csv")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"horizon": 0}, "horizon must be a positive integer"),
+    ({"horizon": 4, "purge_gap_bars": 2}, "purge_gap_bars must be >= horizon"),
+    ({"stride": -1}, "stride"),
+])
+def test_when_a_spec_is_invalid_then_config_error(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        WindowSpec(**kwargs)
