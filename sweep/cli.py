@@ -33,7 +33,14 @@ __all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args"
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs and pipes
+TABLE_WIDTH_WHEN_PIPED = 180
+
+
+def _table_console() -> Console:
+    """stdout console; tables are not squeezed to 80 columns when piped to a file or CI log."""
+    out = Console()
+    return out if out.is_terminal else Console(width=TABLE_WIDTH_WHEN_PIPED)
 logger = logging.getLogger("sweep")
 
 
@@ -151,7 +158,7 @@ def _print_sweep_table(results) -> None:
         table.add_row(r.symbol, r.outcome.model, _config_summary(r.outcome.config.to_dict()),
                       f"{v['pct_return_mae']:.5f}", f"{t['pct_return_mae']:.5f}",
                       f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}", f"{t['latency_s']:.4f}")
-    Console().print(table)
+    _table_console().print(table)
     for r in results:
         console.print(f"[green]wrote[/green] {r.path}")
 
@@ -187,22 +194,23 @@ def _run_data(argv: Sequence[str]) -> int:
     table = Table(title=f"OHLCV files in {args.data_dir}")
     for column in ("symbol", "rows", "first bar", "last bar", "frequency", "problems"):
         table.add_column(column)
-    invalid = False
+    details: list[str] = []
     for symbol in args.symbols:
         path = symbol_path(args.data_dir, symbol)
         try:
             frame, problems = check_ohlcv(path, freq=args.freq, gap_policy=args.gap_policy)
         except DataValidationError as e:
-            table.add_row(symbol, "-", "-", "-", args.freq, f"[red]{e}[/red]")
-            invalid = True
+            table.add_row(symbol, "-", "-", "-", args.freq, "[red]unreadable[/red]")
+            details.append(str(e))
             continue
-        invalid |= bool(problems)
-        shown = "\n".join(p.describe(path) for p in problems[:10])
-        if len(problems) > 10:
-            shown += f"\n... and {len(problems) - 10} more"
-        rows, first, last = (len(frame), str(frame.index[0]), str(frame.index[-1])) if frame is not None else ("-",) * 3
-        table.add_row(symbol, str(rows), first, last, args.freq, f"[red]{shown}[/red]" if problems else "[green]ok[/green]")
-    Console(width=200).print(table)
+        details += [p.describe(path) for p in problems]
+        rows, first, last = (str(len(frame)), str(frame.index[0]), str(frame.index[-1])) if frame is not None else ("-",) * 3
+        table.add_row(symbol, rows, first, last, args.freq, f"[red]{len(problems)}[/red]" if problems else "[green]ok[/green]")
+    out = _table_console()
+    out.print(table)
+    for line in details:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    invalid = bool(details)
     return EXIT_INVALID if invalid else EXIT_OK
 
 
@@ -244,7 +252,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     for key, value in out["validation"].items():
         if isinstance(value, float):
             table.add_row(key, f"{value:.6g}", f"{out['test'][key]:.6g}")
-    Console().print(table)
+    _table_console().print(table)
     return EXIT_OK
 
 

@@ -187,7 +187,6 @@ def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits,
                      "validation": persistence_metrics(data, splits.validation_origins, horizon),
                      "test": test.baseline},
         "windows": splits.describe(data.frame.index),
-        "selection": {"objective": "validation pct_return_mae", "studies": studies},
         "provenance": {
             "sweep_version": __version__,
             "git_commit": git_commit(),
@@ -203,6 +202,7 @@ def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits,
             "seed": settings.seed,
             "created_at": utc_now(),
         },
+        "selection": {"objective": "validation pct_return_mae", "studies": studies},
     }
 
 

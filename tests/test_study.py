@@ -1,0 +1,96 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweep.data import load_ohlcv
+from sweep.forecasters.toto import TotoForecaster
+from sweep.study import StudyJob, make_storage, open_study, run_study
+from sweep.windows import WindowSpec, make_splits
+
+from conftest import REPO
+
+SPEC = WindowSpec(val_windows=5, test_windows=5, stride=12, max_context_length=128)
+
+
+class FlakyToto(TotoForecaster):
+    """Fails whenever the context is 64 bars: a trial error the study must survive."""
+
+    def sample(self, contexts, *args, **kwargs):
+        if contexts.shape[1] == 64:
+            raise RuntimeError("simulated out of memory")
+        return super().sample(contexts, *args, **kwargs)
+
+
+def _job(data_dir, tmp_path, make, n_trials=12):
+    data = load_ohlcv(data_dir, "TEST")
+    return StudyJob(symbol="TEST", model="toto", data=data, splits=make_splits(data.n_bars, SPEC),
+                    make_forecaster=make, n_trials=n_trials, storage=str(tmp_path / "optuna.journal"), seed=0)
+
+
+def test_when_a_trial_fails_then_it_is_recorded_fail_and_the_study_goes_on(data_dir, tiny_toto_dir, tmp_path):
+    job = _job(data_dir, tmp_path, lambda: FlakyToto(str(tiny_toto_dir)), n_trials=15)
+    outcome = run_study(job)
+    study = optuna.load_study(study_name=job.name, storage=make_storage(job.storage))
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert failed and all("simulated out of memory" in t.user_attrs["error"] for t in failed)
+    assert all(t.params["context_length"] == 64 for t in failed)
+    assert outcome.config.context_length == 128
+    assert outcome.validation["pct_return_mae"] == min(t.value for t in study.get_trials(states=(TrialState.COMPLETE,)))
+
+
+def test_when_a_trial_was_left_running_then_it_becomes_fail_and_the_study_completes(data_dir, tiny_toto_dir, tmp_path):
+    job = _job(data_dir, tmp_path, lambda: TotoForecaster(str(tiny_toto_dir)), n_trials=4)
+    study = open_study(make_storage(job.storage), job.name, seed=0)
+    orphan = study.ask()  # a worker died holding this trial
+    outcome = run_study(job)
+    trials = optuna.load_study(study_name=job.name, storage=make_storage(job.storage)).get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    assert "interrupted" in trials[orphan.number].user_attrs["error"]
+    assert outcome.n_complete == 4
+
+
+def test_when_rerun_after_completion_then_no_trial_is_redone(data_dir, tiny_toto_dir, tmp_path):
+    job = _job(data_dir, tmp_path, lambda: TotoForecaster(str(tiny_toto_dir)), n_trials=3)
+    first = run_study(job)
+    second = run_study(job)
+    study = optuna.load_study(study_name=job.name, storage=make_storage(job.storage))
+    assert len(study.trials) == 3 and second.trial_number == first.trial_number
+
+
+def _completed(journal, name):
+    try:
+        study = optuna.load_study(study_name=name, storage=make_storage(journal))
+    except KeyError:
+        return {}
+    return {t.number: t.value for t in study.get_trials(states=(TrialState.COMPLETE,))}
+
+
+def test_when_the_sweep_process_is_killed_then_a_rerun_keeps_completed_trials(data_dir, tiny_toto_dir, tmp_path):
+    n_trials = 25
+    command = [sys.executable, "-m", "sweep", "--symbols", "TEST", "--models", "toto", "--n-trials", str(n_trials),
+               "--data-dir", str(data_dir), "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"),
+               "--output-dir", str(tmp_path / "hp"), "--run-id", "killed", "--val-windows", "5", "--test-windows", "5",
+               "--stride", "12", "--max-context-length", "64", "--no-cache"]
+    journal = tmp_path / "runs" / "killed" / "optuna.journal"
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(_completed(journal, "TEST.toto")) < 3 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = _completed(journal, "TEST.toto")
+    assert 3 <= len(before) < n_trials, "the kill must land mid-sweep"
+
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = _completed(journal, "TEST.toto")
+    assert len(after) == n_trials
+    assert all(after[number] == value for number, value in before.items())
+    assert (tmp_path / "hp" / "candidates" / "killed" / "TEST.json").is_file()
