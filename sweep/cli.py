@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -29,7 +29,7 @@ from .data import GAP_POLICIES, check_ohlcv, symbol_path
 from .errors import ConfigError, DataValidationError, SweepError
 from .windows import WindowSpec
 
-__all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging"]
+__all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging", "exit_code_of"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
@@ -267,14 +267,10 @@ def setup_logging(verbose: bool) -> None:
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m sweep``; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    setup_logging("-v" in argv or "--verbose" in argv)
-    commands = {"data": _run_data, "evaluate": _run_evaluate}
-    command = commands.get(argv[0]) if argv else None
+def exit_code_of(command: Callable[[], int]) -> int:
+    """Run a command, printing a :class:`SweepError` as one line; 2 for invalid input, 1 for failure."""
     try:
-        return command(argv[1:]) if command else _run_sweep(argv)
+        return command()
     except (DataValidationError, ConfigError) as e:
         console.print(f"[red]error:[/red] {e}", highlight=False)
         return EXIT_INVALID
@@ -284,3 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted; rerun the same command with the same --run-id to resume")
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m sweep``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    setup_logging("-v" in argv or "--verbose" in argv)
+    commands = {"data": _run_data, "evaluate": _run_evaluate}
+    command = commands.get(argv[0]) if argv else None
+    return exit_code_of(lambda: command(argv[1:]) if command else _run_sweep(argv))

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import __version__
 from .cache import SampleCache
-from .config import MODEL_FAMILIES, ForecastConfig
+from .config import MODEL_FAMILIES
 from .data import OHLCVData, load_ohlcv, validate_symbol
 from .errors import ConfigError, TrialError
 from .evaluate import EvaluationResult, evaluate, persistence_metrics

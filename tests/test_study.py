@@ -1,12 +1,9 @@
-import os
 import signal
 import subprocess
 import sys
 import time
 
-import numpy as np
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 from sweep.data import load_ohlcv

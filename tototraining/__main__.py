@@ -6,14 +6,14 @@ Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from sweep.cli import EXIT_FAILURE, EXIT_INVALID, EXIT_OK, add_data_flags, add_window_flags, console, setup_logging
+from sweep.cli import EXIT_OK, add_data_flags, add_window_flags, console, exit_code_of, setup_logging
 from sweep.cli import window_spec_from_args
 from sweep.data import load_ohlcv
-from sweep.errors import ConfigError, DataValidationError, SweepError
 from sweep.windows import make_splits
 
 from .dataset import fit_series
@@ -37,32 +37,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.verbose)
-    try:
-        spec = window_spec_from_args(args)
-        series, data_meta = [], {}
-        for symbol in args.symbols:
-            data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
-            splits = make_splits(data.n_bars, spec, source=str(data.path))
-            series.append(fit_series(data, splits))
-            data_meta[symbol] = {"data_path": str(data.path), "data_fingerprint": data.fingerprint,
-                                 "first_validation_origin_time": str(data.frame.index[splits.first_validation_origin])}
-        result = train_toto(series, args.output, init=args.init, preset=args.preset,
-                            context_length=args.context_length, steps=args.steps, batch_size=args.batch_size,
-                            lr=args.lr, seed=args.seed,
-                            metadata={"windows": spec.__dict__ | {"purge_gap_bars": spec.purge_gap},
-                                      "datasets": data_meta})
-    except (DataValidationError, ConfigError) as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
-        return EXIT_INVALID
-    except SweepError as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
-        return EXIT_FAILURE
+def run(args: argparse.Namespace) -> int:
+    spec = window_spec_from_args(args)
+    series, data_meta = [], {}
+    for symbol in args.symbols:
+        data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
+        splits = make_splits(data.n_bars, spec, source=str(data.path))
+        series.append(fit_series(data, splits))
+        data_meta[symbol] = {"data_path": str(data.path), "data_fingerprint": data.fingerprint,
+                             "first_validation_origin_time": str(data.frame.index[splits.first_validation_origin])}
+    result = train_toto(series, args.output, init=args.init, preset=args.preset, context_length=args.context_length,
+                        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                        metadata={"windows": spec.__dict__ | {"purge_gap_bars": spec.purge_gap},
+                                  "datasets": data_meta})
     console.print(f"[green]wrote[/green] {result.output} after {result.steps} steps "
                   f"(train loss {result.train_loss}, validation loss {result.val_loss})")
     return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m tototraining``; returns the exit code."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging(args.verbose)
+    logging.getLogger("lightning").setLevel(logging.WARNING if not args.verbose else logging.INFO)
+    return exit_code_of(lambda: run(args))
 
 
 if __name__ == "__main__":
