@@ -69,7 +69,7 @@ class SampleCache:
         try:
             with np.load(path) as f:
                 batch = SampleBatch(f["samples"], f["block_seconds"], int(f["samples_per_batch"]))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # a torn or foreign file: recompute, never trust it
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # torn or foreign: recompute
             logger.warning("ignoring unreadable cache entry %s (%s)", path, e)
             return None
         self._memory[key] = batch

@@ -35,13 +35,13 @@ EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs and pipes
 TABLE_WIDTH_WHEN_PIPED = 180
+logger = logging.getLogger("sweep")
 
 
 def _table_console() -> Console:
     """stdout console; tables are not squeezed to 80 columns when piped to a file or CI log."""
     out = Console()
     return out if out.is_terminal else Console(width=TABLE_WIDTH_WHEN_PIPED)
-logger = logging.getLogger("sweep")
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -210,8 +210,7 @@ def _run_data(argv: Sequence[str]) -> int:
     out.print(table)
     for line in details:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
-    invalid = bool(details)
-    return EXIT_INVALID if invalid else EXIT_OK
+    return EXIT_INVALID if details else EXIT_OK
 
 
 def _load_config_file(path: Path) -> tuple[ForecastConfig, dict[str, Any]]:
