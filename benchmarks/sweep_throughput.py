@@ -23,7 +23,7 @@ from sweep.data import load_ohlcv
 from sweep.forecasters.toto import TotoForecaster
 from sweep.study import StudyJob, run_study
 from sweep.windows import WindowSpec, make_splits
-from tototraining.train import build_scratch, save_checkpoint
+from tototraining.train import PRESETS, build_scratch, save_checkpoint
 
 
 def timed_study(job: StudyJob, forecaster: TotoForecaster) -> tuple[float, float]:
@@ -38,11 +38,13 @@ def main() -> None:
     parser.add_argument("--symbol", default="BTCUSD")
     parser.add_argument("--n-trials", type=int, default=100)
     parser.add_argument("--max-context-length", type=int, default=512)
-    parser.add_argument("--toto-model", default=None, help="checkpoint folder (default: a random tiny Toto)")
+    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS),
+                        help="architecture of the random checkpoint (base = the shape of Toto-Open-Base-1.0)")
+    parser.add_argument("--toto-model", default=None, help="checkpoint folder (default: a random --preset Toto)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.toto_model or str(save_checkpoint(*build_scratch("tiny"), Path(tmp) / "toto-tiny"))
+        model = args.toto_model or str(save_checkpoint(*build_scratch(args.preset), Path(tmp) / "toto"))
         data = load_ohlcv(args.data_dir, args.symbol)
         spec = WindowSpec(max_context_length=args.max_context_length)
         splits = make_splits(data.n_bars, spec)
@@ -56,7 +58,8 @@ def main() -> None:
             rows.append(("sample cache" if use_cache else "inference every trial", seconds, args.n_trials / seconds, best))
 
     table = Table(title=f"{args.n_trials}-trial Toto study on {args.symbol}: {spec.val_windows} validation origins, "
-                        f"context <= {args.max_context_length}, tiny Toto, {torch.get_num_threads()} threads, "
+                        f"context <= {args.max_context_length}, {args.toto_model or args.preset + ' Toto'}, "
+                        f"{torch.get_num_threads()} threads, "
                         f"{platform.processor() or platform.machine()}")
     for column in ("mode", "wall s", "trials/s", "best val pct_return_mae"):
         table.add_column(column, justify="right")

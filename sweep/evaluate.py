@@ -16,7 +16,7 @@ from .forecasters.base import Forecaster, SampleBatch
 from .metrics import pct_return_errors, point_metrics, sample_metrics
 from .windows import gather_contexts, gather_targets
 
-__all__ = ["EvaluationResult", "evaluate", "persistence_metrics", "draw_samples"]
+__all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "draw_samples"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
         "horizon": horizon,
         "sampling": config.sampling,
         "seed": config.seed,
-        "samples_per_batch": speed["samples_per_batch"],
+        "speed": speed,  # block size, device and decoder all shape the random stream
     }
 
     def draw(num_samples: int) -> SampleBatch:
@@ -124,14 +124,33 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
         If an origin lacks context or target bars.
     """
     batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
-    close = data.close
-    last_close = close[origins - 1]
-    targets = gather_targets(close, origins, horizon)
-    point = aggregate(batch.samples, config.aggregate)
-    metrics = {**point_metrics(point, targets, last_close), **sample_metrics(batch.samples, targets, last_close)}
+    return score(aggregate(batch.samples, config.aggregate), batch.samples, batch.latency_s(), data, origins,
+                 horizon, speed)
+
+
+def score(point: np.ndarray, samples: np.ndarray, latency_s: float, data: OHLCVData, origins: np.ndarray,
+          horizon: int, speed: dict[str, Any] | None = None) -> EvaluationResult:
+    """Metrics of a point forecast and its samples at ``origins``, with the persistence baseline.
+
+    Parameters
+    ----------
+    point : numpy.ndarray
+        ``[n_windows, horizon]`` price forecast.
+    samples : numpy.ndarray
+        ``[n_windows, n_samples, horizon]`` price paths (or equally weighted quantiles).
+    latency_s : float
+        Inference seconds per origin.
+    data, origins, horizon
+        As in :func:`evaluate`.
+    speed : dict, optional
+        Speed settings to record.
+    """
+    last_close = data.close[origins - 1]
+    targets = gather_targets(data.close, origins, horizon)
+    metrics = {**point_metrics(point, targets, last_close), **sample_metrics(samples, targets, last_close)}
     baseline = persistence_metrics(data, origins, horizon)
-    metrics["latency_s"] = batch.latency_s()
+    metrics["latency_s"] = float(latency_s)
     metrics["persistence_pct_return_mae"] = baseline["pct_return_mae"]
     metrics["skill"] = 1.0 - metrics["pct_return_mae"] / baseline["pct_return_mae"]
     return EvaluationResult(metrics=metrics, window_errors=pct_return_errors(point, targets, last_close),
-                            baseline=baseline, speed=speed, n_windows=len(origins))
+                            baseline=baseline, speed=speed or {}, n_windows=len(origins))

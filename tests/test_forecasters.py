@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import ks_2samp
 
 from sweep.errors import ModelLoadError
 from sweep.forecasters.naive import PersistenceForecaster
@@ -32,10 +33,39 @@ def test_when_the_seed_is_the_same_then_the_paths_are_the_same(forecaster):
     np.testing.assert_array_equal(a, b)
 
 
-def test_when_fewer_samples_are_asked_then_they_are_the_first_of_a_larger_run(forecaster):
-    small = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=3, seed=1).samples
-    large = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=40, seed=1).samples
+@pytest.mark.parametrize("horizon", [2, 20])  # within Toto's 16-bar patch, and fed back across patches
+def test_when_fewer_samples_are_asked_then_they_are_the_first_of_a_larger_run(forecaster, horizon):
+    small = forecaster.sample(CONTEXTS, STAMPS, horizon=horizon, num_samples=3, seed=1).samples
+    large = forecaster.sample(CONTEXTS, STAMPS, horizon=horizon, num_samples=40, seed=1).samples
+    assert large.shape == (3, 40, horizon)
     np.testing.assert_array_equal(small, large[:, :3])
+
+
+def test_when_the_horizon_fits_one_patch_then_paths_come_from_toto_ts_next_patch_distribution(tiny_toto_dir):
+    import torch
+    from toto.data.util.dataset import MaskedTimeseries
+    from toto.inference.forecaster import TotoForecaster as TotoDecoder
+
+    f = TotoForecaster(str(tiny_toto_dir))
+    series = torch.as_tensor(CONTEXTS, dtype=torch.float32)[:, None, :]
+    stamps = torch.as_tensor(STAMPS)[:, None, :]
+    inputs = MaskedTimeseries(series=series, padding_mask=torch.ones_like(series, dtype=torch.bool),
+                              id_mask=torch.zeros_like(series, dtype=torch.int), timestamp_seconds=stamps,
+                              time_interval_seconds=torch.full((3, 1), 3600))
+    with torch.inference_mode():
+        reference_mean = TotoDecoder(f.backbone).forecast(inputs, prediction_length=4).mean[:, 0]
+        ours = f.next_steps_distribution(inputs, 4)
+    np.testing.assert_allclose(ours.mean[:, 0].numpy(), reference_mean.numpy(), rtol=1e-5)
+    # same distribution as toto-ts' chain-by-chain decoding: two-sample KS test per window and step
+    ours_paths = f.sample(CONTEXTS, STAMPS, horizon=4, num_samples=2048, seed=0).samples
+    with torch.inference_mode():
+        torch.manual_seed(0)
+        theirs = TotoDecoder(f.backbone).forecast(inputs, prediction_length=4, num_samples=2048,
+                                                  samples_per_batch=256).samples[:, 0].permute(0, 2, 1).numpy()
+    p_values = [ks_2samp(ours_paths[w, :, h], theirs[w, :, h]).pvalue for w in range(3) for h in range(4)]
+    assert min(p_values) > 1e-4
+    assert f.speed_settings(3, 64, 4)["decoder"] == "shared-context"
+    assert f.speed_settings(3, 64, 17)["decoder"] == "toto-ts-kv-cache"
 
 
 def test_when_seeds_differ_then_toto_paths_differ(tiny_toto_dir):

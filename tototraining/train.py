@@ -39,6 +39,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "output_distribution_classes": [_MIXTURE], "output_distribution_kwargs": {"k_components": 8},
         "use_memory_efficient_attention": False,
     },
+    # The shape of Datadog/Toto-Open-Base-1.0 (its config.json: ~151M parameters), for
+    # benchmarks with random weights and for training from scratch on a GPU.
+    "base": {
+        "patch_size": 64, "stride": 64, "embed_dim": 768, "num_layers": 12, "num_heads": 12, "mlp_hidden_dim": 3072,
+        "dropout": 0.1, "spacewise_every_n_layers": 12, "scaler_cls": _SCALER,
+        "output_distribution_classes": [_MIXTURE], "output_distribution_kwargs": {"k_components": 24},
+        "use_memory_efficient_attention": False,
+    },
 }
 
 

@@ -1,8 +1,16 @@
 """Toto (Datadog, package ``toto-ts``) behind the :class:`Forecaster` interface.
 
 Toto is fed the close series as one variate. Every origin of a request is
-decoded in one batch, ``samples_per_batch`` paths at a time, with toto-ts'
-KV-cached ``TotoForecaster``.
+decoded in one batch.
+
+Toto forecasts one patch (``patch_size`` bars) per forward pass, and every path
+of a window starts from the same context. When the horizon fits in one patch
+(the default horizon of 1 bar always does), the context is therefore encoded
+once and all paths are drawn from that one next-patch distribution: the same
+distribution toto-ts' decoder samples each chain from, at the cost of one
+forward pass instead of one per ``samples_per_batch`` paths. Longer horizons
+feed sampled patches back, so they are decoded by toto-ts' KV-cached
+``TotoForecaster``, ``samples_per_batch`` chains at a time.
 """
 
 from __future__ import annotations
@@ -11,8 +19,9 @@ import hashlib
 import json
 import logging
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -81,6 +90,16 @@ def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, d
             f"({type(e).__name__}: {e}); connect to the internet once to cache it, or pass a local checkpoint "
             f"folder with --toto-model DIR") from e
     return folder, {"model_id": model, "revision": folder.name}
+
+
+@contextmanager
+def block_rng(device: str, seed: int, block: int):
+    """Seed torch with :func:`block_seed` for one sample block, leaving the global RNG state untouched."""
+    import torch
+
+    with torch.random.fork_rng(devices=[device] if device.startswith("cuda") else []):
+        torch.manual_seed(block_seed(seed, block))
+        yield
 
 
 def load_toto(model: str = DEFAULT_TOTO_MODEL, revision: str | None = None, device: str = "cpu"):
@@ -181,15 +200,18 @@ class TotoForecaster(Forecaster):
             spb *= 2
         return spb
 
+    def _fits_one_patch(self, horizon: int) -> bool:
+        return horizon <= self.backbone.patch_embed.patch_size
+
     def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
+        decoder = "shared-context" if self._fits_one_patch(horizon) else "toto-ts-kv-cache"
         return {**super().speed_settings(n_windows, context_length, horizon), "device": self.device,
-                "dtype": "float32", "use_kv_cache": True}
+                "dtype": "float32", "decoder": decoder}
 
     def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
                seed: int, sampling: dict[str, Any] | None = None) -> SampleBatch:
         import torch
         from toto.data.util.dataset import MaskedTimeseries
-        from toto.inference.forecaster import TotoForecaster as TotoDecoder
 
         n_windows, context_length = contexts.shape
         spb = self.samples_per_batch(n_windows, context_length, horizon)
@@ -199,15 +221,66 @@ class TotoForecaster(Forecaster):
         inputs = MaskedTimeseries(series=series, padding_mask=torch.ones_like(series, dtype=torch.bool),
                                   id_mask=torch.zeros_like(series, dtype=torch.int),
                                   timestamp_seconds=stamps, time_interval_seconds=interval)
+        draw = self._shared_context_blocks if self._fits_one_patch(horizon) else self._decoded_blocks
+        draw_block = draw(inputs, horizon, spb, seed)
+        with torch.inference_mode():
+            return sample_in_blocks(draw_block, num_samples, spb)
+
+    def next_steps_distribution(self, inputs, horizon: int):
+        """Toto's predictive distribution of the ``horizon`` bars that follow each context.
+
+        Parameters
+        ----------
+        inputs : toto.data.util.dataset.MaskedTimeseries
+            Series ``[n_windows, 1, context_length]``.
+        horizon : int
+            At most ``patch_size``.
+
+        Returns
+        -------
+        torch.distributions.Distribution
+            Batch shape ``[n_windows, 1, horizon]``, in price units: the first ``horizon`` steps
+            of the next-patch distribution toto-ts' ``generate_samples`` draws every chain from.
+        """
+        from toto.data.util.dataset import pad_array, pad_id_mask
+        from toto.inference.forecaster import TotoForecaster as TotoDecoder
+
+        stride = self.backbone.patch_embed.stride
+        series = pad_array(inputs.series, stride)
+        flattened, loc, scale = self.backbone.backbone(
+            series, pad_array(inputs.padding_mask, stride), pad_id_mask(inputs.id_mask, stride),
+            kv_cache=None, scaling_prefix_length=series.shape[-1])
+        # The head maps each position of the last input patch to the step one patch ahead;
+        # only the first `horizon` of them are needed, with their (causal) scaler statistics.
+        end = series.shape[-1] - self.backbone.patch_embed.patch_size + horizon
+        base = self.backbone.output_distribution(flattened[:, :, end - horizon:end])
+        return TotoDecoder.create_affine_transformed(base, loc[..., :end], scale[..., :end])
+
+    def _shared_context_blocks(self, inputs, horizon: int, spb: int, seed: int) -> Callable[[int], np.ndarray]:
+        from toto.data.util.dataset import replace_extreme_values
+
+        distribution = []  # encoded on the first block, so its time counts in that block's latency
+
+        def draw_block(block: int) -> np.ndarray:
+            if not distribution:
+                distribution.append(self.next_steps_distribution(inputs, horizon))
+            with block_rng(self.device, seed, block):
+                draws = replace_extreme_values(distribution[0].sample((spb,)))
+            # [samples, windows, variate, horizon] -> [windows, samples, horizon]
+            return draws[:, :, 0].permute(1, 0, 2).double().cpu().numpy()
+
+        return draw_block
+
+    def _decoded_blocks(self, inputs, horizon: int, spb: int, seed: int) -> Callable[[int], np.ndarray]:
+        from toto.inference.forecaster import TotoForecaster as TotoDecoder
+
         decoder = TotoDecoder(self.backbone)
 
         def draw_block(block: int) -> np.ndarray:
-            with torch.random.fork_rng(devices=[self.device] if self.device.startswith("cuda") else []):
-                torch.manual_seed(block_seed(seed, block))
+            with block_rng(self.device, seed, block):
                 forecast = decoder.forecast(inputs, prediction_length=horizon, num_samples=spb,
                                             samples_per_batch=spb, use_kv_cache=True)
             # toto: [batch, variate, horizon, samples] -> [windows, samples, horizon]
             return forecast.samples[:, 0].permute(0, 2, 1).double().cpu().numpy()
 
-        with torch.inference_mode():
-            return sample_in_blocks(draw_block, num_samples, spb)
+        return draw_block
