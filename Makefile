@@ -24,13 +24,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-# Trains a tiny Toto from scratch on pre-validation bars, then sweeps it and the persistence baseline.
+# Trains a tiny Toto from scratch on pre-validation bars, sweeps it and the persistence baseline, fits
+# ensemble weights on validation, runs the promotion review and writes the report.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) \
 		--output $(DEMO_DIR)/toto-tiny --init scratch --preset tiny --steps 1000 --max-context-length 512
 	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto naive --n-trials $(DEMO_TRIALS) \
 		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --max-context-length 512 \
-		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID) --ensemble lp
+	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
+	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
+		--runs-dir $(DEMO_DIR)/runs --hyperparams-dir $(DEMO_DIR)/hyperparams
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sweep_throughput.py --data-dir $(DATA_DIR)

@@ -8,6 +8,8 @@ from .config import ForecastConfig
 from .data import OHLCVData, load_ohlcv
 from .errors import ConfigError, DataValidationError, ModelLoadError, SweepError, TrialError
 from .evaluate import EvaluationResult, evaluate
+from .promote import PromoteSettings, promote
+from .report import write_report
 from .run import SweepSettings, run_sweep
 from .windows import Splits, WindowSpec, make_splits
 
@@ -28,6 +30,9 @@ __all__ = [
     "evaluate",
     "SweepSettings",
     "run_sweep",
+    "PromoteSettings",
+    "promote",
+    "write_report",
     "Splits",
     "WindowSpec",
     "make_splits",

@@ -6,6 +6,8 @@ Commands::
     python -m sweep data validate --data-dir DIR --symbols ...  check CSV files
     python -m sweep data download --symbols ... --exchange binance
     python -m sweep evaluate --symbol SYM --config FILE.json [--json]
+    python -m sweep promote --run RUN_ID [--symbols ...] [--alpha 0.05] [--dry-run]
+    python -m sweep report --run RUN_ID [--output-dir DIR]
 
 Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 """
@@ -75,7 +77,7 @@ def window_spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None 
 
 def _sweep_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
-                                "Other commands: 'data validate', 'data download', 'evaluate' (see --help of each).")
+                                "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
     p.add_argument("--models", nargs="+", default=["toto", "naive"], choices=MODEL_FAMILIES,
                    help="model families to tune (default: toto naive)")
@@ -90,7 +92,41 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds per study")
     p.add_argument("--toto-model", default=DEFAULT_TOTO_MODEL, help="Hugging Face id or local checkpoint folder")
     p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
+    p.add_argument("--objectives", nargs="+", default=["pct_return_mae"], choices=["pct_return_mae", "latency_s"],
+                   help="pct_return_mae, or pct_return_mae latency_s for multi-objective studies")
+    p.add_argument("--latency-budget-s", type=float, default=None,
+                   help="with two objectives: pick the most accurate trial within this many seconds per origin")
+    p.add_argument("--ensemble", choices=["lp", "greedy"], default=None,
+                   help="also fit ensemble weights across the tuned models on validation")
+    p.add_argument("--promote", action="store_true", help="run the promotion review of the candidates afterwards")
+    p.add_argument("--alpha", type=float, default=0.05, help="level of the promotion review's paired tests")
     p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _promote_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep promote", description="Promote a run's candidates that beat "
+                                "the current best on identical test windows (paired tests); write a review each.")
+    p.add_argument("--run", required=True, help="the sweep's --run-id")
+    p.add_argument("--symbols", nargs="+", default=None, help="default: every candidate of the run")
+    p.add_argument("--alpha", type=float, default=0.05, help="level of the one-sided paired tests (default 0.05)")
+    p.add_argument("--dry-run", action="store_true", help="print decisions; write nothing")
+    p.add_argument("--candidate", choices=["selected", "ensemble"], default="selected",
+                   help="the run's per-symbol candidate (default) or its ensemble candidate")
+    add_data_flags(p)
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/, best/, reviews/")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    return p
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep report", description="Write report.md with plots for a run.")
+    p.add_argument("--run", required=True, help="the sweep's --run-id")
+    p.add_argument("--output-dir", type=Path, default=None, help="report folder (default runs/<run>/report)")
+    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
+    p.add_argument("--hyperparams-dir", type=Path, default=Path("hyperparams"), help="the sweep's --output-dir")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument("--storage", default=None, help="the sweep's --storage URL, if it used one")
     return p
 
 
@@ -136,10 +172,9 @@ class RichStudyProgress:
         task = self.tasks[name]
         if trial.state == TrialState.COMPLETE:
             self.progress.advance(task)
-        try:
-            self.progress.update(task, best=f"{study.best_value:.5f}")
-        except ValueError:
-            pass
+        values = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+        if values:
+            self.progress.update(task, best=f"{min(values):.5f}")
 
 
 def _config_summary(config: dict[str, Any]) -> str:
@@ -172,14 +207,68 @@ def _run_sweep(argv: Sequence[str]) -> int:
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
         toto_model=args.toto_model, windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
-        use_cache=not args.no_cache)
+        use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
+        ensemble=args.ensemble)
     console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         results = run_sweep(settings, progress=RichStudyProgress(progress))
     _print_sweep_table(results)
+    if args.promote and results:
+        from .promote import PromoteSettings
+
+        _promote(PromoteSettings(run_id=settings.run_id, symbols=tuple(r.symbol for r in results), alpha=args.alpha,
+                                 data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir))
     return EXIT_OK if len(results) == len(settings.symbols) else EXIT_FAILURE
+
+
+def _promote(settings) -> None:
+    from .promote import promote
+
+    reviews = promote(settings)
+    table = Table(title=f"Promotion review of run {settings.run_id} (alpha {settings.alpha}"
+                        f"{', dry run: nothing written' if settings.dry_run else ''})")
+    for column in ("symbol", "decision", "candidate test mae", "best test mae", "DM p", "CI of mean diff", "review"):
+        table.add_column(column)
+    for r in reviews:
+        t = r.test
+        table.add_row(r.symbol, "[green]promoted[/green]" if r.promoted else "kept best",
+                      f"{r.candidate.metrics['pct_return_mae']:.6f}",
+                      f"{r.incumbent.metrics['pct_return_mae']:.6f}" if r.incumbent else "-",
+                      f"{t.dm_p_value:.4f}" if t else "-", f"[{t.ci_lower:.2e}, {t.ci_upper:.2e}]" if t else "-",
+                      str(r.path or "-"))
+    _table_console().print(table)
+    for r in reviews:
+        console.print(f"{r.symbol}: {r.reason}", highlight=False)
+
+
+def _run_promote(argv: Sequence[str]) -> int:
+    args = _promote_parser().parse_args(argv)
+    from .promote import PromoteSettings
+
+    _promote(PromoteSettings(run_id=args.run, symbols=tuple(args.symbols) if args.symbols else None,
+                             alpha=args.alpha, dry_run=args.dry_run, candidate=args.candidate, data_dir=args.data_dir,
+                             output_dir=args.output_dir, runs_dir=args.runs_dir))
+    return EXIT_OK
+
+
+def _run_report(argv: Sequence[str]) -> int:
+    args = _report_parser().parse_args(argv)
+    from .report import write_report
+
+    report = write_report(args.run, data_dir=args.data_dir, output_dir=args.hyperparams_dir, runs_dir=args.runs_dir,
+                          report_dir=args.output_dir, storage=args.storage)
+    table = Table(title=f"Run {args.run}: studies")
+    for column in ("study", "complete", "failed", "best val pct_return_mae", "Spearman(val, test)"):
+        table.add_column(column, justify="right")
+    for s in report.studies:
+        table.add_row(s.name, str(s.n_complete), str(s.n_failed), f"{s.best_validation:.6f}",
+                      f"{s.rank_correlation:.3f}")
+    _table_console().print(table)
+    console.print(f"[green]wrote[/green] {report.path} ({sum(len(s.plots) for s in report.studies)} study plots, "
+                  f"{len(report.candidates)} fan charts)")
+    return EXIT_OK
 
 
 def _run_data(argv: Sequence[str]) -> int:
@@ -285,6 +374,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m sweep``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging("-v" in argv or "--verbose" in argv)
-    commands = {"data": _run_data, "evaluate": _run_evaluate}
+    commands = {"data": _run_data, "evaluate": _run_evaluate, "promote": _run_promote, "report": _run_report}
     command = commands.get(argv[0]) if argv else None
     return exit_code_of(lambda: command(argv[1:]) if command else _run_sweep(argv))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import __version__
 from .cache import SampleCache
@@ -17,11 +19,14 @@ from .errors import ConfigError, TrialError
 from .evaluate import EvaluationResult, evaluate, persistence_metrics
 from .execution import Executor, InProcessExecutor
 from .forecasters.base import Forecaster
-from .study import Progress, StudyJob, StudyOutcome
-from .store import candidate_path, git_commit, read_json, utc_now, write_json_atomic
+from .ensemble import ENSEMBLE_METHODS, Member, ensemble_result, fit_weights, member_entries, member_forecast
+from .space import n_max_samples
+from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome
+from .store import candidate_path, ensemble_candidate_path, git_commit, read_json, utc_now, write_json_atomic
 from .windows import Splits, WindowSpec, make_splits
 
-__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "candidate_document", "new_run_id"]
+__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "candidate_document", "ensemble_document",
+           "new_run_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +65,18 @@ class SweepSettings:
         See :func:`sweep.data.load_ohlcv`.
     use_cache : bool
         ``False`` re-runs inference in every trial.
+    objectives : tuple of str
+        ``("pct_return_mae",)``, or ``("pct_return_mae", "latency_s")`` for multi-objective studies.
+    latency_budget_s : float or None
+        With two objectives, the selected trial is the most accurate one whose
+        validation latency (seconds per origin) is within this budget.
+    ensemble : str or None
+        ``"lp"`` or ``"greedy"``: also fit ensemble weights on validation and write an ensemble candidate.
 
     Raises
     ------
     ConfigError
-        On an invalid symbol, model, run id or trial count.
+        On an invalid symbol, model, run id, trial count, objective or ensemble method.
     """
 
     symbols: tuple[str, ...]
@@ -82,6 +94,9 @@ class SweepSettings:
     freq: str = "1h"
     gap_policy: str = "error"
     use_cache: bool = True
+    objectives: tuple[str, ...] = (OBJECTIVE,)
+    latency_budget_s: float | None = None
+    ensemble: str | None = None
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -96,6 +111,14 @@ class SweepSettings:
         if not RUN_ID_PATTERN.match(self.run_id) or self.run_id in (".", ".."):
             raise ConfigError(f"--run-id {self.run_id!r} is invalid: it names a folder, so it must match "
                               f"[A-Za-z0-9._-]+ (e.g. nightly-2026-11-22)")
+        if tuple(self.objectives) not in OBJECTIVE_SETS:
+            raise ConfigError(f"--objectives {list(self.objectives)} is not supported; use one of "
+                              f"{[list(o) for o in OBJECTIVE_SETS]}")
+        if self.latency_budget_s is not None and (len(self.objectives) < 2 or self.latency_budget_s <= 0):
+            raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive value and "
+                              f"--objectives {OBJECTIVE} latency_s")
+        if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
+            raise ConfigError(f"--ensemble {self.ensemble!r} is unknown; choose from {sorted(ENSEMBLE_METHODS)}")
 
     @property
     def run_dir(self) -> Path:
@@ -122,6 +145,8 @@ class SymbolResult:
         The candidate JSON written.
     outcomes : list
         Every study's outcome (or error) for this symbol.
+    ensemble : dict or None
+        The ensemble candidate document, when ``settings.ensemble`` is set.
     """
 
     symbol: str
@@ -130,6 +155,7 @@ class SymbolResult:
     path: Path
     document: dict[str, Any]
     outcomes: list[StudyOutcome | TrialError]
+    ensemble: dict[str, Any] | None = None
 
 
 def make_forecaster(family: str, settings: SweepSettings) -> Forecaster:
@@ -154,10 +180,10 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     path = settings.run_dir / "run.json"
     current = {"windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
                "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
-               "data": {s: d.fingerprint for s, d in datasets.items()}}
+               "objectives": list(settings.objectives), "data": {s: d.fingerprint for s, d in datasets.items()}}
     if path.is_file():
-        stored = read_json(path, "run settings")
-        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model")
+        stored = {"objectives": [OBJECTIVE], **read_json(path, "run settings")}
+        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model", "objectives")
                    if stored.get(k) != current[k]]
         changed += [f"data of {s}" for s, fp in current["data"].items()
                     if stored.get("data", {}).get(s, fp) != fp]
@@ -169,40 +195,81 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     write_json_atomic(path, {**current, "run_id": settings.run_id, "updated_at": utc_now()})
 
 
+def _baseline(data: OHLCVData, splits: Splits, test: EvaluationResult) -> dict[str, Any]:
+    return {"model": "persistence",
+            "validation": persistence_metrics(data, splits.validation_origins, splits.spec.horizon),
+            "test": test.baseline}
+
+
+def _provenance(settings: SweepSettings, data: OHLCVData, **fields: Any) -> dict[str, Any]:
+    return {
+        "sweep_version": __version__,
+        "git_commit": git_commit(),
+        "data_path": str(data.path),
+        "data_fingerprint": data.fingerprint,
+        "data_range": data.date_range(),
+        "data_rows": data.n_bars,
+        **fields,
+        "run_id": settings.run_id,
+        "storage": settings.storage_url() if settings.storage is None else "<external>",
+        "seed": settings.seed,
+        "created_at": utc_now(),
+    }
+
+
+def _selection(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> dict[str, Any]:
+    studies = [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
+                "validation_pct_return_mae": o.validation["pct_return_mae"], "n_complete": o.n_complete,
+                "n_failed": o.n_failed} for o in outcomes if isinstance(o, StudyOutcome)]
+    return {"objective": "validation pct_return_mae", "objectives": list(settings.objectives),
+            "latency_budget_s": settings.latency_budget_s, "studies": studies}
+
+
 def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits, outcome: StudyOutcome,
                        test: EvaluationResult, identity: dict[str, Any],
                        outcomes: list[StudyOutcome | TrialError]) -> dict[str, Any]:
     """The candidate JSON: selected config, validation and test metrics, baseline, windows, provenance."""
-    horizon = splits.spec.horizon
-    studies = [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
-                "validation_pct_return_mae": o.validation["pct_return_mae"], "n_complete": o.n_complete,
-                "n_failed": o.n_failed} for o in outcomes if isinstance(o, StudyOutcome)]
     return {
         "symbol": data.symbol,
         "model": identity,
         "config": outcome.config.to_dict(),
         "validation": outcome.validation,
         "test": test.to_dict(),
-        "baseline": {"model": "persistence",
-                     "validation": persistence_metrics(data, splits.validation_origins, horizon),
-                     "test": test.baseline},
+        "baseline": _baseline(data, splits, test),
         "windows": splits.describe(data.frame.index),
-        "provenance": {
-            "sweep_version": __version__,
-            "git_commit": git_commit(),
-            "data_path": str(data.path),
-            "data_fingerprint": data.fingerprint,
-            "data_range": data.date_range(),
-            "data_rows": data.n_bars,
-            **{k: v for k, v in identity.items() if k != "family"},
-            "run_id": settings.run_id,
-            "storage": settings.storage_url() if settings.storage is None else "<external>",
-            "study_name": outcome.study_name,
-            "trial_number": outcome.trial_number,
-            "seed": settings.seed,
-            "created_at": utc_now(),
-        },
-        "selection": {"objective": "validation pct_return_mae", "studies": studies},
+        "provenance": _provenance(settings, data, **{k: v for k, v in identity.items() if k != "family"},
+                                  study_name=outcome.study_name, trial_number=outcome.trial_number),
+        "selection": _selection(settings, outcomes),
+    }
+
+
+def ensemble_document(settings: SweepSettings, data: OHLCVData, splits: Splits, done: list[StudyOutcome],
+                      cache: SampleCache) -> dict[str, Any]:
+    """Fit ``settings.ensemble`` weights over each study's best config on validation; score them on test.
+
+    Every member's validation samples come from the sample cache its study filled.
+    """
+    horizon = splits.spec.horizon
+    members = [Member(o.model, o.forecaster or make_forecaster(o.model, settings), o.config, n_max_samples(o.model))
+               for o in done]
+    validation = [member_forecast(m, data, splits.validation_origins, horizon, cache) for m in members]
+    weights = fit_weights(settings.ensemble, validation, data, splits.validation_origins, horizon)
+    active = [(m, w) for m, w in zip(members, weights) if w > 0]  # test inference only for members in use
+    test_forecasts = [member_forecast(replace(m, n_max=None), data, splits.test_origins, horizon, cache)
+                      for m, _ in active]
+    test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon)
+    studies = [{"study_name": o.study_name, "trial_number": o.trial_number} for o in done]
+    return {
+        "symbol": data.symbol,
+        "model": {"family": "ensemble", "method": settings.ensemble},
+        "config": {"members": member_entries(members, weights, studies)},
+        "validation": ensemble_result(validation, weights, data, splits.validation_origins, horizon).to_dict(),
+        "test": test.to_dict(),
+        "baseline": _baseline(data, splits, test),
+        "windows": splits.describe(data.frame.index),
+        "provenance": _provenance(settings, data, ensemble_method=settings.ensemble),
+        "selection": {"weights_fitted_on": "validation origins", "objective": "validation pct_return_mae",
+                      "studies": studies},
     }
 
 
@@ -211,7 +278,8 @@ def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[
                      make_forecaster=lambda family=family: make_forecaster(family, settings),
                      n_trials=settings.n_trials, storage=settings.storage_url(), seed=settings.seed,
                      cache_dir=str(settings.run_dir / "cache"), use_cache=settings.use_cache,
-                     timeout_s=settings.timeout_s)
+                     timeout_s=settings.timeout_s, objectives=settings.objectives,
+                     latency_budget_s=settings.latency_budget_s)
             for symbol in settings.symbols for family in settings.models]
 
 
@@ -246,7 +314,7 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
         mine = [o for o, job in zip(outcomes, jobs) if job.symbol == symbol]
         done = [o for o in mine if isinstance(o, StudyOutcome)]
         if not done:
-            logger.error("%s: no study completed a trial; no candidate written", symbol)
+            logger.error("%s: no study has a usable trial (errors above); no candidate written", symbol)
             continue
         best = min(done, key=lambda o: o.validation["pct_return_mae"])
         forecaster = best.forecaster or make_forecaster(best.model, settings)
@@ -256,5 +324,9 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
         document = candidate_document(settings, datasets[symbol], splits[symbol], best, test,
                                       forecaster.identity(), mine)
         path = write_json_atomic(candidate_path(settings.output_dir, settings.run_id, symbol), document)
-        results.append(SymbolResult(symbol, best, test, path, document, mine))
+        ensemble = None
+        if settings.ensemble:
+            ensemble = ensemble_document(settings, datasets[symbol], splits[symbol], done, cache)
+            write_json_atomic(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble)
+        results.append(SymbolResult(symbol, best, test, path, document, mine, ensemble))
     return results

@@ -2,8 +2,10 @@
 
 Layout under the output dir (default ``hyperparams/``)::
 
-    candidates/<run_id>/<SYMBOL>.json   written by every sweep
-    best/<SYMBOL>.json                  written only by promotion (never here)
+    candidates/<run_id>/<SYMBOL>.json            written by every sweep
+    candidates/<run_id>/ensemble/<SYMBOL>.json   written by sweeps with --ensemble
+    best/<SYMBOL>.json                           written only by a promotion review
+    reviews/<UTC timestamp>-<SYMBOL>.md          one per promotion decision, never overwritten
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["write_json_atomic", "default_file_mode", "read_json", "candidate_path", "git_commit", "utc_now", "CANDIDATE_KEYS"]
+__all__ = ["write_json_atomic", "write_text_atomic", "default_file_mode", "read_json", "candidate_path", "ensemble_candidate_path",
+           "best_path", "git_commit", "utc_now", "CANDIDATE_KEYS"]
 
 CANDIDATE_KEYS = ("symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance")
 
@@ -35,8 +38,8 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_json_atomic(path: str | Path, document: Any) -> Path:
-    """Write ``document`` as indented JSON: a temp file in the same folder, fsync, then rename.
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text``: a temp file in the same folder, fsync, then rename.
 
     Readers see the old file or the new one, never a torn one.
     """
@@ -45,8 +48,7 @@ def write_json_atomic(path: str | Path, document: Any) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(document, f, indent=2, sort_keys=False, allow_nan=False)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode())  # mkstemp creates 0600 files
@@ -55,6 +57,11 @@ def write_json_atomic(path: str | Path, document: Any) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(path: str | Path, document: Any) -> Path:
+    """Write ``document`` as indented JSON with :func:`write_text_atomic`."""
+    return write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:
@@ -77,6 +84,16 @@ def read_json(path: str | Path, what: str = "file") -> Any:
 def candidate_path(output_dir: str | Path, run_id: str, symbol: str) -> Path:
     """``<output_dir>/candidates/<run_id>/<SYMBOL>.json``."""
     return Path(output_dir) / "candidates" / run_id / f"{symbol}.json"
+
+
+def ensemble_candidate_path(output_dir: str | Path, run_id: str, symbol: str) -> Path:
+    """``<output_dir>/candidates/<run_id>/ensemble/<SYMBOL>.json``."""
+    return Path(output_dir) / "candidates" / run_id / "ensemble" / f"{symbol}.json"
+
+
+def best_path(output_dir: str | Path, symbol: str) -> Path:
+    """``<output_dir>/best/<SYMBOL>.json``: the promoted config, written only by a promotion review."""
+    return Path(output_dir) / "best" / f"{symbol}.json"
 
 
 def git_commit(start: str | Path | None = None) -> str | None:

@@ -20,17 +20,20 @@ from optuna.trial import TrialState
 from .cache import SampleCache
 from .config import ForecastConfig
 from .data import OHLCVData
-from .errors import SweepError, TrialError
+from .errors import ConfigError, SweepError, TrialError
 from .evaluate import evaluate
 from .forecasters.base import Forecaster
 from .space import SPACES, n_max_samples, space_size
 from .windows import Splits
 
-__all__ = ["Progress", "StudyJob", "StudyOutcome", "make_storage", "open_study", "fail_stale_running", "run_study", "study_name"]
+__all__ = ["Progress", "StudyJob", "StudyOutcome", "make_storage", "open_study", "fail_stale_running", "run_study",
+           "study_name", "OBJECTIVE", "OBJECTIVE_SETS"]
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVE = "pct_return_mae"
+#: Supported objective tuples: accuracy alone, or accuracy and inference cost (both minimised).
+OBJECTIVE_SETS = ((OBJECTIVE,), (OBJECTIVE, "latency_s"))
 RDB_PREFIXES = ("postgresql", "mysql", "sqlite")
 
 
@@ -68,14 +71,23 @@ def fail_stale_running(study: optuna.Study) -> int:
     return len(stale)
 
 
-def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int) -> optuna.Study:
-    """Create or load a minimising study with a seeded TPE sampler.
+def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int, n_objectives: int = 1) -> optuna.Study:
+    """Create or load a minimising study (one or more objectives) with a seeded TPE sampler.
 
     The sampler seed is offset by the number of trials already stored, so a
     resumed study does not replay the random start-up configs of its first run.
+
+    Raises
+    ------
+    ConfigError
+        If the stored study has a different number of objectives.
     """
-    study = optuna.create_study(storage=storage, study_name=name, direction="minimize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, directions=["minimize"] * n_objectives,
+                                    load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed))
+    except ValueError as e:  # Optuna refuses to load a study under other directions
+        raise ConfigError(f"study {name!r} exists with other objectives ({e}); use its original --objectives "
+                          f"or a new --run-id") from e
     n_existing = len(study.get_trials(deepcopy=False))
     if n_existing:
         study.sampler = optuna.samplers.TPESampler(seed=seed + n_existing)
@@ -104,6 +116,10 @@ class StudyJob:
     use_cache : bool
     timeout_s : float or None
         Wall-clock limit of this run of the study.
+    objectives : tuple of str
+        One of :data:`OBJECTIVE_SETS`.
+    latency_budget_s : float or None
+        With two objectives: the outcome is the most accurate trial within this latency.
     """
 
     symbol: str
@@ -117,6 +133,8 @@ class StudyJob:
     cache_dir: str | None = None
     use_cache: bool = True
     timeout_s: float | None = None
+    objectives: tuple[str, ...] = (OBJECTIVE,)
+    latency_budget_s: float | None = None
 
     @property
     def name(self) -> str:
@@ -151,13 +169,13 @@ class StudyOutcome:
 
 
 class Objective:
-    """Validation ``pct_return_mae`` of the config a trial suggests."""
+    """Validation ``pct_return_mae`` (and ``latency_s`` with two objectives) of the config a trial suggests."""
 
     def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache):
         self.job, self.forecaster, self.cache = job, forecaster, cache
         self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         config = SPACES[self.job.model](trial, self.max_context, self.job.seed)
         try:
             result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
@@ -167,7 +185,8 @@ class Objective:
             raise TrialError(f"{self.job.name} trial {trial.number}: {type(e).__name__}: {e}") from e
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("validation", result.to_dict())
-        return result.metrics[OBJECTIVE]
+        values = tuple(result.metrics[name] for name in self.job.objectives)
+        return values[0] if len(values) == 1 else values
 
 
 class Progress:
@@ -202,7 +221,7 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
     ModelLoadError
         If the model cannot be loaded.
     """
-    study = open_study(make_storage(job.storage), job.name, job.seed)
+    study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
     fail_stale_running(study)
     forecaster = forecaster or job.make_forecaster()
     cache = SampleCache(job.cache_dir, enabled=job.use_cache)
@@ -221,19 +240,29 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
 def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None = None) -> StudyOutcome:
     """The best completed trial of ``study`` as a :class:`StudyOutcome`.
 
+    The lowest validation ``pct_return_mae``; with a latency budget, among the
+    trials whose validation latency (seconds per origin) is within it.
+
     Raises
     ------
     TrialError
-        If no trial completed.
+        If no trial completed, or none is within the latency budget.
     """
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = [t for t in trials if t.state == TrialState.FAIL]
+    n_complete = len(complete)
     if not complete:
         errors = sorted({t.user_attrs.get("error", "unknown error") for t in failed})[:3]
         raise TrialError(f"study {job.name}: no trial completed ({len(failed)} failed: {errors})")
-    best = min(complete, key=lambda t: (t.value, t.number))
+    if job.latency_budget_s is not None:
+        fastest = min(t.user_attrs["validation"]["latency_s"] for t in complete)
+        complete = [t for t in complete if t.user_attrs["validation"]["latency_s"] <= job.latency_budget_s]
+        if not complete:
+            raise TrialError(f"study {job.name}: no completed trial is within --latency-budget-s "
+                             f"{job.latency_budget_s} (fastest: {fastest:.4g} s per origin); raise the budget")
+    best = min(complete, key=lambda t: (t.values[0], t.number))
     return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=best.number,
                         config=ForecastConfig.from_dict(best.user_attrs["config"], source=f"{job.name} trial {best.number}"),
-                        validation=best.user_attrs["validation"], n_complete=len(complete), n_failed=len(failed),
+                        validation=best.user_attrs["validation"], n_complete=n_complete, n_failed=len(failed),
                         forecaster=forecaster)

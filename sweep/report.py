@@ -1,0 +1,271 @@
+"""Run report: ``report.md`` with PNG plots of every study and candidate of a run.
+
+Plots (matplotlib, Agg backend):
+
+- optimisation history and parameter importances per study (Optuna's matplotlib
+  visualisations; PED-ANOVA importances, Optuna's default evaluator, which needs
+  no scikit-learn);
+- validation accuracy vs latency per study, with the Pareto front;
+- validation vs test pct_return_mae of every completed trial (the overfitting
+  check; test metrics are computed here for reporting only, never for selection);
+- a fan chart of each candidate's test forecasts against the actual closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.importance import PedAnovaImportanceEvaluator
+from optuna.trial import TrialState
+
+from .cache import SampleCache
+from .config import ForecastConfig
+from .data import OHLCVData, load_ohlcv
+from .ensemble import document_forecast
+from .errors import ConfigError
+from .evaluate import evaluate
+from .forecasters import forecaster_from_identity
+from .store import candidate_path, read_json, write_text_atomic
+from .study import make_storage
+from .windows import WindowSpec, make_splits
+
+__all__ = ["StudySummary", "Report", "write_report", "pareto_front"]
+
+logger = logging.getLogger(__name__)
+
+
+def pareto_front(accuracy: np.ndarray, latency: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both (lower is better), by increasing latency.
+
+    Parameters
+    ----------
+    accuracy, latency : numpy.ndarray
+        ``[n_points]`` values to minimise.
+    """
+    order = np.lexsort((accuracy, latency))
+    front, best = [], np.inf
+    for i in order:
+        if accuracy[i] < best:
+            front.append(i)
+            best = accuracy[i]
+    return np.asarray(front, dtype=int)
+
+
+@dataclass
+class StudySummary:
+    """One study in the report.
+
+    Attributes
+    ----------
+    validation, test : numpy.ndarray
+        ``[n_complete]`` pct_return_mae of each completed trial on validation and test origins.
+    latency_s : numpy.ndarray
+        ``[n_complete]`` validation inference seconds per origin.
+    plots : list of Path
+    """
+
+    name: str
+    n_complete: int
+    n_failed: int
+    best_validation: float
+    validation: np.ndarray
+    test: np.ndarray
+    latency_s: np.ndarray
+    plots: list[Path] = field(default_factory=list)
+
+    @property
+    def rank_correlation(self) -> float:
+        """Spearman correlation of validation and test pct_return_mae over trials (nan below 3 trials)."""
+        from scipy.stats import spearmanr
+
+        if len(self.validation) < 3 or np.ptp(self.validation) == 0 or np.ptp(self.test) == 0:
+            return float("nan")
+        return float(spearmanr(self.validation, self.test).statistic)
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote: ``report.md``, the studies and the candidates it covers."""
+
+    path: Path
+    studies: list[StudySummary]
+    candidates: dict[str, dict[str, Any]]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    _pyplot().close(figure)
+    return path
+
+
+def _optuna_plots(study: optuna.Study, folder: Path) -> list[Path]:
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.visualization import matplotlib as optuna_plots
+
+    def accuracy(t):
+        return t.values[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # Optuna's matplotlib plots are marked experimental
+        plots = [_save(optuna_plots.plot_optimization_history(study, target=accuracy,
+                                                              target_name="validation pct_return_mae").figure,
+                       folder / f"{study.study_name}-history.png")]
+        if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+            return plots
+        try:
+            warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA notes it explains low values: what we minimise
+            axes = optuna_plots.plot_param_importances(study, evaluator=PedAnovaImportanceEvaluator(), target=accuracy,
+                                                       target_name="validation pct_return_mae")
+            plots.append(_save(axes.figure, folder / f"{study.study_name}-importances.png"))
+        except (ValueError, RuntimeError) as e:  # e.g. a single config
+            logger.info("study %s: no parameter importances (%s)", study.study_name, e)
+    return plots
+
+
+def _accuracy_latency_plot(summary: StudySummary, folder: Path) -> Path:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.scatter(summary.latency_s, summary.validation, s=14, alpha=0.6, label="trials")
+    front = pareto_front(summary.validation, summary.latency_s)
+    axes.plot(summary.latency_s[front], summary.validation[front], "r.-", label="Pareto front")
+    axes.set(xlabel="latency_s per origin (validation)", ylabel="validation pct_return_mae",
+             title=f"{summary.name}: accuracy vs latency")
+    axes.legend()
+    return _save(figure, folder / f"{summary.name}-accuracy-latency.png")
+
+
+def _overfitting_plot(summary: StudySummary, folder: Path) -> Path:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.scatter(summary.validation, summary.test, s=14, alpha=0.6)
+    low = min(summary.validation.min(), summary.test.min())
+    high = max(summary.validation.max(), summary.test.max())
+    axes.plot([low, high], [low, high], "k--", linewidth=1, label="test = validation")
+    axes.set(xlabel="validation pct_return_mae", ylabel="test pct_return_mae",
+             title=f"{summary.name}: validation vs test per trial")
+    axes.legend()
+    return _save(figure, folder / f"{summary.name}-validation-vs-test.png")
+
+
+def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
+               cache: SampleCache, folder: Path) -> Path:
+    forecast = document_forecast(document, data, origins, horizon, cache, forecaster_from_identity)
+    last_close = data.close[origins - 1]
+    # Return units: hourly moves are ~0.3 % of the price, invisible on a price axis.
+    first_step = forecast.samples[:, :, 0] / last_close[:, None] - 1  # [n_windows, n_samples]
+    bands = np.quantile(first_step, [0.05, 0.25, 0.75, 0.95], axis=1)
+    times = data.frame.index[origins]
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(10, 4))
+    axes.fill_between(times, bands[0], bands[3], alpha=0.25, color="C0", label="5-95%")
+    axes.fill_between(times, bands[1], bands[2], alpha=0.5, color="C0", label="25-75%")
+    axes.plot(times, forecast.point[:, 0] / last_close - 1, "b-", linewidth=1, label="point forecast")
+    axes.plot(times, data.close[origins] / last_close - 1, "k.", markersize=4, label="actual")
+    axes.set(ylabel="return of the first forecast bar",
+             title=f"{symbol}: test forecasts vs actuals ({document['model'].get('family')})")
+    axes.legend(loc="upper left")
+    return _save(figure, folder / f"{symbol}-fan.png")
+
+
+def _summarise(study: optuna.Study, data: OHLCVData, splits, toto_model: str, cache: SampleCache,
+               folder: Path) -> StudySummary:
+    from .run import SweepSettings, make_forecaster
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    configs = [ForecastConfig.from_dict(t.user_attrs["config"], source=f"{study.study_name} trial {t.number}")
+               for t in complete]
+    forecaster = make_forecaster(configs[0].model, SweepSettings(symbols=(data.symbol,), toto_model=toto_model))
+    horizon = splits.spec.horizon
+    test = np.array([evaluate(forecaster, c, data, splits.test_origins, horizon, cache).metrics["pct_return_mae"]
+                     for c in configs])
+    validation = np.array([t.values[0] for t in complete])
+    summary = StudySummary(study.study_name, len(complete), len(failed), float(validation.min()), validation, test,
+                           np.array([t.user_attrs["validation"]["latency_s"] for t in complete]))
+    summary.plots = [*_optuna_plots(study, folder), _accuracy_latency_plot(summary, folder),
+                     _overfitting_plot(summary, folder)]
+    return summary
+
+
+def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, dict[str, Any]],
+              fans: dict[str, Path], folder: Path) -> str:
+    lines = [f"# Sweep report: run {run_id}", "", "## Candidates (selected on validation, scored on test)", "",
+             "| symbol | model | val pct_return_mae | test pct_return_mae | test persistence | test skill |",
+             "|---|---|---:|---:|---:|---:|"]
+    for symbol, doc in candidates.items():
+        lines.append(f"| {symbol} | {doc['model'].get('family')} | {doc['validation']['pct_return_mae']:.6g} | "
+                     f"{doc['test']['pct_return_mae']:.6g} | {doc['test']['persistence_pct_return_mae']:.6g} | "
+                     f"{doc['test']['skill']:+.4f} |")
+    lines += ["", "## Studies", "", "| study | complete | failed | best val | Spearman(val, test) over trials |",
+              "|---|---:|---:|---:|---:|"]
+    for s in studies:
+        lines.append(f"| {s.name} | {s.n_complete} | {s.n_failed} | {s.best_validation:.6g} | "
+                     f"{s.rank_correlation:.3f} |")
+    for s in studies:
+        lines += ["", f"### {s.name}", ""] + [f"![{p.stem}]({p.relative_to(folder)})" for p in s.plots]
+    for symbol, path in fans.items():
+        lines += ["", f"### {symbol} test forecasts", "", f"![{path.stem}]({path.relative_to(folder)})"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir: Path = Path("hyperparams"),
+                 runs_dir: Path = Path("runs"), report_dir: Path | None = None, storage: str | None = None) -> Report:
+    """Write ``report.md`` and its plots for run ``run_id``.
+
+    Parameters
+    ----------
+    run_id : str
+    data_dir, output_dir, runs_dir : Path
+        As given to the sweep.
+    report_dir : Path, optional
+        Default ``<runs_dir>/<run_id>/report``.
+    storage : str, optional
+        The sweep's ``--storage`` URL; default its journal file.
+
+    Raises
+    ------
+    ConfigError
+        If the run does not exist or has no study.
+    """
+    run_dir = Path(runs_dir) / run_id
+    settings = read_json(run_dir / "run.json", f"run {run_id!r} settings (is --runs-dir right?)")
+    folder = Path(report_dir or run_dir / "report")
+    folder.mkdir(parents=True, exist_ok=True)
+    backend = make_storage(storage or run_dir / "optuna.journal")
+    names = sorted(optuna.get_all_study_names(backend))
+    if not names:
+        raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
+    spec = WindowSpec(**settings["windows"])
+    cache = SampleCache(run_dir / "cache")
+    studies, candidates, fans = [], {}, {}
+    for symbol in sorted({n.split(".")[0] for n in names}):
+        data = load_ohlcv(data_dir, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error"))
+        splits = make_splits(data.n_bars, spec, source=str(data.path))
+        for name in (n for n in names if n.split(".")[0] == symbol):
+            study = optuna.load_study(study_name=name, storage=backend)
+            if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                studies.append(_summarise(study, data, splits, settings["toto_model"], cache, folder))
+        path = candidate_path(output_dir, run_id, symbol)
+        if path.is_file():
+            candidates[symbol] = read_json(path, "candidate")
+            fans[symbol] = _fan_chart(symbol, candidates[symbol], data, splits.test_origins, spec.horizon, cache,
+                                      folder)
+    report = folder / "report.md"
+    write_text_atomic(report, _markdown(run_id, studies, candidates, fans, folder))
+    return Report(report, studies, candidates)
