@@ -18,7 +18,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	# toto-ts hard-pins old torch/numpy: install it alone, its imports come from the [toto] extra.
 	$(BIN)/python -m pip install --quiet --no-deps toto-ts==0.2.0
-	$(BIN)/python -m pip install --quiet -e '.[toto,data,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[toto,data,ray,postgres,dev]'
 	touch $@
 
 test: $(VENV)/.installed
@@ -39,6 +39,7 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sweep_throughput.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/ray_scaling.py --data-dir $(DATA_DIR)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -29,6 +29,7 @@ from rich.table import Table
 from .config import MODEL_FAMILIES, ForecastConfig
 from .data import GAP_POLICIES, check_ohlcv, symbol_path
 from .errors import ConfigError, DataValidationError, SweepError
+from .progress_views import JsonLinesProgress, RichStudyProgress
 from .windows import WindowSpec
 
 __all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging", "exit_code_of"]
@@ -99,6 +100,16 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", choices=["lp", "greedy"], default=None,
                    help="also fit ensemble weights across the tuned models on validation")
     p.add_argument("--promote", action="store_true", help="run the promotion review of the candidates afterwards")
+    p.add_argument("--finetune", action="store_true",
+                   help="fine-tune --toto-model on pre-validation bars first; sweep it as the extra variant toto-ft")
+    p.add_argument("--finetune-steps", type=int, default=300, help="fine-tuning steps (default 300)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: studies one after another in this process; ray: Ray actors as Optuna workers")
+    p.add_argument("--ray-address", default=None, help="'auto' or a cluster address (default: a local Ray instance)")
+    p.add_argument("--workers", type=int, default=2, help="Ray actors (Optuna workers), one CPU each")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU fraction per Ray actor")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: one JSON object per finished trial on stdout, no progress bars")
     p.add_argument("--alpha", type=float, default=0.05, help="level of the promotion review's paired tests")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -156,27 +167,6 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     return p
 
 
-class RichStudyProgress:
-    """One progress bar per study: trials done and best validation pct_return_mae so far."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-        self.tasks: dict[str, Any] = {}
-
-    def start(self, name: str, total: int, done: int) -> None:
-        self.tasks[name] = self.progress.add_task(name, total=total, completed=done, best="-")
-
-    def trial(self, name: str, study, trial) -> None:
-        from optuna.trial import TrialState
-
-        task = self.tasks[name]
-        if trial.state == TrialState.COMPLETE:
-            self.progress.advance(task)
-        values = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-        if values:
-            self.progress.update(task, best=f"{min(values):.5f}")
-
-
 def _config_summary(config: dict[str, Any]) -> str:
     keys = ("context_length", "num_samples", "aggregate")
     return " ".join(f"{k}={config[k]}" for k in keys if k in config) if config.get("model") != "naive" else "persistence"
@@ -208,25 +198,46 @@ def _run_sweep(argv: Sequence[str]) -> int:
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
         toto_model=args.toto_model, windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
-        ensemble=args.ensemble)
+        ensemble=args.ensemble, finetune=args.finetune, finetune_steps=args.finetune_steps)
     console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        results = run_sweep(settings, progress=RichStudyProgress(progress))
-    _print_sweep_table(results)
+    executor = None
+    if args.executor == "ray":
+        from .ray_executor import RayExecutor
+
+        executor = RayExecutor(args.ray_address, args.workers, args.gpus_per_worker, run_label=settings.run_id)
+    if args.log_format == "json":
+        results = run_sweep(settings, executor, progress=JsonLinesProgress())
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            results = run_sweep(settings, executor, progress=RichStudyProgress(progress))
+    if args.log_format == "json":
+        for r in results:
+            print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
+                              "validation_pct_return_mae": r.outcome.validation["pct_return_mae"],
+                              "test_pct_return_mae": r.test.metrics["pct_return_mae"]}), flush=True)
+    else:
+        _print_sweep_table(results)
     if args.promote and results:
         from .promote import PromoteSettings
 
         _promote(PromoteSettings(run_id=settings.run_id, symbols=tuple(r.symbol for r in results), alpha=args.alpha,
-                                 data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir))
+                                 data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir),
+                 json_lines=args.log_format == "json")
     return EXIT_OK if len(results) == len(settings.symbols) else EXIT_FAILURE
 
 
-def _promote(settings) -> None:
+def _promote(settings, json_lines: bool = False) -> None:
     from .promote import promote
 
     reviews = promote(settings)
+    if json_lines:
+        for r in reviews:
+            print(json.dumps({"symbol": r.symbol, "promoted": r.promoted, "reason": r.reason,
+                              "review": str(r.path) if r.path else None,
+                              "dm_p_value": r.test.dm_p_value if r.test else None}), flush=True)
+        return
     table = Table(title=f"Promotion review of run {settings.run_id} (alpha {settings.alpha}"
                         f"{', dry run: nothing written' if settings.dry_run else ''})")
     for column in ("symbol", "decision", "candidate test mae", "best test mae", "DM p", "CI of mean diff", "review"):

@@ -1,14 +1,15 @@
 """Where studies run. The in-process executor runs them one after another in
 this process, loading each model once and sharing it across symbols.
 
-The interface is one method, ``run(jobs, progress) -> outcomes``; a Ray
-executor (actors as Optuna workers) plugs in behind it.
+The interface is ``run(jobs, progress) -> outcomes`` plus ``run_task`` for
+one-off jobs such as fine-tuning; the Ray executor (:mod:`sweep.ray_executor`,
+actors as Optuna workers) plugs in behind it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 from .errors import TrialError
 from .forecasters.base import Forecaster
@@ -17,6 +18,8 @@ from .study import Progress, StudyJob, StudyOutcome, run_study
 __all__ = ["Executor", "InProcessExecutor"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Executor(Protocol):
@@ -30,6 +33,10 @@ class Executor(Protocol):
         """
         ...
 
+    def run_task(self, function: Callable[..., T], *args: Any) -> T:
+        """Run one job (e.g. fine-tuning) where the studies run, and return its result."""
+        ...
+
 
 class InProcessExecutor:
     """Runs studies sequentially in the calling process (a laptop, a test, one GPU)."""
@@ -41,6 +48,9 @@ class InProcessExecutor:
         if job.model not in self._forecasters:
             self._forecasters[job.model] = job.make_forecaster()
         return self._forecasters[job.model]
+
+    def run_task(self, function: Callable[..., T], *args: Any) -> T:
+        return function(*args)
 
     def run(self, jobs: list[StudyJob], progress: Progress | None = None) -> list[StudyOutcome | TrialError]:
         outcomes: list[StudyOutcome | TrialError] = []

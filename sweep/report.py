@@ -114,7 +114,7 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
-def _optuna_plots(study: optuna.Study, folder: Path) -> list[Path]:
+def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
     from optuna.exceptions import ExperimentalWarning
     from optuna.visualization import matplotlib as optuna_plots
 
@@ -125,16 +125,16 @@ def _optuna_plots(study: optuna.Study, folder: Path) -> list[Path]:
         warnings.simplefilter("ignore", ExperimentalWarning)  # Optuna's matplotlib plots are marked experimental
         plots = [_save(optuna_plots.plot_optimization_history(study, target=accuracy,
                                                               target_name="validation pct_return_mae").figure,
-                       folder / f"{study.study_name}-history.png")]
+                       folder / f"{label}-history.png")]
         if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
             return plots
         try:
             warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA notes it explains low values: what we minimise
             axes = optuna_plots.plot_param_importances(study, evaluator=PedAnovaImportanceEvaluator(), target=accuracy,
                                                        target_name="validation pct_return_mae")
-            plots.append(_save(axes.figure, folder / f"{study.study_name}-importances.png"))
+            plots.append(_save(axes.figure, folder / f"{label}-importances.png"))
         except (ValueError, RuntimeError) as e:  # e.g. a single config
-            logger.info("study %s: no parameter importances (%s)", study.study_name, e)
+            logger.info("study %s: no parameter importances (%s)", label, e)
     return plots
 
 
@@ -183,7 +183,7 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     return _save(figure, folder / f"{symbol}-fan.png")
 
 
-def _summarise(study: optuna.Study, data: OHLCVData, splits, toto_model: str, cache: SampleCache,
+def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[str, Any], cache: SampleCache,
                folder: Path) -> StudySummary:
     from .run import SweepSettings, make_forecaster
 
@@ -191,14 +191,17 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, toto_model: str, ca
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     configs = [ForecastConfig.from_dict(t.user_attrs["config"], source=f"{study.study_name} trial {t.number}")
                for t in complete]
-    forecaster = make_forecaster(configs[0].model, SweepSettings(symbols=(data.symbol,), toto_model=toto_model))
+    label = study.study_name.split("/")[-1]  # without a shared database's run-id prefix
+    settings = SweepSettings(symbols=(data.symbol,), toto_model=run_settings["toto_model"],
+                             variants=run_settings.get("variants", {}))
+    forecaster = make_forecaster(label.split(".", 1)[1], settings)
     horizon = splits.spec.horizon
     test = np.array([evaluate(forecaster, c, data, splits.test_origins, horizon, cache).metrics["pct_return_mae"]
                      for c in configs])
     validation = np.array([t.values[0] for t in complete])
-    summary = StudySummary(study.study_name, len(complete), len(failed), float(validation.min()), validation, test,
+    summary = StudySummary(label, len(complete), len(failed), float(validation.min()), validation, test,
                            np.array([t.user_attrs["validation"]["latency_s"] for t in complete]))
-    summary.plots = [*_optuna_plots(study, folder), _accuracy_latency_plot(summary, folder),
+    summary.plots = [*_optuna_plots(study, label, folder), _accuracy_latency_plot(summary, folder),
                      _overfitting_plot(summary, folder)]
     return summary
 
@@ -248,19 +251,20 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
     folder = Path(report_dir or run_dir / "report")
     folder.mkdir(parents=True, exist_ok=True)
     backend = make_storage(storage or run_dir / "optuna.journal")
-    names = sorted(optuna.get_all_study_names(backend))
+    prefix = f"{run_id}/" if storage else ""  # shared databases namespace studies by run id
+    names = sorted(n for n in optuna.get_all_study_names(backend) if n.startswith(prefix))
     if not names:
         raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
     spec = WindowSpec(**settings["windows"])
     cache = SampleCache(run_dir / "cache")
     studies, candidates, fans = [], {}, {}
-    for symbol in sorted({n.split(".")[0] for n in names}):
+    for symbol in sorted({n[len(prefix):].split(".")[0] for n in names}):
         data = load_ohlcv(data_dir, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error"))
         splits = make_splits(data.n_bars, spec, source=str(data.path))
-        for name in (n for n in names if n.split(".")[0] == symbol):
+        for name in (n for n in names if n[len(prefix):].split(".")[0] == symbol):
             study = optuna.load_study(study_name=name, storage=backend)
             if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-                studies.append(_summarise(study, data, splits, settings["toto_model"], cache, folder))
+                studies.append(_summarise(study, data, splits, settings, cache, folder))
         path = candidate_path(output_dir, run_id, symbol)
         if path.is_file():
             candidates[symbol] = read_json(path, "candidate")

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from .data import OHLCVData, load_ohlcv, validate_symbol
 from .errors import ConfigError, TrialError
 from .evaluate import EvaluationResult, evaluate, persistence_metrics
 from .execution import Executor, InProcessExecutor
+from .finetune import family_of, finetune_checkpoints
 from .forecasters.base import Forecaster
 from .ensemble import ENSEMBLE_METHODS, Member, ensemble_result, fit_weights, member_entries, member_forecast
 from .space import n_max_samples
@@ -72,6 +73,12 @@ class SweepSettings:
         validation latency (seconds per origin) is within this budget.
     ensemble : str or None
         ``"lp"`` or ``"greedy"``: also fit ensemble weights on validation and write an ensemble candidate.
+    finetune : bool
+        Fine-tune ``toto_model`` on pre-validation bars first and sweep the result as the
+        extra variant ``"toto-ft"`` (see :mod:`sweep.finetune`).
+    finetune_steps : int
+    variants : dict
+        ``{label: checkpoint folder}`` of fine-tuned variants (filled by :func:`run_sweep`).
 
     Raises
     ------
@@ -97,6 +104,9 @@ class SweepSettings:
     objectives: tuple[str, ...] = (OBJECTIVE,)
     latency_budget_s: float | None = None
     ensemble: str | None = None
+    finetune: bool = False
+    finetune_steps: int = 300
+    variants: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -117,6 +127,8 @@ class SweepSettings:
         if self.latency_budget_s is not None and (len(self.objectives) < 2 or self.latency_budget_s <= 0):
             raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive value and "
                               f"--objectives {OBJECTIVE} latency_s")
+        if self.finetune and "toto" not in self.models:
+            raise ConfigError("--finetune fine-tunes the Toto checkpoint; include toto in --models")
         if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
             raise ConfigError(f"--ensemble {self.ensemble!r} is unknown; choose from {sorted(ENSEMBLE_METHODS)}")
 
@@ -127,8 +139,15 @@ class SweepSettings:
     def storage_url(self) -> str:
         return self.storage or str(self.run_dir / "optuna.journal")
 
-    def model_id(self, family: str) -> str:
-        return self.toto_model if family == "toto" else family
+    @property
+    def study_namespace(self) -> str | None:
+        """Run id as study-name prefix in shared ``--storage``; none in the run's own journal."""
+        return self.run_id if self.storage else None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every model a study is run for: the families, then the fine-tuned variants."""
+        return (*self.models, *self.variants)
 
 
 @dataclass
@@ -158,18 +177,18 @@ class SymbolResult:
     ensemble: dict[str, Any] | None = None
 
 
-def make_forecaster(family: str, settings: SweepSettings) -> Forecaster:
-    """Load the forecaster of ``family`` as the settings ask.
+def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
+    """Load the model ``label`` names: a family, or a fine-tuned variant in ``settings.variants``.
 
     Raises
     ------
     ModelLoadError
         If the model cannot be loaded.
     """
-    if family == "toto":
+    if label == "toto" or label in settings.variants:
         from .forecasters.toto import TotoForecaster
 
-        return TotoForecaster(settings.toto_model)
+        return TotoForecaster(settings.variants.get(label, settings.toto_model))
     from .forecasters.naive import PersistenceForecaster
 
     return PersistenceForecaster()
@@ -180,10 +199,11 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     path = settings.run_dir / "run.json"
     current = {"windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
                "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
-               "objectives": list(settings.objectives), "data": {s: d.fingerprint for s, d in datasets.items()}}
+               "objectives": list(settings.objectives), "finetune": settings.finetune,
+               "variants": settings.variants, "data": {s: d.fingerprint for s, d in datasets.items()}}
     if path.is_file():
-        stored = {"objectives": [OBJECTIVE], **read_json(path, "run settings")}
-        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model", "objectives")
+        stored = {"objectives": [OBJECTIVE], "finetune": False, **read_json(path, "run settings")}
+        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model", "objectives", "finetune")
                    if stored.get(k) != current[k]]
         changed += [f"data of {s}" for s, fp in current["data"].items()
                     if stored.get("data", {}).get(s, fp) != fp]
@@ -231,7 +251,7 @@ def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits,
     """The candidate JSON: selected config, validation and test metrics, baseline, windows, provenance."""
     return {
         "symbol": data.symbol,
-        "model": identity,
+        "model": identity if outcome.model == identity.get("family") else {**identity, "variant": outcome.model},
         "config": outcome.config.to_dict(),
         "validation": outcome.validation,
         "test": test.to_dict(),
@@ -244,14 +264,13 @@ def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits,
 
 
 def ensemble_document(settings: SweepSettings, data: OHLCVData, splits: Splits, done: list[StudyOutcome],
-                      cache: SampleCache) -> dict[str, Any]:
+                      cache: SampleCache, forecaster_of: Callable[[str], Forecaster]) -> dict[str, Any]:
     """Fit ``settings.ensemble`` weights over each study's best config on validation; score them on test.
 
     Every member's validation samples come from the sample cache its study filled.
     """
     horizon = splits.spec.horizon
-    members = [Member(o.model, o.forecaster or make_forecaster(o.model, settings), o.config, n_max_samples(o.model))
-               for o in done]
+    members = [Member(o.model, forecaster_of(o.model), o.config, n_max_samples(family_of(o.model))) for o in done]
     validation = [member_forecast(m, data, splits.validation_origins, horizon, cache) for m in members]
     weights = fit_weights(settings.ensemble, validation, data, splits.validation_origins, horizon)
     active = [(m, w) for m, w in zip(members, weights) if w > 0]  # test inference only for members in use
@@ -274,13 +293,13 @@ def ensemble_document(settings: SweepSettings, data: OHLCVData, splits: Splits, 
 
 
 def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
-    return [StudyJob(symbol=symbol, model=family, data=datasets[symbol], splits=splits[symbol],
-                     make_forecaster=lambda family=family: make_forecaster(family, settings),
+    return [StudyJob(symbol=symbol, model=label, family=family_of(label), data=datasets[symbol],
+                     splits=splits[symbol], make_forecaster=lambda label=label: make_forecaster(label, settings),
                      n_trials=settings.n_trials, storage=settings.storage_url(), seed=settings.seed,
                      cache_dir=str(settings.run_dir / "cache"), use_cache=settings.use_cache,
                      timeout_s=settings.timeout_s, objectives=settings.objectives,
-                     latency_budget_s=settings.latency_budget_s)
-            for symbol in settings.symbols for family in settings.models]
+                     latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
+            for symbol in settings.symbols for label in settings.labels]
 
 
 def run_sweep(settings: SweepSettings, executor: Executor | None = None,
@@ -307,8 +326,21 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
     _check_run_settings(settings, datasets)
+    executor = executor or InProcessExecutor()
+    if settings.finetune:
+        variants = finetune_checkpoints(settings.run_dir, datasets, splits, settings.toto_model,
+                                        settings.finetune_steps, settings.seed, executor)
+        settings = replace(settings, variants=variants)
+        _check_run_settings(settings, datasets)  # records the variants for resumes and reports
     jobs = _jobs(settings, datasets, splits)
-    outcomes = (executor or InProcessExecutor()).run(jobs, progress)
+    outcomes = executor.run(jobs, progress)
+    loaded = {o.model: o.forecaster for o in outcomes if isinstance(o, StudyOutcome) and o.forecaster}
+
+    def forecaster_of(label: str) -> Forecaster:  # executors on other processes return no loaded model
+        if label not in loaded:
+            loaded[label] = make_forecaster(label, settings)
+        return loaded[label]
+
     results = []
     for symbol in settings.symbols:
         mine = [o for o, job in zip(outcomes, jobs) if job.symbol == symbol]
@@ -317,7 +349,7 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
             logger.error("%s: no study has a usable trial (errors above); no candidate written", symbol)
             continue
         best = min(done, key=lambda o: o.validation["pct_return_mae"])
-        forecaster = best.forecaster or make_forecaster(best.model, settings)
+        forecaster = forecaster_of(best.model)
         cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)
         test = evaluate(forecaster, best.config, datasets[symbol], splits[symbol].test_origins,
                         settings.windows.horizon, cache)
@@ -326,7 +358,7 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
         path = write_json_atomic(candidate_path(settings.output_dir, settings.run_id, symbol), document)
         ensemble = None
         if settings.ensemble:
-            ensemble = ensemble_document(settings, datasets[symbol], splits[symbol], done, cache)
+            ensemble = ensemble_document(settings, datasets[symbol], splits[symbol], done, cache, forecaster_of)
             write_json_atomic(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble)
         results.append(SymbolResult(symbol, best, test, path, document, mine, ensemble))
     return results

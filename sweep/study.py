@@ -10,6 +10,7 @@ trials runs.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,22 +36,35 @@ OBJECTIVE = "pct_return_mae"
 #: Supported objective tuples: accuracy alone, or accuracy and inference cost (both minimised).
 OBJECTIVE_SETS = ((OBJECTIVE,), (OBJECTIVE, "latency_s"))
 RDB_PREFIXES = ("postgresql", "mysql", "sqlite")
+HEARTBEAT_INTERVAL_S = 30
+HEARTBEAT_GRACE_S = 120
+MAX_RETRIES = 3
 
 
-def study_name(symbol: str, model: str) -> str:
-    """Name of the study of ``model`` on ``symbol``, e.g. ``"BTCUSD.toto"``."""
-    return f"{symbol}.{model}"
+def study_name(symbol: str, model: str, namespace: str | None = None) -> str:
+    """Name of the study of ``model`` on ``symbol``: ``"BTCUSD.toto"``, or ``"<namespace>/BTCUSD.toto"``.
+
+    A run's own journal file needs no namespace; a shared database (``--storage``)
+    holds many runs, so their studies are prefixed with the run id.
+    """
+    return f"{namespace}/{symbol}.{model}" if namespace else f"{symbol}.{model}"
 
 
 def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
     """Optuna storage from a URL (``postgresql://...``, ``sqlite:///...``) or a journal file path.
 
     A journal file is Optuna's file-based storage; its file lock makes it safe
-    for several local processes.
+    for several local processes. An RDB storage gets heartbeats: a trial whose
+    worker stops beating for :data:`HEARTBEAT_GRACE_S` is marked FAIL by the next
+    worker and re-queued with the same parameters (up to :data:`MAX_RETRIES` times).
     """
     text = str(storage)
     if text.startswith(RDB_PREFIXES):
-        return optuna.storages.RDBStorage(text)
+        with warnings.catch_warnings():  # the retry callback is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                text, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
     from optuna.storages.journal import JournalFileBackend
 
     Path(text).parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +115,8 @@ class StudyJob:
     Attributes
     ----------
     symbol, model : str
-        ``model`` is the family (``"toto"``, ``"naive"``).
+        ``model`` labels the model: a family (``"toto"``, ``"naive"``) or a variant of
+        one (``"toto-ft"``, a fine-tuned checkpoint; see ``family``).
     data : OHLCVData
     splits : Splits
     make_forecaster : callable
@@ -120,6 +135,10 @@ class StudyJob:
         One of :data:`OBJECTIVE_SETS`.
     latency_budget_s : float or None
         With two objectives: the outcome is the most accurate trial within this latency.
+    namespace : str or None
+        Study name prefix (the run id) in shared storage; see :func:`study_name`.
+    family : str or None
+        Model family whose search space applies; default ``model``.
     """
 
     symbol: str
@@ -135,14 +154,20 @@ class StudyJob:
     timeout_s: float | None = None
     objectives: tuple[str, ...] = (OBJECTIVE,)
     latency_budget_s: float | None = None
+    namespace: str | None = None
+    family: str | None = None
+
+    @property
+    def model_family(self) -> str:
+        return self.family or self.model
 
     @property
     def name(self) -> str:
-        return study_name(self.symbol, self.model)
+        return study_name(self.symbol, self.model, self.namespace)
 
     def target_trials(self, max_context_length: int) -> int:
         """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
-        return self.n_trials if space_size(self.model, max_context_length) > 1 else min(self.n_trials, 1)
+        return self.n_trials if space_size(self.model_family, max_context_length) > 1 else min(self.n_trials, 1)
 
 
 @dataclass
@@ -176,10 +201,10 @@ class Objective:
         self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        config = SPACES[self.job.model](trial, self.max_context, self.job.seed)
+        config = SPACES[self.job.model_family](trial, self.max_context, self.job.seed)
         try:
             result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
-                              self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model))
+                              self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family))
         except (SweepError, ValueError, RuntimeError, MemoryError) as e:
             trial.set_user_attr("error", f"{type(e).__name__}: {e}")
             raise TrialError(f"{self.job.name} trial {trial.number}: {type(e).__name__}: {e}") from e

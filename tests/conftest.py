@@ -53,3 +53,32 @@ def tiny_toto_dir(tmp_path_factory) -> Path:
 
     module, config = build_scratch("tiny", seed=0)
     return save_checkpoint(module, config, tmp_path_factory.mktemp("ckpt") / "toto-tiny")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database on a real PostgreSQL server, dropped afterwards.
+
+    ``scripts/postgres-for-tests start`` starts the server and exports its URL; CI
+    sets ``SWEEP_REQUIRE_POSTGRES`` so these tests fail rather than skip there.
+    """
+    import os
+    import uuid
+
+    import sqlalchemy
+
+    url = os.environ.get("SWEEP_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("SWEEP_REQUIRE_POSTGRES"):
+            pytest.fail("SWEEP_REQUIRE_POSTGRES is set but SWEEP_TEST_POSTGRES_URL is not; "
+                        "run: eval \"$(scripts/postgres-for-tests start)\"")
+        pytest.skip("no PostgreSQL server: eval \"$(scripts/postgres-for-tests start)\" to run these tests")
+    server = sqlalchemy.engine.make_url(url)
+    name = f"sweep_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()

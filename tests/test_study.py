@@ -70,7 +70,7 @@ def _completed(journal, name):
 
 
 def test_when_the_sweep_process_is_killed_then_a_rerun_keeps_completed_trials(data_dir, tiny_toto_dir, tmp_path):
-    n_trials = 25
+    n_trials = 150  # trials take milliseconds: enough of them that the kill lands mid-sweep
     command = [sys.executable, "-m", "sweep", "--symbols", "TEST", "--models", "toto", "--n-trials", str(n_trials),
                "--data-dir", str(data_dir), "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"),
                "--output-dir", str(tmp_path / "hp"), "--run-id", "killed", "--val-windows", "5", "--test-windows", "5",

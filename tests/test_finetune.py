@@ -1,0 +1,45 @@
+"""--finetune: a fine-tuned variant swept beside its base checkpoint; JSON logs for nightly jobs."""
+
+import json
+
+from sweep.cli import main
+
+from test_cli import SMALL
+
+
+def _sweep(shared_data, tiny_toto_dir, tmp_path, *extra):
+    return main(["--symbols", "BTCUSD", "--n-trials", "2", "--data-dir", str(shared_data), "--toto-model",
+                 str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
+                 "--run-id", "ft", *SMALL, *extra])
+
+
+def test_when_finetune_is_asked_then_the_variant_is_trained_once_and_swept_beside_the_base(shared_data,
+                                                                                            tiny_toto_dir, tmp_path):
+    assert _sweep(shared_data, tiny_toto_dir, tmp_path, "--finetune", "--finetune-steps", "3") == 0
+    checkpoint = tmp_path / "runs/ft/finetune/toto-ft"
+    training = json.loads((checkpoint / "training.json").read_text())
+    assert training["steps"] == 3 and "BTCUSD" in training["datasets"]
+    run = json.loads((tmp_path / "runs/ft/run.json").read_text())
+    assert run["finetune"] is True and run["variants"] == {"toto-ft": str(checkpoint.resolve())}
+    candidate = json.loads((tmp_path / "hp/candidates/ft/BTCUSD.json").read_text())
+    assert {s["model"] for s in candidate["selection"]["studies"]} == {"toto", "naive", "toto-ft"}
+    if candidate["model"]["family"] == "toto" and candidate["model"]["model_id"] == str(checkpoint.resolve()):
+        assert candidate["model"]["variant"] == "toto-ft"
+
+    written = (checkpoint / "model.safetensors").stat().st_mtime_ns
+    assert _sweep(shared_data, tiny_toto_dir, tmp_path, "--finetune", "--finetune-steps", "3") == 0
+    assert (checkpoint / "model.safetensors").stat().st_mtime_ns == written  # the rerun reused it
+
+
+def test_when_finetune_has_no_toto_then_exit_2(shared_data, tiny_toto_dir, tmp_path, capsys):
+    assert _sweep(shared_data, tiny_toto_dir, tmp_path, "--models", "naive", "--finetune") == 2
+    assert "include toto in --models" in capsys.readouterr().err
+
+
+def test_when_logs_are_json_then_every_stdout_line_is_an_object(shared_data, tiny_toto_dir, tmp_path, capsys):
+    assert _sweep(shared_data, tiny_toto_dir, tmp_path, "--log-format", "json", "--promote") == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    trials = [line for line in lines if "study" in line]
+    assert len(trials) == 3 and {"trial", "params", "value", "state", "duration_s"} <= set(trials[0])
+    assert {line["symbol"] for line in lines if "candidate" in line} == {"BTCUSD"}
+    assert [line["promoted"] for line in lines if "promoted" in line] == [True]

@@ -1,0 +1,162 @@
+"""Ray actors as Optuna workers: a real local Ray instance, real kills of workers and of the driver."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweep.data import load_ohlcv
+from sweep.errors import ModelLoadError
+from sweep.forecasters import PersistenceForecaster
+from sweep.forecasters.toto import TotoForecaster
+from sweep.ray_executor import RayExecutor
+from sweep.study import StudyJob, make_storage
+from sweep.windows import WindowSpec, make_splits
+
+from conftest import REPO
+from test_study import _completed
+
+SPEC = WindowSpec(val_windows=5, test_windows=5, stride=12, max_context_length=128)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # a CLI test in this process started its own instance
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def slow_toto_dir(tmp_path_factory):
+    """A random 11M-parameter Toto: trials take ~0.1 s, so kills land while trials are in flight."""
+    import json
+
+    from toto.model.toto import Toto
+
+    from tototraining.train import PRESETS, save_checkpoint
+
+    config = json.loads(json.dumps(PRESETS["small"]))
+    config.update(embed_dim=384, num_layers=6, num_heads=6, mlp_hidden_dim=1536, spacewise_every_n_layers=6)
+    return save_checkpoint(Toto(**config), config, tmp_path_factory.mktemp("ckpt") / "toto-slow")
+
+
+def _jobs(data_dir, tmp_path, model_dir, n_trials):
+    data = load_ohlcv(data_dir, "TEST")
+    splits = make_splits(data.n_bars, SPEC)
+    return [StudyJob(symbol="TEST", model=model, data=data, splits=splits,
+                     # importable callables: Ray workers cannot import this test module
+                     make_forecaster=partial(TotoForecaster, model_dir) if model == "toto" else PersistenceForecaster,
+                     n_trials=n_trials, storage=str(tmp_path / "optuna.journal"), seed=0,
+                     cache_dir=str(tmp_path / "cache")) for model in ("toto", "naive")]
+
+
+def test_when_two_actors_share_the_studies_then_each_study_reaches_its_target(ray_session, data_dir, tiny_toto_dir,
+                                                                             tmp_path):
+    jobs = _jobs(data_dir, tmp_path, str(tiny_toto_dir), n_trials=12)
+    outcomes = RayExecutor(workers=2, run_label="t").run(jobs)
+    assert [o.model for o in outcomes] == ["toto", "naive"]
+    study = optuna.load_study(study_name="TEST.toto", storage=make_storage(jobs[0].storage))
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert 12 <= len(complete) <= 13  # at most one extra trial per worker in a race
+    assert {t.user_attrs["worker"] for t in study.trials} <= {"t-w0-g0", "t-w1-g0"}
+    assert outcomes[0].validation["pct_return_mae"] == min(t.value for t in complete)
+
+
+def test_when_a_worker_cannot_load_its_model_then_model_load_error_reaches_the_driver(ray_session, data_dir,
+                                                                                    tmp_path):
+    jobs = _jobs(data_dir, tmp_path, str(tmp_path / "missing"), n_trials=3)
+    with pytest.raises(ModelLoadError, match="--toto-model"):
+        RayExecutor(workers=1).run(jobs[:1])
+
+
+def _command(data_dir, tiny_toto_dir, tmp_path, n_trials):
+    return [sys.executable, "-m", "sweep", "--symbols", "TEST", "--models", "toto", "--n-trials", str(n_trials),
+            "--data-dir", str(data_dir), "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"),
+            "--output-dir", str(tmp_path / "hp"), "--run-id", "r", "--val-windows", "40", "--test-windows", "5",
+            "--stride", "6", "--max-context-length", "256", "--no-cache", "--executor", "ray", "--workers", "2"]
+
+
+def _wait(condition, process, timeout_s=120):
+    deadline = time.time() + timeout_s
+    while not condition() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+
+
+def test_when_a_ray_worker_is_killed_then_the_sweep_replaces_it_and_completes(data_dir, slow_toto_dir, tmp_path):
+    n_trials = 40
+    journal = tmp_path / "runs" / "r" / "optuna.journal"
+    process = subprocess.Popen(_command(data_dir, slow_toto_dir, tmp_path, n_trials), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def running_trial():
+        try:
+            study = optuna.load_study(study_name="TEST.toto", storage=make_storage(journal))
+        except KeyError:
+            return None
+        if len(study.get_trials(states=(TrialState.COMPLETE,))) < 3:
+            return None
+        return next(iter(study.get_trials(states=(TrialState.RUNNING,))), None)
+
+    _wait(lambda: running_trial() is not None, process)
+    victim = running_trial()
+    assert victim is not None, "the sweep ended before a worker could be killed"
+    before = _completed(journal, "TEST.toto")
+    os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
+    _stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+
+    study = optuna.load_study(study_name="TEST.toto", storage=make_storage(journal))
+    after = _completed(journal, "TEST.toto")
+    assert n_trials <= len(after) <= n_trials + 1
+    assert all(after[number] == value for number, value in before.items())
+    killed = study.trials[victim.number]
+    assert killed.state == TrialState.COMPLETE or "died" in killed.user_attrs["error"]
+    assert f"worker r-w{victim.user_attrs['worker'][-4]}-g0 died" in " ".join(stderr.split())  # and was replaced
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+def _settled(journal, quiet_s=3.0, timeout_s=60):
+    """Completed trials once none has been added for ``quiet_s`` (a killed driver's actors die within seconds)."""
+    last, since, deadline = None, time.time(), time.time() + timeout_s
+    while time.time() < deadline:
+        now = _completed(journal, "TEST.toto")
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= quiet_s:
+            break
+        time.sleep(0.2)
+    return last
+
+
+def test_when_the_driver_is_killed_then_a_rerun_keeps_completed_trials(data_dir, slow_toto_dir, tmp_path):
+    n_trials = 100
+    journal = tmp_path / "runs" / "r" / "optuna.journal"
+    command = _command(data_dir, slow_toto_dir, tmp_path, n_trials)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait(lambda: len(_completed(journal, "TEST.toto")) >= 3, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = _settled(journal)
+    assert 3 <= len(before) < n_trials, "the kill must land mid-sweep"
+
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = _completed(journal, "TEST.toto")
+    assert n_trials <= len(after) <= n_trials + 1
+    assert all(after[number] == value for number, value in before.items())
+    study = optuna.load_study(study_name="TEST.toto", storage=make_storage(journal))
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    assert (tmp_path / "hp" / "candidates" / "r" / "TEST.json").is_file()
+
+
+def test_when_a_task_runs_on_ray_then_it_runs_in_a_worker_process(ray_session):
+    assert RayExecutor(workers=1).run_task(lambda: os.getpid()) != os.getpid()
