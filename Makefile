@@ -35,7 +35,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
-		--runs-dir $(DEMO_DIR)/runs --hyperparams-dir $(DEMO_DIR)/hyperparams
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sweep_throughput.py --data-dir $(DATA_DIR)

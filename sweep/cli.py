@@ -7,7 +7,7 @@ Commands::
     python -m sweep data download --symbols ... --exchange binance
     python -m sweep evaluate --symbol SYM --config FILE.json [--json]
     python -m sweep promote --run RUN_ID [--symbols ...] [--alpha 0.05] [--dry-run]
-    python -m sweep report --run RUN_ID [--output-dir DIR]
+    python -m sweep report --run RUN_ID [--output-dir DIR] [--report-dir DIR]
 
 Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 """
@@ -133,9 +133,10 @@ def _promote_parser() -> argparse.ArgumentParser:
 def _report_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep report", description="Write report.md with plots for a run.")
     p.add_argument("--run", required=True, help="the sweep's --run-id")
-    p.add_argument("--output-dir", type=Path, default=None, help="report folder (default runs/<run>/report)")
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"),
+                   help="the sweep's --output-dir (root of candidates/)")
+    p.add_argument("--report-dir", type=Path, default=None, help="where report.md goes (default runs/<run>/report)")
     p.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
-    p.add_argument("--hyperparams-dir", type=Path, default=Path("hyperparams"), help="the sweep's --output-dir")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--storage", default=None, help="the sweep's --storage URL, if it used one")
     return p
@@ -268,8 +269,8 @@ def _run_report(argv: Sequence[str]) -> int:
     args = _report_parser().parse_args(argv)
     from .report import write_report
 
-    report = write_report(args.run, data_dir=args.data_dir, output_dir=args.hyperparams_dir, runs_dir=args.runs_dir,
-                          report_dir=args.output_dir, storage=args.storage)
+    report = write_report(args.run, data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
+                          report_dir=args.report_dir, storage=args.storage)
     table = Table(title=f"Run {args.run}: studies")
     for column in ("study", "complete", "failed", "best val pct_return_mae", "Spearman(val, test)"):
         table.add_column(column, justify="right")

@@ -31,7 +31,7 @@ def test_when_ray_workers_share_a_postgres_study_then_the_run_completes_and_resu
     assert _sweep(*args) == 0  # resume with the local executor: nothing left to run
     assert len(_study(postgres_url, "pg-ray/TEST.toto").trials) == len(study.trials)
     assert main(["report", "--run", "pg-ray", "--storage", postgres_url, "--data-dir", str(data_dir),
-                 "--hyperparams-dir", str(tmp_path / "hp"), "--runs-dir", str(tmp_path / "runs")]) == 0
+                 "--output-dir", str(tmp_path / "hp"), "--runs-dir", str(tmp_path / "runs")]) == 0
     assert (tmp_path / "runs/pg-ray/report/TEST.toto-history.png").is_file()
 
 

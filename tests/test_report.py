@@ -21,7 +21,7 @@ def _sweep(root, shared_data, tiny_toto_dir, run_id, *extra):
 
 def test_when_a_report_is_written_then_every_plot_exists_and_is_linked(shared_data, tiny_toto_dir, tmp_path, capsys):
     assert _sweep(tmp_path, shared_data, tiny_toto_dir, "rep") == 0
-    code = main(["report", "--run", "rep", "--data-dir", str(shared_data), "--hyperparams-dir", str(tmp_path / "hp"),
+    code = main(["report", "--run", "rep", "--data-dir", str(shared_data), "--output-dir", str(tmp_path / "hp"),
                  "--runs-dir", str(tmp_path / "runs")])
     assert code == 0
     folder = tmp_path / "runs" / "rep" / "report"
