@@ -160,7 +160,8 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep evaluate",
                                 description="Evaluate one config on the validation and test windows.")
     p.add_argument("--symbol", required=True)
-    p.add_argument("--config", type=Path, required=True, help="a candidate JSON or a bare config object")
+    p.add_argument("--config", type=Path, required=True,
+                   help="a candidate JSON (single model or ensemble) or a bare config object")
     add_data_flags(p)
     add_window_flags(p, defaults=False)
     p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
@@ -314,39 +315,57 @@ def _run_data(argv: Sequence[str]) -> int:
     return EXIT_INVALID if details else EXIT_OK
 
 
-def _load_config_file(path: Path) -> tuple[ForecastConfig, dict[str, Any]]:
+def _load_document(path: Path, toto_model: str | None) -> dict[str, Any]:
+    """A candidate (single model or ensemble) or a bare config, as a document naming its model.
+
+    ``--toto-model`` overrides a single Toto candidate's model; a bare Toto config uses it
+    (default Toto-Open-Base-1.0).
+    """
+    from .ensemble import document_members
     from .store import read_json
 
     document = read_json(path, "config file")
-    if isinstance(document, dict) and "config" in document:
-        return ForecastConfig.from_dict(document["config"], source=str(path)), document
-    return ForecastConfig.from_dict(document, source=str(path)), {}
+    if not (isinstance(document, dict) and "config" in document):
+        document = {"config": document}
+    if document.get("model", {}).get("family") == "ensemble":
+        document_members(document)  # validates every member's config
+        return document
+    config = ForecastConfig.from_dict(document["config"], source=str(path))
+    identity = document.get("model") if toto_model is None else None
+    if config.model == "naive":
+        identity = {"family": "naive", "model_id": "persistence"}
+    elif not identity:
+        identity = {"family": "toto", "model_id": toto_model or DEFAULT_TOTO_MODEL}
+    return {**document, "model": identity, "config": config.to_dict()}
 
 
 def _run_evaluate(argv: Sequence[str]) -> int:
     args = _evaluate_parser().parse_args(argv)
     from .cache import SampleCache
     from .data import load_ohlcv
-    from .evaluate import evaluate
-    from .run import SweepSettings, make_forecaster
+    from .ensemble import document_forecast
+    from .evaluate import score
+    from .forecasters import forecaster_from_identity
     from .windows import make_splits
 
-    config, candidate = _load_config_file(args.config)
-    spec = window_spec_from_args(args, candidate.get("windows"))
+    document = _load_document(args.config, args.toto_model)
+    spec = window_spec_from_args(args, document.get("windows"))
     data = load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy)
     splits = make_splits(data.n_bars, spec, source=str(data.path))
-    toto_model = args.toto_model or candidate.get("model", {}).get("model_id") or DEFAULT_TOTO_MODEL
-    forecaster = make_forecaster(config.model, SweepSettings(symbols=(args.symbol,), toto_model=toto_model))
     cache = SampleCache()
-    out: dict[str, Any] = {"symbol": args.symbol, "model": forecaster.identity(), "config": config.to_dict(),
+    out: dict[str, Any] = {"symbol": args.symbol, "model": document["model"], "config": document["config"],
                            "windows": splits.describe(data.frame.index)}
     for split in ("validation", "test"):
-        result = evaluate(forecaster, config, data, splits.origins(split), spec.horizon, cache)
+        origins = splits.origins(split)
+        forecast = document_forecast(document, data, origins, spec.horizon, cache, forecaster_from_identity)
+        result = score(forecast.point, forecast.samples, forecast.latency_s, data, origins, spec.horizon)
         out[split] = {**result.to_dict(), "persistence": result.baseline}
     if args.json:
         print(json.dumps(out, indent=2))
         return EXIT_OK
-    table = Table(title=f"{args.symbol} {config.model}: {_config_summary(config.to_dict())}")
+    family = document["model"].get("family")
+    summary = _config_summary(document["config"]) if family != "ensemble" else document["model"].get("method")
+    table = Table(title=f"{args.symbol} {family}: {summary}")
     for column in ("metric", "validation", "test"):
         table.add_column(column, justify="right")
     for key, value in out["validation"].items():

@@ -198,7 +198,7 @@ def document_members(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]
         return [(e["label"], e["model"], ForecastConfig.from_dict(e["config"], source=f"ensemble member {e['label']}"),
                  float(e["weight"])) for e in document["config"]["members"]]
     return [(document["model"]["family"], document["model"],
-             ForecastConfig.from_dict(document["config"], source=f"{document['symbol']} config"), 1.0)]
+             ForecastConfig.from_dict(document["config"], source=f"{document.get('symbol', 'candidate')} config"), 1.0)]
 
 
 def document_forecast(document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,

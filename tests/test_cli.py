@@ -58,6 +58,20 @@ def test_when_a_candidate_is_evaluated_then_json_has_validation_and_test_metrics
     assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])
 
 
+def test_when_an_ensemble_candidate_is_evaluated_then_its_test_metrics_are_reproduced(shared_data, tiny_toto_dir,
+                                                                                    tmp_path, capsys):
+    assert main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
+                 str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
+                 "--run-id", "ens", "--ensemble", "greedy", *SMALL]) == 0
+    path = tmp_path / "hp/candidates/ens/ensemble/BTCUSD.json"
+    capsys.readouterr()
+    assert main(["evaluate", "--symbol", "BTCUSD", "--config", str(path), "--data-dir", str(shared_data), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    doc = json.loads(path.read_text())
+    assert out["model"]["family"] == "ensemble"
+    assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])
+
+
 def test_when_a_bare_config_is_evaluated_then_windows_come_from_flags(shared_data, tmp_path, capsys):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"model": "naive", "context_length": 1, "num_samples": 1, "aggregate": "mean"}))
