@@ -343,8 +343,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     args = _evaluate_parser().parse_args(argv)
     from .cache import SampleCache
     from .data import load_ohlcv
-    from .ensemble import document_forecast
-    from .evaluate import score
+    from .ensemble import evaluate_document
     from .forecasters import forecaster_from_identity
     from .windows import make_splits
 
@@ -357,8 +356,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
                            "windows": splits.describe(data.frame.index)}
     for split in ("validation", "test"):
         origins = splits.origins(split)
-        forecast = document_forecast(document, data, origins, spec.horizon, cache, forecaster_from_identity)
-        result = score(forecast.point, forecast.samples, forecast.latency_s, data, origins, spec.horizon)
+        result = evaluate_document(document, data, origins, spec.horizon, cache, forecaster_from_identity)
         out[split] = {**result.to_dict(), "persistence": result.baseline}
     if args.json:
         print(json.dumps(out, indent=2))

@@ -24,7 +24,7 @@ from .windows import gather_targets
 
 __all__ = ["Member", "MemberForecast", "member_forecast", "fit_lp_weights", "fit_greedy_weights", "fit_weights",
            "ENSEMBLE_METHODS", "GREEDY_ITERATIONS", "blend", "ensemble_result", "document_members",
-           "document_forecast", "member_entries"]
+           "document_forecast", "evaluate_document", "member_entries"]
 
 #: Quantile levels the members' distributions are averaged on: 100 equally weighted mid-points.
 QUANTILE_LEVELS = (np.arange(100) + 0.5) / 100
@@ -227,3 +227,13 @@ def member_entries(members: list[Member], weights: np.ndarray, extra: list[dict[
     """JSON entries of an ensemble's members: label, model identity, config, weight, plus ``extra`` per member."""
     return [{"label": m.label, "model": m.forecaster.identity(), "config": m.config.to_dict(), "weight": float(w), **e}
             for m, w, e in zip(members, weights, extra)]
+
+
+def evaluate_document(document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
+                      cache: SampleCache, load: Callable[[dict[str, Any]], Forecaster]) -> EvaluationResult:
+    """Metrics of the config a document holds (single model or ensemble) at ``origins``.
+
+    See :func:`document_forecast` for the parameters and errors.
+    """
+    forecast = document_forecast(document, data, origins, horizon, cache, load)
+    return score(forecast.point, forecast.samples, forecast.latency_s, data, origins, horizon)

@@ -40,7 +40,7 @@ class JsonLinesProgress:
     """
 
     def start(self, name: str, total: int, done: int) -> None:
-        pass
+        """Nothing to print: the lines report finished trials only."""
 
     def trial(self, name: str, study, trial) -> None:
         duration = trial.duration.total_seconds() if trial.duration is not None else None

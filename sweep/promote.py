@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 from .cache import SampleCache
 from .data import load_ohlcv, validate_symbol
-from .ensemble import document_forecast, document_members
+from .ensemble import document_members, evaluate_document
 from .errors import ConfigError, SweepError
-from .evaluate import EvaluationResult, score
+from .evaluate import EvaluationResult
 from .forecasters import Forecaster, forecaster_from_identity
 from .stats import PairedTest, paired_test
 from .store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
@@ -134,12 +134,6 @@ def _run_data_settings(settings: PromoteSettings) -> tuple[str, str]:
     return stored.get("freq", "1h"), stored.get("gap_policy", "error")
 
 
-def _evaluate_on(document: dict[str, Any], data, origins, horizon: int, cache: SampleCache,
-                 load: Callable[[dict[str, Any]], Forecaster]) -> EvaluationResult:
-    forecast = document_forecast(document, data, origins, horizon, cache, load)
-    return score(forecast.point, forecast.samples, forecast.latency_s, data, origins, horizon)
-
-
 def review_symbol(settings: PromoteSettings, symbol: str,
                   load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity) -> Review:
     """Review the candidate of ``symbol`` against its current best; promote it if it wins.
@@ -181,13 +175,13 @@ def review_symbol(settings: PromoteSettings, symbol: str,
 def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], data, origins, horizon: int,
             cache: SampleCache, load, windows: dict[str, Any]) -> tuple[Review, dict[str, Any] | None]:
     """Evaluate both configs and apply the rule; returns the review and the current best document."""
-    candidate_result = _evaluate_on(candidate, data, origins, horizon, cache, load)
+    candidate_result = evaluate_document(candidate, data, origins, horizon, cache, load)
     best_file = best_path(settings.output_dir, symbol)
     if not best_file.is_file():
         return Review(symbol, True, f"first candidate for {symbol}: no current best", candidate_result, None, None,
                       windows), None
     incumbent = read_json(best_file, "best config")
-    incumbent_result = _evaluate_on(incumbent, data, origins, horizon, cache, load)
+    incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache, load)
     test = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha, settings.seed)
     if test.candidate_better:
         reason = (f"candidate better at level {settings.alpha}: DM p = {test.dm_p_value:.4g}, "

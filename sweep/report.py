@@ -30,7 +30,9 @@ from .data import OHLCVData, load_ohlcv
 from .ensemble import document_forecast
 from .errors import ConfigError
 from .evaluate import evaluate
+from .finetune import family_of
 from .forecasters import forecaster_from_identity
+from .space import n_max_samples
 from .store import candidate_path, read_json, write_text_atomic
 from .study import make_storage
 from .windows import WindowSpec, make_splits
@@ -194,9 +196,10 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[
     label = study.study_name.split("/")[-1]  # without a shared database's run-id prefix
     settings = SweepSettings(symbols=(data.symbol,), toto_model=run_settings["toto_model"],
                              variants=run_settings.get("variants", {}))
-    forecaster = make_forecaster(label.split(".", 1)[1], settings)
-    horizon = splits.spec.horizon
-    test = np.array([evaluate(forecaster, c, data, splits.test_origins, horizon, cache).metrics["pct_return_mae"]
+    model = label.split(".", 1)[1]
+    forecaster = make_forecaster(model, settings)
+    horizon, n_max = splits.spec.horizon, n_max_samples(family_of(model))  # one inference per context length
+    test = np.array([evaluate(forecaster, c, data, splits.test_origins, horizon, cache, n_max).metrics["pct_return_mae"]
                      for c in configs])
     validation = np.array([t.values[0] for t in complete])
     summary = StudySummary(label, len(complete), len(failed), float(validation.min()), validation, test,
