@@ -24,13 +24,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-# Trains a tiny Toto from scratch on pre-validation bars, sweeps it and the persistence baseline, fits
-# ensemble weights on validation, runs the promotion review and writes the report.
+# Trains a tiny Toto and a tiny Kronos from scratch on pre-validation bars, sweeps them and the persistence
+# baseline, fits ensemble weights on validation, runs the promotion review and writes the report.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) \
 		--output $(DEMO_DIR)/toto-tiny --init scratch --preset tiny --steps 1000 --max-context-length 512
-	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto naive --n-trials $(DEMO_TRIALS) \
-		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --max-context-length 512 \
+	$(BIN)/python -m kronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) \
+		--output $(DEMO_DIR)/kronos-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
+	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos naive --n-trials $(DEMO_TRIALS) \
+		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --kronos-model $(DEMO_DIR)/kronos-tiny \
+		--max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID) --ensemble lp
 	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
@@ -40,6 +43,7 @@ demo: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/sweep_throughput.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/ray_scaling.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/kronos_sampling.py --data-dir $(DATA_DIR)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

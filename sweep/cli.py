@@ -29,6 +29,7 @@ from rich.table import Table
 from .config import MODEL_FAMILIES, ForecastConfig
 from .data import GAP_POLICIES, check_ohlcv, symbol_path
 from .errors import ConfigError, DataValidationError, SweepError
+from .kronos.card import DEFAULT_KRONOS_MODEL
 from .progress_views import JsonLinesProgress, RichStudyProgress
 from .windows import WindowSpec
 
@@ -76,12 +77,50 @@ def window_spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None 
     return WindowSpec(**values)
 
 
+def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict[str, Any]]:
+    """Data and splits of every ``--symbols`` for a training job (``tototraining``, ``kronostraining``).
+
+    Returns
+    -------
+    spec : WindowSpec
+    datasets : list of (OHLCVData, Splits)
+    metadata : dict
+        ``windows`` and per-symbol data path, fingerprint and first validation origin, for the
+        checkpoint's training record.
+
+    Raises
+    ------
+    DataValidationError, ConfigError
+        If a file is invalid or too short for the windows.
+    """
+    from .data import load_ohlcv
+    from .windows import make_splits
+
+    spec = window_spec_from_args(args)
+    datasets, data_meta = [], {}
+    for symbol in args.symbols:
+        data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
+        splits = make_splits(data.n_bars, spec, source=str(data.path))
+        datasets.append((data, splits))
+        data_meta[symbol] = {"data_path": str(data.path), "data_fingerprint": data.fingerprint,
+                             "first_validation_origin_time": str(data.frame.index[splits.first_validation_origin])}
+    return spec, datasets, {"windows": spec.__dict__ | {"purge_gap_bars": spec.purge_gap}, "datasets": data_meta}
+
+
+def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None) -> None:
+    where = f"default {model_default}" if model_default else f"default: the candidate's model, else {DEFAULT_KRONOS_MODEL}"
+    parser.add_argument("--kronos-model", default=model_default,
+                        help=f"Kronos predictor: hub id, checkpoint folder or kronostraining output ({where})")
+    parser.add_argument("--kronos-tokenizer", default=None,
+                        help="Kronos tokenizer: hub id or folder (default: the model card's, or the training output's)")
+
+
 def _sweep_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
-    p.add_argument("--models", nargs="+", default=["toto", "naive"], choices=MODEL_FAMILIES,
-                   help="model families to tune (default: toto naive)")
+    p.add_argument("--models", nargs="+", default=list(MODEL_FAMILIES), choices=MODEL_FAMILIES,
+                   help=f"model families to tune (default: {' '.join(MODEL_FAMILIES)})")
     p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
     add_data_flags(p)
     add_window_flags(p)
@@ -92,6 +131,7 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=None, help="seconds per study")
     p.add_argument("--toto-model", default=DEFAULT_TOTO_MODEL, help="Hugging Face id or local checkpoint folder")
+    add_kronos_flags(p, DEFAULT_KRONOS_MODEL)
     p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
     p.add_argument("--objectives", nargs="+", default=["pct_return_mae"], choices=["pct_return_mae", "latency_s"],
                    help="pct_return_mae, or pct_return_mae latency_s for multi-objective studies")
@@ -165,13 +205,17 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     add_data_flags(p)
     add_window_flags(p, defaults=False)
     p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
+    add_kronos_flags(p, None)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     return p
 
 
 def _config_summary(config: dict[str, Any]) -> str:
+    if config.get("model") == "naive":
+        return "persistence"
     keys = ("context_length", "num_samples", "aggregate")
-    return " ".join(f"{k}={config[k]}" for k in keys if k in config) if config.get("model") != "naive" else "persistence"
+    return " ".join([f"{k}={config[k]}" for k in keys if k in config]
+                    + [f"{k}={v}" for k, v in config.get("sampling", {}).items()])
 
 
 def _print_sweep_table(results) -> None:
@@ -198,7 +242,8 @@ def _run_sweep(argv: Sequence[str]) -> int:
         symbols=tuple(args.symbols), models=tuple(dict.fromkeys(args.models)), n_trials=args.n_trials,
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
-        toto_model=args.toto_model, windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
+        toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
+        windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
         ensemble=args.ensemble, finetune=args.finetune, finetune_steps=args.finetune_steps)
     console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
@@ -315,11 +360,21 @@ def _run_data(argv: Sequence[str]) -> int:
     return EXIT_INVALID if details else EXIT_OK
 
 
-def _load_document(path: Path, toto_model: str | None) -> dict[str, Any]:
+def _flag_identity(family: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The model that ``--toto-model`` / ``--kronos-model`` name for ``family``, or ``None`` if not given."""
+    if family == "toto" and args.toto_model:
+        return {"family": "toto", "model_id": args.toto_model}
+    if family == "kronos" and (args.kronos_model or args.kronos_tokenizer):
+        return {"family": "kronos", "model_id": args.kronos_model or DEFAULT_KRONOS_MODEL,
+                "tokenizer_id": args.kronos_tokenizer}
+    return None
+
+
+def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """A candidate (single model or ensemble) or a bare config, as a document naming its model.
 
-    ``--toto-model`` overrides a single Toto candidate's model; a bare Toto config uses it
-    (default Toto-Open-Base-1.0).
+    ``--toto-model`` / ``--kronos-model`` override a single candidate's model of that family;
+    a bare config uses them, else the default checkpoints (Toto-Open-Base-1.0, Kronos-small).
     """
     from .ensemble import document_members
     from .store import read_json
@@ -331,11 +386,10 @@ def _load_document(path: Path, toto_model: str | None) -> dict[str, Any]:
         document_members(document)  # validates every member's config
         return document
     config = ForecastConfig.from_dict(document["config"], source=str(path))
-    identity = document.get("model") if toto_model is None else None
-    if config.model == "naive":
-        identity = {"family": "naive", "model_id": "persistence"}
-    elif not identity:
-        identity = {"family": "toto", "model_id": toto_model or DEFAULT_TOTO_MODEL}
+    defaults = {"toto": {"family": "toto", "model_id": DEFAULT_TOTO_MODEL},
+                "kronos": {"family": "kronos", "model_id": DEFAULT_KRONOS_MODEL},
+                "naive": {"family": "naive", "model_id": "persistence"}}
+    identity = _flag_identity(config.model, args) or document.get("model") or defaults[config.model]
     return {**document, "model": identity, "config": config.to_dict()}
 
 
@@ -347,7 +401,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     from .forecasters import forecaster_from_identity
     from .windows import make_splits
 
-    document = _load_document(args.config, args.toto_model)
+    document = _load_document(args.config, args)
     spec = window_spec_from_args(args, document.get("windows"))
     data = load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy)
     splits = make_splits(data.n_bars, spec, source=str(data.path))

@@ -10,7 +10,7 @@ import numpy as np
 from .aggregate import aggregate
 from .cache import SampleCache, origins_digest
 from .config import ForecastConfig
-from .data import OHLCVData
+from .data import COLUMNS as OHLCV_COLUMNS, OHLCVData
 from .errors import ConfigError
 from .forecasters.base import Forecaster, SampleBatch
 from .metrics import pct_return_errors, point_metrics, sample_metrics
@@ -87,7 +87,9 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
     def draw(num_samples: int) -> SampleBatch:
         contexts = gather_contexts(data.close, origins, context_length)
         stamps = gather_contexts(data.timestamps_s, origins, context_length)
-        return forecaster.sample(contexts, stamps, horizon, num_samples, config.seed, config.sampling)
+        ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), origins,
+                                context_length) if forecaster.uses_ohlcv else None
+        return forecaster.sample(contexts, stamps, horizon, num_samples, config.seed, config.sampling, ohlcv)
 
     batch = cache.get(fields, config.num_samples, n_max or config.num_samples, draw)
     return batch, speed

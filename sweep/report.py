@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .evaluate import evaluate
 from .finetune import family_of
 from .forecasters import forecaster_from_identity
+from .kronos.card import DEFAULT_KRONOS_MODEL
 from .space import n_max_samples
 from .store import candidate_path, read_json, write_text_atomic
 from .study import make_storage
@@ -195,6 +196,8 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[
                for t in complete]
     label = study.study_name.split("/")[-1]  # without a shared database's run-id prefix
     settings = SweepSettings(symbols=(data.symbol,), toto_model=run_settings["toto_model"],
+                             kronos_model=run_settings.get("kronos_model", DEFAULT_KRONOS_MODEL),
+                             kronos_tokenizer=run_settings.get("kronos_tokenizer"),
                              variants=run_settings.get("variants", {}))
     model = label.split(".", 1)[1]
     forecaster = make_forecaster(model, settings)

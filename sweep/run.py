@@ -20,6 +20,7 @@ from .evaluate import EvaluationResult, evaluate, persistence_metrics
 from .execution import Executor, InProcessExecutor
 from .finetune import family_of, finetune_checkpoints
 from .forecasters.base import Forecaster
+from .kronos.card import DEFAULT_KRONOS_MODEL
 from .ensemble import ENSEMBLE_METHODS, Member, ensemble_result, fit_weights, member_entries, member_forecast
 from .space import n_max_samples
 from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome
@@ -61,6 +62,9 @@ class SweepSettings:
         Wall-clock limit per study.
     toto_model : str
         Hugging Face id or checkpoint folder.
+    kronos_model, kronos_tokenizer : str
+        Kronos predictor (hub id, checkpoint folder or ``kronostraining`` output) and its
+        tokenizer (``None``: the model card's, or the training output's).
     windows : WindowSpec
     freq, gap_policy : str
         See :func:`sweep.data.load_ohlcv`.
@@ -87,7 +91,7 @@ class SweepSettings:
     """
 
     symbols: tuple[str, ...]
-    models: tuple[str, ...] = ("toto", "naive")
+    models: tuple[str, ...] = ("toto", "kronos", "naive")
     n_trials: int = 100
     data_dir: Path = Path("trainingdata")
     output_dir: Path = Path("hyperparams")
@@ -97,6 +101,8 @@ class SweepSettings:
     seed: int = 0
     timeout_s: float | None = None
     toto_model: str = "Datadog/Toto-Open-Base-1.0"
+    kronos_model: str = DEFAULT_KRONOS_MODEL
+    kronos_tokenizer: str | None = None
     windows: WindowSpec = field(default_factory=WindowSpec)
     freq: str = "1h"
     gap_policy: str = "error"
@@ -189,6 +195,10 @@ def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
         from .forecasters.toto import TotoForecaster
 
         return TotoForecaster(settings.variants.get(label, settings.toto_model))
+    if label == "kronos":
+        from .forecasters.kronos import KronosForecaster
+
+        return KronosForecaster(settings.kronos_model, settings.kronos_tokenizer)
     from .forecasters.naive import PersistenceForecaster
 
     return PersistenceForecaster()
@@ -199,11 +209,15 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     path = settings.run_dir / "run.json"
     current = {"windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
                "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
+               "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
                "objectives": list(settings.objectives), "finetune": settings.finetune,
                "variants": settings.variants, "data": {s: d.fingerprint for s, d in datasets.items()}}
     if path.is_file():
-        stored = {"objectives": [OBJECTIVE], "finetune": False, **read_json(path, "run settings")}
-        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model", "objectives", "finetune")
+        # runs recorded before a key existed default to today's value for it
+        stored = {"objectives": [OBJECTIVE], "finetune": False, "kronos_model": settings.kronos_model,
+                  "kronos_tokenizer": settings.kronos_tokenizer, **read_json(path, "run settings")}
+        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model",
+                               "kronos_tokenizer", "objectives", "finetune")
                    if stored.get(k) != current[k]]
         changed += [f"data of {s}" for s, fp in current["data"].items()
                     if stored.get("data", {}).get(s, fp) != fp]

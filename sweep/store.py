@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import ConfigError
 
@@ -62,6 +64,32 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_json_atomic(path: str | Path, document: Any) -> Path:
     """Write ``document`` as indented JSON with :func:`write_text_atomic`."""
     return write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+@contextmanager
+def staged_folder(output: str | Path) -> Iterator[Path]:
+    """A temp folder beside ``output`` that replaces ``output`` whole when the block succeeds.
+
+    A crash inside the block leaves ``output`` as it was (the staging folder is removed),
+    so a reader never sees a half-written checkpoint.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    staging.chmod(default_file_mode() | 0o111)  # mkdtemp creates 0700
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if output.exists():
+        old = output.with_name(f".{output.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        output.rename(old)
+        staging.rename(output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(output)
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:

@@ -82,3 +82,19 @@ def postgres_url():
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_kronos_dir(tmp_path_factory) -> Path:
+    """A randomly initialised tiny Kronos laid out as ``python -m kronostraining`` writes it."""
+    import json
+
+    from kronostraining.train import build_scratch
+    from sweep.kronos.checkpoint import save_module
+
+    tokenizer, model = build_scratch("tiny", seed=0)
+    folder = tmp_path_factory.mktemp("ckpt") / "kronos-tiny"
+    save_module(tokenizer, folder / "tokenizer")
+    save_module(model, folder / "predictor")
+    (folder / "kronos.json").write_text(json.dumps({"max_context": 512}))
+    return folder

@@ -15,11 +15,11 @@ SMALL = ["--val-windows", "8", "--test-windows", "8", "--stride", "24", "--max-c
 
 
 @pytest.fixture(scope="module")
-def real_sweep(shared_data, tiny_toto_dir, tmp_path_factory):
-    """One small real sweep on BTCUSD and ETHUSD, shared by the assertions below."""
+def real_sweep(shared_data, tiny_toto_dir, tiny_kronos_dir, tmp_path_factory):
+    """One small real sweep of the default models (Toto, Kronos, persistence) on BTCUSD and ETHUSD."""
     root = tmp_path_factory.mktemp("sweep")
     code = main(["--symbols", "BTCUSD", "ETHUSD", "--n-trials", "3", "--data-dir", str(shared_data),
-                 "--toto-model", str(tiny_toto_dir), "--runs-dir", str(root / "runs"),
+                 "--toto-model", str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--runs-dir", str(root / "runs"),
                  "--output-dir", str(root / "hp"), "--run-id", "t1", *SMALL])
     return code, root
 
@@ -30,7 +30,7 @@ def test_when_the_sweep_runs_then_each_symbol_gets_a_complete_candidate(real_swe
     for symbol in ("BTCUSD", "ETHUSD"):
         doc = json.loads((root / "hp" / "candidates" / "t1" / f"{symbol}.json").read_text())
         assert list(doc)[:8] == ["symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance"]
-        assert doc["symbol"] == symbol and doc["config"]["model"] in ("toto", "naive")
+        assert doc["symbol"] == symbol and doc["config"]["model"] in ("toto", "kronos", "naive")
         prov = doc["provenance"]
         for key in ("sweep_version", "git_commit", "data_fingerprint", "data_range", "model_id", "study_name",
                     "trial_number", "seed", "created_at"):
@@ -43,7 +43,7 @@ def test_when_the_sweep_runs_then_each_symbol_gets_a_complete_candidate(real_swe
             assert doc[split]["skill"] == pytest.approx(
                 1 - doc[split]["pct_return_mae"] / doc[split]["persistence_pct_return_mae"])
         assert doc["baseline"]["test"]["pct_return_mae"] == doc["test"]["persistence_pct_return_mae"]
-        assert {s["model"] for s in doc["selection"]["studies"]} == {"toto", "naive"}
+        assert {s["model"] for s in doc["selection"]["studies"]} == {"toto", "kronos", "naive"}
     assert not (root / "hp" / "best").exists()
 
 
@@ -59,9 +59,9 @@ def test_when_a_candidate_is_evaluated_then_json_has_validation_and_test_metrics
 
 
 def test_when_an_ensemble_candidate_is_evaluated_then_its_test_metrics_are_reproduced(shared_data, tiny_toto_dir,
-                                                                                    tmp_path, capsys):
+                                                                                    tiny_kronos_dir, tmp_path, capsys):
     assert main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
-                 str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
+                 str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
                  "--run-id", "ens", "--ensemble", "greedy", *SMALL]) == 0
     path = tmp_path / "hp/candidates/ens/ensemble/BTCUSD.json"
     capsys.readouterr()
@@ -69,6 +69,7 @@ def test_when_an_ensemble_candidate_is_evaluated_then_its_test_metrics_are_repro
     out = json.loads(capsys.readouterr().out)
     doc = json.loads(path.read_text())
     assert out["model"]["family"] == "ensemble"
+    assert {m["label"] for m in doc["config"]["members"]} == {"toto", "kronos", "naive"}
     assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])
 
 
@@ -85,8 +86,8 @@ def test_when_a_bare_config_is_evaluated_then_windows_come_from_flags(shared_dat
 def test_when_a_run_is_resumed_with_other_windows_then_it_is_refused(real_sweep, shared_data, tiny_toto_dir, capsys):
     _code, root = real_sweep
     code = main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
-                 str(tiny_toto_dir), "--runs-dir", str(root / "runs"), "--output-dir", str(root / "hp"),
-                 "--run-id", "t1", *SMALL[:-1], "64"])
+                 str(tiny_toto_dir), "--models", "toto", "naive", "--runs-dir", str(root / "runs"),
+                 "--output-dir", str(root / "hp"), "--run-id", "t1", *SMALL[:-1], "64"])
     assert code == 2
     assert "was started with different windows" in capsys.readouterr().err
 
@@ -140,3 +141,20 @@ def test_when_offline_then_download_fails_with_a_network_message(tmp_path, capsy
     assert code == 1
     assert "cannot reach binance" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "BTCUSD.csv").exists()
+
+
+def test_when_a_kronos_candidate_is_evaluated_then_it_reloads_the_same_checkpoints(shared_data, tiny_kronos_dir,
+                                                                                   tmp_path, capsys):
+    assert main(["--symbols", "ETHUSD", "--models", "kronos", "--n-trials", "3", "--data-dir", str(shared_data),
+                 "--kronos-model", str(tiny_kronos_dir), "--runs-dir", str(tmp_path / "runs"),
+                 "--output-dir", str(tmp_path / "hp"), "--run-id", "kr", *SMALL]) == 0
+    path = tmp_path / "hp/candidates/kr/ETHUSD.json"
+    doc = json.loads(path.read_text())
+    sampling = doc["config"]["sampling"]
+    assert doc["model"]["family"] == "kronos" and set(sampling) == {"temperature", "top_k", "top_p", "clip"}
+    assert sampling["top_k"] == 0 or sampling["top_p"] == 1.0
+    assert doc["model"]["tokenizer_checkpoint_sha256"] and doc["model"]["max_context"] == 512
+    capsys.readouterr()
+    assert main(["evaluate", "--symbol", "ETHUSD", "--config", str(path), "--data-dir", str(shared_data), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])

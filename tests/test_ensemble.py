@@ -95,9 +95,9 @@ def _cache():
 @pytest.mark.parametrize("method", ["lp", "greedy"])
 def test_when_the_sweep_fits_an_ensemble_then_its_candidate_lists_members_and_weights(method, shared_data,
                                                                                       tiny_toto_dir, tmp_path):
-    code = main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
-                 str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
-                 "--run-id", "e1", "--ensemble", method, *SMALL])
+    code = main(["--symbols", "BTCUSD", "--models", "toto", "naive", "--n-trials", "3", "--data-dir", str(shared_data),
+                 "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"),
+                 "--output-dir", str(tmp_path / "hp"), "--run-id", "e1", "--ensemble", method, *SMALL])
     assert code == 0
     document = json.loads((tmp_path / "hp/candidates/e1/ensemble/BTCUSD.json").read_text())
     members = document["config"]["members"]

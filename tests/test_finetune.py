@@ -8,7 +8,7 @@ from test_cli import SMALL
 
 
 def _sweep(shared_data, tiny_toto_dir, tmp_path, *extra):
-    return main(["--symbols", "BTCUSD", "--n-trials", "2", "--data-dir", str(shared_data), "--toto-model",
+    return main(["--symbols", "BTCUSD", "--models", "toto", "naive", "--n-trials", "2", "--data-dir", str(shared_data), "--toto-model",
                  str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
                  "--run-id", "ft", *SMALL, *extra])
 

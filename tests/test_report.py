@@ -19,15 +19,17 @@ def _sweep(root, shared_data, tiny_toto_dir, run_id, *extra):
                  "--run-id", run_id, *SMALL, *extra])
 
 
-def test_when_a_report_is_written_then_every_plot_exists_and_is_linked(shared_data, tiny_toto_dir, tmp_path, capsys):
-    assert _sweep(tmp_path, shared_data, tiny_toto_dir, "rep") == 0
+def test_when_a_report_is_written_then_every_plot_exists_and_is_linked(shared_data, tiny_toto_dir, tiny_kronos_dir,
+                                                                       tmp_path, capsys):
+    assert _sweep(tmp_path, shared_data, tiny_toto_dir, "rep", "--kronos-model", str(tiny_kronos_dir)) == 0
     code = main(["report", "--run", "rep", "--data-dir", str(shared_data), "--output-dir", str(tmp_path / "hp"),
                  "--runs-dir", str(tmp_path / "runs")])
     assert code == 0
     folder = tmp_path / "runs" / "rep" / "report"
     text = (folder / "report.md").read_text()
     expected = ["BTCUSD.toto-history", "BTCUSD.toto-importances", "BTCUSD.toto-accuracy-latency",
-                "BTCUSD.toto-validation-vs-test", "BTCUSD-fan"]
+                "BTCUSD.toto-validation-vs-test", "BTCUSD-fan", "BTCUSD.kronos-history", "BTCUSD.kronos-importances",
+                "BTCUSD.kronos-validation-vs-test"]
     for stem in expected:
         png = folder / f"{stem}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE and png.stat().st_size > 5000
@@ -73,5 +75,5 @@ def test_when_no_trial_fits_the_latency_budget_then_the_symbol_gets_no_candidate
     (["--latency-budget-s", "0.1"], "--latency-budget-s"),
 ])
 def test_when_objectives_are_bad_then_exit_2(argv, message, shared_data, tiny_toto_dir, tmp_path, capsys):
-    assert _sweep(tmp_path, shared_data, tiny_toto_dir, "bad", *argv) == 2
+    assert _sweep(tmp_path, shared_data, tiny_toto_dir, "bad", "--models", "toto", "naive", *argv) == 2
     assert message in capsys.readouterr().err

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sweep.cli import EXIT_OK, add_data_flags, add_window_flags, console, exit_code_of, setup_logging
-from sweep.cli import window_spec_from_args
-from sweep.data import load_ohlcv
-from sweep.windows import make_splits
+from sweep.cli import load_training_data
 
 from .dataset import fit_series
 from .train import PRESETS, train_toto
@@ -38,18 +36,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = window_spec_from_args(args)
-    series, data_meta = [], {}
-    for symbol in args.symbols:
-        data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
-        splits = make_splits(data.n_bars, spec, source=str(data.path))
-        series.append(fit_series(data, splits))
-        data_meta[symbol] = {"data_path": str(data.path), "data_fingerprint": data.fingerprint,
-                             "first_validation_origin_time": str(data.frame.index[splits.first_validation_origin])}
+    _spec, datasets, metadata = load_training_data(args)
+    series = [fit_series(data, splits) for data, splits in datasets]
     result = train_toto(series, args.output, init=args.init, preset=args.preset, context_length=args.context_length,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        metadata={"windows": spec.__dict__ | {"purge_gap_bars": spec.purge_gap},
-                                  "datasets": data_meta})
+                        metadata=metadata)
     console.print(f"[green]wrote[/green] {result.output} after {result.steps} steps "
                   f"(train loss {result.train_loss}, validation loss {result.val_loss})")
     return EXIT_OK

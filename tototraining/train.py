@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sweep import __version__
 from sweep.errors import ConfigError
-from sweep.store import default_file_mode, utc_now, write_json_atomic
+from sweep.store import staged_folder, utc_now, write_json_atomic
 
 from .dataset import CausalWindows, FitSeries, collate_windows
 
@@ -116,21 +114,10 @@ def save_checkpoint(module, config: dict[str, Any], output: str | Path) -> Path:
     """
     from safetensors.torch import save_model
 
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    staging.chmod(default_file_mode() | 0o111)  # mkdtemp creates 0700
-    save_model(module, str(staging / "model.safetensors"))
-    (staging / "config.json").write_text(json.dumps(config, indent=2))
-    if output.exists():
-        old = output.with_name(f".{output.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        output.rename(old)
-        staging.rename(output)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(output)
-    return output
+    with staged_folder(output) as staging:
+        save_model(module, str(staging / "model.safetensors"))
+        (staging / "config.json").write_text(json.dumps(config, indent=2))
+    return Path(output)
 
 
 def _loss(trainer, name: str) -> float | None:

@@ -17,7 +17,8 @@ def forecaster_from_identity(identity: dict[str, Any]) -> Forecaster:
     Parameters
     ----------
     identity : dict
-        ``family`` and ``model_id``, plus ``revision`` (hub) or ``checkpoint_sha256`` (local folder).
+        ``family`` and ``model_id``, plus ``revision`` (hub) or ``checkpoint_sha256`` (local folder);
+        Kronos adds ``tokenizer_id`` (with its own revision or hash) and ``max_context``.
 
     Raises
     ------
@@ -28,13 +29,23 @@ def forecaster_from_identity(identity: dict[str, Any]) -> Forecaster:
     family = identity.get("family")
     if family == "naive":
         return PersistenceForecaster()
-    if family != "toto":
-        raise ModelLoadError(f"model family {family!r} in {identity} is unknown; expected 'toto' or 'naive'")
-    from .toto import TotoForecaster
+    if family == "toto":
+        from .toto import TotoForecaster
 
-    forecaster = TotoForecaster(identity["model_id"], revision=identity.get("revision"))
-    recorded, loaded = identity.get("checkpoint_sha256"), forecaster.identity().get("checkpoint_sha256")
-    if recorded and recorded != loaded:
-        raise ModelLoadError(f"checkpoint {identity['model_id']} changed since it was recorded (sha256 {recorded[:12]}… "
-                             f"now {str(loaded)[:12]}…); restore it or re-run the sweep that produced this file")
+        forecaster: Forecaster = TotoForecaster(identity["model_id"], revision=identity.get("revision"))
+    elif family == "kronos":
+        from .kronos import KronosForecaster
+
+        forecaster = KronosForecaster(identity["model_id"], identity.get("tokenizer_id"),
+                                      revision=identity.get("revision"), max_context=identity.get("max_context"))
+    else:
+        raise ModelLoadError(f"model family {family!r} in {identity} is unknown; expected 'toto', 'kronos' or 'naive'")
+    loaded = forecaster.identity()
+    for key, name in (("checkpoint_sha256", identity.get("model_id")),
+                      ("tokenizer_checkpoint_sha256", identity.get("tokenizer_id"))):
+        recorded = identity.get(key)
+        if recorded and recorded != loaded.get(key):
+            raise ModelLoadError(f"checkpoint {name} changed since it was recorded (sha256 {recorded[:12]}… "
+                                 f"now {str(loaded.get(key))[:12]}…); restore it or re-run the sweep that produced "
+                                 f"this file")
     return forecaster

@@ -9,7 +9,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Forecaster", "SampleBatch", "block_seed", "sample_in_blocks"]
+__all__ = ["Forecaster", "SampleBatch", "block_seed", "sample_in_blocks", "default_memory_budget"]
+
+#: Memory one decoding batch may use on a CPU.
+CPU_MEMORY_BUDGET_BYTES = 4 * 2**30
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ def block_seed(seed: int, block: int) -> int:
     return int(np.random.SeedSequence([seed, block]).generate_state(1)[0])
 
 
+def default_memory_budget(device: str) -> int:
+    """Bytes one decoding batch may use: half the free GPU memory, or 4 GiB on a CPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info()
+        return free // 2
+    return CPU_MEMORY_BUDGET_BYTES
+
+
 def sample_in_blocks(draw_block: Callable[[int], np.ndarray], num_samples: int, samples_per_batch: int) -> SampleBatch:
     """Draw ``num_samples`` paths as consecutive blocks of ``samples_per_batch`` paths.
 
@@ -84,6 +97,8 @@ class Forecaster(ABC):
 
     family: str
     max_context_length: int
+    #: Whether :meth:`sample` needs the ``ohlcv`` bars besides the close.
+    uses_ohlcv: bool = False
 
     @abstractmethod
     def identity(self) -> dict[str, Any]:
@@ -99,7 +114,7 @@ class Forecaster(ABC):
 
     @abstractmethod
     def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None) -> SampleBatch:
+               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         """Draw sample paths.
 
         Parameters
@@ -116,6 +131,9 @@ class Forecaster(ABC):
             Sampling seed; equal seeds give equal paths.
         sampling : dict, optional
             Family-specific sampling parameters.
+        ohlcv : numpy.ndarray, optional
+            ``[n_windows, context_length, 5]`` open, high, low, close, volume of the same
+            bars, for families that read more than the close (``uses_ohlcv``).
 
         Returns
         -------

@@ -28,7 +28,7 @@ class PersistenceForecaster(Forecaster):
         return 1
 
     def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None) -> SampleBatch:
+               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         last = contexts[:, -1].astype(np.float64)
         path = np.repeat(last[:, None, None], horizon, axis=2)
         return sample_in_blocks(lambda _block: path, num_samples, 1)

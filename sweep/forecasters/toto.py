@@ -15,18 +15,17 @@ feed sampled patches back, so they are decoded by toto-ts' KV-cached
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from .. import checkpoints
 from ..errors import ModelLoadError
-from .base import Forecaster, SampleBatch, block_seed, sample_in_blocks
+from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, sample_in_blocks
 
 __all__ = ["TotoForecaster", "load_toto", "DEFAULT_TOTO_MODEL", "TOTO_MAX_CONTEXT"]
 
@@ -38,58 +37,13 @@ TOTO_MAX_CONTEXT = 4096
 #: Upper bound of samples_per_batch; a power of two that divides every num_samples
 #: choice of the search space, so one block size serves every trial.
 MAX_SAMPLES_PER_BATCH = 16
-CPU_MEMORY_BUDGET_BYTES = 4 * 2**30
-CHECKPOINT_FILES = ("config.json", "model.safetensors")
 INSTALL_HINT = "pip install --no-deps toto-ts==0.2.0 && pip install 'sweep[toto]'"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _is_hub_id(model: str) -> bool:
-    return re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", model) is not None
-
-
 def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
-    """Find a Toto checkpoint folder: a local dir, or a Hugging Face id downloaded with ``snapshot_download``.
-
-    Returns
-    -------
-    folder : Path
-        Holds ``config.json`` and ``model.safetensors``.
-    identity : dict
-        ``model_id`` plus ``revision`` (hub commit) or ``checkpoint_sha256`` (local file).
-
-    Raises
-    ------
-    ModelLoadError
-        If the folder lacks the files, or the id cannot be downloaded (offline and not cached).
-    """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
-        if missing:
-            raise ModelLoadError(f"--toto-model {model!r}: the folder lacks {missing}; a Toto checkpoint folder "
-                                 f"holds {list(CHECKPOINT_FILES)} (as written by 'python -m tototraining')")
-        return path, {"model_id": str(path.resolve()), "checkpoint_sha256": _file_sha256(path / "model.safetensors")}
-    if not _is_hub_id(model):
-        raise ModelLoadError(f"--toto-model {model!r} is neither an existing checkpoint folder nor a Hugging Face "
-                             f"id like {DEFAULT_TOTO_MODEL!r}")
-    from huggingface_hub import snapshot_download
-
-    try:
-        folder = Path(snapshot_download(repo_id=model, revision=revision, allow_patterns=list(CHECKPOINT_FILES)))
-    except Exception as e:  # network, auth, missing repo: all mean "cannot load this id"
-        raise ModelLoadError(
-            f"--toto-model {model!r} could not be downloaded from the Hugging Face hub and is not in the local cache "
-            f"({type(e).__name__}: {e}); connect to the internet once to cache it, or pass a local checkpoint "
-            f"folder with --toto-model DIR") from e
-    return folder, {"model_id": model, "revision": folder.name}
+    """A Toto checkpoint folder (see :func:`sweep.checkpoints.resolve_checkpoint`)."""
+    return checkpoints.resolve_checkpoint(model, revision, "--toto-model", DEFAULT_TOTO_MODEL,
+                                          "'python -m tototraining'")
 
 
 @contextmanager
@@ -170,15 +124,7 @@ class TotoForecaster(Forecaster):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.module, self._identity = load_toto(model, revision, self.device)
         self.backbone = self.module.model
-        self.memory_budget_bytes = memory_budget_bytes or self._default_budget()
-
-    def _default_budget(self) -> int:
-        import torch
-
-        if self.device.startswith("cuda"):
-            free, _total = torch.cuda.mem_get_info()
-            return free // 2
-        return CPU_MEMORY_BUDGET_BYTES
+        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(self.device)
 
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, **self._identity}
@@ -209,7 +155,7 @@ class TotoForecaster(Forecaster):
                 "dtype": "float32", "decoder": decoder}
 
     def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None) -> SampleBatch:
+               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         import torch
         from toto.data.util.dataset import MaskedTimeseries
 

@@ -1,0 +1,151 @@
+"""Kronos behind the :class:`Forecaster` interface, through the project's own KV-cached sampler.
+
+Kronos reads whole bars (open, high, low, close, volume, amount), so it asks for
+``ohlcv``. Windows are encoded in chunks (``window_batch``) and each chunk's
+context is shared by all its sample paths; paths are drawn in blocks of
+``samples_per_batch`` with one seeded ``torch.Generator`` per (block, chunk),
+so the first ``n`` paths never depend on how many more were drawn.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..config import check_kronos_sampling
+from ..kronos.card import DEFAULT_KRONOS_MODEL
+from .base import Forecaster, SampleBatch, default_memory_budget
+
+__all__ = ["KronosForecaster", "DEFAULT_KRONOS_MODEL", "parse_sampling"]
+#: Upper bound of samples_per_batch; a power of two dividing every num_samples of the Kronos space.
+MAX_SAMPLES_PER_BATCH = 32
+
+
+def parse_sampling(sampling: dict[str, Any] | None):
+    """A :class:`sweep.kronos.Sampling` from a config's ``sampling`` dict (defaults: upstream's T=1, no filter, clip 5).
+
+    Raises
+    ------
+    ConfigError
+        See :func:`sweep.config.check_kronos_sampling`.
+    """
+    from ..kronos.sampler import Sampling
+
+    check_kronos_sampling(sampling or {})
+    return Sampling(**(sampling or {}))
+
+
+def _stream_seed(seed: int, block: int, chunk: int) -> int:
+    return int(np.random.SeedSequence([seed, block, chunk]).generate_state(1)[0])
+
+
+class KronosForecaster(Forecaster):
+    """Kronos sample paths for a batch of origins.
+
+    Parameters
+    ----------
+    model : str
+        Hub id (default ``NeoQuasar/Kronos-small``) or folder (``--kronos-model``).
+    tokenizer : str, optional
+        Hub id or folder (``--kronos-tokenizer``); default from the model card or the trained folder.
+    revision : str, optional
+        Hub revision of the predictor.
+    max_context : int, optional
+        See :func:`sweep.kronos.load_kronos`.
+    device : str, optional
+        ``"cuda"`` when available, else ``"cpu"``.
+    memory_budget_bytes : int, optional
+        Memory one decoding batch may use (default: half the free GPU memory, or 4 GiB on CPU).
+
+    Raises
+    ------
+    ModelLoadError
+        See :func:`sweep.kronos.load_kronos`.
+    """
+
+    family = "kronos"
+    uses_ohlcv = True
+
+    def __init__(self, model: str | None = None, tokenizer: str | None = None, revision: str | None = None,
+                 max_context: int | None = None, device: str | None = None, memory_budget_bytes: int | None = None):
+        import torch
+
+        from ..kronos.checkpoint import load_kronos
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.checkpoint = load_kronos(model or DEFAULT_KRONOS_MODEL, tokenizer, revision, max_context, self.device)
+        self.max_context_length = self.checkpoint.max_context
+        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(self.device)
+
+    def identity(self) -> dict[str, Any]:
+        return {"family": self.family, **self.checkpoint.identity}
+
+    def _bytes_per_window(self, context_length: int, horizon: int) -> int:
+        """Cache and activations of one window's context, float32 (predictor, its cross layer, tokenizer decoder)."""
+        model, codec = self.checkpoint.model.config, self.checkpoint.tokenizer
+        width = 2 * model["d_model"] * (model["n_layers"] + 1) + model["ff_dim"]
+        decoder = 2 * codec.embed.out_features * len(codec.decoder)
+        return 4 * (context_length + horizon) * (width + decoder)
+
+    def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        """Windows encoded together: as many as half the memory budget holds."""
+        per_window = self._bytes_per_window(context_length, horizon)
+        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window)))
+
+    def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        """Largest power of two <= 32 whose paths (own caches, attention scores) fit the other half of the budget."""
+        model = self.checkpoint.model.config
+        windows = self.window_batch(n_windows, context_length, horizon)
+        per_path = 4 * horizon * (2 * model["d_model"] * (model["n_layers"] + 1)
+                                  + 3 * model["n_heads"] * (context_length + horizon))
+        rows = self.memory_budget_bytes // 2 // max(1, per_path * windows)
+        spb = 1
+        while spb * 2 <= min(rows, MAX_SAMPLES_PER_BATCH):
+            spb *= 2
+        return spb
+
+    def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
+        return {**super().speed_settings(n_windows, context_length, horizon), "device": self.device,
+                "dtype": "float32", "window_batch": self.window_batch(n_windows, context_length, horizon),
+                "decoder": "kv-cache-shared-context"}
+
+    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
+        """Draw ``[n_windows, num_samples, horizon]`` close paths (quote currency); see :class:`Forecaster`.
+
+        Raises
+        ------
+        ValueError
+            If ``ohlcv`` is missing or the context exceeds the model's max context.
+        ConfigError
+            If ``sampling`` is invalid (see :func:`parse_sampling`).
+        """
+        import torch
+
+        from ..kronos.sampler import decode_close, draw_tokens, encode_windows
+
+        if ohlcv is None:
+            raise ValueError("Kronos needs the ohlcv bars of each context, not only the close")
+        params = parse_sampling(sampling)
+        n_windows, context_length = contexts.shape
+        spb = self.samples_per_batch(n_windows, context_length, horizon)
+        chunk = self.window_batch(n_windows, context_length, horizon)
+        n_blocks = -(-num_samples // spb)
+        paths = np.empty((n_windows, n_blocks * spb, horizon))
+        block_seconds = np.zeros(n_blocks)
+        ckpt = self.checkpoint
+        for c, start in enumerate(range(0, n_windows, chunk)):
+            rows = slice(start, start + chunk)
+            began = time.perf_counter()
+            windows = encode_windows(ckpt.model, ckpt.tokenizer, ohlcv[rows], timestamps_s[rows], horizon,
+                                     params.clip, ckpt.max_context, self.device)
+            block_seconds[0] += time.perf_counter() - began   # every block needs the encoded context
+            for j in range(n_blocks):
+                began = time.perf_counter()
+                generator = torch.Generator(self.device).manual_seed(_stream_seed(seed, j, c))
+                s1, s2 = draw_tokens(ckpt.model, windows, spb, horizon, params, generator)
+                paths[rows, j * spb:(j + 1) * spb] = decode_close(ckpt.tokenizer, windows, s1, s2)
+                block_seconds[j] += time.perf_counter() - began
+        return SampleBatch(paths[:, :num_samples], block_seconds, spb)
