@@ -229,3 +229,20 @@ def test_kronos_space_never_activates_both_filters():
         assert config.context_length <= 256
         assert sampling["top_k"] == 0 or sampling["top_p"] == 1.0
         assert ("top_k" in trial.params) != ("top_p" in trial.params)
+
+
+def test_other_temperatures_reuse_the_encoded_context_without_changing_paths(tiny_kronos_dir):
+    from sweep.forecasters.kronos import KronosForecaster
+
+    ohlcv = bars(4, 64, seed=2)
+    stamps = np.tile(pd.date_range("2024-01-01", periods=64, freq="1h").asi8 // 10**9, (4, 1))
+    warm = KronosForecaster(str(tiny_kronos_dir))
+    warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"temperature": 1.0}, ohlcv=ohlcv)
+    reused = warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"temperature": 0.5, "top_k": 5}, ohlcv=ohlcv)
+    assert len(warm._encodings) == 1
+    cold = KronosForecaster(str(tiny_kronos_dir)).sample(ohlcv[..., 3], stamps, 2, 8, seed=0,
+                                                         sampling={"temperature": 0.5, "top_k": 5}, ohlcv=ohlcv)
+    np.testing.assert_array_equal(reused.samples, cold.samples)
+    # a new clip changes the normalised inputs, so it is encoded anew
+    warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 2.0}, ohlcv=ohlcv)
+    assert len(warm._encodings) == 2

@@ -7,7 +7,7 @@ The pipeline follows upstream ``KronosPredictor.predict_batch`` (shiyu-coder/Kro
    and (population) std, ``(x - mean) / (std + 1e-5)``, and clipped to ``±clip``;
 2. the tokenizer encodes the context into ``(s1, s2)`` tokens;
 3. each step samples ``s1`` from the predictor, then ``s2`` given that ``s1``, with
-   temperature and top-k *or* top-p filtering (top-k wins when both are set);
+   temperature and top-k *or* top-p filtering;
 4. the tokenizer decodes the last ``max_context`` tokens and the generated bars are
    de-normalised.
 
@@ -24,6 +24,10 @@ Deviations from upstream, all deliberate:
   cache), so paths differ from upstream's after that point.
 - The tokenizer decoder (causal) likewise shares the context part of its input
   across paths; its output equals decoding each path's full window.
+- Setting both ``top_k > 0`` and ``top_p < 1`` is refused (:class:`Sampling`);
+  upstream silently ignores ``top_p`` then.
+- The calendar features of the forecast bars are those of the bars after the
+  context at its median spacing; upstream takes the future timestamps from the caller.
 - Random numbers: tokens are drawn with ``torch.multinomial`` from the same
   ``[n_windows * n_samples, vocab]`` probabilities, s1 then s2 per step, so one
   generator state gives the same tokens as upstream's decoding; the forecaster
@@ -32,12 +36,13 @@ Deviations from upstream, all deliberate:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import check_kronos_sampling
 from .layers import PrefixCache
 from .model import ContextState, Kronos
 from .tokenizer import KronosTokenizer
@@ -63,9 +68,14 @@ class Sampling:
         Keep the ``top_k`` most likely tokens; 0 disables.
     top_p : float
         Nucleus filtering (Holtzman et al. 2019): keep the smallest set of tokens with
-        cumulative probability ``>= top_p``; 1.0 disables. Ignored when ``top_k > 0``.
+        cumulative probability ``>= top_p``; 1.0 disables. Never set together with ``top_k``.
     clip : float
         Normalised inputs are clipped to ``[-clip, clip]`` (upstream default 5).
+
+    Raises
+    ------
+    ConfigError
+        See :func:`sweep.config.check_kronos_sampling`.
     """
 
     temperature: float = 1.0
@@ -74,12 +84,7 @@ class Sampling:
     clip: float = 5.0
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.top_k < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"top_k must be >= 0 and top_p in (0, 1], got {self.top_k} and {self.top_p}")
-        if not self.clip > 0:
-            raise ValueError(f"clip must be > 0, got {self.clip}")
+        check_kronos_sampling(asdict(self))
 
 
 def bars_with_amount(ohlcv: np.ndarray) -> np.ndarray:
