@@ -116,12 +116,12 @@ def scale(bars: np.ndarray, mean: np.ndarray, std: np.ndarray, clip: float) -> n
 
 def calendar_features(timestamps_s: np.ndarray) -> np.ndarray:
     """``[..., T]`` POSIX seconds -> ``[..., T, 5]`` float32 minute, hour, weekday (Mon=0), day, month (UTC)."""
-    stamps = pd_utc(timestamps_s)
+    stamps = _utc_index(timestamps_s)
     return np.stack([stamps.minute, stamps.hour, stamps.weekday, stamps.day, stamps.month],
                     axis=-1).astype(np.float32).reshape(*np.shape(timestamps_s), 5)
 
 
-def pd_utc(timestamps_s: np.ndarray):
+def _utc_index(timestamps_s: np.ndarray):
     import pandas as pd
 
     return pd.DatetimeIndex(pd.to_datetime(np.asarray(timestamps_s).ravel(), unit="s", utc=True))
