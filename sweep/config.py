@@ -59,7 +59,7 @@ class ForecastConfig:
         Sampling seed; sample ``i`` is the same for every ``num_samples > i``.
     sampling : dict
         Family-specific sampling parameters: Kronos' ``temperature``, ``top_k``, ``top_p`` and
-        ``clip`` (see :class:`sweep.kronos.Sampling`); empty for Toto and the persistence baseline.
+        ``clip`` (see :class:`sweep.kronos.sampler.Sampling`); empty for Toto and the persistence baseline.
 
     Raises
     ------

@@ -75,7 +75,7 @@ def test_next_token_logits_match_reference_with_and_without_cache(pair):
         assert (logits - ref_s1[:, :25]).abs().max() < TOL
         sibling = torch.randint(0, 16, (2, 1), generator=gen)
         ref_s2 = ref_model.decode_s2(context[:, :25], sibling)[:, -1]
-        assert (ours.model.s2_logits(state, sibling) [:, 0] - ref_s2).abs().max() < TOL
+        assert (ours.model.s2_logits(state, sibling)[:, 0] - ref_s2).abs().max() < TOL
         # feed tokens 25..29 one at a time through the cache
         for t in range(25, 30):
             step_logits = ours.model.append(state, s1[:, t:t + 1], s2[:, t:t + 1], stamps[:, t])

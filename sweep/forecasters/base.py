@@ -52,9 +52,12 @@ class SampleBatch:
         return float(self.block_seconds.sum() / self.samples.shape[0])
 
 
-def block_seed(seed: int, block: int) -> int:
-    """Independent 32-bit seed of sample block ``block`` under ``seed`` (numpy SeedSequence)."""
-    return int(np.random.SeedSequence([seed, block]).generate_state(1)[0])
+def block_seed(seed: int, block: int, *more: int) -> int:
+    """Independent 32-bit seed of sample block ``block`` under ``seed`` (numpy SeedSequence).
+
+    ``more`` adds further indices, e.g. a window chunk, each giving another independent stream.
+    """
+    return int(np.random.SeedSequence([seed, block, *more]).generate_state(1)[0])
 
 
 def default_memory_budget(device: str) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import check_kronos_sampling
 from ..kronos.card import DEFAULT_KRONOS_MODEL
-from .base import Forecaster, SampleBatch, default_memory_budget
+from .base import Forecaster, SampleBatch, block_seed, default_memory_budget
 
 __all__ = ["KronosForecaster", "DEFAULT_KRONOS_MODEL", "parse_sampling"]
 #: Upper bound of samples_per_batch; a power of two dividing every num_samples of the Kronos space.
@@ -27,7 +27,7 @@ MAX_SAMPLES_PER_BATCH = 32
 
 
 def parse_sampling(sampling: dict[str, Any] | None):
-    """A :class:`sweep.kronos.Sampling` from a config's ``sampling`` dict (defaults: upstream's T=1, no filter, clip 5).
+    """A :class:`sweep.kronos.sampler.Sampling` from a config's ``sampling`` dict (defaults: upstream's T=1, no filter, clip 5).
 
     Raises
     ------
@@ -38,10 +38,6 @@ def parse_sampling(sampling: dict[str, Any] | None):
 
     check_kronos_sampling(sampling or {})  # unknown keys first: Sampling(**) would raise a TypeError
     return Sampling(**(sampling or {}))
-
-
-def _stream_seed(seed: int, block: int, chunk: int) -> int:
-    return int(np.random.SeedSequence([seed, block, chunk]).generate_state(1)[0])
 
 
 class KronosForecaster(Forecaster):
@@ -56,7 +52,7 @@ class KronosForecaster(Forecaster):
     revision : str, optional
         Hub revision of the predictor.
     max_context : int, optional
-        See :func:`sweep.kronos.load_kronos`.
+        See :func:`sweep.kronos.checkpoint.load_kronos`.
     device : str, optional
         ``"cuda"`` when available, else ``"cpu"``.
     memory_budget_bytes : int, optional
@@ -65,7 +61,7 @@ class KronosForecaster(Forecaster):
     Raises
     ------
     ModelLoadError
-        See :func:`sweep.kronos.load_kronos`.
+        See :func:`sweep.kronos.checkpoint.load_kronos`.
     """
 
     family = "kronos"
@@ -145,7 +141,7 @@ class KronosForecaster(Forecaster):
             block_seconds[0] += encode_seconds
             for j in range(n_blocks):
                 began = time.perf_counter()
-                generator = torch.Generator(self.device).manual_seed(_stream_seed(seed, j, c))
+                generator = torch.Generator(self.device).manual_seed(block_seed(seed, j, c))
                 s1, s2 = draw_tokens(ckpt.model, windows, spb, horizon, params, generator)
                 paths[rows, j * spb:(j + 1) * spb] = decode_close(ckpt.tokenizer, windows, s1, s2)
                 block_seconds[j] += time.perf_counter() - began
@@ -156,26 +152,31 @@ class KronosForecaster(Forecaster):
 
         The encoded context depends on the bars, ``horizon`` and ``clip`` only, not on
         temperature or filtering, so trials that differ only in those reuse it: the
-        most recent encodings are kept while they fit the memory budget.
+        most recent encodings are kept while they fit the memory budget. Encodings that
+        do not fit are streamed, one chunk in memory at a time.
         """
-        from ..kronos.sampler import encode_windows
-
         n_windows, context_length = timestamps_s.shape
         chunk = self.window_batch(n_windows, context_length, horizon)
         key = (hashlib.sha256(ohlcv.tobytes() + timestamps_s.tobytes()).hexdigest(), ohlcv.shape, horizon, clip, chunk)
         if key in self._encodings:
             self._encodings.move_to_end(key)
             return self._encodings[key]
-        ckpt, encoded = self.checkpoint, []
-        for start in range(0, n_windows, chunk):
+        chunks = self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk)
+        keep = self.memory_budget_bytes // max(1, self._bytes_per_window(context_length, horizon) * n_windows)
+        if keep < 1:
+            return chunks
+        self._encodings[key] = list(chunks)
+        while len(self._encodings) > keep:
+            self._encodings.popitem(last=False)
+        return self._encodings[key]
+
+    def _encode_chunks(self, ohlcv: np.ndarray, timestamps_s: np.ndarray, horizon: int, clip: float, chunk: int):
+        from ..kronos.sampler import encode_windows
+
+        ckpt = self.checkpoint
+        for start in range(0, len(timestamps_s), chunk):
             rows = slice(start, start + chunk)
             began = time.perf_counter()
             windows = encode_windows(ckpt.model, ckpt.tokenizer, ohlcv[rows], timestamps_s[rows], horizon, clip,
                                      ckpt.max_context, self.device)
-            encoded.append((rows, windows, time.perf_counter() - began))
-        keep = self.memory_budget_bytes // max(1, self._bytes_per_window(context_length, horizon) * n_windows)
-        if keep >= 1:
-            self._encodings[key] = encoded
-            while len(self._encodings) > keep:
-                self._encodings.popitem(last=False)
-        return encoded
+            yield rows, windows, time.perf_counter() - began

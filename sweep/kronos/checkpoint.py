@@ -28,7 +28,6 @@ __all__ = ["KronosCheckpoint", "load_kronos", "load_module", "save_module"]
 
 #: Buffers computed from the config; a checkpoint may omit them.
 DERIVED_BUFFERS = ("rotary.inv_freq", "bsq.basis", "bsq.group_basis")
-EXAMPLE = DEFAULT_KRONOS_MODEL
 WRITTEN_BY = "'python -m kronostraining'"
 
 
@@ -152,7 +151,8 @@ def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None,
     if tokenizer is None:
         raise ModelLoadError(f"--kronos-model {model!r} has no known tokenizer; pass --kronos-tokenizer "
                              f"(e.g. {DEFAULT_KRONOS_TOKENIZER})")
-    model_dir, model_identity = resolve_checkpoint(model_source, revision, "--kronos-model", EXAMPLE, WRITTEN_BY)
+    model_dir, model_identity = resolve_checkpoint(model_source, revision, "--kronos-model", DEFAULT_KRONOS_MODEL,
+                                                   WRITTEN_BY)
     tokenizer_dir, tokenizer_identity = resolve_checkpoint(tokenizer, None, "--kronos-tokenizer",
                                                            DEFAULT_KRONOS_TOKENIZER, WRITTEN_BY)
     predictor = load_module(Kronos, model_dir, "--kronos-model", device)

@@ -145,7 +145,6 @@ class Kronos(nn.Module):
                  learn_te: bool):
         super().__init__()
         self.config: dict[str, Any] = {k: v for k, v in locals().items() if k in MODEL_CONFIG_KEYS}
-        self.s1_vocab_size, self.s2_vocab_size = 2 ** s1_bits, 2 ** s2_bits
         self.token_drop = nn.Dropout(token_dropout_p)
         self.embedding = HierarchicalEmbedding(s1_bits, s2_bits, d_model)
         self.time_emb = TemporalEmbedding(d_model, learn_te)
@@ -157,7 +156,8 @@ class Kronos(nn.Module):
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
-        # upstream's initialisation, for training from scratch
+        # upstream's initialisation, for training from scratch; unlike upstream it leaves the frozen
+        # sinusoidal tables of learn_te=False alone (upstream overwrites them with random values)
         if isinstance(module, nn.Linear):
             nn.init.xavier_normal_(module.weight)
             if module.bias is not None:
