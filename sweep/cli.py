@@ -33,7 +33,8 @@ from .kronos.card import DEFAULT_KRONOS_MODEL
 from .progress_views import JsonLinesProgress, RichStudyProgress
 from .windows import WindowSpec
 
-__all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging", "exit_code_of"]
+__all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging", "exit_code_of",
+           "verdict"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
@@ -150,7 +151,8 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU fraction per Ray actor")
     p.add_argument("--log-format", choices=["text", "json"], default="text",
                    help="json: one JSON object per finished trial on stdout, no progress bars")
-    p.add_argument("--alpha", type=float, default=0.05, help="level of the promotion review's paired tests")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="level of the paired tests, the Model Confidence Set and the promotion review (default 0.05)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -218,20 +220,62 @@ def _config_summary(config: dict[str, Any]) -> str:
                     + [f"{k}={v}" for k, v in config.get("sampling", {}).items()])
 
 
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _print_sweep_table(results) -> None:
     table = Table(title="Selected candidates (selection on validation; test never used for selection)")
-    for column in ("symbol", "model", "config", "val pct_return_mae", "test pct_return_mae",
-                   "test persistence", "test skill", "latency_s/origin"):
-        table.add_column(column, justify="right" if "mae" in column or column in ("test skill", "latency_s/origin",
-                                                                                   "test persistence") else "left")
+    columns = ("symbol", "model", "config", "val mae", "test mae", "test persistence", "test skill",
+               "vs persistence p", "vs default p", "SPA p (all trials)", "latency_s/origin")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("symbol", "model", "config") else "right")
     for r in results:
-        v, t = r.outcome.validation, r.test.metrics
+        v, t, doc = r.outcome.validation, r.test.metrics, r.document
+        spa = doc["selection"].get("spa") or {}
         table.add_row(r.symbol, r.outcome.model, _config_summary(r.outcome.config.to_dict()),
                       f"{v['pct_return_mae']:.5f}", f"{t['pct_return_mae']:.5f}",
-                      f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}", f"{t['latency_s']:.4f}")
+                      f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}",
+                      _p(doc["comparisons"]["persistence"]["p_value"]), _p(doc["comparisons"]["default"]["p_value"]),
+                      _p(spa.get("p_value")), f"{t['latency_s']:.4f}")
     _table_console().print(table)
     for r in results:
+        console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
+        warn_overlap(r.document)
         console.print(f"[green]wrote[/green] {r.path}")
+
+
+def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
+    """One plain sentence: did tuning beat persistence and the default out of sample, and does the search hold up?"""
+    comparisons, spa = document["comparisons"], document["selection"].get("spa")
+    alpha = alpha or comparisons["persistence"]["alpha"]
+    beats = {name: c["significant"] for name, c in comparisons.items()}
+    if beats["persistence"] and beats["default"]:
+        text = "the tuned config beats persistence and the untuned default on test windows"
+    elif beats["persistence"]:
+        text = "the tuned config beats persistence on test windows but not the untuned default: tuning did not help"
+    else:
+        text = ("the tuned config does not beat persistence on test windows "
+                f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {_p(comparisons['persistence']['p_value'])})"
+                ": no model is better than the last close here")
+    if spa is not None:
+        text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
+                 + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
+    return text
+
+
+def warn_overlap(document: dict[str, Any]) -> None:
+    """Warn when the candidate's models have seen its windows (pretraining or local training data)."""
+    model = document["model"].get("variant") or document["model"].get("model_id") or document["model"].get("family")
+    if document.get("pretraining_overlap"):
+        console.print(f"[yellow]warning:[/yellow] {document['symbol']}: {model} was pretrained on data up to "
+                      f"{document['pretraining_cutoff']}, after the first test window "
+                      f"({document['windows']['first_test_origin_time']}): its test scores are not out of sample",
+                      highlight=False)
+    if document.get("training_overlap"):
+        console.print(f"[yellow]warning:[/yellow] {document['symbol']}: {model} was trained on bars up to "
+                      f"{document['trained_until']}, after the first validation window "
+                      f"({document['windows']['first_validation_origin_time']})", highlight=False)
 
 
 def _run_sweep(argv: Sequence[str]) -> int:
@@ -245,7 +289,7 @@ def _run_sweep(argv: Sequence[str]) -> int:
         toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
         windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
-        ensemble=args.ensemble, finetune=args.finetune, finetune_steps=args.finetune_steps)
+        ensemble=args.ensemble, finetune=args.finetune, finetune_steps=args.finetune_steps, alpha=args.alpha)
     console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
     executor = None
     if args.executor == "ray":
@@ -263,7 +307,10 @@ def _run_sweep(argv: Sequence[str]) -> int:
         for r in results:
             print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
                               "validation_pct_return_mae": r.outcome.validation["pct_return_mae"],
-                              "test_pct_return_mae": r.test.metrics["pct_return_mae"]}), flush=True)
+                              "test_pct_return_mae": r.test.metrics["pct_return_mae"],
+                              "spa_p_value": (r.document["selection"].get("spa") or {}).get("p_value"),
+                              "vs_persistence": r.document["comparisons"]["persistence"],
+                              "vs_default": r.document["comparisons"]["default"]}), flush=True)
     else:
         _print_sweep_table(results)
     if args.promote and results:

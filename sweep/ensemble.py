@@ -73,9 +73,10 @@ class MemberForecast:
 
 
 def member_forecast(member: Member, data: OHLCVData, origins: np.ndarray, horizon: int,
-                    cache: SampleCache) -> MemberForecast:
-    """Forecasts of ``member`` at ``origins``, through the sample cache."""
-    batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max)
+                    cache: SampleCache, universe: np.ndarray | None = None) -> MemberForecast:
+    """Forecasts of ``member`` at ``origins``, through the sample cache (drawn over ``universe`` if given)."""
+    batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max,
+                                 universe)
     return MemberForecast(member.label, aggregate(batch.samples, member.config.aggregate), batch.samples,
                           batch.latency_s())
 

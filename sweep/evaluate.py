@@ -16,7 +16,8 @@ from .forecasters.base import Forecaster, SampleBatch
 from .metrics import pct_return_errors, point_metrics, sample_metrics
 from .windows import gather_contexts, gather_targets
 
-__all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "draw_samples"]
+__all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "draw_samples",
+           "rows_of"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class EvaluationResult:
     speed : dict
         Speed settings chosen automatically (e.g. ``samples_per_batch``).
     n_windows : int
+    baseline_window_errors : numpy.ndarray
+        ``[n_windows]`` absolute return error of the persistence forecast per origin.
     """
 
     metrics: dict[str, float]
@@ -44,22 +47,52 @@ class EvaluationResult:
     baseline: dict[str, float]
     speed: dict[str, Any] = field(default_factory=dict)
     n_windows: int = 0
+    baseline_window_errors: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.metrics, "n_windows": self.n_windows, "speed": self.speed}
 
 
+def _persistence(data: OHLCVData, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
+    """``(point, targets, last_close)`` of the persistence forecast (last close for every step)."""
+    last_close = data.close[origins - 1]
+    return np.repeat(last_close[:, None], horizon, axis=1), gather_targets(data.close, origins, horizon), last_close
+
+
 def persistence_metrics(data: OHLCVData, origins: np.ndarray, horizon: int) -> dict[str, float]:
     """Point metrics of the persistence forecast (last close for every step) on ``origins``."""
-    close = data.close
-    last_close = close[origins - 1]
-    targets = gather_targets(close, origins, horizon)
-    return point_metrics(np.repeat(last_close[:, None], horizon, axis=1), targets, last_close)
+    return point_metrics(*_persistence(data, origins, horizon))
+
+
+def persistence_errors(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """``[n_windows]`` absolute return error of the persistence forecast per origin (no inference:
+    the benchmark of every paired test and of the SPA test)."""
+    return pct_return_errors(*_persistence(data, origins, horizon))
+
+
+def rows_of(universe: np.ndarray, origins: np.ndarray) -> np.ndarray:
+    """Row index of each of ``origins`` in the sorted ``universe``.
+
+    Raises
+    ------
+    ValueError
+        If an origin is not in ``universe``.
+    """
+    rows = np.searchsorted(universe, origins)
+    if np.any(rows >= len(universe)) or not np.array_equal(universe[np.minimum(rows, len(universe) - 1)], origins):
+        raise ValueError("every origin must be in the origin universe the forecasts are drawn over")
+    return rows
 
 
 def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
-                 horizon: int, cache: SampleCache, n_max: int | None = None) -> tuple[SampleBatch, dict[str, Any]]:
+                 horizon: int, cache: SampleCache, n_max: int | None = None,
+                 universe: np.ndarray | None = None) -> tuple[SampleBatch, dict[str, Any]]:
     """Sample paths of ``config`` at ``origins``, through the cache.
+
+    With ``universe`` (a sorted superset of ``origins``), inference runs once over every
+    origin of the universe and the rows of ``origins`` are returned: a walk-forward
+    backtest draws each config once for all its folds. The paths of a window do not
+    depend on the other windows' bars, only on its row in the batch.
 
     Returns
     -------
@@ -72,11 +105,12 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
     if context_length > forecaster.max_context_length:
         raise ConfigError(f"context_length {context_length} exceeds the {forecaster.family} model's maximum "
                           f"{forecaster.max_context_length}; lower it")
-    speed = forecaster.speed_settings(len(origins), context_length, horizon)
+    drawn = origins if universe is None else np.asarray(universe)
+    speed = forecaster.speed_settings(len(drawn), context_length, horizon)
     fields = {
         "model": forecaster.identity(),
         "data": data.fingerprint,
-        "origins": origins_digest(origins),
+        "origins": origins_digest(drawn),
         "context_length": context_length,
         "horizon": horizon,
         "sampling": config.sampling,
@@ -85,18 +119,19 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
     }
 
     def draw(num_samples: int) -> SampleBatch:
-        contexts = gather_contexts(data.close, origins, context_length)
-        stamps = gather_contexts(data.timestamps_s, origins, context_length)
-        ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), origins,
+        contexts = gather_contexts(data.close, drawn, context_length)
+        stamps = gather_contexts(data.timestamps_s, drawn, context_length)
+        ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), drawn,
                                 context_length) if forecaster.uses_ohlcv else None
         return forecaster.sample(contexts, stamps, horizon, num_samples, config.seed, config.sampling, ohlcv)
 
     batch = cache.get(fields, config.num_samples, n_max or config.num_samples, draw)
-    return batch, speed
+    return (batch if universe is None else batch.windows(rows_of(drawn, origins))), speed
 
 
 def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,
-             cache: SampleCache | None = None, n_max: int | None = None) -> EvaluationResult:
+             cache: SampleCache | None = None, n_max: int | None = None,
+             universe: np.ndarray | None = None) -> EvaluationResult:
     """Evaluate ``config`` at ``origins``.
 
     Parameters
@@ -113,6 +148,8 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
         Defaults to a fresh in-memory cache.
     n_max : int, optional
         Paths to draw on a cache miss (default ``config.num_samples``).
+    universe : numpy.ndarray, optional
+        Sorted superset of ``origins`` to draw over once (see :func:`draw_samples`).
 
     Returns
     -------
@@ -123,9 +160,9 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
     ConfigError
         If ``config.context_length`` exceeds the model's maximum.
     ValueError
-        If an origin lacks context or target bars.
+        If an origin lacks context or target bars, or is not in ``universe``.
     """
-    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
+    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max, universe)
     return score(aggregate(batch.samples, config.aggregate), batch.samples, batch.latency_s(), data, origins,
                  horizon, speed)
 
@@ -155,4 +192,5 @@ def score(point: np.ndarray, samples: np.ndarray, latency_s: float, data: OHLCVD
     metrics["persistence_pct_return_mae"] = baseline["pct_return_mae"]
     metrics["skill"] = 1.0 - metrics["pct_return_mae"] / baseline["pct_return_mae"]
     return EvaluationResult(metrics=metrics, window_errors=pct_return_errors(point, targets, last_close),
-                            baseline=baseline, speed=speed or {}, n_windows=len(origins))
+                            baseline=baseline, speed=speed or {}, n_windows=len(origins),
+                            baseline_window_errors=persistence_errors(data, origins, horizon))

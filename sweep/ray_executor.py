@@ -26,7 +26,8 @@ from optuna.trial import TrialState
 from .cache import SampleCache
 from .errors import ConfigError, TrialError
 from .forecasters.base import Forecaster
-from .study import Objective, Progress, StudyJob, StudyOutcome, fail_stale_running, make_storage, open_study, outcome_of
+from .study import (Objective, Progress, StudyJob, StudyOutcome, enqueue_warm_start, fail_stale_running, make_storage,
+                    open_study, outcome_of)
 
 __all__ = ["RayExecutor", "StudyWorker", "worker_pass"]
 
@@ -213,6 +214,7 @@ class RayExecutor:
         for job in jobs:
             study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
             fail_stale_running(study)
+            enqueue_warm_start(study, job)
             studies[job.name] = study
             progress.start(job.name, job.target_trials(job.splits.spec.max_context_length),
                            _count(study, TrialState.COMPLETE))

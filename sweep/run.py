@@ -7,28 +7,27 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 from . import __version__
 from .cache import SampleCache
-from .config import MODEL_FAMILIES
+from .candidate import Scoring, candidate_document, ensemble_document, symbol_significance
+from .config import MODEL_FAMILIES, ForecastConfig
 from .data import OHLCVData, load_ohlcv, validate_symbol
+from .ensemble import ENSEMBLE_METHODS, document_members
 from .errors import ConfigError, TrialError
-from .evaluate import EvaluationResult, evaluate, persistence_metrics
+from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .finetune import family_of, finetune_checkpoints
 from .forecasters.base import Forecaster
 from .kronos.card import DEFAULT_KRONOS_MODEL
-from .ensemble import ENSEMBLE_METHODS, Member, ensemble_result, fit_weights, member_entries, member_forecast
-from .space import n_max_samples
-from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome
-from .store import candidate_path, ensemble_candidate_path, git_commit, read_json, utc_now, write_json_atomic
+from .space import default_config, params_of
+from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome, WarmStart
+from .store import (best_path, candidate_path, ensemble_candidate_path, git_commit, read_json, utc_now,
+                    write_json_atomic)
 from .windows import Splits, WindowSpec, make_splits
 
-__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "candidate_document", "ensemble_document",
-           "new_run_id"]
+__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "warm_starts", "new_run_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +76,8 @@ class SweepSettings:
         validation latency (seconds per origin) is within this budget.
     ensemble : str or None
         ``"lp"`` or ``"greedy"``: also fit ensemble weights on validation and write an ensemble candidate.
+    alpha : float
+        Level of the candidates' paired tests and of the Model Confidence Set (``--alpha``).
     finetune : bool
         Fine-tune ``toto_model`` on pre-validation bars first and sweep the result as the
         extra variant ``"toto-ft"`` (see :mod:`sweep.finetune`).
@@ -113,6 +114,7 @@ class SweepSettings:
     finetune: bool = False
     finetune_steps: int = 300
     variants: dict[str, str] = field(default_factory=dict)
+    alpha: float = 0.05
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -135,6 +137,8 @@ class SweepSettings:
                               f"--objectives {OBJECTIVE} latency_s")
         if self.finetune and "toto" not in self.models:
             raise ConfigError("--finetune fine-tunes the Toto checkpoint; include toto in --models")
+        if not 0 < self.alpha < 0.5:
+            raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
         if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
             raise ConfigError(f"--ensemble {self.ensemble!r} is unknown; choose from {sorted(ENSEMBLE_METHODS)}")
 
@@ -229,13 +233,7 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     write_json_atomic(path, {**current, "run_id": settings.run_id, "updated_at": utc_now()})
 
 
-def _baseline(data: OHLCVData, splits: Splits, test: EvaluationResult) -> dict[str, Any]:
-    return {"model": "persistence",
-            "validation": persistence_metrics(data, splits.validation_origins, splits.spec.horizon),
-            "test": test.baseline}
-
-
-def _provenance(settings: SweepSettings, data: OHLCVData, **fields: Any) -> dict[str, Any]:
+def _provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
     return {
         "sweep_version": __version__,
         "git_commit": git_commit(),
@@ -243,7 +241,6 @@ def _provenance(settings: SweepSettings, data: OHLCVData, **fields: Any) -> dict
         "data_fingerprint": data.fingerprint,
         "data_range": data.date_range(),
         "data_rows": data.n_bars,
-        **fields,
         "run_id": settings.run_id,
         "storage": settings.storage_url() if settings.storage is None else "<external>",
         "seed": settings.seed,
@@ -251,59 +248,49 @@ def _provenance(settings: SweepSettings, data: OHLCVData, **fields: Any) -> dict
     }
 
 
-def _selection(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> dict[str, Any]:
-    studies = [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
-                "validation_pct_return_mae": o.validation["pct_return_mae"], "n_complete": o.n_complete,
-                "n_failed": o.n_failed} for o in outcomes if isinstance(o, StudyOutcome)]
+def _selection_settings(settings: SweepSettings) -> dict[str, Any]:
     return {"objective": "validation pct_return_mae", "objectives": list(settings.objectives),
-            "latency_budget_s": settings.latency_budget_s, "studies": studies}
+            "latency_budget_s": settings.latency_budget_s}
 
 
-def candidate_document(settings: SweepSettings, data: OHLCVData, splits: Splits, outcome: StudyOutcome,
-                       test: EvaluationResult, identity: dict[str, Any],
-                       outcomes: list[StudyOutcome | TrialError]) -> dict[str, Any]:
-    """The candidate JSON: selected config, validation and test metrics, baseline, windows, provenance."""
-    return {
-        "symbol": data.symbol,
-        "model": identity if outcome.model == identity.get("family") else {**identity, "variant": outcome.model},
-        "config": outcome.config.to_dict(),
-        "validation": outcome.validation,
-        "test": test.to_dict(),
-        "baseline": _baseline(data, splits, test),
-        "windows": splits.describe(data.frame.index),
-        "provenance": _provenance(settings, data, **{k: v for k, v in identity.items() if k != "family"},
-                                  study_name=outcome.study_name, trial_number=outcome.trial_number),
-        "selection": _selection(settings, outcomes),
-    }
+def warm_starts(settings: SweepSettings, symbol: str, label: str) -> tuple[WarmStart, ...]:
+    """The family default and, when ``best/<SYMBOL>.json`` holds a config of model ``label``, the
+    production config, as search-space parameters for ``enqueue_trial``.
 
-
-def ensemble_document(settings: SweepSettings, data: OHLCVData, splits: Splits, done: list[StudyOutcome],
-                      cache: SampleCache, forecaster_of: Callable[[str], Forecaster]) -> dict[str, Any]:
-    """Fit ``settings.ensemble`` weights over each study's best config on validation; score them on test.
-
-    Every member's validation samples come from the sample cache its study filled.
+    A production config that is not a point of this study's space (another max context, an
+    old grid) is left out with a warning; one equal to the default marks the default trial.
     """
-    horizon = splits.spec.horizon
-    members = [Member(o.model, forecaster_of(o.model), o.config, n_max_samples(family_of(o.model))) for o in done]
-    validation = [member_forecast(m, data, splits.validation_origins, horizon, cache) for m in members]
-    weights = fit_weights(settings.ensemble, validation, data, splits.validation_origins, horizon)
-    active = [(m, w) for m, w in zip(members, weights) if w > 0]  # test inference only for members in use
-    test_forecasts = [member_forecast(replace(m, n_max=None), data, splits.test_origins, horizon, cache)
-                      for m, _ in active]
-    test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon)
-    studies = [{"study_name": o.study_name, "trial_number": o.trial_number} for o in done]
-    return {
-        "symbol": data.symbol,
-        "model": {"family": "ensemble", "method": settings.ensemble},
-        "config": {"members": member_entries(members, weights, studies)},
-        "validation": ensemble_result(validation, weights, data, splits.validation_origins, horizon).to_dict(),
-        "test": test.to_dict(),
-        "baseline": _baseline(data, splits, test),
-        "windows": splits.describe(data.frame.index),
-        "provenance": _provenance(settings, data, ensemble_method=settings.ensemble),
-        "selection": {"weights_fitted_on": "validation origins", "objective": "validation pct_return_mae",
-                      "studies": studies},
-    }
+    family, max_context = family_of(label), settings.windows.max_context_length
+    default = params_of(default_config(family, max_context, settings.seed), max_context)
+    production = _production_config(settings, symbol, label)
+    if production is None:
+        return (WarmStart("default", default),)
+    path, config = production
+    try:
+        params = params_of(config, max_context)
+    except ConfigError as e:
+        logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
+        return (WarmStart("default", default),)
+    if params == default:
+        return (WarmStart("default", default, {"production": str(path)}),)
+    return WarmStart("default", default), WarmStart("production", params, {"production": str(path)})
+
+
+def _production_config(settings: SweepSettings, symbol: str, label: str) -> tuple[Path, ForecastConfig] | None:
+    """``(file, config)`` of the current best of ``symbol`` for model ``label`` (an ensemble's member of that
+    label counts), or None."""
+    path = best_path(settings.output_dir, symbol)
+    if not path.is_file():
+        return None
+    try:
+        members = document_members(read_json(path, "best config"))
+    except (ConfigError, KeyError, TypeError, AttributeError) as e:
+        logger.warning("%s cannot warm-start the %s study (%s)", path, label, e)
+        return None
+    for member_label, identity, config, _weight in members:
+        if (identity.get("variant") or member_label) == label and config.model == family_of(label):
+            return path, config
+    return None
 
 
 def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
@@ -312,7 +299,8 @@ def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[
                      n_trials=settings.n_trials, storage=settings.storage_url(), seed=settings.seed,
                      cache_dir=str(settings.run_dir / "cache"), use_cache=settings.use_cache,
                      timeout_s=settings.timeout_s, objectives=settings.objectives,
-                     latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
+                     latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace,
+                     warm_start=warm_starts(settings, symbol, label))
             for symbol in settings.symbols for label in settings.labels]
 
 
@@ -362,17 +350,25 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
         if not done:
             logger.error("%s: no study has a usable trial (errors above); no candidate written", symbol)
             continue
-        best = min(done, key=lambda o: o.validation["pct_return_mae"])
-        forecaster = forecaster_of(best.model)
-        cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)
-        test = evaluate(forecaster, best.config, datasets[symbol], splits[symbol].test_origins,
-                        settings.windows.horizon, cache)
-        document = candidate_document(settings, datasets[symbol], splits[symbol], best, test,
-                                      forecaster.identity(), mine)
-        path = write_json_atomic(candidate_path(settings.output_dir, settings.run_id, symbol), document)
-        ensemble = None
-        if settings.ensemble:
-            ensemble = ensemble_document(settings, datasets[symbol], splits[symbol], done, cache, forecaster_of)
-            write_json_atomic(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble)
-        results.append(SymbolResult(symbol, best, test, path, document, mine, ensemble))
+        scoring = Scoring(datasets[symbol], splits[symbol], SampleCache(settings.run_dir / "cache",
+                                                                        enabled=settings.use_cache),
+                          forecaster_of, settings.alpha, settings.seed)
+        results.append(_write_candidates(settings, scoring, mine, done))
     return results
+
+
+def _write_candidates(settings: SweepSettings, scoring: Scoring, mine: list[StudyOutcome | TrialError],
+                      done: list[StudyOutcome]) -> SymbolResult:
+    """Select on validation, score on test, write the candidate (and the ensemble candidate)."""
+    symbol = scoring.data.symbol
+    best = min(done, key=lambda o: o.validation["pct_return_mae"])
+    test = scoring.evaluate(best.model, best.config, "test")
+    significance = symbol_significance(scoring, done)
+    provenance = _provenance(settings, scoring.data)
+    document = candidate_document(scoring, best, test, mine, significance, provenance, _selection_settings(settings))
+    path = write_json_atomic(candidate_path(settings.output_dir, settings.run_id, symbol), document)
+    ensemble = None
+    if settings.ensemble:
+        ensemble = ensemble_document(scoring, settings.ensemble, done, significance, provenance)
+        write_json_atomic(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble)
+    return SymbolResult(symbol, best, test, path, document, mine, ensemble)

@@ -7,19 +7,23 @@ categorical grids so that repeated configs hit the sample cache.
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import optuna
 
 from .config import ForecastConfig
+from .errors import ConfigError
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
-           "AGGREGATIONS", "SPACES", "toto_space", "kronos_space", "naive_space", "n_max_samples"]
+           "AGGREGATIONS", "SPACES", "toto_space", "kronos_space", "naive_space", "n_max_samples", "FamilyDefault",
+           "FAMILY_DEFAULTS", "default_config", "params_of"]
 
 CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 NUM_SAMPLES = (16, 32, 64, 128, 256)
-#: Kronos draws every path token by token, so its grid stops lower than Toto's.
-KRONOS_NUM_SAMPLES = (8, 16, 32, 64, 128)
+#: Kronos draws every path token by token, so its grid stops lower than Toto's. 1 is upstream's
+#: default ``sample_count`` (``KronosPredictor.predict``), the family default below.
+KRONOS_NUM_SAMPLES = (1, 8, 16, 32, 64, 128)
 #: Sampling grids around upstream's defaults (``KronosPredictor.predict``: T=1.0, top_k=0,
 #: top_p=0.9, clip=5). ``top_p`` 1.0 is plain sampling from the tempered distribution.
 TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.15, 1.3)
@@ -98,3 +102,92 @@ def space_size(family: str, max_context_length: int) -> int:
         sampling = len(TEMPERATURES) * (len(TOP_KS) + len(TOP_PS)) * len(CLIPS)
         return contexts * sampling * len(KRONOS_NUM_SAMPLES) * len(AGGREGATIONS)
     return contexts * len(NUM_SAMPLES) * len(AGGREGATIONS)
+
+
+@dataclass(frozen=True)
+class FamilyDefault:
+    """The untuned config a family's authors use, and where that is documented.
+
+    Attributes
+    ----------
+    family : str
+    context_length : int
+        The authors' context; a study with a shorter maximum uses the longest grid value that fits.
+    num_samples : int
+    aggregate : str
+    sampling : dict
+    source : str
+        The model card or upstream code the values come from.
+    """
+
+    family: str
+    context_length: int
+    num_samples: int
+    aggregate: str
+    source: str
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+
+#: One documented default per family: every study is warm-started with it, and every candidate is
+#: compared with it on the test windows.
+FAMILY_DEFAULTS: dict[str, FamilyDefault] = {
+    "toto": FamilyDefault(
+        "toto", context_length=4096, num_samples=256, aggregate="median",
+        source="Toto-Open-Base-1.0 model card, inference example: a 4096-step context, num_samples=256, "
+               "the median of the samples as the point forecast"),
+    "kronos": FamilyDefault(
+        "kronos", context_length=512, num_samples=1, aggregate="mean",
+        sampling={"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0},
+        source="upstream KronosPredictor defaults: max_context=512, clip=5, predict(T=1.0, top_k=0, top_p=0.9, "
+               "sample_count=1), paths averaged"),
+    "naive": FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
+                           source="persistence: the last close for every step"),
+}
+
+
+def default_config(family: str, max_context_length: int, seed: int = 0) -> ForecastConfig:
+    """The family's documented default as a config of its search space.
+
+    The context is the default's, or the longest grid value within ``max_context_length``.
+
+    Raises
+    ------
+    ConfigError
+        If ``family`` has no documented default.
+    """
+    if family not in FAMILY_DEFAULTS:
+        raise ConfigError(f"model family {family!r} has no documented default; known: {sorted(FAMILY_DEFAULTS)}")
+    d = FAMILY_DEFAULTS[family]
+    context = d.context_length if family == "naive" else max(
+        c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))
+    return ForecastConfig(model=family, context_length=context, num_samples=d.num_samples, aggregate=d.aggregate,
+                          seed=seed, sampling=dict(d.sampling))
+
+
+def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]:
+    """The Optuna parameters under which the family's space suggests ``config`` (for ``enqueue_trial``).
+
+    Raises
+    ------
+    ConfigError
+        If the config is not a point of the space (a value off its grid, or a context above
+        ``max_context_length``), so a study could not try it.
+    """
+    params: dict[str, Any] = {}
+    if config.model != "naive":
+        params = {"context_length": config.context_length, "num_samples": config.num_samples,
+                  "aggregate": config.aggregate}
+    if config.model == "kronos":
+        s = config.sampling
+        active = {"filter": "top_k", "top_k": s.get("top_k", 0)} if s.get("top_k", 0) > 0 else \
+            {"filter": "top_p", "top_p": s.get("top_p", 1.0)}
+        params.update(temperature=s.get("temperature", 1.0), clip=s.get("clip", 5.0), **active)
+    suggested = SPACES[config.model](optuna.trial.FixedTrial(params), max_context_length, config.seed)
+    grids = {"context_length": context_choices(max_context_length), "num_samples":
+             KRONOS_NUM_SAMPLES if config.model == "kronos" else NUM_SAMPLES, "aggregate": AGGREGATIONS,
+             "temperature": TEMPERATURES, "top_k": TOP_KS, "top_p": TOP_PS, "clip": CLIPS}
+    off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
+    if off_grid or suggested != config:
+        raise ConfigError(f"config {config.to_dict()} is not in the {config.model} search space (off-grid values "
+                          f"{off_grid}, max context {max_context_length}); a study cannot enqueue it")
+    return params

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["PairedTest", "diebold_mariano", "newey_west_lags", "block_bootstrap_ci", "paired_test"]
+__all__ = ["PairedTest", "diebold_mariano", "newey_west_lags", "block_bootstrap_ci", "paired_test",
+           "minimum_detectable_effect", "auto_block_length", "MDE_POWER"]
+
+#: Power at which :func:`minimum_detectable_effect` is stated.
+MDE_POWER = 0.8
 
 
 def newey_west_lags(n: int) -> int:
@@ -74,6 +78,28 @@ def diebold_mariano(differential: np.ndarray, max_lag: int | None = None) -> tup
     return statistic, float(stats.norm.cdf(statistic)), lags
 
 
+#: Below this many observations the automatic block length is not estimable; blocks of 1 are used.
+MIN_BLOCK_ESTIMATION = 10
+
+
+def auto_block_length(x: np.ndarray, bootstrap: str = "circular") -> int:
+    """Politis & White (2004) automatic block length (``arch``), rounded up; 1 for constant or short series.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``[n]`` series.
+    bootstrap : str
+        ``"circular"`` or ``"stationary"`` (the column of ``arch.bootstrap.optimal_block_length``).
+    """
+    from arch.bootstrap import optimal_block_length
+
+    x = np.asarray(x, dtype=float)
+    if len(x) < MIN_BLOCK_ESTIMATION or np.ptp(x) == 0:
+        return 1
+    return max(1, int(np.ceil(optimal_block_length(x)[bootstrap].iloc[0])))
+
+
 def block_bootstrap_ci(differential: np.ndarray, alpha: float, reps: int = 2000, seed: int = 0,
                        block_length: int | None = None) -> tuple[float, float, int]:
     """Percentile interval of the mean differential from a circular block bootstrap (``arch``).
@@ -99,14 +125,46 @@ def block_bootstrap_ci(differential: np.ndarray, alpha: float, reps: int = 2000,
         Return units, like the losses.
     block_length : int
     """
-    from arch.bootstrap import CircularBlockBootstrap, optimal_block_length
+    from arch.bootstrap import CircularBlockBootstrap
 
     d = np.asarray(differential, dtype=float)
     if block_length is None:
-        block_length = 1 if np.ptp(d) == 0 else max(1, int(np.ceil(optimal_block_length(d)["circular"].iloc[0])))
+        block_length = auto_block_length(d, "circular")
     bootstrap = CircularBlockBootstrap(block_length, d, seed=seed)
     lower, upper = bootstrap.conf_int(np.mean, reps=reps, method="percentile", size=1 - 2 * alpha)[:, 0]
     return float(lower), float(upper), block_length
+
+
+def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: float = MDE_POWER,
+                              max_lag: int | None = None) -> float:
+    """Smallest mean loss improvement the one-sided DM test detects with probability ``power``.
+
+    ``MDE = (z_{1-alpha} + z_{power}) * sqrt(S / n)`` with ``S`` the Newey-West HAC long-run
+    variance of the differential: the standard power calculation of a one-sided z test, applied
+    to the asymptotically normal DM statistic (e.g. Chow, Shao & Wang, "Sample Size
+    Calculations in Clinical Research", ch. 3). A true improvement smaller than this is more
+    likely missed than found on these windows.
+
+    Parameters
+    ----------
+    differential : numpy.ndarray
+        ``[n_windows]`` loss differentials (return units).
+    alpha : float
+        Level of the one-sided test.
+    power : float
+        Wanted probability of detecting the effect (default 0.8).
+    max_lag : int, optional
+        HAC truncation lag; default :func:`newey_west_lags`.
+
+    Returns
+    -------
+    float
+        In the units of the losses (divide by the reference MAE for a relative effect).
+    """
+    d = np.asarray(differential, dtype=float)
+    lags = newey_west_lags(len(d)) if max_lag is None else max_lag
+    spread = np.sqrt(max(hac_variance(d, lags), 0.0) / len(d))
+    return float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) * spread)
 
 
 @dataclass(frozen=True)
@@ -125,6 +183,8 @@ class PairedTest:
     block_length : int
     alpha : float
     n_windows : int
+    mde : float
+        Minimum detectable effect at 80 % power (return units; :func:`minimum_detectable_effect`).
     """
 
     mean_differential: float
@@ -136,11 +196,26 @@ class PairedTest:
     block_length: int
     alpha: float
     n_windows: int
+    mde: float = float("nan")
 
     @property
     def candidate_better(self) -> bool:
         """Both tests reject equal accuracy in the candidate's favour at level ``alpha``."""
         return self.dm_p_value < self.alpha and self.ci_upper < 0
+
+    def to_dict(self, reference_mae: float | None = None) -> dict[str, float | int | bool]:
+        """JSON form: ``mean_diff``, ``ci_low``, ``ci_high``, ``dm_stat``, ``p_value`` and the rest.
+
+        With ``reference_mae`` (the other forecast's MAE) the minimum detectable effect is also
+        given relative to it, as ``mde_relative``.
+        """
+        out = {"mean_diff": self.mean_differential, "ci_low": self.ci_lower, "ci_high": self.ci_upper,
+               "dm_stat": self.dm_statistic, "p_value": self.dm_p_value, "alpha": self.alpha,
+               "significant": self.candidate_better, "n_windows": self.n_windows,
+               "block_length": self.block_length, "hac_max_lag": self.hac_max_lag, "mde": self.mde}
+        if reference_mae:
+            out["mde_relative"] = self.mde / reference_mae
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
 
 
 def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alpha: float = 0.05,
@@ -169,4 +244,5 @@ def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alph
     d = a - b
     statistic, p_value, lags = diebold_mariano(d)
     lower, upper, block = block_bootstrap_ci(d, alpha, seed=seed)
-    return PairedTest(float(d.mean()), statistic, p_value, lags, lower, upper, block, alpha, len(d))
+    return PairedTest(float(d.mean()), statistic, p_value, lags, lower, upper, block, alpha, len(d),
+                      minimum_detectable_effect(d, alpha, max_lag=lags))

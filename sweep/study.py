@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -27,8 +28,9 @@ from .forecasters.base import Forecaster
 from .space import SPACES, n_max_samples, space_size
 from .windows import Splits
 
-__all__ = ["Progress", "StudyJob", "StudyOutcome", "make_storage", "open_study", "fail_stale_running", "run_study",
-           "study_name", "OBJECTIVE", "OBJECTIVE_SETS"]
+__all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
+           "fail_stale_running", "enqueue_warm_start", "run_study", "study_name", "OBJECTIVE", "OBJECTIVE_SETS",
+           "SOURCE_ATTR", "WINDOW_ERRORS_ATTR"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ RDB_PREFIXES = ("postgresql", "mysql", "sqlite")
 HEARTBEAT_INTERVAL_S = 30
 HEARTBEAT_GRACE_S = 120
 MAX_RETRIES = 3
+#: Trial attribute naming where a trial's config came from: "default", "production" or "search".
+SOURCE_ATTR = "source"
+#: Trial attribute holding the ``[n_validation_windows]`` per-window validation pct-return errors
+#: (the inputs of the SPA test, the Model Confidence Set and the report; no new inference needed).
+WINDOW_ERRORS_ATTR = "validation_window_errors"
 
 
 def study_name(symbol: str, model: str, namespace: str | None = None) -> str:
@@ -108,6 +115,25 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int, n_obj
     return study
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """A config enqueued as one of a study's first trials (Optuna's ``enqueue_trial``).
+
+    Attributes
+    ----------
+    source : str
+        ``"default"`` (the family's documented default) or ``"production"`` (the current best config).
+    params : dict
+        The config as the family's search-space parameters (:func:`sweep.space.params_of`).
+    user_attrs : dict
+        Extra attributes recorded on the trial (e.g. the production file it came from).
+    """
+
+    source: str
+    params: dict[str, Any]
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class StudyJob:
     """Everything one (symbol, model) study needs.
@@ -139,6 +165,11 @@ class StudyJob:
         Study name prefix (the run id) in shared storage; see :func:`study_name`.
     family : str or None
         Model family whose search space applies; default ``model``.
+    warm_start : tuple of WarmStart
+        Configs enqueued once, before the sampler's own suggestions.
+    origin_universe : numpy.ndarray or None
+        ``[n_origins]`` sorted superset of the validation origins: inference runs once over it
+        and each evaluation slices its rows (walk-forward folds share one inference).
     """
 
     symbol: str
@@ -156,6 +187,8 @@ class StudyJob:
     latency_budget_s: float | None = None
     namespace: str | None = None
     family: str | None = None
+    warm_start: tuple[WarmStart, ...] = ()
+    origin_universe: Any = None
 
     @property
     def model_family(self) -> str:
@@ -170,6 +203,26 @@ class StudyJob:
         return self.n_trials if space_size(self.model_family, max_context_length) > 1 else min(self.n_trials, 1)
 
 
+@dataclass(frozen=True)
+class TrialLosses:
+    """Per-window validation losses of one completed trial.
+
+    Attributes
+    ----------
+    study_name : str
+    trial_number : int
+    source : str
+        See :data:`SOURCE_ATTR`.
+    losses : numpy.ndarray
+        ``[n_validation_windows]`` absolute pct-return errors.
+    """
+
+    study_name: str
+    trial_number: int
+    source: str
+    losses: Any
+
+
 @dataclass
 class StudyOutcome:
     """Best validation trial of a study.
@@ -180,6 +233,8 @@ class StudyOutcome:
         Best config on the validation origins.
     validation : dict
         Its validation metrics (see :class:`sweep.evaluate.EvaluationResult`).
+    trials : list of TrialLosses
+        Every completed trial that recorded its per-window validation losses.
     """
 
     symbol: str
@@ -191,6 +246,7 @@ class StudyOutcome:
     n_complete: int
     n_failed: int
     forecaster: Forecaster | None = field(default=None, repr=False)
+    trials: list[TrialLosses] = field(default_factory=list, repr=False)
 
 
 class Objective:
@@ -201,17 +257,45 @@ class Objective:
         self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        config = SPACES[self.job.model_family](trial, self.max_context, self.job.seed)
+        if SOURCE_ATTR not in trial.user_attrs:
+            trial.set_user_attr(SOURCE_ATTR, "search")
+        try:
+            config = SPACES[self.job.model_family](trial, self.max_context, self.job.seed)
+        except ValueError as e:  # an enqueued config off this model's grid (e.g. a longer max context)
+            return self._fail(trial, e, "the enqueued config is not in this model's search space")
         try:
             result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
-                              self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family))
+                              self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
+                              universe=self.job.origin_universe)
         except (SweepError, ValueError, RuntimeError, MemoryError) as e:
-            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
-            raise TrialError(f"{self.job.name} trial {trial.number}: {type(e).__name__}: {e}") from e
+            return self._fail(trial, e)
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("validation", result.to_dict())
+        trial.set_user_attr(WINDOW_ERRORS_ATTR, result.window_errors.tolist())
         values = tuple(result.metrics[name] for name in self.job.objectives)
         return values[0] if len(values) == 1 else values
+
+    def _fail(self, trial: optuna.Trial, error: Exception, why: str = "") -> Any:
+        message = f"{type(error).__name__}: {error}" + (f" ({why})" if why else "")
+        trial.set_user_attr("error", message)
+        raise TrialError(f"{self.job.name} trial {trial.number}: {message}") from error
+
+
+def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
+    """Enqueue each of ``job.warm_start`` whose source the study has not seen yet; returns how many.
+
+    A trial of every source, in any state, counts as seen, so a rerun (a resumed
+    run, or a second worker's driver) never enqueues the same warm start twice.
+    """
+    seen = {t.user_attrs.get(SOURCE_ATTR) for t in study.get_trials(deepcopy=False)}
+    added = 0
+    for warm in job.warm_start:
+        if warm.source not in seen:
+            study.enqueue_trial(warm.params, user_attrs={SOURCE_ATTR: warm.source, **warm.user_attrs})
+            added += 1
+    if added:
+        logger.info("study %s: enqueued %d warm-start trial(s)", study.study_name, added)
+    return added
 
 
 class Progress:
@@ -248,6 +332,7 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
     """
     study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
     fail_stale_running(study)
+    enqueue_warm_start(study, job)
     forecaster = forecaster or job.make_forecaster()
     cache = SampleCache(job.cache_dir, enabled=job.use_cache)
     objective = Objective(job, forecaster, cache)
@@ -287,7 +372,10 @@ def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None
             raise TrialError(f"study {job.name}: no completed trial is within --latency-budget-s "
                              f"{job.latency_budget_s} (fastest: {fastest:.4g} s per origin); raise the budget")
     best = min(complete, key=lambda t: (t.values[0], t.number))
+    losses = [TrialLosses(job.name, t.number, t.user_attrs.get(SOURCE_ATTR, "search"),
+                          np.asarray(t.user_attrs[WINDOW_ERRORS_ATTR], dtype=float))
+              for t in trials if t.state == TrialState.COMPLETE and WINDOW_ERRORS_ATTR in t.user_attrs]
     return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=best.number,
                         config=ForecastConfig.from_dict(best.user_attrs["config"], source=f"{job.name} trial {best.number}"),
                         validation=best.user_attrs["validation"], n_complete=n_complete, n_failed=len(failed),
-                        forecaster=forecaster)
+                        forecaster=forecaster, trials=losses)

@@ -47,6 +47,12 @@ class SampleBatch:
         blocks = -(-num_samples // self.samples_per_batch)
         return SampleBatch(self.samples[:, :num_samples], self.block_seconds[:blocks], self.samples_per_batch)
 
+    def windows(self, rows: np.ndarray) -> "SampleBatch":
+        """The paths of windows ``rows`` only; block seconds are scaled to their share of the windows,
+        so :meth:`latency_s` stays the seconds per origin."""
+        share = len(rows) / self.samples.shape[0]
+        return SampleBatch(self.samples[rows], self.block_seconds * share, self.samples_per_batch)
+
     def latency_s(self) -> float:
         """Inference seconds per forecast origin."""
         return float(self.block_seconds.sum() / self.samples.shape[0])
