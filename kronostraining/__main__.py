@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sweep.cli import EXIT_OK, add_data_flags, add_window_flags, console, exit_code_of, setup_logging
-from sweep.cli import load_training_data
+from sweep.cli import add_folds_flag, load_training_data
 from sweep.kronos.card import DEFAULT_KRONOS_MODEL
 
 from .dataset import fit_bars
@@ -23,6 +23,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--symbols", nargs="+", required=True)
     add_data_flags(p)
     add_window_flags(p)
+    add_folds_flag(p, "train only on bars before the oldest fold's first validation origin")
     p.add_argument("--output", type=Path, required=True,
                    help="folder for tokenizer/, predictor/ and kronos.json (load it with --kronos-model DIR)")
     p.add_argument("--init", default=DEFAULT_KRONOS_MODEL, help="'scratch', a Hugging Face id or a folder")

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from sweep import __version__
 from sweep.errors import ConfigError
 from sweep.kronos.card import DEFAULT_KRONOS_MODEL, DEFAULT_MAX_CONTEXT, TRAINED_METADATA
+from sweep.overlap import inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
 
 from .dataset import FitBars, WindowSampler
@@ -224,6 +225,8 @@ def train_kronos(series: list[FitBars], output: str | Path, init: str = DEFAULT_
             "batch_size": batch_size, "seed": seed, "clip": clip, "losses": losses,
             "symbols": {s.symbol: {"first_bar": s.first_bar, "last_bar": s.last_bar, "bars": len(s.bars)}
                         for s in series},
+            # what the weights have seen: the overlap checks of sweeps and backtests read these
+            **inherited_limits(init, [s.last_bar for s in series]),
             "sweep_version": __version__, "created_at": utc_now()})
     logger.info("wrote %s (%s)", output, json.dumps(losses))
     return TrainResult(Path(output), losses)

@@ -28,8 +28,8 @@ from .stats import paired_test
 from .study import StudyOutcome
 from .windows import Splits
 
-__all__ = ["Scoring", "default_block", "comparisons", "symbol_significance", "candidate_document",
-           "ensemble_document", "BENCHMARK_LABEL"]
+__all__ = ["Scoring", "FittedEnsemble", "default_block", "comparisons", "symbol_significance", "candidate_document",
+           "fit_ensemble", "ensemble_document", "BENCHMARK_LABEL"]
 
 #: Study label of the persistence baseline: the benchmark of the SPA test.
 BENCHMARK_LABEL = "naive"
@@ -165,12 +165,35 @@ def candidate_document(scoring: Scoring, outcome: StudyOutcome, test: Evaluation
     }
 
 
-def ensemble_document(scoring: Scoring, method: str, done: list[StudyOutcome], significance: dict[str, Any],
-                      provenance: dict[str, Any]) -> dict[str, Any]:
-    """Fit ``method`` weights over each study's best config on validation; score them on test.
+@dataclass(frozen=True)
+class FittedEnsemble:
+    """Ensemble weights fitted on validation and the blend's metrics.
 
-    Every member's validation samples come from the sample cache its study filled. The
-    ``default`` block is the family default of the member with the largest weight.
+    Attributes
+    ----------
+    members : list of Member
+    weights : numpy.ndarray
+        ``[n_members]``, non-negative, summing to 1.
+    validation, test : EvaluationResult
+        The blend on the validation (in-sample for the weights) and test origins.
+    """
+
+    method: str
+    members: list[Member]
+    weights: np.ndarray
+    validation: EvaluationResult
+    test: EvaluationResult
+
+    @property
+    def strongest(self) -> str:
+        """Label of the member with the largest weight."""
+        return self.members[int(np.argmax(self.weights))].label
+
+
+def fit_ensemble(scoring: Scoring, method: str, done: list[StudyOutcome]) -> FittedEnsemble:
+    """Fit ``method`` weights over each study's best config on validation; score the blend on test.
+
+    Every member's validation samples come from the sample cache its study filled.
     """
     data, splits, horizon = scoring.data, scoring.splits, scoring.horizon
     members = [Member(o.model, scoring.forecaster_of(o.model), o.config, n_max_samples(family_of(o.model)))
@@ -183,19 +206,26 @@ def ensemble_document(scoring: Scoring, method: str, done: list[StudyOutcome], s
                                       splits.test_origins, horizon, scoring.cache, scoring.universe)
                       for m, _ in active]
     test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon)
+    return FittedEnsemble(method, members, weights,
+                          ensemble_result(validation, weights, data, splits.validation_origins, horizon), test)
+
+
+def ensemble_document(scoring: Scoring, fitted: FittedEnsemble, done: list[StudyOutcome],
+                      significance: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+    """The ensemble candidate JSON; its ``default`` block is the family default of the strongest member."""
     studies = [{"study_name": o.study_name, "trial_number": o.trial_number} for o in done]
-    windows = splits.describe(data.frame.index)
-    strongest = members[int(np.argmax(weights))].label
+    windows = scoring.splits.describe(scoring.data.frame.index)
+    active = [m.forecaster.identity() for m, w in zip(fitted.members, fitted.weights) if w > 0]
     return {
-        "symbol": data.symbol,
-        "model": {"family": "ensemble", "method": method},
-        "config": {"members": member_entries(members, weights, studies)},
-        "validation": ensemble_result(validation, weights, data, splits.validation_origins, horizon).to_dict(),
-        "test": test.to_dict(),
-        "baseline": _baseline(scoring, test),
+        "symbol": scoring.data.symbol,
+        "model": {"family": "ensemble", "method": fitted.method},
+        "config": {"members": member_entries(fitted.members, fitted.weights, studies)},
+        "validation": fitted.validation.to_dict(),
+        "test": fitted.test.to_dict(),
+        "baseline": _baseline(scoring, fitted.test),
         "windows": windows,
-        "provenance": {**provenance, "ensemble_method": method},
+        "provenance": {**provenance, "ensemble_method": fitted.method},
         "selection": {"weights_fitted_on": "validation origins", "objective": "validation pct_return_mae",
                       "studies": studies, **significance},
-        **_honesty(scoring, test, strongest, [m.forecaster.identity() for m, _ in active], windows),
+        **_honesty(scoring, fitted.test, fitted.strongest, active, windows),
     }

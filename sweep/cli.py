@@ -8,6 +8,7 @@ Commands::
     python -m sweep evaluate --symbol SYM --config FILE.json [--json]
     python -m sweep promote --run RUN_ID [--symbols ...] [--alpha 0.05] [--dry-run]
     python -m sweep report --run RUN_ID [--output-dir DIR] [--report-dir DIR]
+    python -m sweep backtest --symbols ... --folds K [sweep flags]   walk-forward backtest of the tuning
 
 Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 """
@@ -89,23 +90,34 @@ def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict
         ``windows`` and per-symbol data path, fingerprint and first validation origin, for the
         checkpoint's training record.
 
+    With ``args.folds`` (``--folds K``) the bars stop before the first validation origin of the
+    oldest of K walk-forward folds (:func:`sweep.windows.walk_forward_splits`), so the model can be
+    backtested on every fold.
+
     Raises
     ------
     DataValidationError, ConfigError
         If a file is invalid or too short for the windows.
     """
     from .data import load_ohlcv
-    from .windows import make_splits
+    from .windows import walk_forward_splits
 
     spec = window_spec_from_args(args)
+    folds = getattr(args, "folds", 1)
     datasets, data_meta = [], {}
     for symbol in args.symbols:
         data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
-        splits = make_splits(data.n_bars, spec, source=str(data.path))
+        splits = walk_forward_splits(data.n_bars, spec, folds, source=str(data.path))[0]  # the oldest fold
         datasets.append((data, splits))
         data_meta[symbol] = {"data_path": str(data.path), "data_fingerprint": data.fingerprint,
                              "first_validation_origin_time": str(data.frame.index[splits.first_validation_origin])}
-    return spec, datasets, {"windows": spec.__dict__ | {"purge_gap_bars": spec.purge_gap}, "datasets": data_meta}
+    windows = spec.__dict__ | {"purge_gap_bars": spec.purge_gap, "folds": folds}
+    return spec, datasets, {"windows": windows, "datasets": data_meta}
+
+
+def add_folds_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--folds", type=int, default=1,
+                        help=f"walk-forward folds (default 1: today's split only); {what}")
 
 
 def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None) -> None:
@@ -118,7 +130,8 @@ def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None)
 
 def _sweep_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
-                                "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report' (see --help of each).")
+                                "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
+                                "'backtest' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
     p.add_argument("--models", nargs="+", default=list(MODEL_FAMILIES), choices=MODEL_FAMILIES,
                    help=f"model families to tune (default: {' '.join(MODEL_FAMILIES)})")
@@ -278,11 +291,10 @@ def warn_overlap(document: dict[str, Any]) -> None:
                       f"({document['windows']['first_validation_origin_time']})", highlight=False)
 
 
-def _run_sweep(argv: Sequence[str]) -> int:
-    args = _sweep_parser().parse_args(argv)
-    from .run import SweepSettings, new_run_id, run_sweep
+def _sweep_settings(args: argparse.Namespace):
+    from .run import SweepSettings, new_run_id
 
-    settings = SweepSettings(
+    return SweepSettings(
         symbols=tuple(args.symbols), models=tuple(dict.fromkeys(args.models)), n_trials=args.n_trials,
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
@@ -290,6 +302,10 @@ def _run_sweep(argv: Sequence[str]) -> int:
         windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
         ensemble=args.ensemble, finetune=args.finetune, finetune_steps=args.finetune_steps, alpha=args.alpha)
+
+
+def _with_progress(args: argparse.Namespace, settings, work: Callable[..., Any]) -> Any:
+    """Run ``work(settings, executor, progress=...)`` on the chosen executor, with rich bars or JSON lines."""
     console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
     executor = None
     if args.executor == "ray":
@@ -297,12 +313,19 @@ def _run_sweep(argv: Sequence[str]) -> int:
 
         executor = RayExecutor(args.ray_address, args.workers, args.gpus_per_worker, run_label=settings.run_id)
     if args.log_format == "json":
-        results = run_sweep(settings, executor, progress=JsonLinesProgress())
-    else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as progress:
-            results = run_sweep(settings, executor, progress=RichStudyProgress(progress))
+        return work(executor, progress=JsonLinesProgress())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        return work(executor, progress=RichStudyProgress(progress))
+
+
+def _run_sweep(argv: Sequence[str]) -> int:
+    args = _sweep_parser().parse_args(argv)
+    from .run import run_sweep
+
+    settings = _sweep_settings(args)
+    results = _with_progress(args, settings, lambda executor, progress: run_sweep(settings, executor, progress))
     if args.log_format == "json":
         for r in results:
             print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
@@ -322,30 +345,85 @@ def _run_sweep(argv: Sequence[str]) -> int:
     return EXIT_OK if len(results) == len(settings.symbols) else EXIT_FAILURE
 
 
+def _backtest_parser() -> argparse.ArgumentParser:
+    p = _sweep_parser()
+    p.prog = "python -m sweep backtest"
+    p.description = ("Walk-forward backtest of the tuning itself: the whole selection runs on each fold's "
+                     "validation origins; the selected config, the family default and persistence are scored on "
+                     "its test origins. Takes every sweep flag.")
+    p.add_argument("--folds", type=int, default=3, help="walk-forward folds; the last is today's split (default 3)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="run folds whose windows a model saw in (pre)training, flagged instead of refused")
+    return p
+
+
+def _run_backtest(argv: Sequence[str]) -> int:
+    args = _backtest_parser().parse_args(argv)
+    from .backtest import BACKTEST_FILE, BacktestSettings, run_backtest
+
+    if args.promote:
+        raise ConfigError("backtest writes no candidate to promote; drop --promote (run a sweep to promote)")
+    settings = BacktestSettings(_sweep_settings(args), folds=args.folds, allow_overlap=args.allow_overlap)
+    document = _with_progress(args, settings.sweep,
+                              lambda executor, progress: run_backtest(settings, executor, progress))
+    if args.log_format == "json":
+        print(json.dumps({"backtest": str(settings.sweep.run_dir / BACKTEST_FILE), "summary": document["summary"]}))
+        return EXIT_OK
+    print_backtest(document)
+    console.print(f"[green]wrote[/green] {settings.sweep.run_dir / BACKTEST_FILE}")
+    return EXIT_OK
+
+
+def print_backtest(document: dict[str, Any]) -> None:
+    """The folds table and the plain answer to "did tuning help?"."""
+    table = Table(title=f"Walk-forward backtest of the tuning, {document['n_folds']} folds (test pct_return_mae)")
+    for column in ("symbol", "fold", "test origins", "selected", "selected mae", "default mae", "persistence mae",
+                   "SPA p"):
+        table.add_column(column, justify="right" if "mae" in column or column in ("fold", "SPA p") else "left")
+    for row in document["folds"]:
+        mae = row["test_pct_return_mae"]
+        table.add_row(row["symbol"], str(row["fold"]),
+                      f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
+                      row["selected"]["model"], f"{mae['selected']:.5f}", f"{mae['default']:.5f}",
+                      f"{mae['persistence']:.5f}", _p(row["spa_p_value"]))
+    _table_console().print(table)
+    for name in ("default", "persistence"):
+        g = document["summary"][f"gain_vs_{name}"]
+        helped = g["ci_low"] > 0
+        console.print(f"tuning vs {name}: gain {100 * g['relative']:+.2f}% of its MAE (mean {g['mean']:+.2e}, "
+                      f"{100 * g['ci_level']:.0f}% CI [{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in "
+                      f"{g['folds_won']} of {g['n_folds']} folds: "
+                      + ("[green]tuning helped[/green]" if helped else "[yellow]no evidence that tuning helped[/yellow]"),
+                      highlight=False)
+
+
 def _promote(settings, json_lines: bool = False) -> None:
-    from .promote import promote
+    from .promote import PERSISTENCE, promote
 
     reviews = promote(settings)
     if json_lines:
         for r in reviews:
-            print(json.dumps({"symbol": r.symbol, "promoted": r.promoted, "reason": r.reason,
+            print(json.dumps({"symbol": r.symbol, "decision": r.outcome, "promoted": r.promoted, "reason": r.reason,
                               "review": str(r.path) if r.path else None,
+                              "vs_persistence_p_value": r.persistence_test.dm_p_value,
                               "dm_p_value": r.test.dm_p_value if r.test else None}), flush=True)
         return
     table = Table(title=f"Promotion review of run {settings.run_id} (alpha {settings.alpha}"
                         f"{', dry run: nothing written' if settings.dry_run else ''})")
-    for column in ("symbol", "decision", "candidate test mae", "best test mae", "DM p", "CI of mean diff", "review"):
+    for column in ("symbol", "decision", "candidate test mae", "persistence", "vs persistence p", "best test mae",
+                   "vs best p", "MDE vs persistence", "review"):
         table.add_column(column)
+    labels = {"promoted": "[green]promoted[/green]", "kept": "kept best", PERSISTENCE: "[yellow]persistence[/yellow]"}
     for r in reviews:
-        t = r.test
-        table.add_row(r.symbol, "[green]promoted[/green]" if r.promoted else "kept best",
-                      f"{r.candidate.metrics['pct_return_mae']:.6f}",
+        t, tp = r.test, r.persistence_test
+        table.add_row(r.symbol, labels[r.outcome], f"{r.candidate.metrics['pct_return_mae']:.6f}",
+                      f"{r.candidate.baseline['pct_return_mae']:.6f}", f"{tp.dm_p_value:.4f}",
                       f"{r.incumbent.metrics['pct_return_mae']:.6f}" if r.incumbent else "-",
-                      f"{t.dm_p_value:.4f}" if t else "-", f"[{t.ci_lower:.2e}, {t.ci_upper:.2e}]" if t else "-",
-                      str(r.path or "-"))
+                      f"{t.dm_p_value:.4f}" if t else "-",
+                      f"{100 * tp.mde / r.candidate.baseline['pct_return_mae']:.1f}%", str(r.path or "-"))
     _table_console().print(table)
     for r in reviews:
-        console.print(f"{r.symbol}: {r.reason}", highlight=False)
+        console.print(f"{r.symbol}: {r.outcome}: {r.reason}", highlight=False)
 
 
 def _run_promote(argv: Sequence[str]) -> int:
@@ -504,6 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m sweep``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging("-v" in argv or "--verbose" in argv)
-    commands = {"data": _run_data, "evaluate": _run_evaluate, "promote": _run_promote, "report": _run_report}
+    commands = {"data": _run_data, "evaluate": _run_evaluate, "promote": _run_promote, "report": _run_report,
+                "backtest": _run_backtest}
     command = commands.get(argv[0]) if argv else None
     return exit_code_of(lambda: command(argv[1:]) if command else _run_sweep(argv))

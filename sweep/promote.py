@@ -1,10 +1,16 @@
 """Promotion review: a candidate replaces ``best/<SYMBOL>.json`` only if it is better on identical test windows.
 
-Both configs are evaluated on the test origins of today's data (the
-candidate's window spec), their per-window pct-return errors are compared with
-a paired test (:func:`sweep.stats.paired_test`), and every decision is written
-to its own review file. A lock file serialises promoters, so two reviews never
-interleave their read of the current best and their write of the new one.
+Persistence is the implicit incumbent: a candidate must beat the last-close
+forecast *and* the current best (when one exists), each by a paired test
+(:func:`sweep.stats.paired_test`) of the per-window pct-return errors on the
+test origins of today's data (the candidate's window spec). When a symbol has
+no best yet and the candidate does not beat persistence, the persistence config
+is written as its best: the trading system is told "no model for this symbol".
+Every review states the minimum detectable effect of its windows, so a "kept"
+decision shows whether the test could have seen a 1 % or a 5 % improvement.
+Every decision is written to its own review file. A lock file serialises
+promoters, so two reviews never interleave their read of the current best and
+their write of the new one.
 """
 
 from __future__ import annotations
@@ -23,13 +29,19 @@ from .ensemble import document_members, evaluate_document
 from .errors import ConfigError, SweepError
 from .evaluate import EvaluationResult
 from .forecasters import Forecaster, forecaster_from_identity
-from .stats import PairedTest, paired_test
+from .config import ForecastConfig
+from .stats import MDE_POWER, PairedTest, paired_test
 from .store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
 from .windows import WindowSpec, make_splits
 
-__all__ = ["PromoteSettings", "Review", "promote", "review_symbol", "LOCK_NAME"]
+__all__ = ["PromoteSettings", "Review", "promote", "review_symbol", "decide", "persistence_document", "LOCK_NAME",
+           "PROMOTED", "KEPT", "PERSISTENCE"]
 
 LOCK_NAME = ".promote.lock"
+#: ``model`` block of a persistence best config.
+PERSISTENCE_IDENTITY = {"family": "naive", "model_id": "persistence"}
+#: Review outcomes: the candidate replaced the best; the best (or nothing) was kept; persistence was written.
+PROMOTED, KEPT, PERSISTENCE = "promoted", "kept", "persistence"
 REVIEW_METRICS = ("pct_return_mae", "price_mae", "crps", "coverage_90", "direction_accuracy", "skill", "latency_s")
 
 
@@ -101,23 +113,34 @@ class Review:
 
     Attributes
     ----------
-    promoted : bool
+    outcome : str
+        :data:`PROMOTED`, :data:`KEPT` or :data:`PERSISTENCE` (no best existed and the candidate
+        did not beat persistence, so the persistence config was written).
     reason : str
     candidate, incumbent : EvaluationResult or None
-        Test metrics on today's windows (``incumbent`` is None for a first candidate).
+        Test metrics on today's windows (``incumbent`` is None when the symbol has no best).
     test : PairedTest or None
+        Candidate vs the current best (None without one).
+    persistence_test : PairedTest
+        Candidate vs persistence.
     path : Path or None
         The review file (None in a dry run).
     """
 
     symbol: str
-    promoted: bool
+    outcome: str
     reason: str
     candidate: EvaluationResult
     incumbent: EvaluationResult | None
     test: PairedTest | None
+    persistence_test: PairedTest
     windows: dict[str, Any]
     path: Path | None = None
+
+    @property
+    def promoted(self) -> bool:
+        """Whether the candidate became the best."""
+        return self.outcome == PROMOTED
 
 
 def _window_spec(document: dict[str, Any], source: Path) -> WindowSpec:
@@ -172,30 +195,63 @@ def review_symbol(settings: PromoteSettings, symbol: str,
                          f"wait for it, or delete the file if no promoter is running") from e
 
 
+def _verdict(name: str, test: PairedTest) -> str:
+    if test.candidate_better:
+        return f"beats {name} (DM p = {test.dm_p_value:.4g}, CI upper bound {test.ci_upper:.3g} < 0)"
+    return (f"does not beat {name} (mean differential {test.mean_differential:+.3g}, DM p = {test.dm_p_value:.4g}, "
+            f"CI [{test.ci_lower:.3g}, {test.ci_upper:.3g}])")
+
+
+def decide(vs_persistence: PairedTest, vs_best: PairedTest | None) -> tuple[str, str]:
+    """The promotion rule: ``(outcome, reason)``.
+
+    The candidate is promoted only if it beats persistence and, when a best exists, the best,
+    each by :attr:`PairedTest.candidate_better`. Without a best, a candidate that does not beat
+    persistence leaves persistence as the best (:data:`PERSISTENCE`).
+    """
+    reasons = [f"candidate {_verdict('persistence', vs_persistence)}"]
+    if vs_best is not None:
+        reasons.append(f"candidate {_verdict('the current best', vs_best)}")
+    reason = "; ".join(reasons) + f" at level {vs_persistence.alpha}"
+    if vs_persistence.candidate_better and (vs_best is None or vs_best.candidate_better):
+        return PROMOTED, reason
+    if vs_best is None:
+        return PERSISTENCE, reason + "; no model for this symbol: the persistence config is written as its best"
+    return KEPT, reason
+
+
+def persistence_document(symbol: str, candidate: dict[str, Any], review: Review, seed: int) -> dict[str, Any]:
+    """The best config that says "no model for this symbol": persistence, with the review's evidence."""
+    config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean", seed=seed)
+    return {"symbol": symbol, "model": PERSISTENCE_IDENTITY, "config": config.to_dict(),
+            "validation": candidate.get("baseline", {}).get("validation"),
+            "test": {**review.candidate.baseline, "n_windows": review.candidate.n_windows},
+            "windows": candidate["windows"],
+            "provenance": {"written_because": review.reason, "rejected_candidate": {
+                k: candidate.get(k) for k in ("model", "config")}, "created_at": utc_now()}}
+
+
 def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], data, origins, horizon: int,
             cache: SampleCache, load, windows: dict[str, Any]) -> tuple[Review, dict[str, Any] | None]:
-    """Evaluate both configs and apply the rule; returns the review and the current best document."""
+    """Evaluate both configs and apply :func:`decide`; returns the review and the current best document."""
     candidate_result = evaluate_document(candidate, data, origins, horizon, cache, load)
+    vs_persistence = paired_test(candidate_result.window_errors, candidate_result.baseline_window_errors,
+                                 settings.alpha, settings.seed)
     best_file = best_path(settings.output_dir, symbol)
-    if not best_file.is_file():
-        return Review(symbol, True, f"first candidate for {symbol}: no current best", candidate_result, None, None,
-                      windows), None
-    incumbent = read_json(best_file, "best config")
-    incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache, load)
-    test = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha, settings.seed)
-    if test.candidate_better:
-        reason = (f"candidate better at level {settings.alpha}: DM p = {test.dm_p_value:.4g}, "
-                  f"bootstrap CI upper bound {test.ci_upper:.3g} < 0")
-    else:
-        reason = (f"not promoted: no significant improvement at level {settings.alpha} "
-                  f"(mean differential {test.mean_differential:+.3g}, DM p = {test.dm_p_value:.4g}, "
-                  f"CI [{test.ci_lower:.3g}, {test.ci_upper:.3g}])")
-    return Review(symbol, test.candidate_better, reason, candidate_result, incumbent_result, test, windows), incumbent
+    incumbent = read_json(best_file, "best config") if best_file.is_file() else None
+    incumbent_result = vs_best = None
+    if incumbent is not None:
+        incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache, load)
+        vs_best = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha,
+                              settings.seed)
+    outcome, reason = decide(vs_persistence, vs_best)
+    return Review(symbol, outcome, reason, candidate_result, incumbent_result, vs_best, vs_persistence,
+                  windows), incumbent
 
 
 def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None,
             source: Path) -> Review:
-    """Write the review file, then (when promoted) the new best config; nothing in a dry run.
+    """Write the review file, then (when promoted, or persistence is due) the new best config; nothing in a dry run.
 
     The review goes first, so a crash in between leaves a recorded decision and the
     old best in place; rerunning the review repeats it.
@@ -204,11 +260,15 @@ def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any]
         return review
     path = write_review(Path(settings.output_dir) / "reviews", review.symbol,
                         review_markdown(review, candidate, incumbent, source, settings))
-    if review.promoted:
-        promoted = {**candidate, "promotion": {"review": str(path), "reviewed_at": utc_now(), "alpha": settings.alpha,
-                                               "candidate_file": str(source), "test_on_review": review.windows,
-                                               "test_metrics_on_review": review.candidate.to_dict()}}
+    promotion = {"review": str(path), "reviewed_at": utc_now(), "alpha": settings.alpha, "decision": review.outcome,
+                 "candidate_file": str(source), "test_on_review": review.windows,
+                 "vs_persistence": review.persistence_test.to_dict(review.candidate.baseline["pct_return_mae"])}
+    if review.outcome == PROMOTED:
+        promoted = {**candidate, "promotion": {**promotion, "test_metrics_on_review": review.candidate.to_dict()}}
         write_json_atomic(best_path(settings.output_dir, review.symbol), promoted)
+    elif review.outcome == PERSISTENCE:
+        document = persistence_document(review.symbol, candidate, review, settings.seed)
+        write_json_atomic(best_path(settings.output_dir, review.symbol), {**document, "promotion": promotion})
     return Review(**{**review.__dict__, "path": path})
 
 
@@ -246,23 +306,35 @@ def _metric_rows(review: Review) -> list[str]:
     return rows
 
 
+def _test_lines(title: str, t: PairedTest, reference_mae: float) -> list[str]:
+    """A paired test's section, with the minimum detectable effect relative to the other's MAE."""
+    return [f"## {title}", "",
+            f"- windows: {t.n_windows}; mean differential: {t.mean_differential:+.6g}",
+            f"- Diebold-Mariano (one-sided, Newey-West HAC, max lag {t.hac_max_lag}): "
+            f"statistic {t.dm_statistic:.4f}, p-value {t.dm_p_value:.4g}",
+            f"- circular block bootstrap (block length {t.block_length}) {100 * (1 - 2 * t.alpha):.0f}% CI "
+            f"of the mean differential: [{t.ci_lower:.6g}, {t.ci_upper:.6g}]",
+            f"- minimum detectable effect at {100 * MDE_POWER:.0f}% power: {t.mde:.3g} "
+            f"({100 * t.mde / reference_mae:.2f}% of the other's MAE {reference_mae:.6g}); a smaller true "
+            f"improvement is more likely missed than found on these windows",
+            f"- rule: better when p < {t.alpha} and the CI upper bound < 0: "
+            f"**{'yes' if t.candidate_better else 'no'}**", ""]
+
+
 def review_markdown(review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None, source: Path,
                     settings: PromoteSettings) -> str:
-    """The review file: decision, windows, both metric sets, the paired test and both configs."""
+    """The review file: decision, windows, both metric sets, the paired tests and both configs."""
+    decision = {PROMOTED: "PROMOTED", KEPT: "KEPT CURRENT BEST", PERSISTENCE: "PERSISTENCE WRITTEN (no model)"}
     lines = [f"# Promotion review: {review.symbol}", "",
-             f"- decision: **{'PROMOTED' if review.promoted else 'KEPT CURRENT BEST'}** ({review.reason})",
+             f"- decision: **{decision[review.outcome]}** ({review.reason})",
              f"- reviewed at: {utc_now()}", f"- candidate: `{source}` (run {settings.run_id})",
              f"- test windows: {json.dumps(review.windows)}", "",
-             "## Test metrics on identical windows", "", *_metric_rows(review), ""]
+             "## Test metrics on identical windows", "", *_metric_rows(review), "",
+             *_test_lines("Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)",
+                          review.persistence_test, review.candidate.baseline["pct_return_mae"])]
     if review.test is not None:
-        t = review.test
-        lines += ["## Paired test (loss = per-window pct-return error, candidate minus current best)", "",
-                  f"- windows: {t.n_windows}; mean differential: {t.mean_differential:+.6g}",
-                  f"- Diebold-Mariano (one-sided, Newey-West HAC, max lag {t.hac_max_lag}): "
-                  f"statistic {t.dm_statistic:.4f}, p-value {t.dm_p_value:.4g}",
-                  f"- circular block bootstrap (block length {t.block_length}) {100 * (1 - 2 * t.alpha):.0f}% CI "
-                  f"of the mean differential: [{t.ci_lower:.6g}, {t.ci_upper:.6g}]",
-                  f"- rule: promote when p < {t.alpha} and the CI upper bound < 0", ""]
+        lines += _test_lines("Candidate vs current best (candidate minus current best)", review.test,
+                             review.incumbent.metrics["pct_return_mae"])
     lines += ["## Candidate", "", "```json", json.dumps({k: candidate[k] for k in ("model", "config")}, indent=2),
               "```", ""]
     if incumbent is not None:

@@ -7,11 +7,11 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__
 from .cache import SampleCache
-from .candidate import Scoring, candidate_document, ensemble_document, symbol_significance
+from .candidate import Scoring, candidate_document, ensemble_document, fit_ensemble, symbol_significance
 from .config import MODEL_FAMILIES, ForecastConfig
 from .data import OHLCVData, load_ohlcv, validate_symbol
 from .ensemble import ENSEMBLE_METHODS, document_members
@@ -27,7 +27,8 @@ from .store import (best_path, candidate_path, ensemble_candidate_path, git_comm
                     write_json_atomic)
 from .windows import Splits, WindowSpec, make_splits
 
-__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "warm_starts", "new_run_id"]
+__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "warm_starts", "new_run_id",
+           "check_run_settings", "forecaster_lookup", "provenance", "selection_settings", "study_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -208,10 +209,31 @@ def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
     return PersistenceForecaster()
 
 
-def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData]) -> None:
-    """Record what a run's studies depend on; refuse to resume a run with different values."""
+def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> Callable[[str], Forecaster]:
+    """Loaded model of a study label: the one a study already loaded in this process, else loaded once now
+    (executors on other processes return no loaded model)."""
+    loaded = {o.model: o.forecaster for o in outcomes if isinstance(o, StudyOutcome) and o.forecaster}
+
+    def forecaster_of(label: str) -> Forecaster:
+        if label not in loaded:
+            loaded[label] = make_forecaster(label, settings)
+        return loaded[label]
+
+    return forecaster_of
+
+
+def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None) -> None:
+    """Record what a run's studies depend on; refuse to resume a run with different values.
+
+    ``folds`` is the walk-forward fold count of a backtest run (None for a sweep).
+
+    Raises
+    ------
+    ConfigError
+        If the run folder records other windows, seed, data, models, objectives or folds.
+    """
     path = settings.run_dir / "run.json"
-    current = {"windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
+    current = {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
                "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
                "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
                "objectives": list(settings.objectives), "finetune": settings.finetune,
@@ -219,8 +241,8 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     if path.is_file():
         # runs recorded before a key existed default to today's value for it
         stored = {"objectives": [OBJECTIVE], "finetune": False, "kronos_model": settings.kronos_model,
-                  "kronos_tokenizer": settings.kronos_tokenizer, **read_json(path, "run settings")}
-        changed = [k for k in ("windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model",
+                  "kronos_tokenizer": settings.kronos_tokenizer, "folds": None, **read_json(path, "run settings")}
+        changed = [k for k in ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model",
                                "kronos_tokenizer", "objectives", "finetune")
                    if stored.get(k) != current[k]]
         changed += [f"data of {s}" for s, fp in current["data"].items()
@@ -233,7 +255,7 @@ def _check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData])
     write_json_atomic(path, {**current, "run_id": settings.run_id, "updated_at": utc_now()})
 
 
-def _provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
+def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
     return {
         "sweep_version": __version__,
         "git_commit": git_commit(),
@@ -248,7 +270,7 @@ def _provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
     }
 
 
-def _selection_settings(settings: SweepSettings) -> dict[str, Any]:
+def selection_settings(settings: SweepSettings) -> dict[str, Any]:
     return {"objective": "validation pct_return_mae", "objectives": list(settings.objectives),
             "latency_budget_s": settings.latency_budget_s}
 
@@ -293,14 +315,20 @@ def _production_config(settings: SweepSettings, symbol: str, label: str) -> tupl
     return None
 
 
+def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: str, **overrides: Any) -> StudyJob:
+    """The study of model ``label`` on ``data`` under ``settings``; ``overrides`` replace job fields
+    (a backtest fold's namespace, warm start and origin universe)."""
+    fields = dict(symbol=data.symbol, model=label, family=family_of(label), data=data, splits=splits,
+                  make_forecaster=lambda: make_forecaster(label, settings), n_trials=settings.n_trials,
+                  storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.run_dir / "cache"),
+                  use_cache=settings.use_cache, timeout_s=settings.timeout_s, objectives=settings.objectives,
+                  latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
+    return StudyJob(**{**fields, **overrides})
+
+
 def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
-    return [StudyJob(symbol=symbol, model=label, family=family_of(label), data=datasets[symbol],
-                     splits=splits[symbol], make_forecaster=lambda label=label: make_forecaster(label, settings),
-                     n_trials=settings.n_trials, storage=settings.storage_url(), seed=settings.seed,
-                     cache_dir=str(settings.run_dir / "cache"), use_cache=settings.use_cache,
-                     timeout_s=settings.timeout_s, objectives=settings.objectives,
-                     latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace,
-                     warm_start=warm_starts(settings, symbol, label))
+    return [study_job(settings, datasets[symbol], splits[symbol], label,
+                      warm_start=warm_starts(settings, symbol, label))
             for symbol in settings.symbols for label in settings.labels]
 
 
@@ -327,22 +355,16 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     """
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
-    _check_run_settings(settings, datasets)
+    check_run_settings(settings, datasets)
     executor = executor or InProcessExecutor()
     if settings.finetune:
         variants = finetune_checkpoints(settings.run_dir, datasets, splits, settings.toto_model,
                                         settings.finetune_steps, settings.seed, executor)
         settings = replace(settings, variants=variants)
-        _check_run_settings(settings, datasets)  # records the variants for resumes and reports
+        check_run_settings(settings, datasets)  # records the variants for resumes and reports
     jobs = _jobs(settings, datasets, splits)
     outcomes = executor.run(jobs, progress)
-    loaded = {o.model: o.forecaster for o in outcomes if isinstance(o, StudyOutcome) and o.forecaster}
-
-    def forecaster_of(label: str) -> Forecaster:  # executors on other processes return no loaded model
-        if label not in loaded:
-            loaded[label] = make_forecaster(label, settings)
-        return loaded[label]
-
+    forecaster_of = forecaster_lookup(settings, outcomes)
     results = []
     for symbol in settings.symbols:
         mine = [o for o, job in zip(outcomes, jobs) if job.symbol == symbol]
@@ -364,11 +386,12 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, mine: list[Stud
     best = min(done, key=lambda o: o.validation["pct_return_mae"])
     test = scoring.evaluate(best.model, best.config, "test")
     significance = symbol_significance(scoring, done)
-    provenance = _provenance(settings, scoring.data)
-    document = candidate_document(scoring, best, test, mine, significance, provenance, _selection_settings(settings))
+    recorded = provenance(settings, scoring.data)
+    document = candidate_document(scoring, best, test, mine, significance, recorded, selection_settings(settings))
     path = write_json_atomic(candidate_path(settings.output_dir, settings.run_id, symbol), document)
     ensemble = None
     if settings.ensemble:
-        ensemble = ensemble_document(scoring, settings.ensemble, done, significance, provenance)
+        ensemble = ensemble_document(scoring, fit_ensemble(scoring, settings.ensemble, done), done, significance,
+                                     recorded)
         write_json_atomic(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble)
     return SymbolResult(symbol, best, test, path, document, mine, ensemble)

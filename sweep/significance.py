@@ -78,7 +78,11 @@ def spa_test(benchmark: np.ndarray, models: np.ndarray, seed: int = 0) -> SPARes
     """Does any model have lower expected loss than the benchmark, accounting for the search?
 
     Hansen, P. R. (2005), "A Test for Superior Predictive Ability", JBES 23(4). H0: no
-    model is better than the benchmark; a small p-value rejects it.
+    model is better than the benchmark; a small p-value rejects it. Hansen's statistic is
+    ``max(0, max_k t_k)``; ``arch`` compares the bootstrap maxima with ``max_k`` of the mean
+    differentials without that floor, which gives p near 0.5 when every model is clearly
+    worse. With the floor the statistic is then 0, its smallest value, so all three
+    p-values are 1 (no evidence against H0) in that case; otherwise the floor changes nothing.
 
     Parameters
     ----------
@@ -103,6 +107,8 @@ def spa_test(benchmark: np.ndarray, models: np.ndarray, seed: int = 0) -> SPARes
     unique, _ = distinct_columns(models)
     best = unique[:, np.argmin(unique.mean(axis=0))]
     block = auto_block_length(best - benchmark, "stationary")
+    if best.mean() >= benchmark.mean():  # no model beats the benchmark on average: T = 0
+        return SPAResult(1.0, 1.0, 1.0, models.shape[1], unique.shape[1], block)
     spa = SPA(benchmark, unique, block_size=block, reps=BOOTSTRAP_REPS, seed=seed)
     spa.compute()
     p = spa.pvalues

@@ -294,7 +294,7 @@ def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
             study.enqueue_trial(warm.params, user_attrs={SOURCE_ATTR: warm.source, **warm.user_attrs})
             added += 1
     if added:
-        logger.info("study %s: enqueued %d warm-start trial(s)", study.study_name, added)
+        logger.debug("study %s: enqueued %d warm-start trial(s)", study.study_name, added)
     return added
 
 

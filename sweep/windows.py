@@ -24,7 +24,8 @@ import numpy as np
 
 from .errors import ConfigError, DataValidationError
 
-__all__ = ["WindowSpec", "Splits", "context_slice", "target_slice", "make_splits", "gather_contexts", "gather_targets"]
+__all__ = ["WindowSpec", "Splits", "context_slice", "target_slice", "make_splits", "walk_forward_splits",
+           "origin_universe", "gather_contexts", "gather_targets"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,41 @@ def make_splits(n_bars: int, spec: WindowSpec, source: str = "the series") -> Sp
     last_val = int(test[0]) - spec.purge_gap - spec.horizon
     validation = last_val - spec.stride * np.arange(spec.val_windows - 1, -1, -1, dtype=np.int64)
     return Splits(validation_origins=validation, test_origins=test, spec=spec, n_bars=n_bars)
+
+
+def walk_forward_splits(n_bars: int, spec: WindowSpec, folds: int, source: str = "the series") -> list[Splits]:
+    """Splits of ``folds`` walk-forward folds, oldest first; the last is :func:`make_splits`' (today's split).
+
+    Each fold is today's layout (validation block, purge gap, test block) moved back by
+    whole test blocks (``test_windows * stride`` bars), so the folds' test blocks are
+    consecutive and never overlap, and fold ``k`` sees no bar after its own test block::
+
+        fold 0: | validation | gap | test |
+        fold 1:              | validation | gap | test |
+        fold 2:                           | validation | gap | test |   (today's split)
+
+    Raises
+    ------
+    ConfigError
+        If ``folds`` is below 1.
+    DataValidationError
+        If the series is too short for the oldest fold.
+    """
+    if not isinstance(folds, int) or folds < 1:
+        raise ConfigError(f"--folds must be a positive integer, got {folds!r}")
+    shift = spec.test_windows * spec.stride
+    needed = spec.bars_needed() + (folds - 1) * shift
+    if n_bars < needed:
+        raise DataValidationError(
+            f"{source} has {n_bars} bars but {folds} walk-forward folds need {needed} (one split of "
+            f"{spec.bars_needed()} bars plus {folds - 1} test blocks of {shift}); lower --folds, --test-windows, "
+            f"--val-windows, --stride or --max-context-length")
+    return [make_splits(n_bars - (folds - 1 - k) * shift, spec, source) for k in range(folds)]
+
+
+def origin_universe(splits: list[Splits]) -> np.ndarray:
+    """Sorted union of every validation and test origin of ``splits``: what shared inference draws over."""
+    return np.unique(np.concatenate([np.concatenate([s.validation_origins, s.test_origins]) for s in splits]))
 
 
 def gather_contexts(values: np.ndarray, origins: np.ndarray, context_length: int) -> np.ndarray:

@@ -1,17 +1,19 @@
-"""Promotion reviews: first candidate, better, worse and insignificant candidates, dry runs, the lock."""
+"""Promotion reviews: persistence as the implicit incumbent, the decision rule, MDE, dry runs, the lock."""
 
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
 from sweep.cli import main
 from sweep.errors import SweepError
 from sweep.forecasters import forecaster_from_identity
-from sweep.promote import LOCK_NAME, PromoteSettings, promote
+from sweep.promote import KEPT, LOCK_NAME, PERSISTENCE, PROMOTED, PromoteSettings, decide, promote
+from sweep.stats import paired_test
 
 WINDOWS = ["--val-windows", "8", "--test-windows", "30", "--stride", "24", "--max-context-length", "128"]
 
@@ -45,44 +47,68 @@ def _reviews(settings):
     return sorted((settings.output_dir / "reviews").glob("*-BTCUSD*.md"))
 
 
-def test_when_a_symbol_has_no_best_then_its_first_candidate_is_promoted(settings):
+def test_when_a_first_candidate_loses_to_persistence_then_persistence_is_written_as_best(settings):
     (review,) = promote(settings)
-    assert review.promoted and "first candidate" in review.reason
-    assert _best(settings)["model"]["family"] == "toto"
-    assert _best(settings)["promotion"]["review"] == str(review.path)
-    assert "PROMOTED" in review.path.read_text()
-
-
-def test_when_the_candidate_is_better_then_it_replaces_the_best(settings):
-    promote(settings)
-    (review,) = promote(replace(settings, run_id="good"))
-    assert review.promoted and review.test.dm_p_value < 0.05 and review.test.ci_upper < 0
-    assert _best(settings)["model"]["family"] == "naive"
+    assert review.outcome == PERSISTENCE and not review.promoted and review.incumbent is None
+    assert not review.persistence_test.candidate_better and "does not beat persistence" in review.reason
+    best = _best(settings)
+    assert best["model"]["family"] == "naive" and best["config"]["model"] == "naive"
+    assert best["promotion"]["decision"] == PERSISTENCE and best["promotion"]["review"] == str(review.path)
+    assert best["provenance"]["rejected_candidate"]["model"]["family"] == "toto"
     text = review.path.read_text()
-    for needle in ("Diebold-Mariano", "bootstrap", "## Candidate", "## Current best", "pct_return_mae"):
+    for needle in ("PERSISTENCE WRITTEN", "Candidate vs persistence", "minimum detectable effect", "Diebold-Mariano"):
         assert needle in text
-    assert len(_reviews(settings)) == 2
+
+
+def test_when_the_best_is_persistence_then_a_candidate_equal_to_it_is_not_promoted(settings):
+    good = replace(settings, run_id="good")
+    promote(settings)  # persistence becomes the best
+    before = (settings.output_dir / "best" / "BTCUSD.json").read_text()
+    (review,) = promote(good)
+    assert review.outcome == KEPT and review.test.dm_p_value == 0.5 and review.persistence_test.mean_differential == 0
+    assert (settings.output_dir / "best" / "BTCUSD.json").read_text() == before
+    assert "KEPT CURRENT BEST" in review.path.read_text() and "Candidate vs current best" in review.path.read_text()
 
 
 def test_when_the_candidate_is_worse_then_the_best_is_kept(settings):
     promote(replace(settings, run_id="good"))
     before = (settings.output_dir / "best" / "BTCUSD.json").read_text()
     (review,) = promote(settings)
-    assert not review.promoted and review.test.mean_differential > 0
+    assert review.outcome == KEPT and review.test.mean_differential > 0
     assert (settings.output_dir / "best" / "BTCUSD.json").read_text() == before
-    assert "KEPT CURRENT BEST" in review.path.read_text()
 
 
-def test_when_the_candidate_is_no_better_then_it_is_not_promoted(settings):
-    good = replace(settings, run_id="good")
-    promote(good)
-    (review,) = promote(good)
-    assert not review.promoted and review.test.dm_p_value == 0.5 and "no significant improvement" in review.reason
+def _paired(differential_mean: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    incumbent = np.abs(rng.normal(0.004, 0.002, 100))
+    return paired_test(incumbent + differential_mean + rng.normal(0, 1e-4, 100), incumbent)
+
+
+@pytest.mark.parametrize("vs_persistence, vs_best, outcome", [
+    (-0.001, None, PROMOTED),        # first candidate, beats persistence
+    (+0.001, None, PERSISTENCE),     # first candidate, loses: persistence is written
+    (0.0, None, PERSISTENCE),        # no evidence either way counts as not beating persistence
+    (-0.001, -0.001, PROMOTED),      # beats both
+    (-0.001, +0.001, KEPT),          # beats persistence, not the best
+    (+0.001, -0.001, KEPT),          # beats the best, not persistence: nothing below persistence reaches best/
+])
+def test_when_deciding_then_the_candidate_must_beat_persistence_and_the_best(vs_persistence, vs_best, outcome):
+    decided, reason = decide(_paired(vs_persistence), None if vs_best is None else _paired(vs_best, 1))
+    assert decided == outcome and "persistence" in reason
+
+
+def test_when_losses_are_noisier_then_the_minimum_detectable_effect_grows():
+    rng = np.random.default_rng(0)
+    base = np.abs(rng.normal(0.004, 0.002, 100))
+    quiet, noisy = (paired_test(base + rng.normal(0, s, 100), base) for s in (1e-4, 1e-3))
+    assert 0 < quiet.mde < noisy.mde
+    # (z_0.95 + z_0.8) * sd / sqrt(n) for white noise, up to the HAC weights
+    assert noisy.mde == pytest.approx((1.6449 + 0.8416) * 1e-3 / 10, rel=0.25)
 
 
 def test_when_dry_run_then_nothing_is_written(settings):
     (review,) = promote(replace(settings, dry_run=True))
-    assert review.promoted and review.path is None
+    assert review.outcome == PERSISTENCE and review.path is None
     assert not (settings.output_dir / "best").exists() and not (settings.output_dir / "reviews").exists()
 
 
@@ -94,18 +120,15 @@ def test_when_another_promoter_holds_the_lock_then_promotion_waits_and_gives_up(
 
 
 def test_when_two_promoters_run_at_once_then_their_reviews_do_not_interleave(settings):
-    promote(settings)  # the poor model is the current best
-
     def slow_load(identity):  # keeps each promoter inside its review long enough to overlap the other
         time.sleep(0.5)
         return forecaster_from_identity(identity)
 
-    good = replace(settings, run_id="good")
     with ThreadPoolExecutor(2) as pool:
-        reviews = [r for future in [pool.submit(promote, good, slow_load) for _ in range(2)] for r in future.result()]
-    # serialised: the first beats the poor best and replaces it; the second meets an equal best and keeps it
-    assert sorted(r.promoted for r in reviews) == [False, True]
-    assert sorted("PROMOTED" in path.read_text() for path in _reviews(settings)) == [False, True, True]
+        reviews = [r for future in [pool.submit(promote, settings, slow_load) for _ in range(2)] for r in future.result()]
+    # serialised: the first finds no best and writes persistence; the second meets that best and keeps it
+    assert sorted(r.outcome for r in reviews) == [KEPT, PERSISTENCE]
+    assert len(_reviews(settings)) == 2
     assert _best(settings)["model"]["family"] == "naive"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sweep.cli import EXIT_OK, add_data_flags, add_window_flags, console, exit_code_of, setup_logging
-from sweep.cli import load_training_data
+from sweep.cli import add_folds_flag, load_training_data
 
 from .dataset import fit_series
 from .train import PRESETS, train_toto
@@ -23,6 +23,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--symbols", nargs="+", required=True)
     add_data_flags(p)
     add_window_flags(p)
+    add_folds_flag(p, "train only on bars before the oldest fold's first validation origin")
     p.add_argument("--output", type=Path, required=True, help="checkpoint folder (loadable with --toto-model DIR)")
     p.add_argument("--init", default="Datadog/Toto-Open-Base-1.0", help="'scratch', a Hugging Face id or a folder")
     p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="architecture for --init scratch")

@@ -11,6 +11,7 @@ from typing import Any
 
 from sweep import __version__
 from sweep.errors import ConfigError
+from sweep.overlap import inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
 
 from .dataset import CausalWindows, FitSeries, collate_windows
@@ -198,6 +199,8 @@ def train_toto(series: list[FitSeries], output: str | Path, init: str = "Datadog
         "loss": "toto-ts CombinedLoss (NLL + robust loss) on scaled targets",
         "data": [{"symbol": s.symbol, "first_bar": s.first_bar, "last_bar": s.last_bar, "bars": len(s.close)}
                  for s in series],
+        # what the weights have seen: the overlap checks of sweeps and backtests read these
+        **inherited_limits(init, [s.last_bar for s in series]),
         "sweep_version": __version__, "created_at": utc_now(),
     })
     return result
