@@ -7,6 +7,7 @@ DEMO_DIR ?= demo
 DEMO_TRIALS ?= 30
 DEMO_RUN_ID ?= demo
 DEMO_SYMBOLS ?= BTCUSD ETHUSD
+DEMO_FOLDS ?= 3
 
 .PHONY: test demo bench clean
 
@@ -24,12 +25,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-# Trains a tiny Toto and a tiny Kronos from scratch on pre-validation bars, sweeps them and the persistence
-# baseline, fits ensemble weights on validation, runs the promotion review and writes the report.
+# Trains a tiny Toto and a tiny Kronos from scratch on the bars before the oldest backtest fold's first validation
+# origin, sweeps them and the persistence baseline, fits ensemble weights on validation, runs the promotion review,
+# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds and writes both reports.
 demo: $(VENV)/.installed
-	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) \
+	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/toto-tiny --init scratch --preset tiny --steps 1000 --max-context-length 512
-	$(BIN)/python -m kronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) \
+	$(BIN)/python -m kronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/kronos-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
 	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos naive --n-trials $(DEMO_TRIALS) \
 		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --kronos-model $(DEMO_DIR)/kronos-tiny \
@@ -37,7 +39,13 @@ demo: $(VENV)/.installed
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID) --ensemble lp
 	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
+	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos naive \
+		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny \
+		--kronos-model $(DEMO_DIR)/kronos-tiny --max-context-length 512 \
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
+	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-backtest --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
 
 bench: $(VENV)/.installed

@@ -442,13 +442,14 @@ def _run_report(argv: Sequence[str]) -> int:
 
     report = write_report(args.run, data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
                           report_dir=args.report_dir, storage=args.storage)
-    table = Table(title=f"Run {args.run}: studies")
-    for column in ("study", "complete", "failed", "best val pct_return_mae", "Spearman(val, test)"):
-        table.add_column(column, justify="right")
-    for s in report.studies:
-        table.add_row(s.name, str(s.n_complete), str(s.n_failed), f"{s.best_validation:.6f}",
-                      f"{s.rank_correlation:.3f}")
-    _table_console().print(table)
+    if report.studies:
+        table = Table(title=f"Run {args.run}: studies")
+        for column in ("study", "complete", "failed", "best val pct_return_mae", "Spearman(val, test)"):
+            table.add_column(column, justify="right")
+        for s in report.studies:
+            table.add_row(s.name, str(s.n_complete), str(s.n_failed), f"{s.best_validation:.6f}",
+                          f"{s.rank_correlation:.3f}")
+        _table_console().print(table)
     console.print(f"[green]wrote[/green] {report.path} ({sum(len(s.plots) for s in report.studies)} study plots, "
                   f"{len(report.candidates)} fan charts)")
     return EXIT_OK

@@ -8,7 +8,9 @@ Plots (matplotlib, Agg backend):
 - validation accuracy vs latency per study, with the Pareto front;
 - validation vs test pct_return_mae of every completed trial (the overfitting
   check; test metrics are computed here for reporting only, never for selection);
-- a fan chart of each candidate's test forecasts against the actual closes.
+- a fan chart of each candidate's test forecasts against the actual closes;
+- for a walk-forward backtest run (``backtest.json``), the test MAE of the selected config,
+  the family default and persistence in every fold.
 """
 
 from __future__ import annotations
@@ -186,6 +188,40 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     return _save(figure, folder / f"{symbol}-fan.png")
 
 
+def _backtest_plot(document: dict[str, Any], folder: Path) -> Path:
+    """Per symbol, grouped bars of each fold's test MAE: selected, family default, persistence."""
+    plt = _pyplot()
+    symbols = document["symbols"]
+    figure, axes = plt.subplots(1, len(symbols), figsize=(5 * len(symbols), 3.6), squeeze=False)
+    for ax, symbol in zip(axes[0], symbols):
+        rows = sorted((r for r in document["folds"] if r["symbol"] == symbol), key=lambda r: r["fold"])
+        folds = np.arange(len(rows))
+        for offset, key in enumerate(("selected", "default", "persistence")):
+            ax.bar(folds + (offset - 1) * 0.27, [r["test_pct_return_mae"][key] for r in rows], 0.27, label=key)
+        ax.set_xticks(folds, [f"fold {r['fold']}\n{r['test_origins']['first'][:10]}" for r in rows])
+        ax.set(ylabel="test pct_return_mae", title=f"{symbol}: walk-forward folds")
+        ax.legend(fontsize=8)
+    return _save(figure, folder / "backtest-folds.png")
+
+
+def _backtest_markdown(document: dict[str, Any], plot: Path, folder: Path) -> list[str]:
+    lines = ["", f"## Walk-forward backtest of the tuning ({document['n_folds']} folds)", "",
+             "| symbol | fold | test origins | selected | selected | default | persistence | SPA p |",
+             "|---|---:|---|---|---:|---:|---:|---:|"]
+    for r in document["folds"]:
+        mae, spa = r["test_pct_return_mae"], r["spa_p_value"]
+        lines.append(f"| {r['symbol']} | {r['fold']} | {r['test_origins']['first'][:10]} .. "
+                     f"{r['test_origins']['last'][:10]} | {r['selected']['model']} | {mae['selected']:.6g} | "
+                     f"{mae['default']:.6g} | {mae['persistence']:.6g} | {'-' if spa is None else f'{spa:.3f}'} |")
+    lines += ["", "| gain of tuning over | mean (return units) | relative | CI | folds won |", "|---|---:|---:|---|---:|"]
+    for name in ("default", "persistence"):
+        g = document["summary"][f"gain_vs_{name}"]
+        lines.append(f"| {name} | {g['mean']:+.3g} | {100 * g['relative']:+.2f}% | "
+                     f"{100 * g['ci_level']:.0f}% [{g['ci_low']:+.3g}, {g['ci_high']:+.3g}] | "
+                     f"{g['folds_won']} of {g['n_folds']} |")
+    return lines + ["", f"![backtest folds]({plot.relative_to(folder)})"]
+
+
 def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[str, Any], cache: SampleCache,
                folder: Path) -> StudySummary:
     from .run import SweepSettings, make_forecaster
@@ -215,12 +251,20 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[
 def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, dict[str, Any]],
               fans: dict[str, Path], folder: Path) -> str:
     lines = [f"# Sweep report: run {run_id}", "", "## Candidates (selected on validation, scored on test)", "",
-             "| symbol | model | val pct_return_mae | test pct_return_mae | test persistence | test skill |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| symbol | model | val pct_return_mae | test pct_return_mae | test persistence | test skill | "
+             "vs persistence p | test default | vs default p | SPA p |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def p_value(block: dict[str, Any] | None) -> str:
+        return "-" if not block or block.get("p_value") is None else f"{block['p_value']:.3f}"
+
     for symbol, doc in candidates.items():
+        compared, default = doc.get("comparisons", {}), doc.get("default", {}).get("test", {})
         lines.append(f"| {symbol} | {doc['model'].get('family')} | {doc['validation']['pct_return_mae']:.6g} | "
                      f"{doc['test']['pct_return_mae']:.6g} | {doc['test']['persistence_pct_return_mae']:.6g} | "
-                     f"{doc['test']['skill']:+.4f} |")
+                     f"{doc['test']['skill']:+.4f} | {p_value(compared.get('persistence'))} | "
+                     f"{default.get('pct_return_mae', float('nan')):.6g} | {p_value(compared.get('default'))} | "
+                     f"{p_value(doc.get('selection', {}).get('spa'))} |")
     lines += ["", "## Studies", "", "| study | complete | failed | best val | Spearman(val, test) over trials |",
               "|---|---:|---:|---:|---:|"]
     for s in studies:
@@ -258,8 +302,10 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
     folder.mkdir(parents=True, exist_ok=True)
     backend = make_storage(storage or run_dir / "optuna.journal")
     prefix = f"{run_id}/" if storage else ""  # shared databases namespace studies by run id
-    names = sorted(n for n in optuna.get_all_study_names(backend) if n.startswith(prefix))
-    if not names:
+    # a backtest's fold studies (fold<k>/...) are summarised by its backtest.json, not one by one
+    names = sorted(n for n in optuna.get_all_study_names(backend) if n.startswith(prefix) and "/" not in n[len(prefix):])
+    backtest_file = run_dir / "backtest.json"
+    if not names and not backtest_file.is_file():
         raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
     spec = WindowSpec(**settings["windows"])
     cache = SampleCache(run_dir / "cache")
@@ -277,5 +323,9 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
             fans[symbol] = _fan_chart(symbol, candidates[symbol], data, splits.test_origins, spec.horizon, cache,
                                       folder)
     report = folder / "report.md"
-    write_text_atomic(report, _markdown(run_id, studies, candidates, fans, folder))
+    text = _markdown(run_id, studies, candidates, fans, folder)
+    if backtest_file.is_file():
+        backtest = read_json(backtest_file, "backtest")
+        text += "\n".join(_backtest_markdown(backtest, _backtest_plot(backtest, folder), folder)) + "\n"
+    write_text_atomic(report, text)
     return Report(report, studies, candidates)

@@ -182,12 +182,11 @@ def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]
         active = {"filter": "top_k", "top_k": s.get("top_k", 0)} if s.get("top_k", 0) > 0 else \
             {"filter": "top_p", "top_p": s.get("top_p", 1.0)}
         params.update(temperature=s.get("temperature", 1.0), clip=s.get("clip", 5.0), **active)
-    suggested = SPACES[config.model](optuna.trial.FixedTrial(params), max_context_length, config.seed)
     grids = {"context_length": context_choices(max_context_length), "num_samples":
              KRONOS_NUM_SAMPLES if config.model == "kronos" else NUM_SAMPLES, "aggregate": AGGREGATIONS,
              "temperature": TEMPERATURES, "top_k": TOP_KS, "top_p": TOP_PS, "clip": CLIPS}
     off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
-    if off_grid or suggested != config:
+    if off_grid or SPACES[config.model](optuna.trial.FixedTrial(params), max_context_length, config.seed) != config:
         raise ConfigError(f"config {config.to_dict()} is not in the {config.model} search space (off-grid values "
                           f"{off_grid}, max context {max_context_length}); a study cannot enqueue it")
     return params

@@ -285,9 +285,13 @@ def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
     """Enqueue each of ``job.warm_start`` whose source the study has not seen yet; returns how many.
 
     A trial of every source, in any state, counts as seen, so a rerun (a resumed
-    run, or a second worker's driver) never enqueues the same warm start twice.
+    run, or a second worker's driver) never enqueues the same warm start twice; a
+    study that already holds its target of completed trials gets none.
     """
-    seen = {t.user_attrs.get(SOURCE_ATTR) for t in study.get_trials(deepcopy=False)}
+    trials = study.get_trials(deepcopy=False)
+    if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials(job.splits.spec.max_context_length):
+        return 0  # nothing will run: a finished study gets no pending trials
+    seen = {t.user_attrs.get(SOURCE_ATTR) for t in trials}
     added = 0
     for warm in job.warm_start:
         if warm.source not in seen:

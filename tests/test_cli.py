@@ -158,3 +158,29 @@ def test_when_a_kronos_candidate_is_evaluated_then_it_reloads_the_same_checkpoin
     assert main(["evaluate", "--symbol", "ETHUSD", "--config", str(path), "--data-dir", str(shared_data), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])
+
+
+def test_when_a_candidate_is_written_then_the_default_and_persistence_comparisons_are_beside_it(real_sweep):
+    from sweep.finetune import family_of
+    from sweep.space import default_config
+
+    _code, root = real_sweep
+    for symbol in ("BTCUSD", "ETHUSD"):
+        doc = json.loads((root / "hp" / "candidates" / "t1" / f"{symbol}.json").read_text())
+        label = doc["model"].get("variant") or doc["config"]["model"]
+        assert doc["default"]["config"] == default_config(family_of(label), 128).to_dict()
+        assert doc["default"]["test"]["n_windows"] == doc["test"]["n_windows"] == 8
+        for name, other in (("persistence", doc["test"]["persistence_pct_return_mae"]),
+                            ("default", doc["default"]["test"]["pct_return_mae"])):
+            c = doc["comparisons"][name]
+            assert {"mean_diff", "ci_low", "ci_high", "dm_stat", "p_value", "mde"} <= set(c)
+            # horizon 1: the mean per-window differential is the difference of the MAEs
+            assert c["mean_diff"] == pytest.approx(doc["test"]["pct_return_mae"] - other, abs=1e-12)
+            assert c["ci_low"] <= c["mean_diff"] <= c["ci_high"] and 0 <= c["p_value"] <= 1
+        selection = doc["selection"]
+        trials = sum(s["n_complete"] for s in selection["studies"])
+        assert selection["spa"]["n_models"] == trials - 1  # every trial but persistence, the benchmark
+        assert 0 <= selection["spa"]["p_value"] <= 1 and selection["spa"]["block_size"] >= 1
+        names = {s["study_name"] for s in selection["studies"]}
+        assert selection["mcs"] and all(m["study"] in names for m in selection["mcs"])
+        assert doc["pretraining_overlap"] is False and doc["training_overlap"] is False

@@ -106,3 +106,9 @@ def test_when_the_sweep_fits_an_ensemble_then_its_candidate_lists_members_and_we
     assert sum(m["weight"] for m in members) == pytest.approx(1) and min(m["weight"] for m in members) >= 0
     assert {"symbol", "validation", "test", "baseline", "windows", "provenance"} <= set(document)
     assert document["test"]["n_windows"] == 8 and document["selection"]["weights_fitted_on"] == "validation origins"
+    strongest = max(members, key=lambda m: m["weight"])["label"]
+    assert document["default"]["model"] == strongest  # the default of the member with the largest weight
+    assert set(document["comparisons"]) == {"persistence", "default"}
+    assert document["comparisons"]["persistence"]["mean_diff"] == pytest.approx(
+        document["test"]["pct_return_mae"] - document["test"]["persistence_pct_return_mae"])
+    assert document["selection"]["spa"]["n_models"] == 3

@@ -91,3 +91,52 @@ def test_when_the_sweep_process_is_killed_then_a_rerun_keeps_completed_trials(da
     assert len(after) == n_trials
     assert all(after[number] == value for number, value in before.items())
     assert (tmp_path / "hp" / "candidates" / "killed" / "TEST.json").is_file()
+
+
+def test_when_a_study_starts_then_the_warm_starts_run_first_and_a_rerun_does_not_enqueue_them_again(
+        data_dir, tiny_toto_dir, tmp_path):
+    from dataclasses import replace
+
+    from sweep.config import ForecastConfig
+    from sweep.space import default_config, params_of
+    from sweep.study import WINDOW_ERRORS_ATTR, WarmStart
+
+    production = ForecastConfig(model="toto", context_length=64, num_samples=32, aggregate="trimmed_mean_0.1")
+    warm = (WarmStart("default", params_of(default_config("toto", 128), 128)),
+            WarmStart("production", params_of(production, 128), {"production": "best/TEST.json"}))
+    job = replace(_job(data_dir, tmp_path, lambda: TotoForecaster(str(tiny_toto_dir)), n_trials=4), warm_start=warm)
+    run_study(job)
+    run_study(replace(job, n_trials=6))
+    trials = optuna.load_study(study_name=job.name, storage=make_storage(job.storage)).get_trials()
+    sources = [t.user_attrs["source"] for t in trials]
+    assert sources == ["default", "production", "search", "search", "search", "search"]
+    assert trials[0].user_attrs["config"] == default_config("toto", 128).to_dict()
+    assert trials[1].user_attrs["config"] == production.to_dict()
+    assert trials[1].user_attrs["production"] == "best/TEST.json"
+    for t in trials:  # per-window validation losses are stored and are what the objective averaged
+        assert len(t.user_attrs[WINDOW_ERRORS_ATTR]) == SPEC.val_windows
+        assert abs(sum(t.user_attrs[WINDOW_ERRORS_ATTR]) / SPEC.val_windows - t.value) < 1e-12
+
+
+def test_when_the_best_file_holds_a_config_of_the_model_then_it_is_the_production_warm_start(tmp_path):
+    import json
+
+    from sweep.run import SweepSettings, warm_starts
+    from sweep.windows import WindowSpec
+
+    settings = SweepSettings(symbols=("BTCUSD",), output_dir=tmp_path, windows=WindowSpec(max_context_length=512))
+    assert [w.source for w in warm_starts(settings, "BTCUSD", "toto")] == ["default"]
+    toto = {"model": "toto", "context_length": 128, "num_samples": 64, "aggregate": "median", "seed": 0, "sampling": {}}
+    best = {"symbol": "BTCUSD", "model": {"family": "ensemble", "method": "lp"}, "config": {"members": [
+        {"label": "toto", "model": {"family": "toto", "model_id": "x"}, "config": toto, "weight": 0.7},
+        {"label": "naive", "model": {"family": "naive", "model_id": "persistence"},
+         "config": {"model": "naive", "context_length": 1, "num_samples": 1, "aggregate": "mean"}, "weight": 0.3}]}}
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "BTCUSD.json").write_text(json.dumps(best))
+    toto_warm = warm_starts(settings, "BTCUSD", "toto")
+    assert [w.source for w in toto_warm] == ["default", "production"]
+    assert toto_warm[1].params == {"context_length": 128, "num_samples": 64, "aggregate": "median"}
+    assert [w.source for w in warm_starts(settings, "BTCUSD", "kronos")] == ["default"]
+    # persistence's production config is its default: one trial, marked as production too
+    (naive,) = warm_starts(settings, "BTCUSD", "naive")
+    assert naive.source == "default" and naive.user_attrs["production"].endswith("BTCUSD.json")

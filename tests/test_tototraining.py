@@ -36,3 +36,22 @@ def test_when_the_init_checkpoint_is_a_folder_then_it_is_fine_tuned(shared_data,
     assert code == 0
     assert json.loads((out / "training.json").read_text())["init"] == str(tiny_toto_dir)
     assert (out / "config.json").read_text() == (tiny_toto_dir / "config.json").read_text()
+
+
+def test_when_trained_for_k_folds_then_it_stops_before_the_oldest_fold_and_records_it(shared_data, tiny_toto_dir,
+                                                                                       tmp_path):
+    from sweep.overlap import training_limits
+    from sweep.windows import walk_forward_splits
+
+    flags = ["--val-windows", "10", "--test-windows", "10", "--stride", "24", "--max-context-length", "128"]
+    out = tmp_path / "folds"
+    code = main(["--symbols", "BTCUSD", "--data-dir", str(shared_data), "--output", str(out), "--init",
+                 str(tiny_toto_dir), "--steps", "2", "--batch-size", "2", "--context-length", "64", "--folds", "3",
+                 *flags])
+    assert code == 0
+    meta = json.loads((out / "training.json").read_text())
+    data = load_ohlcv(shared_data, "BTCUSD")
+    oldest = walk_forward_splits(data.n_bars, WindowSpec(val_windows=10, test_windows=10, max_context_length=128), 3)[0]
+    assert pd.Timestamp(meta["trained_until"]) == data.frame.index[oldest.first_validation_origin - 1]
+    assert meta["windows"]["folds"] == 3 and meta["pretraining_cutoff"] is None  # tiny_toto_dir has no pretraining
+    assert training_limits(str(out)) == {"pretraining_cutoff": None, "trained_until": meta["trained_until"]}

@@ -47,3 +47,31 @@ def test_when_the_series_is_too_short_then_the_error_names_the_need_and_the_fix(
 def test_when_a_spec_is_invalid_then_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         WindowSpec(**kwargs)
+
+
+def test_when_walk_forward_folds_are_made_then_test_blocks_follow_each_other_and_the_last_is_today():
+    from sweep.windows import origin_universe, walk_forward_splits
+
+    spec = WindowSpec(horizon=2, val_windows=6, test_windows=5, stride=4, max_context_length=16)
+    n_bars = spec.bars_needed() + 3 * 5 * 4 + 7
+    folds = walk_forward_splits(n_bars, spec, 4)
+    today = make_splits(n_bars, spec)
+    np.testing.assert_array_equal(folds[-1].test_origins, today.test_origins)
+    np.testing.assert_array_equal(folds[-1].validation_origins, today.validation_origins)
+    for earlier, later in zip(folds, folds[1:]):
+        assert later.test_origins[0] == earlier.test_origins[-1] + spec.stride  # consecutive, no overlap
+    for fold in folds:  # a fold's selection never scores a bar of its own test block
+        assert fold.validation_origins[-1] + spec.horizon - 1 < fold.test_origins[0] - spec.purge_gap + 1
+    universe = origin_universe(folds)
+    assert set(universe) == {int(o) for f in folds for o in np.concatenate([f.validation_origins, f.test_origins])}
+    assert np.all(np.diff(universe) > 0)
+
+
+def test_when_the_series_is_too_short_for_the_folds_then_the_error_says_how_many_bars_are_needed():
+    from sweep.windows import walk_forward_splits
+
+    spec = WindowSpec(val_windows=5, test_windows=5, stride=4, max_context_length=16)
+    with pytest.raises(DataValidationError, match="3 walk-forward folds need"):
+        walk_forward_splits(spec.bars_needed() + 10, spec, 3, source="X.csv")
+    with pytest.raises(ConfigError, match="--folds"):
+        walk_forward_splits(1000, spec, 0)

@@ -1,0 +1,90 @@
+"""Wall time of a K-fold walk-forward backtest against one sweep, on the same models and flags.
+
+Both run the default models (Toto, Kronos, persistence) on real data with random
+tiny checkpoints built on the spot (or the folders given), in fresh run folders
+so nothing is cached between them. The backtest shares inference across folds
+(one draw per config over the union of the folds' origins), so its cost should be
+far below K sweeps.
+
+    python benchmarks/backtest_cost.py --data-dir ../shared/trainingdata [--folds 3] [--n-trials 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from sweep.backtest import BacktestSettings, run_backtest
+from sweep.run import SweepSettings, run_sweep
+from sweep.windows import WindowSpec
+
+
+def tiny_checkpoints(folder: Path) -> tuple[str, str]:
+    """A random tiny Toto and a random tiny Kronos (the shapes the demo trains)."""
+    from kronostraining.train import build_scratch as build_kronos
+    from sweep.kronos.checkpoint import save_module
+    from tototraining.train import build_scratch as build_toto, save_checkpoint
+
+    toto = save_checkpoint(*build_toto("tiny", seed=0), folder / "toto")
+    tokenizer, model = build_kronos("tiny", seed=0)
+    save_module(tokenizer, folder / "kronos" / "tokenizer")
+    save_module(model, folder / "kronos" / "predictor")
+    (folder / "kronos" / "kronos.json").write_text(json.dumps({"max_context": 512}))
+    return str(toto), str(folder / "kronos")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
+    parser.add_argument("--symbols", nargs="+", default=["BTCUSD"])
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--n-trials", type=int, default=30)
+    parser.add_argument("--max-context-length", type=int, default=512)
+    parser.add_argument("--toto-model", default=None, help="checkpoint folder (default: a random tiny Toto)")
+    parser.add_argument("--kronos-model", default=None, help="checkpoint folder (default: a random tiny Kronos)")
+    args = parser.parse_args()
+    logging.getLogger("lightning").setLevel(logging.WARNING)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        toto, kronos = tiny_checkpoints(root / "ckpt")
+        settings = SweepSettings(symbols=tuple(args.symbols), n_trials=args.n_trials, data_dir=args.data_dir,
+                                 output_dir=root / "hp", runs_dir=root / "runs", run_id="sweep",
+                                 toto_model=args.toto_model or toto, kronos_model=args.kronos_model or kronos,
+                                 windows=WindowSpec(max_context_length=args.max_context_length))
+        start = time.perf_counter()
+        run_sweep(settings)
+        sweep_s = time.perf_counter() - start
+        backtest = BacktestSettings(SweepSettings(**{**settings.__dict__, "run_id": "backtest"}), folds=args.folds)
+        start = time.perf_counter()
+        document = run_backtest(backtest)
+        backtest_s = time.perf_counter() - start
+
+    spec = settings.windows
+    table = Table(title=f"{', '.join(args.symbols)}: toto + kronos + naive, {args.n_trials} trials per study, "
+                        f"{spec.val_windows} validation / {spec.test_windows} test origins, context <= "
+                        f"{args.max_context_length}, random tiny checkpoints, {torch.get_num_threads()} threads, "
+                        f"{platform.processor() or platform.machine()}")
+    for column in ("run", "studies", "wall s"):
+        table.add_column(column, justify="right")
+    n_models = len(settings.labels) * len(args.symbols)
+    table.add_row("one sweep", str(n_models), f"{sweep_s:.1f}")
+    table.add_row(f"{args.folds}-fold backtest", str(n_models * args.folds), f"{backtest_s:.1f}")
+    console = Console(width=180)
+    console.print(table)
+    shared = ", ".join(f"{s}: {n}" for s, n in document["inference"]["shared_origins"].items())
+    console.print(f"backtest / sweep: {backtest_s / sweep_s:.2f}x for {args.folds} folds "
+                  f"(origins drawn once per config: {shared})")
+
+
+if __name__ == "__main__":
+    main()
