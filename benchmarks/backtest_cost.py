@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
 import torch
 from rich.console import Console
 from rich.table import Table
@@ -48,16 +49,19 @@ def main() -> None:
     parser.add_argument("--symbols", nargs="+", default=["BTCUSD"])
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--n-trials", type=int, default=30)
+    parser.add_argument("--models", nargs="+", default=["toto", "kronos", "naive"])
     parser.add_argument("--max-context-length", type=int, default=512)
     parser.add_argument("--toto-model", default=None, help="checkpoint folder (default: a random tiny Toto)")
     parser.add_argument("--kronos-model", default=None, help="checkpoint folder (default: a random tiny Kronos)")
     args = parser.parse_args()
     logging.getLogger("lightning").setLevel(logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         toto, kronos = tiny_checkpoints(root / "ckpt")
-        settings = SweepSettings(symbols=tuple(args.symbols), n_trials=args.n_trials, data_dir=args.data_dir,
+        settings = SweepSettings(symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
+                                 data_dir=args.data_dir,
                                  output_dir=root / "hp", runs_dir=root / "runs", run_id="sweep",
                                  toto_model=args.toto_model or toto, kronos_model=args.kronos_model or kronos,
                                  windows=WindowSpec(max_context_length=args.max_context_length))
@@ -70,7 +74,7 @@ def main() -> None:
         backtest_s = time.perf_counter() - start
 
     spec = settings.windows
-    table = Table(title=f"{', '.join(args.symbols)}: toto + kronos + naive, {args.n_trials} trials per study, "
+    table = Table(title=f"{', '.join(args.symbols)}: {' + '.join(args.models)}, {args.n_trials} trials per study, "
                         f"{spec.val_windows} validation / {spec.test_windows} test origins, context <= "
                         f"{args.max_context_length}, random tiny checkpoints, {torch.get_num_threads()} threads, "
                         f"{platform.processor() or platform.machine()}")
@@ -81,7 +85,8 @@ def main() -> None:
     table.add_row(f"{args.folds}-fold backtest", str(n_models * args.folds), f"{backtest_s:.1f}")
     console = Console(width=180)
     console.print(table)
-    shared = ", ".join(f"{s}: {n}" for s, n in document["inference"]["shared_origins"].items())
+    shared = ", ".join(f"{s}: {n['validation']} validation, {n['test']} test"
+                       for s, n in document["inference"]["shared_origins"].items())
     console.print(f"backtest / sweep: {backtest_s / sweep_s:.2f}x for {args.folds} folds "
                   f"(origins drawn once per config: {shared})")
 

@@ -8,10 +8,12 @@ default and persistence are then scored on the fold's test origins, which no
 selection of that fold saw. The gains over the folds say whether tuning helps
 at all on this data, with the search accounted for.
 
-Inference is shared across folds: every (model, context, sampling, seed) is drawn
-once over the union of all folds' origins (``StudyJob.origin_universe``) and
-each fold slices its rows from the sample cache, so K folds cost about one
-inference pass over that union, not K sweeps.
+Inference is shared across folds: every (model, context, sampling, seed) a study
+tries is drawn once over the union of all folds' validation origins
+(``StudyJob.origin_universe``), and the selected and default configs once over
+the union of all folds' test origins; each fold slices its rows from the sample
+cache. A config that several folds try (every Toto context, every Kronos
+encoding) is inferred once for all of them.
 
 The production config is not enqueued here: it was chosen on data that later
 folds' pasts do not contain.
@@ -260,9 +262,9 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
              for s, d in datasets.items()}
     overlapping = _check_overlap(settings, datasets, folds)
     check_run_settings(sweep, datasets, folds=settings.folds)
-    universes = {s: origin_universe(f) for s, f in folds.items()}
+    universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     jobs = [study_job(sweep, datasets[s], folds[s][k], label, namespace=_fold_namespace(sweep, k),
-                      warm_start=_default_warm_start(sweep, label), origin_universe=universes[s])
+                      warm_start=_default_warm_start(sweep, label), origin_universe=universes[s]["validation"])
             for k in range(settings.folds) for s in sweep.symbols for label in sweep.labels]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)
@@ -282,7 +284,8 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
                 "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},
                 "overlap": overlapping, "folds": [r.row() for r in results],
                 "summary": _summaries(results, sweep.alpha, sweep.seed),
-                "inference": {"shared_origins": {s: len(u) for s, u in universes.items()},
+                "inference": {"shared_origins": {s: {split: len(o) for split, o in u.items()}
+                                                 for s, u in universes.items()},
                               "scoring_cache": {"hits": cache.hits, "misses": cache.misses}},
                 "provenance": {"sweep_version": __version__, "git_commit": git_commit(),
                                "data": {s: {"path": str(d.path), "fingerprint": d.fingerprint} for s, d in

@@ -50,8 +50,9 @@ class Scoring:
         Level of the paired tests and the MCS.
     seed : int
         Bootstrap seed.
-    universe : numpy.ndarray or None
-        Origins inference is drawn over once (walk-forward folds); see :func:`sweep.evaluate.draw_samples`.
+    universes : dict or None
+        ``{"validation": ..., "test": ...}`` origins inference is drawn over once for each role
+        (walk-forward folds); see :func:`sweep.evaluate.draw_samples`.
     """
 
     data: OHLCVData
@@ -60,16 +61,20 @@ class Scoring:
     forecaster_of: Callable[[str], Forecaster]
     alpha: float = 0.05
     seed: int = 0
-    universe: np.ndarray | None = None
+    universes: dict[str, np.ndarray] | None = None
 
     @property
     def horizon(self) -> int:
         return self.splits.spec.horizon
 
+    def universe(self, split: str) -> np.ndarray | None:
+        """Origins the ``split`` forecasts are drawn over (None: the split's own origins)."""
+        return None if self.universes is None else self.universes[split]
+
     def evaluate(self, label: str, config, split: str) -> EvaluationResult:
         """Metrics of ``config`` on the ``split`` origins, through the study's cache entries."""
         return evaluate(self.forecaster_of(label), config, self.data, self.splits.origins(split), self.horizon,
-                        self.cache, n_max_samples(family_of(label)), universe=self.universe)
+                        self.cache, n_max_samples(family_of(label)), universe=self.universe(split))
 
 
 def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], EvaluationResult]:
@@ -198,12 +203,12 @@ def fit_ensemble(scoring: Scoring, method: str, done: list[StudyOutcome]) -> Fit
     data, splits, horizon = scoring.data, scoring.splits, scoring.horizon
     members = [Member(o.model, scoring.forecaster_of(o.model), o.config, n_max_samples(family_of(o.model)))
                for o in done]
-    validation = [member_forecast(m, data, splits.validation_origins, horizon, scoring.cache, scoring.universe)
-                  for m in members]
+    validation = [member_forecast(m, data, splits.validation_origins, horizon, scoring.cache,
+                                  scoring.universe("validation")) for m in members]
     weights = fit_weights(method, validation, data, splits.validation_origins, horizon)
     active = [(m, w) for m, w in zip(members, weights) if w > 0]  # test inference only for members in use
-    test_forecasts = [member_forecast(replace(m, n_max=m.n_max if scoring.universe is not None else None), data,
-                                      splits.test_origins, horizon, scoring.cache, scoring.universe)
+    test_forecasts = [member_forecast(replace(m, n_max=m.n_max if scoring.universes is not None else None), data,
+                                      splits.test_origins, horizon, scoring.cache, scoring.universe("test"))
                       for m, _ in active]
     test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon)
     return FittedEnsemble(method, members, weights,

@@ -201,9 +201,11 @@ def walk_forward_splits(n_bars: int, spec: WindowSpec, folds: int, source: str =
     return [make_splits(n_bars - (folds - 1 - k) * shift, spec, source) for k in range(folds)]
 
 
-def origin_universe(splits: list[Splits]) -> np.ndarray:
-    """Sorted union of every validation and test origin of ``splits``: what shared inference draws over."""
-    return np.unique(np.concatenate([np.concatenate([s.validation_origins, s.test_origins]) for s in splits]))
+def origin_universe(splits: list[Splits], split: str) -> np.ndarray:
+    """Sorted union of every fold's ``split`` (``"validation"`` or ``"test"``) origins: what shared
+    inference draws over. Studies only ever need validation rows and only the selected and default
+    configs need test rows, so the two roles get separate universes."""
+    return np.unique(np.concatenate([s.origins(split) for s in splits]))
 
 
 def gather_contexts(values: np.ndarray, origins: np.ndarray, context_length: int) -> np.ndarray:

@@ -66,3 +66,28 @@ def test_when_a_cache_file_is_torn_then_it_is_recomputed(data_dir, tiny_toto_dir
     CountingForecaster.calls = 0
     evaluate(forecaster, config, data, splits.validation_origins, 1, SampleCache(tmp_path), n_max=16)
     assert CountingForecaster.calls == 1
+
+
+def test_when_origins_are_drawn_over_a_universe_then_their_rows_are_scored_with_their_share_of_latency(data_dir):
+    import numpy as np
+    import pytest
+
+    from sweep.cache import SampleCache
+    from sweep.config import ForecastConfig
+    from sweep.data import load_ohlcv
+    from sweep.evaluate import draw_samples, evaluate, rows_of
+    from sweep.forecasters import PersistenceForecaster
+
+    data = load_ohlcv(data_dir, "TEST")
+    universe, origins = np.arange(100, 400, 10), np.array([150, 200, 390])
+    config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean")
+    alone = evaluate(PersistenceForecaster(), config, data, origins, 1)
+    shared = evaluate(PersistenceForecaster(), config, data, origins, 1, universe=universe)
+    assert shared.metrics["pct_return_mae"] == alone.metrics["pct_return_mae"] and shared.n_windows == 3
+    cache = SampleCache()
+    whole, _ = draw_samples(PersistenceForecaster(), config, data, universe, 1, cache)
+    part, _ = draw_samples(PersistenceForecaster(), config, data, origins, 1, cache, universe=universe)
+    np.testing.assert_array_equal(part.samples, whole.samples[rows_of(universe, origins)])
+    assert part.latency_s() == pytest.approx(whole.latency_s())  # seconds per origin, not per universe
+    with pytest.raises(ValueError, match="origin universe"):
+        rows_of(universe, np.array([155]))

@@ -62,9 +62,10 @@ def test_when_walk_forward_folds_are_made_then_test_blocks_follow_each_other_and
         assert later.test_origins[0] == earlier.test_origins[-1] + spec.stride  # consecutive, no overlap
     for fold in folds:  # a fold's selection never scores a bar of its own test block
         assert fold.validation_origins[-1] + spec.horizon - 1 < fold.test_origins[0] - spec.purge_gap + 1
-    universe = origin_universe(folds)
-    assert set(universe) == {int(o) for f in folds for o in np.concatenate([f.validation_origins, f.test_origins])}
-    assert np.all(np.diff(universe) > 0)
+    for split in ("validation", "test"):
+        universe = origin_universe(folds, split)
+        assert set(universe) == {int(o) for f in folds for o in f.origins(split)}
+        assert np.all(np.diff(universe) > 0)
 
 
 def test_when_the_series_is_too_short_for_the_folds_then_the_error_says_how_many_bars_are_needed():
