@@ -37,14 +37,14 @@ from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .finetune import family_of
 from .overlap import overlaps, training_limits
-from .run import SweepSettings, check_run_settings, forecaster_lookup, study_job
+from .run import SweepSettings, check_run_settings, forecaster_lookup, model_sources, study_job
 from .space import default_config, params_of
 from .stats import block_bootstrap_ci
 from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyOutcome, WarmStart
 from .windows import Splits, origin_universe, walk_forward_splits
 
-__all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "model_sources", "BACKTEST_FILE"]
+__all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "BACKTEST_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +118,6 @@ class FoldResult:
                 "test_pct_return_mae": {"selected": self.selected.metrics["pct_return_mae"],
                                         "default": self.default.metrics["pct_return_mae"],
                                         "persistence": self.selected.baseline["pct_return_mae"]}}
-
-
-def model_sources(settings: SweepSettings) -> dict[str, str]:
-    """Checkpoint (hub id or folder) of each swept model label that has one."""
-    sources = {"toto": settings.toto_model, "kronos": settings.kronos_model, **settings.variants}
-    return {label: sources[label] for label in settings.labels if label in sources}
 
 
 def _check_overlap(settings: BacktestSettings, datasets: dict[str, OHLCVData],

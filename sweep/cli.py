@@ -254,7 +254,6 @@ def _print_sweep_table(results) -> None:
     _table_console().print(table)
     for r in results:
         console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
-        warn_overlap(r.document)
         console.print(f"[green]wrote[/green] {r.path}")
 
 
@@ -275,20 +274,6 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
         text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
                  + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
     return text
-
-
-def warn_overlap(document: dict[str, Any]) -> None:
-    """Warn when the candidate's models have seen its windows (pretraining or local training data)."""
-    model = document["model"].get("variant") or document["model"].get("model_id") or document["model"].get("family")
-    if document.get("pretraining_overlap"):
-        console.print(f"[yellow]warning:[/yellow] {document['symbol']}: {model} was pretrained on data up to "
-                      f"{document['pretraining_cutoff']}, after the first test window "
-                      f"({document['windows']['first_test_origin_time']}): its test scores are not out of sample",
-                      highlight=False)
-    if document.get("training_overlap"):
-        console.print(f"[yellow]warning:[/yellow] {document['symbol']}: {model} was trained on bars up to "
-                      f"{document['trained_until']}, after the first validation window "
-                      f"({document['windows']['first_validation_origin_time']})", highlight=False)
 
 
 def _sweep_settings(args: argparse.Namespace):

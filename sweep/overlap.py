@@ -12,6 +12,7 @@ Torch-free: reads model cards (below) and the training jobs' JSON records.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ import pandas as pd
 from .kronos.card import TRAINED_METADATA as KRONOS_METADATA
 
 __all__ = ["PRETRAINING_CUTOFFS", "TOTO_METADATA", "pretraining_cutoff", "training_limits", "inherited_limits",
-           "overlap_flags", "overlaps"]
+           "overlap_flags", "overlaps", "warn_overlaps"]
+
+logger = logging.getLogger(__name__)
 
 #: Metadata file a ``tototraining`` checkpoint folder holds beside its weights.
 TOTO_METADATA = "training.json"
@@ -131,3 +134,29 @@ def overlap_flags(identities: list[dict[str, Any]], windows: dict[str, Any]) -> 
         flags["pretraining_overlap"] |= overlaps(windows["first_test_origin_time"], limits)["pretraining"]
         flags["training_overlap"] |= overlaps(windows["first_validation_origin_time"], limits)["training"]
     return flags
+
+
+def warn_overlaps(sources: dict[str, str], datasets: dict[str, Any], splits: dict[str, Any]) -> None:
+    """Warn, per model and symbol, when the test windows start before a model's pretraining cutoff or
+    the validation windows before the last bar a local checkpoint was trained on.
+
+    Parameters
+    ----------
+    sources : dict
+        ``{model label: hub id or checkpoint folder}``.
+    datasets, splits : dict
+        Per symbol: :class:`sweep.data.OHLCVData` and :class:`sweep.windows.Splits`.
+    """
+    for label, source in sources.items():
+        limits = training_limits(source)
+        for symbol, split in splits.items():
+            index = datasets[symbol].frame.index
+            test, validation = str(index[split.test_origins[0]]), str(index[split.first_validation_origin])
+            if overlaps(test, limits)["pretraining"]:
+                logger.warning("%s: %s (%s) was pretrained on data up to %s, after the first test window (%s): its "
+                               "test scores are not out of sample", symbol, label, source,
+                               limits["pretraining_cutoff"], test)
+            if overlaps(validation, limits)["training"]:
+                logger.warning("%s: %s (%s) was trained on bars up to %s, after the first validation window (%s): "
+                               "its scores are not out of sample", symbol, label, source, limits["trained_until"],
+                               validation)

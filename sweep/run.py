@@ -12,23 +12,23 @@ from typing import Any, Callable
 from . import __version__
 from .cache import SampleCache
 from .candidate import Scoring, candidate_document, ensemble_document, fit_ensemble, symbol_significance
-from .config import MODEL_FAMILIES, ForecastConfig
+from .config import MODEL_FAMILIES
 from .data import OHLCVData, load_ohlcv, validate_symbol
-from .ensemble import ENSEMBLE_METHODS, document_members
+from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError, TrialError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .finetune import family_of, finetune_checkpoints
 from .forecasters.base import Forecaster
 from .kronos.card import DEFAULT_KRONOS_MODEL
-from .space import default_config, params_of
-from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome, WarmStart
-from .store import (best_path, candidate_path, ensemble_candidate_path, git_commit, read_json, utc_now,
-                    write_json_atomic)
+from .overlap import warn_overlaps
+from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome
+from .warm_start import warm_starts
+from .store import candidate_path, ensemble_candidate_path, git_commit, read_json, utc_now, write_json_atomic
 from .windows import Splits, WindowSpec, make_splits
 
-__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "warm_starts", "new_run_id",
-           "check_run_settings", "forecaster_lookup", "provenance", "selection_settings", "study_job"]
+__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "new_run_id", "check_run_settings",
+           "forecaster_lookup", "provenance", "selection_settings", "study_job", "model_sources"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +209,12 @@ def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
     return PersistenceForecaster()
 
 
+def model_sources(settings: SweepSettings) -> dict[str, str]:
+    """Checkpoint (hub id or folder) of each swept model label that has one."""
+    sources = {"toto": settings.toto_model, "kronos": settings.kronos_model, **settings.variants}
+    return {label: sources[label] for label in settings.labels if label in sources}
+
+
 def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> Callable[[str], Forecaster]:
     """Loaded model of a study label: the one a study already loaded in this process, else loaded once now
     (executors on other processes return no loaded model)."""
@@ -275,46 +281,6 @@ def selection_settings(settings: SweepSettings) -> dict[str, Any]:
             "latency_budget_s": settings.latency_budget_s}
 
 
-def warm_starts(settings: SweepSettings, symbol: str, label: str) -> tuple[WarmStart, ...]:
-    """The family default and, when ``best/<SYMBOL>.json`` holds a config of model ``label``, the
-    production config, as search-space parameters for ``enqueue_trial``.
-
-    A production config that is not a point of this study's space (another max context, an
-    old grid) is left out with a warning; one equal to the default marks the default trial.
-    """
-    family, max_context = family_of(label), settings.windows.max_context_length
-    default = params_of(default_config(family, max_context, settings.seed), max_context)
-    production = _production_config(settings, symbol, label)
-    if production is None:
-        return (WarmStart("default", default),)
-    path, config = production
-    try:
-        params = params_of(config, max_context)
-    except ConfigError as e:
-        logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
-        return (WarmStart("default", default),)
-    if params == default:
-        return (WarmStart("default", default, {"production": str(path)}),)
-    return WarmStart("default", default), WarmStart("production", params, {"production": str(path)})
-
-
-def _production_config(settings: SweepSettings, symbol: str, label: str) -> tuple[Path, ForecastConfig] | None:
-    """``(file, config)`` of the current best of ``symbol`` for model ``label`` (an ensemble's member of that
-    label counts), or None."""
-    path = best_path(settings.output_dir, symbol)
-    if not path.is_file():
-        return None
-    try:
-        members = document_members(read_json(path, "best config"))
-    except (ConfigError, KeyError, TypeError, AttributeError) as e:
-        logger.warning("%s cannot warm-start the %s study (%s)", path, label, e)
-        return None
-    for member_label, identity, config, _weight in members:
-        if (identity.get("variant") or member_label) == label and config.model == family_of(label):
-            return path, config
-    return None
-
-
 def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: str, **overrides: Any) -> StudyJob:
     """The study of model ``label`` on ``data`` under ``settings``; ``overrides`` replace job fields
     (a backtest fold's namespace, warm start and origin universe)."""
@@ -356,6 +322,7 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
     check_run_settings(settings, datasets)
+    warn_overlaps(model_sources(settings), datasets, splits)
     executor = executor or InProcessExecutor()
     if settings.finetune:
         variants = finetune_checkpoints(settings.run_dir, datasets, splits, settings.toto_model,

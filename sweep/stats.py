@@ -159,9 +159,12 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
     Returns
     -------
     float
-        In the units of the losses (divide by the reference MAE for a relative effect).
+        In the units of the losses (divide by the reference MAE for a relative effect); NaN when
+        every differential is 0.
     """
     d = np.asarray(differential, dtype=float)
+    if not d.any():  # identical forecasts (e.g. persistence against itself): there is nothing to detect
+        return float("nan")
     lags = newey_west_lags(len(d)) if max_lag is None else max_lag
     spread = np.sqrt(max(hac_variance(d, lags), 0.0) / len(d))
     return float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) * spread)
@@ -214,7 +217,7 @@ class PairedTest:
                "significant": self.candidate_better, "n_windows": self.n_windows,
                "block_length": self.block_length, "hac_max_lag": self.hac_max_lag, "mde": self.mde}
         if reference_mae:
-            out["mde_relative"] = self.mde / reference_mae
+            out["mde_relative"] = self.mde / reference_mae  # NaN (null in JSON) when the forecasts are identical
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
 
 

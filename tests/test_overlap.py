@@ -54,3 +54,18 @@ def test_when_a_candidate_uses_kronos_on_2024_data_then_it_is_flagged_with_the_c
                      "trained_until": None}
     assert overlap_flags([{"family": "toto", "model_id": "Datadog/Toto-Open-Base-1.0"}], windows)[
         "pretraining_overlap"] is False
+
+
+def test_when_a_sweep_uses_a_model_pretrained_past_its_test_windows_then_it_warns_with_model_and_date(data_dir,
+                                                                                                     caplog):
+    from sweep.data import load_ohlcv
+    from sweep.overlap import warn_overlaps
+    from sweep.windows import WindowSpec, make_splits
+
+    data = load_ohlcv(data_dir, "TEST")  # synthetic hours from 2024-01-01
+    splits = make_splits(data.n_bars, WindowSpec(val_windows=5, test_windows=5, stride=12, max_context_length=64))
+    with caplog.at_level("WARNING", logger="sweep.overlap"):
+        warn_overlaps({"kronos": "NeoQuasar/Kronos-small", "toto": "Datadog/Toto-Open-Base-1.0"}, {"TEST": data},
+                      {"TEST": splits})
+    (record,) = caplog.records
+    assert "kronos" in record.getMessage() and "2024-06-30" in record.getMessage()

@@ -1,0 +1,68 @@
+"""What a study tries first: the family's documented default and the production config.
+
+Both are enqueued with Optuna's ``enqueue_trial`` (:func:`sweep.study.enqueue_warm_start`),
+so every study measures the untuned default on its own windows, and a sweep can never
+report a config worse on validation than what is already in production without
+having tried the production config itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import ForecastConfig
+from .ensemble import document_members
+from .errors import ConfigError
+from .finetune import family_of
+from .space import default_config, params_of
+from .store import best_path, read_json
+from .study import WarmStart
+
+if TYPE_CHECKING:
+    from .run import SweepSettings
+
+__all__ = ["warm_starts"]
+
+logger = logging.getLogger(__name__)
+
+
+def warm_starts(settings: "SweepSettings", symbol: str, label: str) -> tuple[WarmStart, ...]:
+    """The family default and, when ``best/<SYMBOL>.json`` holds a config of model ``label``, the
+    production config, as search-space parameters for ``enqueue_trial``.
+
+    A production config that is not a point of this study's space (another max context, an
+    old grid) is left out with a warning; one equal to the default marks the default trial.
+    """
+    family, max_context = family_of(label), settings.windows.max_context_length
+    default = params_of(default_config(family, max_context, settings.seed), max_context)
+    production = _production_config(settings, symbol, label)
+    if production is None:
+        return (WarmStart("default", default),)
+    path, config = production
+    try:
+        params = params_of(config, max_context)
+    except ConfigError as e:
+        logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
+        return (WarmStart("default", default),)
+    if params == default:
+        return (WarmStart("default", default, {"production": str(path)}),)
+    return WarmStart("default", default), WarmStart("production", params, {"production": str(path)})
+
+
+def _production_config(settings: "SweepSettings", symbol: str, label: str) -> tuple[Path, ForecastConfig] | None:
+    """``(file, config)`` of the current best of ``symbol`` for model ``label`` (an ensemble's member of that
+    label counts), or None."""
+    path = best_path(settings.output_dir, symbol)
+    if not path.is_file():
+        return None
+    try:
+        members = document_members(read_json(path, "best config"))
+    except (ConfigError, KeyError, TypeError, AttributeError) as e:
+        logger.warning("%s cannot warm-start the %s study (%s)", path, label, e)
+        return None
+    for member_label, identity, config, _weight in members:
+        if (identity.get("variant") or member_label) == label and config.model == family_of(label):
+            return path, config
+    return None
