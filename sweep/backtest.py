@@ -35,13 +35,12 @@ from .data import OHLCVData, load_ohlcv
 from .errors import ConfigError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
-from .finetune import family_of
 from .overlap import overlaps, training_limits
 from .run import SweepSettings, check_run_settings, forecaster_lookup, model_sources, study_job
-from .space import default_config, params_of
 from .stats import block_bootstrap_ci
 from .store import git_commit, utc_now, write_json_atomic
-from .study import Progress, StudyOutcome, WarmStart
+from .study import Progress, StudyOutcome
+from .warm_start import default_warm_start
 from .windows import Splits, origin_universe, walk_forward_splits
 
 __all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "BACKTEST_FILE"]
@@ -152,12 +151,6 @@ def _check_overlap(settings: BacktestSettings, datasets: dict[str, OHLCVData],
     return problems
 
 
-def _default_warm_start(settings: SweepSettings, label: str) -> tuple[WarmStart, ...]:
-    max_context = settings.windows.max_context_length
-    return (WarmStart("default", params_of(default_config(family_of(label), max_context, settings.seed),
-                                           max_context)),)
-
-
 def _fold_namespace(settings: SweepSettings, fold: int) -> str:
     return f"{settings.run_id}/fold{fold}" if settings.storage else f"fold{fold}"
 
@@ -166,7 +159,6 @@ def _select(settings: SweepSettings, scoring: Scoring, fold: int, done: list[Stu
     """The sweep's selection on one fold's validation origins, then all three on its test origins."""
     significance = symbol_significance(scoring, done)
     spa = significance["spa"]["p_value"] if significance["spa"] else None
-    best = min(done, key=lambda o: o.validation["pct_return_mae"])
     if settings.ensemble:
         fitted = fit_ensemble(scoring, settings.ensemble, done)
         _, default = default_block(scoring, fitted.strongest)
@@ -174,6 +166,7 @@ def _select(settings: SweepSettings, scoring: Scoring, fold: int, done: list[Stu
                    for m, w in zip(fitted.members, fitted.weights) if w > 0}
         return FoldResult(scoring.data.symbol, fold, scoring.splits, scoring.data, f"ensemble-{settings.ensemble}",
                           {"members": members}, fitted.test, default, fitted.validation.metrics["pct_return_mae"], spa)
+    best = min(done, key=lambda o: o.validation["pct_return_mae"])
     selected = scoring.evaluate(best.model, best.config, "test")
     _, default = default_block(scoring, best.model)
     return FoldResult(scoring.data.symbol, fold, scoring.splits, scoring.data, best.model, best.config.to_dict(),
@@ -258,7 +251,7 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     check_run_settings(sweep, datasets, folds=settings.folds)
     universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     jobs = [study_job(sweep, datasets[s], folds[s][k], label, namespace=_fold_namespace(sweep, k),
-                      warm_start=_default_warm_start(sweep, label), origin_universe=universes[s]["validation"])
+                      warm_start=(default_warm_start(sweep, label),), origin_universe=universes[s]["validation"])
             for k in range(settings.folds) for s in sweep.symbols for label in sweep.labels]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)

@@ -188,7 +188,7 @@ class StudyJob:
     namespace: str | None = None
     family: str | None = None
     warm_start: tuple[WarmStart, ...] = ()
-    origin_universe: Any = None
+    origin_universe: np.ndarray | None = None
 
     @property
     def model_family(self) -> str:
@@ -220,7 +220,7 @@ class TrialLosses:
     study_name: str
     trial_number: int
     source: str
-    losses: Any
+    losses: np.ndarray
 
 
 @dataclass
@@ -262,23 +262,24 @@ class Objective:
         try:
             config = SPACES[self.job.model_family](trial, self.max_context, self.job.seed)
         except ValueError as e:  # an enqueued config off this model's grid (e.g. a longer max context)
-            return self._fail(trial, e, "the enqueued config is not in this model's search space")
+            raise self._failure(trial, e, "the enqueued config is not in this model's search space") from e
         try:
             result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
                               self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
                               universe=self.job.origin_universe)
         except (SweepError, ValueError, RuntimeError, MemoryError) as e:
-            return self._fail(trial, e)
+            raise self._failure(trial, e) from e
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("validation", result.to_dict())
         trial.set_user_attr(WINDOW_ERRORS_ATTR, result.window_errors.tolist())
         values = tuple(result.metrics[name] for name in self.job.objectives)
         return values[0] if len(values) == 1 else values
 
-    def _fail(self, trial: optuna.Trial, error: Exception, why: str = "") -> Any:
+    def _failure(self, trial: optuna.Trial, error: Exception, why: str = "") -> TrialError:
+        """Record ``error`` on the trial; the :class:`TrialError` that marks it FAIL and lets the study go on."""
         message = f"{type(error).__name__}: {error}" + (f" ({why})" if why else "")
         trial.set_user_attr("error", message)
-        raise TrialError(f"{self.job.name} trial {trial.number}: {message}") from error
+        return TrialError(f"{self.job.name} trial {trial.number}: {message}")
 
 
 def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:

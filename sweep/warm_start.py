@@ -23,7 +23,7 @@ from .study import WarmStart
 if TYPE_CHECKING:
     from .run import SweepSettings
 
-__all__ = ["warm_starts"]
+__all__ = ["warm_starts", "default_warm_start"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +35,25 @@ def warm_starts(settings: "SweepSettings", symbol: str, label: str) -> tuple[War
     A production config that is not a point of this study's space (another max context, an
     old grid) is left out with a warning; one equal to the default marks the default trial.
     """
-    family, max_context = family_of(label), settings.windows.max_context_length
-    default = params_of(default_config(family, max_context, settings.seed), max_context)
+    default = default_warm_start(settings, label)
     production = _production_config(settings, symbol, label)
     if production is None:
-        return (WarmStart("default", default),)
+        return (default,)
     path, config = production
     try:
-        params = params_of(config, max_context)
+        params = params_of(config, settings.windows.max_context_length)
     except ConfigError as e:
         logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
-        return (WarmStart("default", default),)
-    if params == default:
-        return (WarmStart("default", default, {"production": str(path)}),)
-    return WarmStart("default", default), WarmStart("production", params, {"production": str(path)})
+        return (default,)
+    if params == default.params:
+        return (WarmStart("default", params, {"production": str(path)}),)
+    return default, WarmStart("production", params, {"production": str(path)})
+
+
+def default_warm_start(settings: "SweepSettings", label: str) -> WarmStart:
+    """The documented default of model ``label``'s family (:func:`sweep.space.default_config`) as a warm start."""
+    max_context = settings.windows.max_context_length
+    return WarmStart("default", params_of(default_config(family_of(label), max_context, settings.seed), max_context))
 
 
 def _production_config(settings: "SweepSettings", symbol: str, label: str) -> tuple[Path, ForecastConfig] | None:
