@@ -374,12 +374,15 @@ def print_backtest(document: dict[str, Any]) -> None:
     _table_console().print(table)
     for name in ("default", "persistence"):
         g = document["summary"][f"gain_vs_{name}"]
-        helped = g["ci_low"] > 0
+        if g["ci_low"] > 0:
+            answer = "[green]tuning helped[/green]"
+        elif g["ci_high"] < 0:
+            answer = f"[red]the tuned configs were worse than {name}[/red]"
+        else:
+            answer = "[yellow]no evidence that tuning helped[/yellow]"
         console.print(f"tuning vs {name}: gain {100 * g['relative']:+.2f}% of its MAE (mean {g['mean']:+.2e}, "
                       f"{100 * g['ci_level']:.0f}% CI [{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in "
-                      f"{g['folds_won']} of {g['n_folds']} folds: "
-                      + ("[green]tuning helped[/green]" if helped else "[yellow]no evidence that tuning helped[/yellow]"),
-                      highlight=False)
+                      f"{g['folds_won']} of {g['n_folds']} folds: {answer}", highlight=False)
 
 
 def _promote(settings, json_lines: bool = False) -> None:
