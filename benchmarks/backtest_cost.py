@@ -6,7 +6,7 @@ so nothing is cached between them. The backtest shares inference across folds
 (one draw per config over the union of the folds' origins), so its cost should be
 far below K sweeps.
 
-    python benchmarks/backtest_cost.py --data-dir ../shared/trainingdata [--folds 3] [--n-trials 30]
+    python benchmarks/backtest_cost.py [--folds 3] [--n-trials 30]
 """
 
 from __future__ import annotations

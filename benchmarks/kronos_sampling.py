@@ -9,7 +9,7 @@ for every token and returns the mean path) and :mod:`sweep.kronos.sampler`.
 Prints paths/s for both and their ratio (target: at least 10x), and what a second
 draw with other sampling parameters costs once the context is encoded.
 
-    python benchmarks/kronos_sampling.py --data-dir ../shared/trainingdata
+    python benchmarks/kronos_sampling.py
     # what one Kronos trial's inference costs in a default sweep (cache miss):
     python benchmarks/kronos_sampling.py --windows 100 --samples 128 --horizon 1 --skip-reference
 """

@@ -7,7 +7,7 @@ study storage), the 2-vs-1 ratios (target: at most 0.65), and the per-trial
 overhead of the Ray executor against running the same objective inline on one
 thread (what a one-CPU actor gets).
 
-    python benchmarks/ray_scaling.py --data-dir ../shared/trainingdata
+    python benchmarks/ray_scaling.py
 """
 
 from __future__ import annotations

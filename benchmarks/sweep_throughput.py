@@ -4,7 +4,7 @@ Runs the same seeded 100-trial study on real BTCUSD data twice, once with the
 sample cache and once re-running inference in every trial, and prints trials/s
 for both and their ratio (target: at least 20x).
 
-    python benchmarks/sweep_throughput.py --data-dir ../shared/trainingdata
+    python benchmarks/sweep_throughput.py
 """
 
 from __future__ import annotations

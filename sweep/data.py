@@ -1,6 +1,7 @@
 """Read and validate OHLCV CSV files once, into one canonical frame.
 
-The file format is ``<SYMBOL>.csv`` with the columns ``timestamp, open, high,
+The file format is ``<SYMBOL>.csv`` (or gzip-compressed ``<SYMBOL>.csv.gz``; the
+plain file wins when both exist) with the columns ``timestamp, open, high,
 low, close, volume`` (case-insensitive; ``date`` or ``open_time`` are accepted
 for the timestamp). Timestamps are bar open times and are converted to UTC;
 naive timestamps are taken as UTC.
@@ -126,9 +127,20 @@ def validate_symbol(symbol: str) -> str:
     return symbol
 
 
+#: File names a symbol's bars may have, in order of preference.
+SUFFIXES = (".csv", ".csv.gz")
+
+
 def symbol_path(data_dir: str | Path, symbol: str) -> Path:
-    """Path of ``<data_dir>/<SYMBOL>.csv`` after validating the symbol."""
-    return Path(data_dir) / f"{validate_symbol(symbol)}.csv"
+    """``<data_dir>/<SYMBOL>.csv``, else ``<SYMBOL>.csv.gz`` if only that exists (the symbol validated first).
+
+    When neither exists the plain ``.csv`` path is returned, for the "file not found" message.
+    """
+    stem = Path(data_dir) / validate_symbol(symbol)
+    for suffix in SUFFIXES:
+        if stem.with_name(stem.name + suffix).is_file():
+            return stem.with_name(stem.name + suffix)
+    return stem.with_name(stem.name + SUFFIXES[0])
 
 
 def parse_freq(freq: str) -> pd.Timedelta:
@@ -151,12 +163,12 @@ def parse_freq(freq: str) -> pd.Timedelta:
 def _read_raw(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataValidationError(
-            f"{path}: file not found; put <SYMBOL>.csv files in --data-dir or fetch them with "
-            f"'python -m sweep data download --symbols {path.stem}'"
+            f"{path}: file not found (nor {path.name}.gz); put <SYMBOL>.csv or <SYMBOL>.csv.gz files in "
+            f"--data-dir or fetch them with 'python -m sweep data download --symbols {path.name.split('.')[0]}'"
         )
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as e:
         raise DataValidationError(f"{path}: not a readable CSV file ({e}); expected a header line "
                                   f"'timestamp,open,high,low,close,volume'") from e
     raw.columns = [str(c).strip().lower() for c in raw.columns]
@@ -303,12 +315,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 def load_ohlcv(data_dir: str | Path, symbol: str, freq: str = "1h", gap_policy: GapPolicy = "error") -> OHLCVData:
-    """Load and validate ``<data_dir>/<SYMBOL>.csv``.
+    """Load and validate ``<data_dir>/<SYMBOL>.csv`` (or ``<SYMBOL>.csv.gz``, see :func:`symbol_path`).
 
     Parameters
     ----------
     data_dir : str or Path
-        Folder holding ``<SYMBOL>.csv``.
+        Folder holding ``<SYMBOL>.csv`` or ``<SYMBOL>.csv.gz``.
     symbol : str
         Symbol, validated against ``[A-Z0-9._-]+`` before it touches a path.
     freq, gap_policy

@@ -58,7 +58,8 @@ def _fetch_all(exchange: Any, pair: str, timeframe: str, since_ms: int) -> list[
 
 def download_symbol(symbol: str, data_dir: str | Path, exchange_id: str = "binance", timeframe: str = "1h",
                     since: str = "2020-01-01") -> Path:
-    """Download ``symbol`` candles since ``since`` and write ``<data_dir>/<SYMBOL>.csv`` atomically.
+    """Download ``symbol`` candles since ``since`` and write ``<data_dir>/<SYMBOL>.csv`` atomically
+    (refreshing ``<SYMBOL>.csv.gz`` instead when only that file is there).
 
     The last, still-open candle is dropped.
 
@@ -90,7 +91,8 @@ def download_symbol(symbol: str, data_dir: str | Path, exchange_id: str = "binan
         raise SweepError(f"{exchange_id} returned no {timeframe} candles for {pair} since {since}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
+    # keep the format already there: a shipped <SYMBOL>.csv.gz is refreshed in place
+    frame.to_csv(tmp, index=False, compression="gzip" if path.name.endswith(".gz") else None)
     tmp.replace(path)
     logger.info("wrote %d bars of %s to %s", len(frame), pair, path)
     return path

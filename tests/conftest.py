@@ -1,4 +1,4 @@
-"""Shared fixtures: synthetic CSVs, the real shared data, and a tiny real-architecture Toto checkpoint."""
+"""Shared fixtures: synthetic CSVs, the real data the project ships, and tiny real-architecture checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "trainingdata"
+SHIPPED_DATA = REPO / "trainingdata"
 
 
 def synthetic_frame(n_bars: int = 600, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
@@ -41,9 +41,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not (SHARED_DATA / "BTCUSD.csv").is_file():
-        pytest.skip(f"real data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """The real hourly BTCUSD, ETHUSD, SOLUSD and UNIUSD bars shipped in ``trainingdata/`` (``.csv.gz``)."""
+    assert (SHIPPED_DATA / "BTCUSD.csv.gz").is_file(), f"the shipped data is missing from {SHIPPED_DATA}"
+    return SHIPPED_DATA
 
 
 @pytest.fixture(scope="session")

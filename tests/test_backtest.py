@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
-from sweep.data import load_ohlcv
+from sweep.data import load_ohlcv, symbol_path
 from sweep.evaluate import persistence_metrics
 from sweep.study import make_storage
 from sweep.windows import WindowSpec, make_splits, walk_forward_splits
@@ -89,7 +89,7 @@ def test_when_a_folds_test_bars_are_perturbed_then_its_selection_is_unchanged(sh
     data = load_ohlcv(shared_data, "BTCUSD")
     fold0 = walk_forward_splits(data.n_bars, SPEC, 2)[0]
     start = int(fold0.test_origins[0])  # everything from fold 0's first test bar on
-    frame = pd.read_csv(shared_data / "BTCUSD.csv")
+    frame = pd.read_csv(symbol_path(shared_data, "BTCUSD"))
     factor = np.exp(np.random.default_rng(0).normal(0, 0.02, len(frame) - start))
     for column in ("open", "high", "low", "close"):
         frame.loc[start:, column] = frame.loc[start:, column].to_numpy() * factor

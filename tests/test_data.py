@@ -103,3 +103,57 @@ def test_when_the_real_data_is_loaded_then_it_is_valid(shared_data):
     data = load_ohlcv(shared_data, "BTCUSD")
     assert data.n_bars == 37660
     assert data.date_range()["first_bar"].startswith("2020-01-01T00:00:00")
+
+
+def test_when_only_a_gzip_file_exists_then_it_is_read_and_a_plain_file_takes_precedence(tmp_path):
+    from sweep.data import symbol_path
+
+    frame = synthetic_frame(200)
+    frame.to_csv(tmp_path / "GZ.csv.gz", index=False)
+    assert symbol_path(tmp_path, "GZ").name == "GZ.csv.gz"
+    zipped = load_ohlcv(tmp_path, "GZ")
+    assert zipped.n_bars == 200 and zipped.path.name == "GZ.csv.gz"
+    write_csv(tmp_path, "GZ", frame)
+    plain = load_ohlcv(tmp_path, "GZ")
+    assert plain.path.name == "GZ.csv" and plain.fingerprint == zipped.fingerprint
+
+
+def test_when_a_gzip_file_is_truncated_then_the_error_names_it(tmp_path):
+    frame = synthetic_frame(2000)
+    frame.to_csv(tmp_path / "CUT.csv.gz", index=False)
+    data = (tmp_path / "CUT.csv.gz").read_bytes()
+    (tmp_path / "CUT.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataValidationError, match=r"CUT.csv.gz: not a readable CSV file"):
+        load_ohlcv(tmp_path, "CUT")
+
+
+def test_when_the_shipped_data_is_loaded_then_it_matches_its_readme(shared_data):
+    rows = {"BTCUSD": 37660, "ETHUSD": 37660, "SOLUSD": 31485, "UNIUSD": 29653}
+    for symbol, n in rows.items():
+        data = load_ohlcv(shared_data, symbol)
+        assert data.n_bars == n and data.path.suffix == ".gz"
+        assert f"| {symbol}.csv.gz |" in (shared_data / "README.md").read_text()
+
+
+def test_when_data_is_downloaded_over_a_gzip_file_then_the_gzip_file_is_refreshed(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from sweep.download import download_symbol
+
+    hour = 3_600_000
+    candles = [[1_700_000_000_000 + i * hour, 100.0, 101.0, 99.0, 100.5, 3.0] for i in range(30)]
+
+    class FakeExchange:  # ccxt's exchange interface; the network is not reachable here
+        def __init__(self, config):
+            pass
+
+        def fetch_ohlcv(self, pair, timeframe, since, limit):
+            return [c for c in candles if c[0] >= since][:limit]
+
+    fake = types.SimpleNamespace(binance=FakeExchange, NetworkError=OSError, BaseError=Exception)
+    monkeypatch.setitem(sys.modules, "ccxt", fake)
+    synthetic_frame(50).to_csv(tmp_path / "BTCUSD.csv.gz", index=False)
+    path = download_symbol("BTCUSD", tmp_path, since="2023-11-01")
+    assert path.name == "BTCUSD.csv.gz" and not (tmp_path / "BTCUSD.csv").exists()
+    assert load_ohlcv(tmp_path, "BTCUSD").n_bars == 29  # the last, still-open candle is dropped
