@@ -36,6 +36,7 @@ from .errors import ConfigError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
+from .run_lock import run_lock
 from .run import SweepSettings, check_run_settings, forecaster_lookup, model_sources, study_job
 from .stats import block_bootstrap_ci
 from .store import git_commit, utc_now, write_json_atomic
@@ -248,6 +249,13 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     folds = {s: walk_forward_splits(d.n_bars, sweep.windows, settings.folds, source=str(d.path))
              for s, d in datasets.items()}
     overlapping = _check_overlap(settings, datasets, folds)
+    with run_lock(sweep.run_dir):
+        return _backtest(settings, datasets, folds, overlapping, executor, progress)
+
+
+def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
+              overlapping: list[str], executor: Executor | None, progress: Progress | None) -> dict[str, Any]:
+    sweep = settings.sweep
     check_run_settings(sweep, datasets, folds=settings.folds)
     universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     jobs = [study_job(sweep, datasets[s], folds[s][k], label, namespace=_fold_namespace(sweep, k),

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .errors import DiskFullError, is_disk_full
 from .forecasters.base import SampleBatch
 
 __all__ = ["SampleCache", "cache_key"]
@@ -70,7 +71,7 @@ class SampleCache:
             with np.load(path) as f:
                 batch = SampleBatch(f["samples"], f["block_seconds"], int(f["samples_per_batch"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # torn or foreign: recompute
-            logger.warning("ignoring unreadable cache entry %s (%s)", path, e)
+            logger.warning("cache entry %s is unreadable (%s: %s); recomputing it", path, type(e).__name__, e)
             return None
         self._memory[key] = batch
         return batch
@@ -80,16 +81,20 @@ class SampleCache:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".npz")
+        tmp = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".npz")
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, samples=batch.samples, block_seconds=batch.block_seconds,
                          samples_per_batch=batch.samples_per_batch,
                          key_fields=json.dumps(fields, sort_keys=True, default=str))
             os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+        except BaseException as e:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError.at(path, e) from e
             raise
 
     def get(self, fields: dict[str, Any], num_samples: int, n_max: int,

@@ -7,7 +7,15 @@ other :class:`SweepError` to exit code 1.
 
 from __future__ import annotations
 
-__all__ = ["SweepError", "DataValidationError", "ConfigError", "ModelLoadError", "TrialError"]
+import errno
+import shutil
+from pathlib import Path
+
+__all__ = ["SweepError", "DataValidationError", "ConfigError", "ModelLoadError", "TrialError", "DiskFullError",
+           "StorageError", "is_disk_full"]
+
+#: errno values of a full disk or an exhausted quota.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class SweepError(Exception):
@@ -28,3 +36,27 @@ class ModelLoadError(SweepError):
 
 class TrialError(SweepError):
     """One Optuna trial failed; the study records it as FAIL and continues."""
+
+
+class StorageError(SweepError):
+    """The study storage (journal file or database) failed; the sweep stops and a rerun resumes."""
+
+
+class DiskFullError(StorageError):
+    """A write failed because the disk (or quota) holding ``path`` is full."""
+
+    @classmethod
+    def at(cls, path: str | Path, error: OSError | None = None) -> "DiskFullError":
+        """The error for a failed write under ``path``, stating its free space and the fix."""
+        path = Path(path)
+        existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+        free = shutil.disk_usage(existing).free
+        cause = f" ({error.strerror})" if error is not None and error.strerror else ""
+        return cls(f"no space left on the device holding {path}{cause}: {free / 2**20:.1f} MiB free. Free space "
+                   f"there (or move --runs-dir / --output-dir to another disk) and rerun the same command: completed "
+                   f"trials are kept, and no candidate, best or review file was left half-written")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is an ``OSError`` of a full disk or quota."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .cache import SampleCache
 from .data import load_ohlcv, validate_symbol
 from .ensemble import document_members, evaluate_document
-from .errors import ConfigError, SweepError
+from .errors import ConfigError, DiskFullError, SweepError, is_disk_full
 from .evaluate import EvaluationResult
 from .forecasters import Forecaster, forecaster_from_identity
 from .config import ForecastConfig
@@ -277,14 +277,24 @@ def write_review(folder: Path, symbol: str, text: str) -> Path:
 
     A name already taken (two reviews in one second) gets a ``-2``, ``-3`` ... suffix.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".review.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".review.", suffix=".tmp")
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFullError.at(folder, e) from e
+        raise
+    try:
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError.at(folder, e) from e
+            raise
         for attempt in range(1, 1000):
             path = folder / f"{stamp}-{symbol}{'' if attempt == 1 else f'-{attempt}'}.md"
             try:

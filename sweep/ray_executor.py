@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 import os
 import zlib
+from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from .cache import SampleCache
+from .faults import storage_faults
 from .errors import ConfigError, TrialError
 from .forecasters.base import Forecaster
 from .study import (Objective, Progress, StudyJob, StudyOutcome, enqueue_warm_start, fail_stale_running, make_storage,
@@ -170,7 +172,16 @@ class RayExecutor:
         ------
         ModelLoadError
             If a worker cannot load a model.
+        DiskFullError, StorageError
+            If the study storage fails (rerunning the same command resumes).
         """
+        if not jobs:
+            return []
+        folder = Path(jobs[0].cache_dir).parent if jobs[0].cache_dir else None
+        with storage_faults(jobs[0].storage, folder):
+            return self._run(jobs, progress)
+
+    def _run(self, jobs: list[StudyJob], progress: Progress | None) -> list[StudyOutcome | TrialError]:
         ray = self._connect()
         progress = progress or Progress()
         studies = self._prepare(jobs, progress)

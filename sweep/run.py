@@ -22,6 +22,7 @@ from .finetune import family_of, finetune_checkpoints
 from .forecasters.base import Forecaster
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .overlap import warn_overlaps
+from .run_lock import run_lock
 from .study import OBJECTIVE, OBJECTIVE_SETS, Progress, StudyJob, StudyOutcome
 from .warm_start import warm_starts
 from .store import candidate_path, ensemble_candidate_path, git_commit, read_json, utc_now, write_json_atomic
@@ -318,9 +319,19 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
         On invalid data or settings, before any model is loaded.
     ModelLoadError
         If a model cannot be loaded.
+    ConfigError
+        Also when another driver is running the same run id (:func:`sweep.run_lock.run_lock`).
+    DiskFullError, StorageError
+        If the run folder, ``hyperparams/`` or the study storage fails; rerunning resumes.
     """
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
+    with run_lock(settings.run_dir):
+        return _sweep(settings, datasets, splits, executor, progress)
+
+
+def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits],
+           executor: Executor | None, progress: Progress | None) -> list[SymbolResult]:
     check_run_settings(settings, datasets)
     warn_overlaps(model_sources(settings), datasets, splits)
     executor = executor or InProcessExecutor()

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import ConfigError
+from .errors import ConfigError, DiskFullError, is_disk_full
 
 __all__ = ["write_json_atomic", "write_text_atomic", "default_file_mode", "read_json", "candidate_path", "ensemble_candidate_path",
            "best_path", "git_commit", "utc_now", "CANDIDATE_KEYS"]
@@ -43,11 +43,21 @@ def default_file_mode() -> int:
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text``: a temp file in the same folder, fsync, then rename.
 
-    Readers see the old file or the new one, never a torn one.
+    Readers see the old file or the new one, never a torn one, also when the disk fills up.
+
+    Raises
+    ------
+    DiskFullError
+        If the disk holding ``path`` is full (the temp file is removed, ``path`` is untouched).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFullError.at(path, e) from e
+        raise
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -55,8 +65,10 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode())  # mkstemp creates 0600 files
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise DiskFullError.at(path, e) from e
         raise
     return path
 

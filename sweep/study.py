@@ -10,6 +10,7 @@ trials runs.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,11 @@ from optuna.trial import TrialState
 from .cache import SampleCache
 from .config import ForecastConfig
 from .data import OHLCVData
-from .errors import ConfigError, SweepError, TrialError
+from .errors import ConfigError, DiskFullError, StorageError, SweepError, TrialError
+from .faults import STORAGE_RETRY_DELAYS_S, is_database_url, storage_faults
 from .evaluate import evaluate
 from .forecasters.base import Forecaster
+from .journal import repair_journal
 from .space import SPACES, n_max_samples, space_size
 from .windows import Splits
 
@@ -37,7 +40,6 @@ logger = logging.getLogger(__name__)
 OBJECTIVE = "pct_return_mae"
 #: Supported objective tuples: accuracy alone, or accuracy and inference cost (both minimised).
 OBJECTIVE_SETS = ((OBJECTIVE,), (OBJECTIVE, "latency_s"))
-RDB_PREFIXES = ("postgresql", "mysql", "sqlite")
 HEARTBEAT_INTERVAL_S = 30
 HEARTBEAT_GRACE_S = 120
 MAX_RETRIES = 3
@@ -61,20 +63,23 @@ def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
     """Optuna storage from a URL (``postgresql://...``, ``sqlite:///...``) or a journal file path.
 
     A journal file is Optuna's file-based storage; its file lock makes it safe
-    for several local processes. An RDB storage gets heartbeats: a trial whose
+    for several local processes. A torn last record is moved aside first
+    (:func:`sweep.journal.repair_journal`). An RDB storage gets heartbeats: a trial whose
     worker stops beating for :data:`HEARTBEAT_GRACE_S` is marked FAIL by the next
     worker and re-queued with the same parameters (up to :data:`MAX_RETRIES` times).
     """
     text = str(storage)
-    if text.startswith(RDB_PREFIXES):
+    if is_database_url(text):
         with warnings.catch_warnings():  # the retry callback is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                text, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
+                text, engine_kwargs={"pool_pre_ping": True},  # a restarted server: reconnect, not fail
+                heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
     from optuna.storages.journal import JournalFileBackend
 
     Path(text).parent.mkdir(parents=True, exist_ok=True)
+    repair_journal(text)  # a torn last record (crash, full disk) would break every later read
     return optuna.storages.JournalStorage(JournalFileBackend(text))
 
 
@@ -267,6 +272,8 @@ class Objective:
             result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
                               self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
                               universe=self.job.origin_universe)
+        except StorageError:  # not the config's fault: stop the study rather than fail every trial
+            raise
         except (SweepError, ValueError, RuntimeError, MemoryError) as e:
             raise self._failure(trial, e) from e
         trial.set_user_attr("config", config.to_dict())
@@ -328,22 +335,46 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
     -------
     StudyOutcome
 
+    A database that fails mid-study (a restarted server) is retried after
+    :data:`sweep.faults.STORAGE_RETRY_DELAYS_S`; each new attempt fails the trial the
+    broken one left RUNNING and runs only the missing trials.
+
     Raises
     ------
     TrialError
         If the study holds no completed trial at the end.
     ModelLoadError
         If the model cannot be loaded.
+    DiskFullError
+        If the disk of the journal or the sample cache is full.
+    StorageError
+        If the database still fails after the retries.
     """
+    forecaster = forecaster or job.make_forecaster()
+    progress = progress or Progress()
+    delays = STORAGE_RETRY_DELAYS_S if is_database_url(job.storage) else ()
+    for attempt in range(len(delays) + 1):
+        try:
+            with storage_faults(job.storage, Path(job.cache_dir).parent if job.cache_dir else None):
+                return _run_study_once(job, progress, forecaster)
+        except StorageError as e:
+            if isinstance(e, DiskFullError) or attempt == len(delays):
+                raise
+            logger.warning("%s; retrying study %s in %.0f s (attempt %d of %d)", e, job.name, delays[attempt],
+                           attempt + 2, len(delays) + 1)
+            time.sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster) -> StudyOutcome:
+    """Open the study (failing trials an interrupted attempt left RUNNING), then run the missing trials."""
     study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
     fail_stale_running(study)
     enqueue_warm_start(study, job)
-    forecaster = forecaster or job.make_forecaster()
     cache = SampleCache(job.cache_dir, enabled=job.use_cache)
     objective = Objective(job, forecaster, cache)
     target = job.target_trials(objective.max_context)
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    progress = progress or Progress()
     progress.start(job.name, target, done)
     if done < target:
         logger.info("study %s: %d of %d trials complete, running %d", job.name, done, target, target - done)

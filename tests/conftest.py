@@ -75,7 +75,8 @@ def postgres_url():
         pytest.skip("no PostgreSQL server: eval \"$(scripts/postgres-for-tests start)\" to run these tests")
     server = sqlalchemy.engine.make_url(url)
     name = f"sweep_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    # pre-ping: the fault tests restart the server, which drops the pooled connection
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
     yield server.set(database=name).render_as_string(hide_password=False)
