@@ -29,7 +29,7 @@ from rich.table import Table
 
 from .config import MODEL_FAMILIES, ForecastConfig
 from .data import GAP_POLICIES, check_ohlcv, symbol_path
-from .errors import ConfigError, DataValidationError, SweepError
+from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, is_disk_full
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .progress_views import JsonLinesProgress, RichStudyProgress
 from .windows import WindowSpec
@@ -561,6 +561,11 @@ def exit_code_of(command: Callable[[], int]) -> int:
         return EXIT_INVALID
     except SweepError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False)
+        return EXIT_FAILURE
+    except OSError as e:  # a full disk under a write of a library (a plot, a log): same message, no traceback
+        if not is_disk_full(e):
+            raise
+        console.print(f"[red]error:[/red] {DiskFullError.at(e.filename or '.', e)}", highlight=False)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         console.print("interrupted; rerun the same command with the same --run-id to resume")
