@@ -9,6 +9,7 @@ Commands::
     python -m sweep promote --run RUN_ID [--symbols ...] [--alpha 0.05] [--dry-run]
     python -m sweep report --run RUN_ID [--output-dir DIR] [--report-dir DIR]
     python -m sweep backtest --symbols ... --folds K [sweep flags]   walk-forward backtest of the tuning
+    python -m sweep export --layout stock-prediction --to DIR [--output-dir hyperparams]
 
 Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 """
@@ -131,7 +132,7 @@ def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None)
 def _sweep_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
-                                "'backtest' (see --help of each).")
+                                "'backtest', 'export' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
     p.add_argument("--models", nargs="+", default=list(MODEL_FAMILIES), choices=MODEL_FAMILIES,
                    help=f"model families to tune (default: {' '.join(MODEL_FAMILIES)})")
@@ -443,6 +444,31 @@ def _run_report(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _export_parser() -> argparse.ArgumentParser:
+    from .export import LAYOUTS
+
+    p = argparse.ArgumentParser(prog="python -m sweep export",
+                                description="Write the promoted configs in another system's layout.")
+    p.add_argument("--layout", required=True, choices=LAYOUTS,
+                   help="stock-prediction: the predecessor's best/, toto/ and kronos/ files")
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
+    p.add_argument("--to", type=Path, required=True, help="folder to write the layout into")
+    p.add_argument("--symbols", nargs="+", default=None, help="default: every best/<SYMBOL>.json")
+    return p
+
+
+def _run_export(argv: Sequence[str]) -> int:
+    args = _export_parser().parse_args(argv)
+    from .export import export_stock_prediction
+
+    result = export_stock_prediction(args.output_dir, args.to, tuple(args.symbols) if args.symbols else None)
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+    for path in result.written:
+        console.print(f"[green]wrote[/green] {path}", highlight=False)
+    return EXIT_OK
+
+
 def _run_data(argv: Sequence[str]) -> int:
     args = _data_parser().parse_args(argv)
     if args.action == "download":
@@ -577,6 +603,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging("-v" in argv or "--verbose" in argv)
     commands = {"data": _run_data, "evaluate": _run_evaluate, "promote": _run_promote, "report": _run_report,
-                "backtest": _run_backtest}
+                "backtest": _run_backtest, "export": _run_export}
     command = commands.get(argv[0]) if argv else None
     return exit_code_of(lambda: command(argv[1:]) if command else _run_sweep(argv))
