@@ -19,7 +19,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	# toto-ts hard-pins old torch/numpy: install it alone, its imports come from the [toto] extra.
 	$(BIN)/python -m pip install --quiet --no-deps toto-ts==0.2.0
-	$(BIN)/python -m pip install --quiet -e '.[toto,kronos,data,ray,postgres,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[toto,kronos,data,ray,postgres,dashboard,dev]'
 	touch $@
 
 test: $(VENV)/.installed

@@ -99,3 +99,14 @@ def tiny_kronos_dir(tmp_path_factory) -> Path:
     save_module(model, folder / "predictor")
     (folder / "kronos.json").write_text(json.dumps({"max_context": 512}))
     return folder
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for the session (2 CPUs, no dashboard)."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # a CLI test in this process started its own instance
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -26,16 +26,6 @@ SPEC = WindowSpec(val_windows=5, test_windows=5, stride=12, max_context_length=1
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # a CLI test in this process started its own instance
-        ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
 def slow_toto_dir(tmp_path_factory):
     """A random 11M-parameter Toto: trials take ~0.1 s, so kills land while trials are in flight."""
     import json
