@@ -8,6 +8,7 @@ from .config import ForecastConfig
 from .data import OHLCVData, load_ohlcv
 from .errors import ConfigError, DataValidationError, ModelLoadError, SweepError, TrialError
 from .evaluate import EvaluationResult, evaluate
+from .predict import Forecast, Predictor, load_predictor
 from .promote import PromoteSettings, promote
 from .report import write_report
 from .run import SweepSettings, run_sweep
@@ -28,6 +29,9 @@ __all__ = [
     "TrialError",
     "EvaluationResult",
     "evaluate",
+    "load_predictor",
+    "Predictor",
+    "Forecast",
     "SweepSettings",
     "run_sweep",
     "PromoteSettings",

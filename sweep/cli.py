@@ -10,6 +10,7 @@ Commands::
     python -m sweep report --run RUN_ID [--output-dir DIR] [--report-dir DIR]
     python -m sweep backtest --symbols ... --folds K [sweep flags]   walk-forward backtest of the tuning
     python -m sweep export --layout stock-prediction --to DIR [--output-dir hyperparams]
+    python -m sweep predict --symbol SYM [--at TIMESTAMP] [--json]   forecast with the promoted config
 
 Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 """
@@ -132,7 +133,7 @@ def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None)
 def _sweep_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
-                                "'backtest', 'export' (see --help of each).")
+                                "'backtest', 'export', 'predict' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
     p.add_argument("--models", nargs="+", default=list(MODEL_FAMILIES), choices=MODEL_FAMILIES,
                    help=f"model families to tune (default: {' '.join(MODEL_FAMILIES)})")
@@ -444,6 +445,39 @@ def _run_report(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _predict_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep predict",
+                                description="Forecast the next bars with the promoted config of a symbol.")
+    p.add_argument("--symbol", required=True)
+    add_data_flags(p)
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
+    p.add_argument("--at", default=None, help="open time of the first forecast bar (default: after the last bar)")
+    p.add_argument("--json", action="store_true", help="print the forecast as JSON on stdout")
+    return p
+
+
+def _run_predict(argv: Sequence[str]) -> int:
+    args = _predict_parser().parse_args(argv)
+    from .data import load_ohlcv
+    from .predict import load_predictor
+
+    predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq)
+    forecast = predictor.predict(load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy), at=args.at)
+    if args.json:
+        print(json.dumps(forecast.to_dict(), indent=2))
+        return EXIT_OK
+    family = forecast.model.get("family")
+    table = Table(title=f"{forecast.symbol}: {family} forecast after {forecast.last_bar_time} "
+                        f"(last close {forecast.last_close:.6g}; {predictor.source})")
+    for column in ("bar", "point", "return", *(f"q{100 * q:g}" for q in forecast.quantiles)):
+        table.add_column(column, justify="left" if column == "bar" else "right")
+    for k, time in enumerate(forecast.times):
+        table.add_row(time, f"{forecast.point[k]:.6g}", f"{forecast.point_return[k]:+.4%}",
+                      *(f"{values[k]:.6g}" for values in forecast.quantiles.values()))
+    _table_console().print(table)
+    return EXIT_OK
+
+
 def _export_parser() -> argparse.ArgumentParser:
     from .export import LAYOUTS
 
@@ -603,6 +637,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging("-v" in argv or "--verbose" in argv)
     commands = {"data": _run_data, "evaluate": _run_evaluate, "promote": _run_promote, "report": _run_report,
-                "backtest": _run_backtest, "export": _run_export}
+                "backtest": _run_backtest, "export": _run_export, "predict": _run_predict}
     command = commands.get(argv[0]) if argv else None
     return exit_code_of(lambda: command(argv[1:]) if command else _run_sweep(argv))

@@ -28,6 +28,7 @@ __all__ = [
     "OHLCVData",
     "Problem",
     "check_ohlcv",
+    "ohlcv_from_frame",
     "load_ohlcv",
     "symbol_path",
     "validate_symbol",
@@ -274,11 +275,15 @@ def check_ohlcv(path: str | Path, freq: str = "1h", gap_policy: GapPolicy = "err
     ConfigError
         If ``freq`` or ``gap_policy`` is invalid.
     """
-    path = Path(path)
     if gap_policy not in GAP_POLICIES:
         raise ConfigError(f"--gap-policy must be one of {GAP_POLICIES}, got {gap_policy!r}")
+    parse_freq(freq)
+    return _check_raw(_read_raw(Path(path)), freq, gap_policy)
+
+
+def _check_raw(raw: pd.DataFrame, freq: str, gap_policy: GapPolicy) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Every data rule on a frame of string columns read from a file (or a caller's frame)."""
     delta = parse_freq(freq)
-    raw = _read_raw(path)
     problems = _column_problems(raw)
     if problems:
         return None, problems
@@ -339,7 +344,42 @@ def load_ohlcv(data_dir: str | Path, symbol: str, freq: str = "1h", gap_policy: 
         with file, row, value and fix.
     """
     path = symbol_path(data_dir, symbol)
-    frame, problems = check_ohlcv(path, freq=freq, gap_policy=gap_policy)
+    return _canonical(symbol, path, *check_ohlcv(path, freq=freq, gap_policy=gap_policy), freq)
+
+
+def ohlcv_from_frame(frame: pd.DataFrame, symbol: str, freq: str = "1h", gap_policy: GapPolicy = "error",
+                     source: str = "<DataFrame>") -> OHLCVData:
+    """Validate bars a caller already holds (e.g. trading code) exactly as a CSV file is validated.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The CSV's columns (``timestamp, open, high, low, close, volume``, any case; ``date`` or
+        ``open_time`` for the timestamp), or the five value columns on a ``DatetimeIndex``.
+    symbol : str
+    freq, gap_policy
+        See :func:`check_ohlcv`.
+    source : str
+        Named in error messages in place of a file.
+
+    Raises
+    ------
+    ConfigError, DataValidationError
+        As :func:`load_ohlcv`.
+    """
+    if gap_policy not in GAP_POLICIES:
+        raise ConfigError(f"--gap-policy must be one of {GAP_POLICIES}, got {gap_policy!r}")
+    table = frame.reset_index() if isinstance(frame.index, pd.DatetimeIndex) else frame.copy()
+    if isinstance(frame.index, pd.DatetimeIndex) and "timestamp" not in {str(c).lower() for c in frame.columns}:
+        table = table.rename(columns={table.columns[0]: "timestamp"})
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    raw = table.astype(str)
+    return _canonical(validate_symbol(symbol), Path(source), *_check_raw(raw, freq, gap_policy), freq)
+
+
+def _canonical(symbol: str, path: Path, frame: pd.DataFrame | None, problems: list[Problem],
+               freq: str) -> OHLCVData:
+    """The validated data, or the error listing the first problems."""
     if problems:
         shown = "\n  ".join(p.describe(path) for p in problems[:MAX_PROBLEMS_IN_MESSAGE])
         more = len(problems) - MAX_PROBLEMS_IN_MESSAGE

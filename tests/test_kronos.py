@@ -211,6 +211,10 @@ def test_forecaster_paths_follow_the_sample_contract(tiny_kronos_dir):
     np.testing.assert_array_equal(full.samples[:, :spb], head.samples)
     assert not np.array_equal(head.samples, other.samples)
     assert (full.samples > 0).all() and full.latency_s() > 0
+    for row in (0, 4):  # a window's paths do not depend on its batch (chunks of the tiny budget, or alone)
+        alone = forecaster.sample(ohlcv[row:row + 1, :, 3], stamps[row:row + 1], 3, 16, seed=4, sampling=sampling,
+                                  ohlcv=ohlcv[row:row + 1])
+        np.testing.assert_array_equal(alone.samples[0], full.samples[row])
     with pytest.raises(ConfigError, match="top_k"):
         forecaster.sample(ohlcv[..., 3], stamps, 3, 4, 0, {"top_k": 5, "top_p": 0.9}, ohlcv)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Forecaster", "SampleBatch", "block_seed", "sample_in_blocks", "default_memory_budget"]
+__all__ = ["Forecaster", "SampleBatch", "block_seed", "window_keys", "sample_in_blocks", "default_memory_budget"]
 
 #: Memory one decoding batch may use on a CPU.
 CPU_MEMORY_BUDGET_BYTES = 4 * 2**30
@@ -64,6 +65,17 @@ def block_seed(seed: int, block: int, *more: int) -> int:
     ``more`` adds further indices, e.g. a window chunk, each giving another independent stream.
     """
     return int(np.random.SeedSequence([seed, block, *more]).generate_state(1)[0])
+
+
+def window_keys(contexts: np.ndarray, timestamps_s: np.ndarray) -> list[int]:
+    """A 32-bit key per window from its own bars (close and open times): the random stream of a window.
+
+    Seeding each window's draws with ``block_seed(seed, block, key)`` makes its paths a function of
+    the window alone, never of its row in a batch or of the other windows drawn with it, so a
+    one-origin forecast (``sweep predict``) draws exactly the paths the batched evaluation drew.
+    """
+    return [zlib.crc32(np.ascontiguousarray(c, dtype=np.float64).tobytes()
+                       + np.ascontiguousarray(t, dtype=np.int64).tobytes()) for c, t in zip(contexts, timestamps_s)]
 
 
 def default_memory_budget(device: str) -> int:

@@ -4,8 +4,9 @@ Kronos reads whole bars (open, high, low, close, volume, amount), so it asks for
 ``ohlcv``. Windows are encoded in chunks (``window_batch``) and each chunk's
 context is shared by all its sample paths, and by later calls with other
 temperatures or filters while it fits the memory budget; paths are drawn in blocks of
-``samples_per_batch`` with one seeded ``torch.Generator`` per (block, chunk),
-so the first ``n`` paths never depend on how many more were drawn.
+``samples_per_batch`` with one seeded ``torch.Generator`` per (block, window), keyed by the
+window's own bars, so the first ``n`` paths never depend on how many more were drawn, and a
+window's paths never depend on the other windows of its batch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..config import check_kronos_sampling
 from ..kronos.card import DEFAULT_KRONOS_MODEL
-from .base import Forecaster, SampleBatch, block_seed, default_memory_budget
+from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, window_keys
 
 __all__ = ["KronosForecaster", "DEFAULT_KRONOS_MODEL", "parse_sampling"]
 #: Upper bound of samples_per_batch; a power of two dividing every num_samples of the Kronos space.
@@ -109,7 +110,7 @@ class KronosForecaster(Forecaster):
     def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
         return {**super().speed_settings(n_windows, context_length, horizon), "device": self.device,
                 "dtype": "float32", "window_batch": self.window_batch(n_windows, context_length, horizon),
-                "decoder": "kv-cache-shared-context"}
+                "decoder": "kv-cache-shared-context-per-window"}  # in every cache key: streams are per window
 
     def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
                seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
@@ -135,14 +136,16 @@ class KronosForecaster(Forecaster):
         paths = np.empty((n_windows, n_blocks * spb, horizon))
         block_seconds = np.zeros(n_blocks)
         ckpt = self.checkpoint
-        for c, (rows, windows, encode_seconds) in enumerate(self._encoded(ohlcv, timestamps_s, horizon, params.clip)):
+        keys = window_keys(contexts, timestamps_s)
+        for rows, windows, encode_seconds in self._encoded(ohlcv, timestamps_s, horizon, params.clip):
             # every block needs the encoded context; its first cost counts even when reused, so
             # latency_s is what a standalone forecast costs
             block_seconds[0] += encode_seconds
             for j in range(n_blocks):
                 began = time.perf_counter()
-                generator = torch.Generator(self.device).manual_seed(block_seed(seed, j, c))
-                s1, s2 = draw_tokens(ckpt.model, windows, spb, horizon, params, generator)
+                # one stream per window: its paths do not depend on the batch it is drawn in
+                generators = [torch.Generator(self.device).manual_seed(block_seed(seed, j, key)) for key in keys[rows]]
+                s1, s2 = draw_tokens(ckpt.model, windows, spb, horizon, params, generators)
                 paths[rows, j * spb:(j + 1) * spb] = decode_close(ckpt.tokenizer, windows, s1, s2)
                 block_seconds[j] += time.perf_counter() - began
         return SampleBatch(paths[:, :num_samples], block_seconds, spb)

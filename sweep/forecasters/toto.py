@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import checkpoints
 from ..errors import ModelLoadError
-from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, sample_in_blocks
+from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, sample_in_blocks, window_keys
 
 __all__ = ["TotoForecaster", "load_toto", "DEFAULT_TOTO_MODEL", "TOTO_MAX_CONTEXT"]
 
@@ -47,12 +47,13 @@ def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, d
 
 
 @contextmanager
-def block_rng(device: str, seed: int, block: int):
-    """Seed torch with :func:`block_seed` for one sample block, leaving the global RNG state untouched."""
+def block_rng(device: str, seed: int, block: int, *more: int):
+    """Seed torch with :func:`block_seed` for one sample block (and window key), leaving the global RNG
+    state untouched."""
     import torch
 
     with torch.random.fork_rng(devices=[device] if device.startswith("cuda") else []):
-        torch.manual_seed(block_seed(seed, block))
+        torch.manual_seed(block_seed(seed, block, *more))
         yield
 
 
@@ -150,7 +151,8 @@ class TotoForecaster(Forecaster):
         return horizon <= self.backbone.patch_embed.patch_size
 
     def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
-        decoder = "shared-context" if self._fits_one_patch(horizon) else "toto-ts-kv-cache"
+        # the decoder name is part of every cache key: "per-window" streams changed the paths a seed gives
+        decoder = "shared-context-per-window" if self._fits_one_patch(horizon) else "toto-ts-kv-cache"
         return {**super().speed_settings(n_windows, context_length, horizon), "device": self.device,
                 "dtype": "float32", "decoder": decoder}
 
@@ -167,13 +169,15 @@ class TotoForecaster(Forecaster):
         inputs = MaskedTimeseries(series=series, padding_mask=torch.ones_like(series, dtype=torch.bool),
                                   id_mask=torch.zeros_like(series, dtype=torch.int),
                                   timestamp_seconds=stamps, time_interval_seconds=interval)
-        draw = self._shared_context_blocks if self._fits_one_patch(horizon) else self._decoded_blocks
-        draw_block = draw(inputs, horizon, spb, seed)
+        if self._fits_one_patch(horizon):
+            draw_block = self._shared_context_blocks(inputs, horizon, spb, seed, window_keys(contexts, timestamps_s))
+        else:
+            draw_block = self._decoded_blocks(inputs, horizon, spb, seed)
         with torch.inference_mode():
             return sample_in_blocks(draw_block, num_samples, spb)
 
-    def next_steps_distribution(self, inputs, horizon: int):
-        """Toto's predictive distribution of the ``horizon`` bars that follow each context.
+    def encode_next_steps(self, inputs, horizon: int):
+        """One backbone pass over every context: what :meth:`window_distribution` needs.
 
         Parameters
         ----------
@@ -184,12 +188,12 @@ class TotoForecaster(Forecaster):
 
         Returns
         -------
-        torch.distributions.Distribution
-            Batch shape ``[n_windows, 1, horizon]``, in price units: the first ``horizon`` steps
-            of the next-patch distribution toto-ts' ``generate_samples`` draws every chain from.
+        tuple
+            ``(features, loc, scale)``: the backbone output of the first ``horizon`` positions of
+            the last input patch, ``[n_windows, 1, horizon, embed_dim]``, and the causal scaler's
+            statistics up to them.
         """
         from toto.data.util.dataset import pad_array, pad_id_mask
-        from toto.inference.forecaster import TotoForecaster as TotoDecoder
 
         stride = self.backbone.patch_embed.stride
         series = pad_array(inputs.series, stride)
@@ -199,21 +203,42 @@ class TotoForecaster(Forecaster):
         # The head maps each position of the last input patch to the step one patch ahead;
         # only the first `horizon` of them are needed, with their (causal) scaler statistics.
         end = series.shape[-1] - self.backbone.patch_embed.patch_size + horizon
-        base = self.backbone.output_distribution(flattened[:, :, end - horizon:end])
-        return TotoDecoder.create_affine_transformed(base, loc[..., :end], scale[..., :end])
+        return flattened[:, :, end - horizon:end], loc[..., :end], scale[..., :end]
 
-    def _shared_context_blocks(self, inputs, horizon: int, spb: int, seed: int) -> Callable[[int], np.ndarray]:
+    def window_distribution(self, encoded, rows: slice):
+        """Toto's predictive distribution of the next ``horizon`` bars for the windows ``rows``.
+
+        Batch shape ``[n_rows, 1, horizon]``, in price units: the first ``horizon`` steps of the
+        next-patch distribution toto-ts' ``generate_samples`` draws every chain from.
+        """
+        from toto.inference.forecaster import TotoForecaster as TotoDecoder
+
+        features, loc, scale = encoded
+        base = self.backbone.output_distribution(features[rows])
+        return TotoDecoder.create_affine_transformed(base, loc[rows], scale[rows])
+
+    def next_steps_distribution(self, inputs, horizon: int):
+        """The distribution of :meth:`window_distribution` for every window of ``inputs`` at once."""
+        return self.window_distribution(self.encode_next_steps(inputs, horizon), slice(None))
+
+    def _shared_context_blocks(self, inputs, horizon: int, spb: int, seed: int,
+                               keys: list[int]) -> Callable[[int], np.ndarray]:
+        import torch
         from toto.data.util.dataset import replace_extreme_values
 
-        distribution = []  # encoded on the first block, so its time counts in that block's latency
+        windows = []  # encoded on the first block, so its time counts in that block's latency
 
         def draw_block(block: int) -> np.ndarray:
-            if not distribution:
-                distribution.append(self.next_steps_distribution(inputs, horizon))
-            with block_rng(self.device, seed, block):
-                draws = replace_extreme_values(distribution[0].sample((spb,)))
-            # [samples, windows, variate, horizon] -> [windows, samples, horizon]
-            return draws[:, :, 0].permute(1, 0, 2).double().cpu().numpy()
+            if not windows:
+                encoded = self.encode_next_steps(inputs, horizon)
+                windows.extend(self.window_distribution(encoded, slice(row, row + 1)) for row in range(len(keys)))
+            paths = []
+            with torch.random.fork_rng(devices=[self.device] if self.device.startswith("cuda") else []):
+                for distribution, key in zip(windows, keys):  # each window its own stream, whatever the batch
+                    torch.manual_seed(block_seed(seed, block, key))
+                    paths.append(replace_extreme_values(distribution.sample((spb,)))[:, 0, 0])
+            # [windows][samples, horizon] -> [windows, samples, horizon]
+            return torch.stack(paths).double().cpu().numpy()
 
         return draw_block
 

@@ -47,6 +47,9 @@ from .layers import PrefixCache
 from .model import ContextState, Kronos
 from .tokenizer import KronosTokenizer
 
+#: One generator for every row, one per window, or None (torch's global stream).
+Generators = "torch.Generator | list[torch.Generator] | None"
+
 __all__ = ["Sampling", "EncodedWindows", "bars_with_amount", "normalise", "scale", "calendar_features", "future_timestamps",
            "filter_logits", "encode_windows", "draw_tokens", "decode_close", "CLOSE_COLUMN"]
 
@@ -148,10 +151,20 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
     return logits
 
 
-def _draw(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None) -> torch.Tensor:
-    """One token per row of ``[W, S, V]`` logits -> ``[W, S]``."""
+def _draw(logits: torch.Tensor, sampling: Sampling, generator: Generators) -> torch.Tensor:
+    """One token per row of ``[W, S, V]`` logits -> ``[W, S]``.
+
+    ``generator`` is one generator for every row, or a list of ``W``: one per window, so each
+    window's tokens come from its own stream, whatever other windows share its batch.
+    """
     flat = filter_logits(logits.reshape(-1, logits.shape[-1]) / sampling.temperature, sampling.top_k, sampling.top_p)
-    ids = torch.multinomial(F.softmax(flat, dim=-1), 1, generator=generator)
+    probs = F.softmax(flat, dim=-1)
+    if isinstance(generator, (list, tuple)):
+        rows = logits.shape[1]
+        ids = torch.cat([torch.multinomial(probs[w * rows:(w + 1) * rows], 1, generator=g)
+                         for w, g in enumerate(generator)])
+    else:
+        ids = torch.multinomial(probs, 1, generator=generator)
     return ids.view(logits.shape[:-1])
 
 
@@ -236,8 +249,10 @@ def _branch(state: ContextState) -> ContextState:
 
 @torch.no_grad()
 def draw_tokens(model: Kronos, windows: EncodedWindows, num_paths: int, horizon: int, sampling: Sampling,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                generator: Generators = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``num_paths`` token paths per window autoregressively through the KV cache.
+
+    ``generator``: one ``torch.Generator`` for all windows (as upstream), or one per window.
 
     Returns
     -------

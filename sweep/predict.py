@@ -1,0 +1,197 @@
+"""Serving: forecast with exactly the promoted config, through the code path that evaluation scored.
+
+:func:`load_predictor` reads ``best/<SYMBOL>.json`` (one model, an ensemble or
+persistence), loads its models once (refusing a local checkpoint whose hash
+changed since it was recorded) and forecasts the ``horizon`` bars after an
+origin from the bars before it only. The forecast goes through
+:func:`sweep.ensemble.document_forecast`, the function promotion reviews and
+``evaluate`` score, and every forecaster draws each window's paths from that
+window's own random stream, so a one-origin forecast equals, number for number,
+what the batched evaluation scored at that origin (tested). Context slicing,
+aggregation and blending therefore cannot drift between tuning and serving.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .cache import SampleCache
+from .data import OHLCVData, ohlcv_from_frame, parse_freq
+from .ensemble import document_forecast, document_members
+from .errors import ConfigError, DataValidationError
+from .forecasters import Forecaster, forecaster_from_identity
+from .store import best_path, read_json
+
+__all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS"]
+
+#: Quantile levels every forecast reports, from the paths (or an ensemble's averaged quantiles).
+QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One forecast of the promoted config.
+
+    Attributes
+    ----------
+    times : list of str
+        ``[horizon]`` open times (UTC, ISO 8601) of the forecast bars; the first is the origin.
+    last_bar_time : str
+        The last bar the forecast saw.
+    last_close : float
+    point : numpy.ndarray
+        ``[horizon]`` point forecast of the close, quote currency.
+    point_return : numpy.ndarray
+        ``[horizon]`` ``point / last_close - 1``.
+    quantiles : dict
+        ``{level: [horizon] close prices}`` at :data:`QUANTILE_LEVELS`.
+    model, config, provenance : dict
+        As in the promoted file.
+    """
+
+    symbol: str
+    times: list[str]
+    last_bar_time: str
+    last_close: float
+    point: np.ndarray
+    point_return: np.ndarray
+    quantiles: dict[float, np.ndarray]
+    model: dict[str, Any]
+    config: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"symbol": self.symbol, "origin_time": self.times[0], "times": self.times,
+                "last_bar_time": self.last_bar_time, "last_close": self.last_close,
+                "point": self.point.tolist(), "point_return": self.point_return.tolist(),
+                "quantiles": {f"{level:g}": values.tolist() for level, values in self.quantiles.items()},
+                "model": self.model, "config": self.config, "provenance": self.provenance}
+
+
+class Predictor:
+    """Forecasts of one symbol's promoted config.
+
+    Parameters
+    ----------
+    document : dict
+        A ``best/<SYMBOL>.json`` (or candidate) document: ``symbol``, ``model``, ``config`` and
+        ``windows.horizon``.
+    source : Path
+        The file it came from, for messages.
+    load : callable
+        Loads a model from its ``model`` block (default :func:`sweep.forecasters.forecaster_from_identity`).
+    freq : str
+        Bar frequency of the data the config was tuned on.
+
+    Raises
+    ------
+    ConfigError
+        If the document has no valid config or horizon.
+    ModelLoadError
+        If a model cannot be loaded, or a local checkpoint's hash differs from the recorded one.
+    """
+
+    def __init__(self, document: dict[str, Any], source: Path,
+                 load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity, freq: str = "1h"):
+        self.document, self.source, self.freq = document, Path(source), freq
+        try:
+            self.members = document_members(document)
+            self.horizon = int(document["windows"]["horizon"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{source} is not a promoted config (missing {e}); promote a candidate first") from e
+        self._loaded = {json.dumps(identity, sort_keys=True): load(identity)
+                        for _, identity, _, weight in self.members if weight > 0}
+        self.context_length = max(config.context_length for _, _, config, weight in self.members if weight > 0)
+
+    @property
+    def symbol(self) -> str:
+        return self.document.get("symbol", self.source.stem)
+
+    def _load(self, identity: dict[str, Any]) -> Forecaster:
+        return self._loaded[json.dumps(identity, sort_keys=True)]
+
+    def _origin(self, data: OHLCVData, at: str | pd.Timestamp | None) -> int:
+        """Bar index of the first forecast bar: after the latest bar, or the bar at ``at``."""
+        index, step = data.frame.index, parse_freq(self.freq)
+        if at is None:
+            origin = data.n_bars
+        else:
+            when = pd.Timestamp(at)
+            when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+            origin = int(index.searchsorted(when))
+            known = origin < data.n_bars and index[origin] == when
+            if not (known or (origin == data.n_bars and when == index[-1] + step)):
+                raise ConfigError(f"--at {at}: not a bar of {data.path} nor the bar after its last one "
+                                  f"({index[-1] + step}); pass a bar open time from {index[0]} on")
+        if origin < self.context_length:
+            raise DataValidationError(f"{data.path}: the forecast at bar {origin} needs {self.context_length} bars "
+                                      f"before it (the config's context_length); pass more history")
+        return origin
+
+    def forecast_origins(self, data: OHLCVData, origins: np.ndarray):
+        """The config's forecasts at bar indices ``origins`` (the function evaluation scores); a
+        :class:`sweep.ensemble.MemberForecast` with ``point`` ``[n_origins, horizon]``."""
+        return document_forecast(self.document, data, np.asarray(origins, dtype=np.int64), self.horizon,
+                                 SampleCache(), self._load)
+
+    def predict(self, bars: OHLCVData | pd.DataFrame, at: str | pd.Timestamp | None = None,
+                gap_policy: str = "error") -> Forecast:
+        """Forecast the ``horizon`` bars after the latest bar of ``bars`` (or from the bar at ``at``).
+
+        Parameters
+        ----------
+        bars : OHLCVData or pandas.DataFrame
+            Loaded data, or a frame in the CSV's columns (validated as a file would be).
+        at : str or pandas.Timestamp, optional
+            Open time of the first forecast bar: a bar of ``bars`` (only the bars before it are
+            used) or the bar right after the last one. Default: after the last bar.
+        gap_policy : str
+            For a DataFrame, as ``--gap-policy``.
+
+        Raises
+        ------
+        DataValidationError
+            If the bars break a data rule or are too few for the context.
+        ConfigError
+            If ``at`` is not a bar time.
+        """
+        data = bars if isinstance(bars, OHLCVData) else ohlcv_from_frame(bars, self.symbol, self.freq, gap_policy)
+        origin = self._origin(data, at)
+        forecast = self.forecast_origins(data, np.array([origin]))
+        last_close = float(data.close[origin - 1])
+        point = forecast.point[0]
+        levels = np.quantile(forecast.samples[0], QUANTILE_LEVELS, axis=0)  # [levels, horizon]
+        first = data.frame.index[origin - 1] + parse_freq(self.freq)
+        times = [str(first + k * parse_freq(self.freq)) for k in range(self.horizon)]
+        return Forecast(symbol=self.symbol, times=times, last_bar_time=str(data.frame.index[origin - 1]),
+                        last_close=last_close, point=point, point_return=point / last_close - 1.0,
+                        quantiles=dict(zip(QUANTILE_LEVELS, levels)), model=self.document["model"],
+                        config=self.document["config"], provenance={
+                            **self.document.get("provenance", {}), "promoted_file": str(self.source),
+                            "promotion": self.document.get("promotion", {}).get("review")})
+
+
+def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
+                   load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity,
+                   freq: str = "1h") -> Predictor:
+    """The :class:`Predictor` of ``<hyperparams_dir>/best/<SYMBOL>.json``.
+
+    Raises
+    ------
+    ConfigError
+        If the symbol has no promoted config (naming the file and the promote command).
+    ModelLoadError
+        If a model cannot be loaded or a checkpoint changed since it was recorded.
+    """
+    path = best_path(hyperparams_dir, symbol)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: {symbol} has no promoted config; run "
+                          f"`python -m sweep promote --run RUN_ID` first")
+    return Predictor(read_json(path, "best config"), path, load, freq)
