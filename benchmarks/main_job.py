@@ -1,0 +1,96 @@
+"""The default main job at real model sizes: wall time per study and peak resident memory.
+
+Runs ``python -m sweep --symbols BTCUSD ETHUSD --n-trials 100`` (default windows, models and
+max context) in a child process, on Toto-Open-Base-1.0-shaped and Kronos-small-shaped random
+checkpoints built on the spot (the hub is not needed), and prints the wall time of every study
+(first trial start to last trial end, from the journal), the whole run's wall time and the
+child's peak RSS.
+
+    python benchmarks/main_job.py [--n-trials 100] [--symbols BTCUSD ETHUSD]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def checkpoints(folder: Path) -> tuple[str, str]:
+    """Random Toto (``base`` preset: Toto-Open-Base-1.0's shape) and Kronos (``small``: Kronos-small's shape)."""
+    from kronostraining.train import build_scratch as build_kronos
+    from sweep.kronos.checkpoint import save_module
+    from tototraining.train import build_scratch as build_toto, save_checkpoint
+
+    toto = save_checkpoint(*build_toto("base", seed=0), folder / "toto")
+    tokenizer, model = build_kronos("small", seed=0)
+    save_module(tokenizer, folder / "kronos" / "tokenizer")
+    save_module(model, folder / "kronos" / "predictor")
+    (folder / "kronos" / "kronos.json").write_text(json.dumps({"max_context": 512}))
+    return str(toto), str(folder / "kronos")
+
+
+def study_walls(journal: Path) -> dict[str, tuple[int, float]]:
+    """``{study: (completed trials, seconds from the first trial's start to the last one's end)}``."""
+    from sweep.study import make_storage
+
+    storage = make_storage(journal)
+    out = {}
+    for name in optuna.get_all_study_names(storage):
+        trials = [t for t in optuna.load_study(study_name=name, storage=storage).trials if t.datetime_complete]
+        if trials:
+            span = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+            out[name] = (len(trials), span.total_seconds())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--symbols", nargs="+", default=["BTCUSD", "ETHUSD"])
+    parser.add_argument("--n-trials", type=int, default=100)
+    parser.add_argument("--data-dir", type=Path, default=REPO / "trainingdata")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        toto, kronos = checkpoints(root / "ckpt")
+        command = [sys.executable, "-m", "sweep", "--symbols", *args.symbols, "--n-trials", str(args.n_trials),
+                   "--data-dir", str(args.data_dir), "--toto-model", toto, "--kronos-model", kronos,
+                   "--runs-dir", str(root / "runs"), "--output-dir", str(root / "hp"), "--run-id", "main",
+                   "--log-format", "json"]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - start
+        peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # ru_maxrss is KiB on Linux
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"the main job failed with exit code {done.returncode}")
+        walls = study_walls(root / "runs" / "main" / "optuna.journal")
+
+    table = Table(title=f"python -m sweep --symbols {' '.join(args.symbols)} --n-trials {args.n_trials} "
+                        f"(Toto-Open-Base-1.0 and Kronos-small shapes, random weights), "
+                        f"{platform.processor() or platform.machine()}")
+    for column in ("study", "completed trials", "wall s"):
+        table.add_column(column, justify="right")
+    for name, (n, seconds) in sorted(walls.items()):
+        table.add_row(name, str(n), f"{seconds:.1f}")
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"whole job: {wall:.1f} s ({wall / 60:.1f} min); peak RSS {peak_gib:.2f} GiB "
+                  f"(targets: <= 8 min, <= 4 GiB)")
+
+
+if __name__ == "__main__":
+    main()
