@@ -10,10 +10,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Forecaster", "SampleBatch", "block_seed", "window_keys", "sample_in_blocks", "default_memory_budget"]
+__all__ = ["Forecaster", "SampleBatch", "block_seed", "window_keys", "sample_in_blocks", "default_memory_budget",
+           "module_bytes"]
 
-#: Memory one decoding batch may use on a CPU.
+#: Memory the whole sweep process may use on a CPU (models, kept encodings, decoding batches, caches).
 CPU_MEMORY_BUDGET_BYTES = 4 * 2**30
+#: What the interpreter, torch and the other imported libraries hold before any model (measured: ~0.46 GiB).
+RUNTIME_BYTES = 2**29 + 2**28
+#: Model families that may be loaded in one process at once (a sweep keeps Toto and Kronos loaded).
+FAMILIES_PER_PROCESS = 2
 
 
 @dataclass(frozen=True)
@@ -78,14 +83,25 @@ def window_keys(contexts: np.ndarray, timestamps_s: np.ndarray) -> list[int]:
                        + np.ascontiguousarray(t, dtype=np.int64).tobytes()) for c, t in zip(contexts, timestamps_s)]
 
 
-def default_memory_budget(device: str) -> int:
-    """Bytes one decoding batch may use: half the free GPU memory, or 4 GiB on a CPU."""
+def default_memory_budget(device: str, model_bytes: int = 0) -> int:
+    """Bytes a forecaster's working memory may use: half the free GPU memory, or its share of the CPU process budget.
+
+    On a CPU the process budget (:data:`CPU_MEMORY_BUDGET_BYTES`) less the runtime and the
+    forecaster's own weights is split between the model families a process keeps loaded, so a
+    sweep holding Toto and Kronos stays within it as a whole (at least 256 MiB each).
+    """
     if device.startswith("cuda"):
         import torch
 
         free, _total = torch.cuda.mem_get_info()
         return free // 2
-    return CPU_MEMORY_BUDGET_BYTES
+    share = (CPU_MEMORY_BUDGET_BYTES - RUNTIME_BYTES - model_bytes) // FAMILIES_PER_PROCESS
+    return max(2**28, share)
+
+
+def module_bytes(*modules) -> int:
+    """Bytes of the parameters and buffers of torch ``modules``."""
+    return sum(t.numel() * t.element_size() for m in modules for t in (*m.parameters(), *m.buffers()))
 
 
 def sample_in_blocks(draw_block: Callable[[int], np.ndarray], num_samples: int, samples_per_batch: int) -> SampleBatch:

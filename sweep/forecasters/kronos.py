@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import check_kronos_sampling
 from ..kronos.card import DEFAULT_KRONOS_MODEL
-from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, window_keys
+from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, module_bytes, window_keys
 
 __all__ = ["KronosForecaster", "DEFAULT_KRONOS_MODEL", "parse_sampling"]
 #: Upper bound of samples_per_batch; a power of two dividing every num_samples of the Kronos space.
@@ -57,7 +57,9 @@ class KronosForecaster(Forecaster):
     device : str, optional
         ``"cuda"`` when available, else ``"cpu"``.
     memory_budget_bytes : int, optional
-        Memory one decoding batch may use (default: half the free GPU memory, or 4 GiB on CPU).
+        Working memory of this forecaster: kept encodings get half, the encoding chunk and the
+        decoding batch a quarter each (default: half the free GPU memory, or its share of the 4 GiB
+        CPU process budget, see :func:`sweep.forecasters.base.default_memory_budget`).
 
     Raises
     ------
@@ -77,31 +79,37 @@ class KronosForecaster(Forecaster):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.checkpoint = load_kronos(model or DEFAULT_KRONOS_MODEL, tokenizer, revision, max_context, self.device)
         self.max_context_length = self.checkpoint.max_context
-        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(self.device)
+        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(
+            self.device, module_bytes(self.checkpoint.model, self.checkpoint.tokenizer))
         self._encodings: OrderedDict[tuple, list] = OrderedDict()
 
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, **self.checkpoint.identity}
 
-    def _bytes_per_window(self, context_length: int, horizon: int) -> int:
-        """Cache and activations of one window's context, float32 (predictor, its cross layer, tokenizer decoder)."""
+    def _bytes_per_window(self, context_length: int, horizon: int, kept: bool = False) -> int:
+        """Cache and activations of one window's context, float32 (predictor, its cross layer, tokenizer decoder).
+
+        ``kept``: only what an encoding keeps after encoding; with a one-bar horizon the predictor's
+        per-layer caches are dropped (see :func:`sweep.kronos.sampler.encode_windows`).
+        """
         model, codec = self.checkpoint.model.config, self.checkpoint.tokenizer
-        width = 2 * model["d_model"] * (model["n_layers"] + 1) + model["ff_dim"]
+        layers = 0 if kept and horizon == 1 else model["n_layers"]
+        width = 2 * model["d_model"] * (layers + 1) + (0 if kept else model["ff_dim"])
         decoder = 2 * codec.embed.out_features * len(codec.decoder)
         return 4 * (context_length + horizon) * (width + decoder)
 
     def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
-        """Windows encoded together: as many as half the memory budget holds."""
+        """Windows encoded together: as many as a quarter of the memory budget holds."""
         per_window = self._bytes_per_window(context_length, horizon)
-        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window)))
+        return int(max(1, min(n_windows, self.memory_budget_bytes // 4 // per_window)))
 
     def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
-        """Largest power of two <= 32 whose paths (own caches, attention scores) fit the other half of the budget."""
+        """Largest power of two <= 32 whose paths (own caches, attention scores) fit a quarter of the budget."""
         model = self.checkpoint.model.config
         windows = self.window_batch(n_windows, context_length, horizon)
         per_path = 4 * horizon * (2 * model["d_model"] * (model["n_layers"] + 1)
                                   + 3 * model["n_heads"] * (context_length + horizon))
-        rows = self.memory_budget_bytes // 2 // max(1, per_path * windows)
+        rows = self.memory_budget_bytes // 4 // max(1, per_path * windows)
         spb = 1
         while spb * 2 <= min(rows, MAX_SAMPLES_PER_BATCH):
             spb *= 2
@@ -165,12 +173,14 @@ class KronosForecaster(Forecaster):
             self._encodings.move_to_end(key)
             return self._encodings[key]
         chunks = self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk)
-        keep = self.memory_budget_bytes // max(1, self._bytes_per_window(context_length, horizon) * n_windows)
+        # kept encodings get half the budget; the other half is the encoding chunk and the decoding batch
+        keep = self.memory_budget_bytes // 2 // max(1, self._bytes_per_window(context_length, horizon, kept=True)
+                                                    * n_windows)
         if keep < 1:
             return chunks
-        self._encodings[key] = list(chunks)
-        while len(self._encodings) > keep:
+        while len(self._encodings) >= keep:  # make room first, so old and new never coexist
             self._encodings.popitem(last=False)
+        self._encodings[key] = list(chunks)
         return self._encodings[key]
 
     def _encode_chunks(self, ohlcv: np.ndarray, timestamps_s: np.ndarray, horizon: int, clip: float, chunk: int):

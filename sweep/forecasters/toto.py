@@ -25,7 +25,8 @@ import numpy as np
 
 from .. import checkpoints
 from ..errors import ModelLoadError
-from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, sample_in_blocks, window_keys
+from .base import (Forecaster, SampleBatch, block_seed, default_memory_budget, module_bytes, sample_in_blocks,
+                   window_keys)
 
 __all__ = ["TotoForecaster", "load_toto", "DEFAULT_TOTO_MODEL", "TOTO_MAX_CONTEXT"]
 
@@ -107,7 +108,8 @@ class TotoForecaster(Forecaster):
     device : str, optional
         ``"cuda"`` when available, else ``"cpu"`` by default.
     memory_budget_bytes : int, optional
-        Memory one decoding batch may use; default half the free GPU memory, or 4 GiB on CPU.
+        Working memory of this forecaster; default half the free GPU memory, or its share of the
+        4 GiB CPU process budget (see :func:`sweep.forecasters.base.default_memory_budget`).
 
     Raises
     ------
@@ -125,7 +127,8 @@ class TotoForecaster(Forecaster):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.module, self._identity = load_toto(model, revision, self.device)
         self.backbone = self.module.model
-        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(self.device)
+        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(self.device,
+                                                                                module_bytes(self.module))
 
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, **self._identity}

@@ -236,6 +236,8 @@ def encode_windows(model: Kronos, tokenizer: KronosTokenizer, ohlcv: np.ndarray,
     stamps = torch.from_numpy(calendar_features(timestamps_s)).to(device)
     future = torch.from_numpy(calendar_features(future_timestamps(timestamps_s, horizon))).to(device)
     logits, state = model.encode_context(s1, s2, stamps)
+    if horizon == 1:  # one step never appends a token: only the dependency layer's cache is read again
+        state = replace(state, caches=[])
     decode_from = max(0, length + horizon - max_context)
     decoder_caches = tokenizer.decode_prefix(s1[:, decode_from:], s2[:, decode_from:])
     return EncodedWindows(s1, s2, future, logits[:, -1], state, decoder_caches, mean, std, max_context)
