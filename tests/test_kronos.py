@@ -250,3 +250,24 @@ def test_other_temperatures_reuse_the_encoded_context_without_changing_paths(tin
     # a new clip changes the normalised inputs, so it is encoded anew
     warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 2.0}, ohlcv=ohlcv)
     assert len(warm._encodings) == 2
+
+
+def test_when_one_bar_paths_repeat_tokens_then_decoding_each_pair_once_gives_the_same_closes(tiny_kronos_dir):
+    from sweep.kronos.checkpoint import load_kronos
+    from sweep.kronos.layers import PrefixCache
+    from sweep.kronos.sampler import CLOSE_COLUMN, _decode_unique_pairs
+
+    ckpt = load_kronos(str(tiny_kronos_dir))
+    ohlcv = bars(3, 32)
+    stamps = np.tile(pd.date_range("2024-01-01", periods=32, freq="1h").asi8 // 10**9, (3, 1))
+    windows = encode_windows(ckpt.model, ckpt.tokenizer, ohlcv, stamps, 1, 5.0, ckpt.max_context)
+    generator = torch.Generator().manual_seed(0)
+    s1 = torch.randint(0, 3, (3, 40), generator=generator)  # few distinct tokens, many repeats
+    s2 = torch.randint(0, 2, (3, 40), generator=generator)
+    def caches():  # decoding appends the path tokens to the caches: a fresh copy of the prefix per call
+        return [PrefixCache(c.prefix_k, c.prefix_v) for c in windows.decoder_caches]
+
+    with torch.no_grad():
+        every = ckpt.tokenizer.decode_after(caches(), s1[..., None], s2[..., None])[..., CLOSE_COLUMN].numpy()
+        once = _decode_unique_pairs(ckpt.tokenizer, caches(), s1, s2)
+    np.testing.assert_allclose(once, every, rtol=1e-6, atol=1e-6)
