@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -632,10 +633,19 @@ def exit_code_of(command: Callable[[], int]) -> int:
         return 130
 
 
+def _thread_failure(args) -> None:
+    """One warning line, not a traceback, for a failing background thread (e.g. Optuna's heartbeat while the
+    database restarts); the main thread's own handling decides what the failure means."""
+    name = args.thread.name if args.thread is not None else "a background thread"
+    logger.warning("%s failed: %s: %s", name, args.exc_type.__name__,
+                   (str(args.exc_value).splitlines() or [""])[0][:200])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m sweep``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging("-v" in argv or "--verbose" in argv)
+    threading.excepthook = _thread_failure
     commands = {"data": _run_data, "evaluate": _run_evaluate, "promote": _run_promote, "report": _run_report,
                 "backtest": _run_backtest, "export": _run_export, "predict": _run_predict}
     command = commands.get(argv[0]) if argv else None
