@@ -12,7 +12,6 @@ far below K sweeps.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import tempfile
@@ -24,23 +23,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
+
 from sweep.backtest import BacktestSettings, run_backtest
 from sweep.run import SweepSettings, run_sweep
 from sweep.windows import WindowSpec
-
-
-def tiny_checkpoints(folder: Path) -> tuple[str, str]:
-    """A random tiny Toto and a random tiny Kronos (the shapes the demo trains)."""
-    from kronostraining.train import build_scratch as build_kronos
-    from sweep.kronos.checkpoint import save_module
-    from tototraining.train import build_scratch as build_toto, save_checkpoint
-
-    toto = save_checkpoint(*build_toto("tiny", seed=0), folder / "toto")
-    tokenizer, model = build_kronos("tiny", seed=0)
-    save_module(tokenizer, folder / "kronos" / "tokenizer")
-    save_module(model, folder / "kronos" / "predictor")
-    (folder / "kronos" / "kronos.json").write_text(json.dumps({"max_context": 512}))
-    return str(toto), str(folder / "kronos")
 
 
 def main() -> None:
@@ -59,7 +46,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        toto, kronos = tiny_checkpoints(root / "ckpt")
+        toto, kronos = random_checkpoints(root / "ckpt", "tiny", "tiny")
         settings = SweepSettings(symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
                                  data_dir=args.data_dir,
                                  output_dir=root / "hp", runs_dir=root / "runs", run_id="sweep",

@@ -12,7 +12,6 @@ child's peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import resource
 import subprocess
@@ -25,21 +24,9 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
+from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def checkpoints(folder: Path) -> tuple[str, str]:
-    """Random Toto (``base`` preset: Toto-Open-Base-1.0's shape) and Kronos (``small``: Kronos-small's shape)."""
-    from kronostraining.train import build_scratch as build_kronos
-    from sweep.kronos.checkpoint import save_module
-    from tototraining.train import build_scratch as build_toto, save_checkpoint
-
-    toto = save_checkpoint(*build_toto("base", seed=0), folder / "toto")
-    tokenizer, model = build_kronos("small", seed=0)
-    save_module(tokenizer, folder / "kronos" / "tokenizer")
-    save_module(model, folder / "kronos" / "predictor")
-    (folder / "kronos" / "kronos.json").write_text(json.dumps({"max_context": 512}))
-    return str(toto), str(folder / "kronos")
 
 
 def study_walls(journal: Path) -> dict[str, tuple[int, float]]:
@@ -65,7 +52,7 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        toto, kronos = checkpoints(root / "ckpt")
+        toto, kronos = random_checkpoints(root / "ckpt", "base", "small")
         command = [sys.executable, "-m", "sweep", "--symbols", *args.symbols, "--n-trials", str(args.n_trials),
                    "--data-dir", str(args.data_dir), "--toto-model", toto, "--kronos-model", kronos,
                    "--runs-dir", str(root / "runs"), "--output-dir", str(root / "hp"), "--run-id", "main",
