@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .cache import SampleCache
+from .config import ForecastConfig
 from .data import OHLCVData
 from .ensemble import Member, ensemble_result, fit_weights, member_entries, member_forecast
 from .errors import TrialError
@@ -71,7 +72,7 @@ class Scoring:
         """Origins the ``split`` forecasts are drawn over (None: the split's own origins)."""
         return None if self.universes is None else self.universes[split]
 
-    def evaluate(self, label: str, config, split: str) -> EvaluationResult:
+    def evaluate(self, label: str, config: ForecastConfig, split: str) -> EvaluationResult:
         """Metrics of ``config`` on the ``split`` origins, through the study's cache entries."""
         return evaluate(self.forecaster_of(label), config, self.data, self.splits.origins(split), self.horizon,
                         self.cache, n_max_samples(family_of(label)), universe=self.universe(split))

@@ -236,7 +236,7 @@ def _config_summary(config: dict[str, Any]) -> str:
                     + [f"{k}={v}" for k, v in config.get("sampling", {}).items()])
 
 
-def _p(value: float | None) -> str:
+def _p_value(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
@@ -252,8 +252,8 @@ def _print_sweep_table(results) -> None:
         table.add_row(r.symbol, r.outcome.model, _config_summary(r.outcome.config.to_dict()),
                       f"{v['pct_return_mae']:.5f}", f"{t['pct_return_mae']:.5f}",
                       f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}",
-                      _p(doc["comparisons"]["persistence"]["p_value"]), _p(doc["comparisons"]["default"]["p_value"]),
-                      _p(spa.get("p_value")), f"{t['latency_s']:.4f}")
+                      _p_value(doc["comparisons"]["persistence"]["p_value"]), _p_value(doc["comparisons"]["default"]["p_value"]),
+                      _p_value(spa.get("p_value")), f"{t['latency_s']:.4f}")
     _table_console().print(table)
     for r in results:
         console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
@@ -271,7 +271,7 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
         text = "the tuned config beats persistence on test windows but not the untuned default: tuning did not help"
     else:
         text = ("the tuned config does not beat persistence on test windows "
-                f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {_p(comparisons['persistence']['p_value'])})"
+                f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {_p_value(comparisons['persistence']['p_value'])})"
                 ": no model is better than the last close here")
     if spa is not None:
         text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
@@ -373,7 +373,7 @@ def print_backtest(document: dict[str, Any]) -> None:
         table.add_row(row["symbol"], str(row["fold"]),
                       f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
                       row["selected"]["model"], f"{mae['selected']:.5f}", f"{mae['default']:.5f}",
-                      f"{mae['persistence']:.5f}", _p(row["spa_p_value"]))
+                      f"{mae['persistence']:.5f}", _p_value(row["spa_p_value"]))
     _table_console().print(table)
     for name in ("default", "persistence"):
         g = document["summary"][f"gain_vs_{name}"]

@@ -353,17 +353,16 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
     forecaster = forecaster or job.make_forecaster()
     progress = progress or Progress()
     delays = STORAGE_RETRY_DELAYS_S if is_database_url(job.storage) else ()
-    for attempt in range(len(delays) + 1):
+    for attempt, delay in enumerate((*delays, None), start=1):
         try:
             with storage_faults(job.storage, Path(job.cache_dir).parent if job.cache_dir else None):
                 return _run_study_once(job, progress, forecaster)
         except StorageError as e:
-            if isinstance(e, DiskFullError) or attempt == len(delays):
+            if isinstance(e, DiskFullError) or delay is None:
                 raise
-            logger.warning("%s; retrying study %s in %.0f s (attempt %d of %d)", e, job.name, delays[attempt],
-                           attempt + 2, len(delays) + 1)
-            time.sleep(delays[attempt])
-    raise AssertionError("unreachable")
+            logger.warning("%s; retrying study %s in %.0f s (attempt %d of %d)", e, job.name, delay, attempt + 1,
+                           len(delays) + 1)
+            time.sleep(delay)
 
 
 def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster) -> StudyOutcome:

@@ -48,13 +48,12 @@ def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, d
 
 
 @contextmanager
-def block_rng(device: str, seed: int, block: int, *more: int):
-    """Seed torch with :func:`block_seed` for one sample block (and window key), leaving the global RNG
-    state untouched."""
+def block_rng(device: str, seed: int, block: int):
+    """Seed torch with :func:`block_seed` for one sample block, leaving the global RNG state untouched."""
     import torch
 
     with torch.random.fork_rng(devices=[device] if device.startswith("cuda") else []):
-        torch.manual_seed(block_seed(seed, block, *more))
+        torch.manual_seed(block_seed(seed, block))
         yield
 
 
