@@ -10,6 +10,10 @@ Names (DESIGN.md):
 
 ``p`` and ``q`` are fractions (``trimmed_mean_0.05``); values of 1 or more are
 read as percent, the spelling of older configs (``trimmed_mean_5`` = 5 %).
+
+Quantile forecasts (:func:`aggregate_quantiles`) take ``mean`` (the mean of the
+quantiles), ``median`` and ``quantile_<q>`` for a level ``q`` the model predicts;
+trimming and winsorizing need samples and are refused.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Aggregation", "parse_aggregation", "aggregate"]
+__all__ = ["Aggregation", "parse_aggregation", "aggregate", "aggregate_quantiles"]
 
 _PATTERN = re.compile(r"^(mean|median|trimmed_mean|winsorized_mean|quantile)(?:_(\d+(?:\.\d+)?))?$")
 
@@ -107,3 +111,43 @@ def aggregate(samples: np.ndarray, name: str) -> np.ndarray:
         If ``samples`` is not 3-dimensional.
     """
     return parse_aggregation(name)(samples)
+
+
+def aggregate_quantiles(quantiles: np.ndarray, levels: np.ndarray, name: str) -> np.ndarray:
+    """Point forecast from a quantile forecast.
+
+    ``mean`` is the mean of the quantiles: with equally spaced levels it is the midpoint-rule
+    estimate of the mean, ``E[Y] = integral_0^1 F^-1(a) da``. ``median`` and ``quantile_<q>`` pick
+    the model's own level (never interpolated, so a tuned point is a quantile the model predicts).
+
+    Parameters
+    ----------
+    quantiles : numpy.ndarray
+        ``[n_windows, n_levels, horizon]`` price quantiles.
+    levels : numpy.ndarray
+        ``[n_levels]`` quantile levels of ``quantiles``.
+    name : str
+        ``mean``, ``median`` or ``quantile_<q>``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n_windows, horizon]`` point forecasts in price units.
+
+    Raises
+    ------
+    ConfigError
+        If the name is invalid, needs samples (trimmed, winsorized) or names a level the model lacks.
+    """
+    parsed = parse_aggregation(name)
+    if parsed.kind == "mean":
+        return quantiles.mean(axis=1)
+    if parsed.kind not in ("median", "quantile"):
+        raise ConfigError(f"aggregation {name!r} needs sample paths; a quantile forecast takes mean, median or "
+                          f"quantile_<q> with q one of its levels {[round(float(x), 4) for x in levels]}")
+    q = 0.5 if parsed.kind == "median" else parsed.p
+    match = np.flatnonzero(np.isclose(levels, q, atol=1e-9))
+    if not len(match):
+        raise ConfigError(f"aggregation {name!r}: the model predicts the levels {[round(float(x), 4) for x in levels]}, "
+                          f"not {q}; use one of them")
+    return quantiles[:, int(match[0])]

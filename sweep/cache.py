@@ -1,11 +1,12 @@
-"""Sample cache: model inference once per (model, data, windows, context, sampling params, seed).
+"""Forecast cache: model inference once per (model, data, windows, context, sampling params, seed).
 
 Forecasters draw sample paths in seed-determined blocks, so the first ``n`` of
 ``N`` paths equal an ``n``-path run with the same seed. The cache therefore
 draws ``n_max`` paths once and serves every trial that differs only in
 ``num_samples`` or ``aggregate`` from that one inference. Entries persist as
 ``<root>/<key>.npz`` (written atomically) so resumed studies and later steps
-reuse them.
+reuse them. Quantile forecasts (:class:`QuantileBatch`) are cached the same way;
+they have no paths to count, so every trial with the same key reuses them whole.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import DiskFullError, is_disk_full
-from .forecasters.base import SampleBatch
+from .forecasters.base import QuantileBatch, SampleBatch
 
 __all__ = ["SampleCache", "cache_key"]
 
@@ -41,7 +42,7 @@ def origins_digest(origins: np.ndarray) -> str:
 
 
 class SampleCache:
-    """Memory and (optionally) disk cache of :class:`SampleBatch` objects.
+    """Memory and (optionally) disk cache of :class:`SampleBatch` and :class:`QuantileBatch` objects.
 
     Parameters
     ----------
@@ -54,14 +55,14 @@ class SampleCache:
     def __init__(self, root: str | Path | None = None, enabled: bool = True):
         self.root = Path(root) if root is not None else None
         self.enabled = enabled
-        self._memory: dict[str, SampleBatch] = {}
+        self._memory: dict[str, SampleBatch | QuantileBatch] = {}
         self.hits = 0
         self.misses = 0
 
     def _path(self, key: str) -> Path | None:
         return None if self.root is None else self.root / f"{key}.npz"
 
-    def _load(self, key: str) -> SampleBatch | None:
+    def _load(self, key: str) -> SampleBatch | QuantileBatch | None:
         if key in self._memory:
             return self._memory[key]
         path = self._path(key)
@@ -69,14 +70,15 @@ class SampleCache:
             return None
         try:
             with np.load(path) as f:
-                batch = SampleBatch(f["samples"], f["block_seconds"], int(f["samples_per_batch"]))
+                batch = QuantileBatch(f["quantiles"], f["levels"], f["block_seconds"]) if "quantiles" in f.files \
+                    else SampleBatch(f["samples"], f["block_seconds"], int(f["samples_per_batch"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # torn or foreign: recompute
             logger.warning("cache entry %s is unreadable (%s: %s); recomputing it", path, type(e).__name__, e)
             return None
         self._memory[key] = batch
         return batch
 
-    def _store(self, key: str, fields: dict[str, Any], batch: SampleBatch) -> None:
+    def _store(self, key: str, fields: dict[str, Any], batch: SampleBatch | QuantileBatch) -> None:
         self._memory[key] = batch
         path = self._path(key)
         if path is None:
@@ -85,9 +87,10 @@ class SampleCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".npz")
+            arrays = {"quantiles": batch.quantiles, "levels": batch.levels} if isinstance(batch, QuantileBatch) \
+                else {"samples": batch.samples, "samples_per_batch": batch.samples_per_batch}
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, samples=batch.samples, block_seconds=batch.block_seconds,
-                         samples_per_batch=batch.samples_per_batch,
+                np.savez(f, block_seconds=batch.block_seconds, **arrays,
                          key_fields=json.dumps(fields, sort_keys=True, default=str))
             os.replace(tmp, path)
         except BaseException as e:
@@ -98,7 +101,7 @@ class SampleCache:
             raise
 
     def get(self, fields: dict[str, Any], num_samples: int, n_max: int,
-            draw: Callable[[int], SampleBatch]) -> SampleBatch:
+            draw: Callable[[int], SampleBatch | QuantileBatch]) -> SampleBatch | QuantileBatch:
         """The first ``num_samples`` paths for ``fields``, drawing ``max(n_max, num_samples)`` on a miss.
 
         Parameters
@@ -112,19 +115,19 @@ class SampleCache:
         n_max : int
             Paths to draw on a miss (the largest ``num_samples`` of the search space).
         draw : callable
-            ``draw(n) -> SampleBatch`` with ``n`` paths; called at most once per call.
+            ``draw(n) -> SampleBatch`` with ``n`` paths (or a :class:`QuantileBatch`); called at most once per call.
 
         Returns
         -------
-        SampleBatch
-            ``[n_windows, num_samples, horizon]`` samples.
+        SampleBatch or QuantileBatch
+            ``[n_windows, num_samples, horizon]`` samples, or the quantiles.
         """
         if not self.enabled:
             self.misses += 1
             return draw(num_samples)
         key = cache_key(fields)
         cached = self._load(key)
-        if cached is not None and cached.samples.shape[1] >= num_samples:
+        if cached is not None and cached.holds(num_samples):
             self.hits += 1
             return cached.first(num_samples)
         self.misses += 1

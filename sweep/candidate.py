@@ -20,7 +20,7 @@ from .data import OHLCVData
 from .ensemble import Member, ensemble_result, fit_weights, member_entries, member_forecast
 from .errors import TrialError
 from .evaluate import EvaluationResult, evaluate, persistence_errors, persistence_metrics
-from .finetune import family_of
+from .forecasters.registry import family_of
 from .forecasters.base import Forecaster
 from .overlap import overlap_flags
 from .significance import selection_significance

@@ -31,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .config import MODEL_FAMILIES, ForecastConfig
+from .forecasters.registry import DEFAULT_MODELS, FAMILIES
 from .data import GAP_POLICIES, check_ohlcv, symbol_path
 from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, is_disk_full
 from .kronos.card import DEFAULT_KRONOS_MODEL
@@ -41,7 +42,9 @@ __all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args"
            "verdict"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
-DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
+DEFAULT_TOTO_MODEL = FAMILIES["toto"].default_model
+#: Families whose checkpoint flag is generic (Toto and Kronos have flags of their own).
+FLAGGED_FAMILIES = [f for f in FAMILIES.values() if f.flag and f.name not in ("toto", "kronos")]
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs and pipes
 TABLE_WIDTH_WHEN_PIPED = 180
 logger = logging.getLogger("sweep")
@@ -131,13 +134,31 @@ def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None)
                         help="Kronos tokenizer: hub id or folder (default: the model card's, or the training output's)")
 
 
+def _flag_dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def add_family_flags(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
+    """``--toto2-model``, ``--chronos2-model``, ...: one checkpoint flag per registry family that has one."""
+    for family in FLAGGED_FAMILIES:
+        default = family.default_model if with_defaults else None
+        where = f"default {family.default_model}" if with_defaults else \
+            f"default: the candidate's model, else {family.default_model}"
+        parser.add_argument(family.flag, default=default, help=f"{family.name}: hub id or checkpoint folder ({where})")
+
+
+def family_model_ids(args: argparse.Namespace) -> dict[str, str]:
+    """``{family: checkpoint}`` named by the generic family flags (those given, or their defaults)."""
+    return {f.name: getattr(args, _flag_dest(f.flag)) for f in FLAGGED_FAMILIES if getattr(args, _flag_dest(f.flag))}
+
+
 def _sweep_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
                                 "'backtest', 'export', 'predict' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
-    p.add_argument("--models", nargs="+", default=list(MODEL_FAMILIES), choices=MODEL_FAMILIES,
-                   help=f"model families to tune (default: {' '.join(MODEL_FAMILIES)})")
+    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=MODEL_FAMILIES,
+                   help=f"model families to tune (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
     add_data_flags(p)
     add_window_flags(p)
@@ -149,6 +170,7 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds per study")
     p.add_argument("--toto-model", default=DEFAULT_TOTO_MODEL, help="Hugging Face id or local checkpoint folder")
     add_kronos_flags(p, DEFAULT_KRONOS_MODEL)
+    add_family_flags(p, with_defaults=True)
     p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
     p.add_argument("--objectives", nargs="+", default=["pct_return_mae"], choices=["pct_return_mae", "latency_s"],
                    help="pct_return_mae, or pct_return_mae latency_s for multi-objective studies")
@@ -157,8 +179,10 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", choices=["lp", "greedy"], default=None,
                    help="also fit ensemble weights across the tuned models on validation")
     p.add_argument("--promote", action="store_true", help="run the promotion review of the candidates afterwards")
-    p.add_argument("--finetune", action="store_true",
-                   help="fine-tune --toto-model on pre-validation bars first; sweep it as the extra variant toto-ft")
+    trainable = [name for name, f in FAMILIES.items() if f.trainer]
+    p.add_argument("--finetune", nargs="*", choices=trainable, default=None, metavar="FAMILY",
+                   help=f"fine-tune these families' checkpoints ({' '.join(trainable)}; none named: toto) on "
+                        f"pre-validation bars first; sweep each as the extra variant <family>-ft")
     p.add_argument("--finetune-steps", type=int, default=300, help="fine-tuning steps (default 300)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: studies one after another in this process; ray: Ray actors as Optuna workers")
@@ -224,6 +248,7 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     add_window_flags(p, defaults=False)
     p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
     add_kronos_flags(p, None)
+    add_family_flags(p, with_defaults=False)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     return p
 
@@ -287,9 +312,16 @@ def _sweep_settings(args: argparse.Namespace):
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
         toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
-        windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
+        model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
-        ensemble=args.ensemble, finetune=args.finetune, finetune_steps=args.finetune_steps, alpha=args.alpha)
+        ensemble=args.ensemble, finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps, alpha=args.alpha)
+
+
+def _finetune_families(named: list[str] | None) -> tuple[str, ...]:
+    """``--finetune`` alone fine-tunes Toto (its meaning before other families had trainers)."""
+    if named is None:
+        return ()
+    return tuple(dict.fromkeys(named or ["toto"]))
 
 
 def _with_progress(args: argparse.Namespace, settings, work: Callable[..., Any]) -> Any:
@@ -536,7 +568,9 @@ def _run_data(argv: Sequence[str]) -> int:
 
 
 def _flag_identity(family: str, args: argparse.Namespace) -> dict[str, Any] | None:
-    """The model that ``--toto-model`` / ``--kronos-model`` name for ``family``, or ``None`` if not given."""
+    """The model that ``--toto-model`` / ``--kronos-model`` / a family flag name for ``family``, or ``None``."""
+    if family in family_model_ids(args):
+        return {"family": family, "model_id": family_model_ids(args)[family]}
     if family == "toto" and args.toto_model:
         return {"family": "toto", "model_id": args.toto_model}
     if family == "kronos" and (args.kronos_model or args.kronos_tokenizer):
@@ -561,9 +595,7 @@ def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         document_members(document)  # validates every member's config
         return document
     config = ForecastConfig.from_dict(document["config"], source=str(path))
-    defaults = {"toto": {"family": "toto", "model_id": DEFAULT_TOTO_MODEL},
-                "kronos": {"family": "kronos", "model_id": DEFAULT_KRONOS_MODEL},
-                "naive": {"family": "naive", "model_id": "persistence"}}
+    defaults = {name: {"family": name, "model_id": f.default_model or "persistence"} for name, f in FAMILIES.items()}
     identity = _flag_identity(config.model, args) or document.get("model") or defaults[config.model]
     return {**document, "model": identity, "config": config.to_dict()}
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from .aggregate import parse_aggregation
 from .errors import ConfigError
+from .forecasters.registry import FAMILIES
 
 __all__ = ["ForecastConfig", "MODEL_FAMILIES", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
 
-MODEL_FAMILIES = ("toto", "kronos", "naive")
+MODEL_FAMILIES = tuple(FAMILIES)
 #: Keys of a Kronos config's ``sampling`` dict.
 KRONOS_SAMPLING_KEYS = ("temperature", "top_k", "top_p", "clip")
 
@@ -52,14 +53,15 @@ class ForecastConfig:
     context_length : int
         Bars of history each forecast sees.
     num_samples : int
-        Sample paths drawn per origin.
+        Sample paths drawn per origin; 1 for quantile families (they draw no paths).
     aggregate : str
-        Aggregation name turning samples into a point forecast (see :mod:`sweep.aggregate`).
+        Aggregation name turning samples or quantiles into a point forecast (see :mod:`sweep.aggregate`).
     seed : int
         Sampling seed; sample ``i`` is the same for every ``num_samples > i``.
     sampling : dict
-        Family-specific sampling parameters: Kronos' ``temperature``, ``top_k``, ``top_p`` and
-        ``clip`` (see :class:`sweep.kronos.sampler.Sampling`); empty for Toto and the persistence baseline.
+        Family-specific parameters: Kronos' ``temperature``, ``top_k``, ``top_p`` and ``clip`` (see
+        :class:`sweep.kronos.sampler.Sampling`); ``inputs`` for quantile families that choose which bars
+        they read (:attr:`sweep.forecasters.registry.Family.inputs`); empty otherwise.
 
     Raises
     ------
@@ -84,10 +86,18 @@ class ForecastConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"config seed must be a non-negative integer, got {self.seed!r}")
         parse_aggregation(self.aggregate)
+        family = FAMILIES[self.model]
+        if family.output == "quantiles" and self.num_samples != 1:
+            raise ConfigError(f"config num_samples {self.num_samples}: {self.model} predicts quantiles, not paths; "
+                              f"set num_samples to 1")
+        if family.output == "quantiles" and self.aggregate != "mean" and \
+                parse_aggregation(self.aggregate).kind not in ("median", "quantile"):
+            raise ConfigError(f"config aggregate {self.aggregate!r} needs sample paths; {self.model} predicts "
+                              f"quantiles, so use mean, median or quantile_<q>")
         if self.model == "kronos":
             check_kronos_sampling(self.sampling)
-        elif self.sampling:
-            raise ConfigError(f"config sampling {self.sampling} is only for Kronos; {self.model} has none")
+        else:
+            family.check_inputs(self.sampling)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,7 +1,8 @@
 """Ensemble weights across the tuned models, fitted on validation forecasts.
 
 The point forecast of an ensemble is the weighted sum of its members' point
-forecasts; its distribution averages the members' quantiles (Vincentization).
+forecasts; its distribution averages the members' quantiles (Vincentization),
+whether a member draws sample paths or predicts quantiles.
 Weights are non-negative and sum to 1, and are fitted on the validation
 origins only.
 """
@@ -14,12 +15,12 @@ from typing import Any, Callable
 import numpy as np
 from scipy.optimize import linprog
 
-from .aggregate import aggregate
 from .cache import SampleCache
 from .config import ForecastConfig
 from .data import OHLCVData
 from .evaluate import EvaluationResult, draw_samples, score
 from .forecasters.base import Forecaster
+from .predictive import Predictive
 from .windows import gather_targets
 
 __all__ = ["Member", "MemberForecast", "member_forecast", "fit_lp_weights", "fit_greedy_weights", "fit_weights",
@@ -60,15 +61,15 @@ class MemberForecast:
     ----------
     point : numpy.ndarray
         ``[n_windows, horizon]`` price point forecast (the member's own aggregation).
-    samples : numpy.ndarray
-        ``[n_windows, n_samples, horizon]`` price paths.
+    predictive : Predictive
+        The member's sample paths or quantiles, price units.
     latency_s : float
         Inference seconds per origin.
     """
 
     label: str
     point: np.ndarray
-    samples: np.ndarray
+    predictive: Predictive
     latency_s: float
 
 
@@ -77,8 +78,8 @@ def member_forecast(member: Member, data: OHLCVData, origins: np.ndarray, horizo
     """Forecasts of ``member`` at ``origins``, through the sample cache (drawn over ``universe`` if given)."""
     batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max,
                                  universe)
-    return MemberForecast(member.label, aggregate(batch.samples, member.config.aggregate), batch.samples,
-                          batch.latency_s())
+    predictive = batch.predictive
+    return MemberForecast(member.label, predictive.point(member.config.aggregate), predictive, batch.latency_s())
 
 
 def _as_returns(prices: np.ndarray, last_close: np.ndarray) -> np.ndarray:
@@ -164,25 +165,28 @@ def blend(forecasts: list[MemberForecast], weights: np.ndarray) -> MemberForecas
     """The weighted blend of the members' forecasts.
 
     With a single member of positive weight the blend is that member (its own
-    samples); otherwise its samples are the weighted average of the members'
-    quantiles at :data:`QUANTILE_LEVELS`, ``[n_windows, 100, horizon]``. Latency
+    distribution); otherwise it is the weighted average of the members'
+    quantiles at :data:`QUANTILE_LEVELS`, ``[n_windows, 100, horizon]`` (a quantile
+    member's tails beyond its outermost levels are held flat, see
+    :meth:`sweep.predictive.Predictive.quantiles`). Latency
     is the sum over members with positive weight (they run one after another).
     """
     active = [(f, w) for f, w in zip(forecasts, weights) if w > 0]
     point = sum(w * f.point for f, w in active)
     if len(active) == 1:
-        samples = active[0][0].samples
+        predictive = active[0][0].predictive
     else:
-        samples = sum(w * np.moveaxis(np.quantile(f.samples, QUANTILE_LEVELS, axis=1), 0, 1) for f, w in active)
+        predictive = Predictive(sum(w * f.predictive.quantiles(QUANTILE_LEVELS) for f, w in active),
+                                np.asarray(QUANTILE_LEVELS))
     label = "+".join(f.label for f, _ in active)
-    return MemberForecast(label, point, samples, sum(f.latency_s for f, _ in active))
+    return MemberForecast(label, point, predictive, sum(f.latency_s for f, _ in active))
 
 
 def ensemble_result(forecasts: list[MemberForecast], weights: np.ndarray, data: OHLCVData, origins: np.ndarray,
                     horizon: int) -> EvaluationResult:
     """Metrics of the :func:`blend` of ``forecasts`` at ``origins``."""
     blended = blend(forecasts, weights)
-    return score(blended.point, blended.samples, blended.latency_s, data, origins, horizon)
+    return score(blended.point, blended.predictive, blended.latency_s, data, origins, horizon)
 
 
 def document_members(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], ForecastConfig, float]]:
@@ -237,4 +241,4 @@ def evaluate_document(document: dict[str, Any], data: OHLCVData, origins: np.nda
     See :func:`document_forecast` for the parameters and errors.
     """
     forecast = document_forecast(document, data, origins, horizon, cache, load)
-    return score(forecast.point, forecast.samples, forecast.latency_s, data, origins, horizon)
+    return score(forecast.point, forecast.predictive, forecast.latency_s, data, origins, horizon)

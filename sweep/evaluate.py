@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from .aggregate import aggregate
 from .cache import SampleCache, origins_digest
 from .config import ForecastConfig
 from .data import COLUMNS as OHLCV_COLUMNS, OHLCVData
 from .errors import ConfigError
-from .forecasters.base import Forecaster, SampleBatch
-from .metrics import pct_return_errors, point_metrics, sample_metrics
+from .forecasters.base import Forecaster, QuantileBatch, SampleBatch
+from .metrics import pct_return_errors, point_metrics
+from .predictive import Predictive
 from .windows import gather_contexts, gather_targets
 
 __all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "draw_samples",
@@ -28,7 +28,8 @@ class EvaluationResult:
     ----------
     metrics : dict
         ``pct_return_mae`` (primary, return units), ``price_mae``, ``rmse``, ``mape``,
-        ``direction_accuracy``, ``crps``, ``coverage_90``, ``latency_s`` (inference
+        ``direction_accuracy``, ``crps``, ``coverage_90`` (with ``coverage_nominal``, the interval's
+        nominal level: 0.9, or that of a quantile model's nearest levels), ``latency_s`` (inference
         seconds per origin), ``persistence_pct_return_mae`` and
         ``skill = 1 - pct_return_mae / persistence_pct_return_mae``.
     window_errors : numpy.ndarray
@@ -86,8 +87,8 @@ def rows_of(universe: np.ndarray, origins: np.ndarray) -> np.ndarray:
 
 def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
                  horizon: int, cache: SampleCache, n_max: int | None = None,
-                 universe: np.ndarray | None = None) -> tuple[SampleBatch, dict[str, Any]]:
-    """Sample paths of ``config`` at ``origins``, through the cache.
+                 universe: np.ndarray | None = None) -> tuple[SampleBatch | QuantileBatch, dict[str, Any]]:
+    """Sample paths (or quantiles) of ``config`` at ``origins``, through the cache.
 
     With ``universe`` (a sorted superset of ``origins``), inference runs once over every
     origin of the universe and the rows of ``origins`` are returned: a walk-forward
@@ -96,8 +97,8 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
 
     Returns
     -------
-    batch : SampleBatch
-        ``[n_windows, config.num_samples, horizon]`` price samples.
+    batch : SampleBatch or QuantileBatch
+        ``[n_windows, config.num_samples, horizon]`` price samples, or ``[n_windows, n_levels, horizon]`` quantiles.
     speed : dict
         The forecaster's automatic speed settings.
     """
@@ -118,12 +119,12 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
         "speed": speed,  # block size, device and decoder all shape the random stream
     }
 
-    def draw(num_samples: int) -> SampleBatch:
+    def draw(num_samples: int) -> SampleBatch | QuantileBatch:
         contexts = gather_contexts(data.close, drawn, context_length)
         stamps = gather_contexts(data.timestamps_s, drawn, context_length)
         ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), drawn,
                                 context_length) if forecaster.uses_ohlcv else None
-        return forecaster.sample(contexts, stamps, horizon, num_samples, config.seed, config.sampling, ohlcv)
+        return forecaster.forecast(contexts, stamps, horizon, num_samples, config.seed, config.sampling, ohlcv)
 
     batch = cache.get(fields, config.num_samples, n_max or config.num_samples, draw)
     return (batch if universe is None else batch.windows(rows_of(drawn, origins))), speed
@@ -163,20 +164,20 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
         If an origin lacks context or target bars, or is not in ``universe``.
     """
     batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max, universe)
-    return score(aggregate(batch.samples, config.aggregate), batch.samples, batch.latency_s(), data, origins,
-                 horizon, speed)
+    predictive = batch.predictive
+    return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed)
 
 
-def score(point: np.ndarray, samples: np.ndarray, latency_s: float, data: OHLCVData, origins: np.ndarray,
+def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHLCVData, origins: np.ndarray,
           horizon: int, speed: dict[str, Any] | None = None) -> EvaluationResult:
-    """Metrics of a point forecast and its samples at ``origins``, with the persistence baseline.
+    """Metrics of a point forecast and its distribution at ``origins``, with the persistence baseline.
 
     Parameters
     ----------
     point : numpy.ndarray
         ``[n_windows, horizon]`` price forecast.
-    samples : numpy.ndarray
-        ``[n_windows, n_samples, horizon]`` price paths (or equally weighted quantiles).
+    predictive : Predictive
+        Sample paths or quantiles of the same windows.
     latency_s : float
         Inference seconds per origin.
     data, origins, horizon
@@ -186,7 +187,7 @@ def score(point: np.ndarray, samples: np.ndarray, latency_s: float, data: OHLCVD
     """
     last_close = data.close[origins - 1]
     targets = gather_targets(data.close, origins, horizon)
-    metrics = {**point_metrics(point, targets, last_close), **sample_metrics(samples, targets, last_close)}
+    metrics = {**point_metrics(point, targets, last_close), **predictive.metrics(targets, last_close)}
     baseline = persistence_metrics(data, origins, horizon)
     metrics["latency_s"] = float(latency_s)
     metrics["persistence_pct_return_mae"] = baseline["pct_return_mae"]

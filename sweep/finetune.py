@@ -1,11 +1,12 @@
-"""``--finetune``: fine-tune the base checkpoint first, then sweep the result as an extra model variant.
+"""``--finetune FAMILY ...``: fine-tune base checkpoints first, then sweep each result as an extra model variant.
 
-The fine-tuning job (``tototraining``) trains on the bars before each symbol's
-first validation origin only, so the variant's validation and test scores stay
-honest. It runs as a Ray task with the sweep's ``--executor ray`` (one CPU, the
-worker GPU fraction) and in this process otherwise. A checkpoint that a
-previous attempt of the same run already wrote is reused, so a rerun does not
-train again.
+Each named family's training job (``tototraining``, ``kronostraining``) trains on
+the bars before each symbol's first validation origin only, so the variant's
+validation and test scores stay honest. Jobs run as Ray tasks with the sweep's
+``--executor ray`` (one CPU, the worker GPU fraction) and in this process
+otherwise. A checkpoint that a previous attempt of the same run already wrote is
+reused, so a rerun does not train again. The variants are labelled
+``<family>-ft`` (:data:`sweep.forecasters.registry.VARIANTS`).
 """
 
 from __future__ import annotations
@@ -16,47 +17,58 @@ from typing import Any
 
 from .data import OHLCVData
 from .execution import Executor
+from .forecasters.registry import FAMILIES, family_of, variant_label
 from .windows import Splits
 
-__all__ = ["FINETUNED_TOTO", "VARIANT_FAMILIES", "family_of", "finetune_checkpoints", "train_variant"]
+__all__ = ["FINETUNED_TOTO", "TRAINED_MARKERS", "family_of", "finetune_checkpoints", "train_variant"]
 
 logger = logging.getLogger(__name__)
 
 #: Label of the fine-tuned Toto variant in studies and outputs (family "toto").
-FINETUNED_TOTO = "toto-ft"
-#: Model family of each variant label.
-VARIANT_FAMILIES = {FINETUNED_TOTO: "toto"}
+FINETUNED_TOTO = variant_label("toto")
+#: The file each trainer writes last: its presence means the checkpoint is complete.
+TRAINED_MARKERS = {"toto": "training.json", "kronos": "kronos.json"}
 
 
-def family_of(label: str) -> str:
-    """Model family of a study's model label (``"toto-ft"`` -> ``"toto"``; families map to themselves)."""
-    return VARIANT_FAMILIES.get(label, label)
+def _provenance(datasets: list[OHLCVData], splits: list[Splits]) -> dict[str, Any]:
+    return {"datasets": {d.symbol: {"data_fingerprint": d.fingerprint,
+                                    "first_validation_origin_time": str(d.frame.index[s.first_validation_origin])}
+                         for d, s in zip(datasets, splits)}}
 
 
-def train_variant(datasets: list[OHLCVData], splits: list[Splits], output: str, init: str, steps: int,
+def train_variant(family: str, datasets: list[OHLCVData], splits: list[Splits], output: str, init: str, steps: int,
                   seed: int) -> str:
-    """Fine-tune ``init`` on every symbol's pre-validation bars; returns the checkpoint folder.
+    """Fine-tune ``family``'s checkpoint ``init`` on every symbol's pre-validation bars; returns the folder.
 
     Raises
     ------
     ModelLoadError
         If ``init`` cannot be loaded.
     ConfigError
-        If there are too few pre-validation bars.
+        If there are too few pre-validation bars, or the family has no trainer.
     """
-    from tototraining.dataset import fit_series
-    from tototraining.train import train_toto
+    metadata = _provenance(datasets, splits)
+    if family == "toto":
+        from tototraining.dataset import fit_series
+        from tototraining.train import train_toto
 
-    series = [fit_series(data, split) for data, split in zip(datasets, splits)]
-    metadata = {"datasets": {d.symbol: {"data_fingerprint": d.fingerprint,
-                                        "first_validation_origin_time": str(d.frame.index[s.first_validation_origin])}
-                             for d, s in zip(datasets, splits)}}
-    return str(train_toto(series, output, init=init, steps=steps, seed=seed, metadata=metadata).output)
+        series = [fit_series(data, split) for data, split in zip(datasets, splits)]
+        return str(train_toto(series, output, init=init, steps=steps, seed=seed, metadata=metadata).output)
+    if family == "kronos":
+        from kronostraining.dataset import fit_bars
+        from kronostraining.train import train_kronos
+
+        bars = [fit_bars(data, split) for data, split in zip(datasets, splits)]
+        return str(train_kronos(bars, output, init=init, steps=steps, seed=seed, metadata=metadata).output)
+    from .errors import ConfigError
+
+    raise ConfigError(f"--finetune {family}: the project has no trainer for it; fine-tune "
+                      f"{[n for n, f in FAMILIES.items() if f.trainer]}")
 
 
-def finetune_checkpoints(run_dir: Path, datasets: dict[str, OHLCVData], splits: dict[str, Splits], init: str,
-                         steps: int, seed: int, executor: Executor) -> dict[str, str]:
-    """Fine-tuned checkpoints of this run, training them unless an earlier attempt did.
+def finetune_checkpoints(run_dir: Path, datasets: dict[str, OHLCVData], splits: dict[str, Splits],
+                         inits: dict[str, str], steps: int, seed: int, executor: Executor) -> dict[str, str]:
+    """Fine-tuned checkpoints of this run, training those an earlier attempt did not finish.
 
     Parameters
     ----------
@@ -64,24 +76,28 @@ def finetune_checkpoints(run_dir: Path, datasets: dict[str, OHLCVData], splits: 
         Checkpoints go to ``<run_dir>/finetune/<label>``.
     datasets, splits : dict
         Per symbol.
-    init : str
-        The base checkpoint (``--toto-model``).
+    inits : dict
+        ``{family: base checkpoint}`` of each family to fine-tune (``--toto-model``, ``--kronos-model``).
     steps, seed : int
     executor : Executor
-        Runs the training (:meth:`Executor.run_task`): a Ray task, or this process.
+        Runs each training (:meth:`Executor.run_task`): a Ray task, or this process.
 
     Returns
     -------
     dict
-        ``{label: checkpoint folder}``.
+        ``{label: checkpoint folder}``, e.g. ``{"toto-ft": ..., "kronos-ft": ...}``.
     """
-    output = run_dir / "finetune" / FINETUNED_TOTO
-    if (output / "model.safetensors").is_file() and (output / "training.json").is_file():
-        logger.info("reusing the fine-tuned checkpoint %s", output)
-        return {FINETUNED_TOTO: str(output.resolve())}
     symbols = sorted(datasets)
-    arguments: tuple[Any, ...] = ([datasets[s] for s in symbols], [splits[s] for s in symbols], str(output), init,
-                                  steps, seed)
-    path = str(Path(executor.run_task(train_variant, *arguments)).resolve())
-    logger.info("fine-tuned %s -> %s", init, path)
-    return {FINETUNED_TOTO: path}
+    variants = {}
+    for family, init in inits.items():
+        label = variant_label(family)
+        output = run_dir / "finetune" / label
+        if (output / TRAINED_MARKERS[family]).is_file():
+            logger.info("reusing the fine-tuned checkpoint %s", output)
+            variants[label] = str(output.resolve())
+            continue
+        arguments: tuple[Any, ...] = (family, [datasets[s] for s in symbols], [splits[s] for s in symbols],
+                                      str(output), init, steps, seed)
+        variants[label] = str(Path(executor.run_task(train_variant, *arguments)).resolve())
+        logger.info("fine-tuned %s -> %s", init, variants[label])
+    return variants

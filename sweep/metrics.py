@@ -1,7 +1,8 @@
 """Forecast metrics.
 
 Shapes: ``point`` and ``targets`` are ``[n_windows, horizon]`` prices,
-``samples`` is ``[n_windows, n_samples, horizon]`` prices and ``last_close``
+``samples`` is ``[n_windows, n_samples, horizon]`` prices, ``quantiles`` is
+``[n_windows, n_levels, horizon]`` prices at ``levels`` ``[n_levels]``, and ``last_close``
 is ``[n_windows]``, the last close inside each context. Returns are measured
 from ``last_close``: ``r = price / last_close - 1``.
 
@@ -25,8 +26,9 @@ __all__ = [
     "direction_accuracy",
     "crps",
     "coverage",
+    "quantile_crps",
+    "quantile_coverage",
     "point_metrics",
-    "sample_metrics",
 ]
 
 COVERAGE_LEVEL = 0.9
@@ -93,6 +95,39 @@ def coverage(samples: np.ndarray, targets: np.ndarray, level: float = COVERAGE_L
     return float(((targets >= low) & (targets <= high)).mean())
 
 
+def quantile_crps(quantiles: np.ndarray, levels: np.ndarray, targets: np.ndarray, last_close: np.ndarray) -> float:
+    """CRPS of a quantile forecast, in return units: twice the pinball loss averaged over the levels.
+
+    ``CRPS(F, y) = 2 * integral_0^1 QS_a(F^-1(a), y) da`` with the quantile score
+    ``QS_a(q, y) = (1{y < q} - a) (q - y)`` (Gneiting & Raftery, 2007, JASA 102(477), eq. 19 / section 9.1);
+    the integral is approximated by the mean over the model's levels, as GluonTS' mean weighted quantile
+    loss and the Chronos paper (Ansari et al., 2024, section 5.2) do. Averaged over windows and steps on
+    returns from ``last_close``; it equals ``pct_return_mae`` for the single level 0.5.
+    """
+    q = quantiles / last_close[:, None, None] - 1.0  # [W, L, H]
+    y = _returns(targets, last_close)[:, None, :]  # [W, 1, H]
+    a = np.asarray(levels, dtype=float)[None, :, None]
+    pinball = ((y < q).astype(float) - a) * (q - y)
+    return float(2.0 * pinball.mean(axis=1).mean())
+
+
+def quantile_coverage(quantiles: np.ndarray, levels: np.ndarray, targets: np.ndarray,
+                      level: float = COVERAGE_LEVEL) -> tuple[float, float]:
+    """Fraction of targets between the quantiles at the levels nearest to ``(1 -+ level) / 2``.
+
+    Returns
+    -------
+    coverage : float
+    nominal : float
+        The interval's nominal level, ``high - low`` of the levels used (e.g. 0.8 for 0.1 and 0.9).
+    """
+    levels = np.asarray(levels, dtype=float)
+    low = int(np.argmin(np.abs(levels - (1 - level) / 2)))
+    high = int(np.argmin(np.abs(levels - (1 + level) / 2)))
+    inside = (targets >= quantiles[:, low]) & (targets <= quantiles[:, high])
+    return float(inside.mean()), float(levels[high] - levels[low])
+
+
 def point_metrics(point: np.ndarray, targets: np.ndarray, last_close: np.ndarray) -> dict[str, float]:
     """Every point metric: ``pct_return_mae``, ``price_mae``, ``rmse``, ``mape``, ``direction_accuracy``."""
     return {
@@ -102,8 +137,3 @@ def point_metrics(point: np.ndarray, targets: np.ndarray, last_close: np.ndarray
         "mape": mape(point, targets),
         "direction_accuracy": direction_accuracy(point, targets, last_close),
     }
-
-
-def sample_metrics(samples: np.ndarray, targets: np.ndarray, last_close: np.ndarray) -> dict[str, float]:
-    """Probabilistic metrics from samples: ``crps`` and ``coverage_90``."""
-    return {"crps": crps(samples, targets, last_close), "coverage_90": coverage(samples, targets)}

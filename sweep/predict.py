@@ -30,7 +30,8 @@ from .store import best_path, read_json
 
 __all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS"]
 
-#: Quantile levels every forecast reports, from the paths (or an ensemble's averaged quantiles).
+#: Quantile levels every forecast reports: from the paths, a quantile model's levels (interpolated between
+#: them, held at its outermost level beyond them) or an ensemble's averaged quantiles.
 QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -167,7 +168,7 @@ class Predictor:
         forecast = self.forecast_origins(data, np.array([origin]))
         last_close = float(data.close[origin - 1])
         point = forecast.point[0]
-        levels = np.quantile(forecast.samples[0], QUANTILE_LEVELS, axis=0)  # [levels, horizon]
+        levels = forecast.predictive.quantiles(QUANTILE_LEVELS)[0]  # [levels, horizon]
         first = data.frame.index[origin - 1] + parse_freq(self.freq)
         times = [str(first + k * parse_freq(self.freq)) for k in range(self.horizon)]
         return Forecast(symbol=self.symbol, times=times, last_bar_time=str(data.frame.index[origin - 1]),

@@ -32,7 +32,7 @@ from .data import OHLCVData, load_ohlcv
 from .ensemble import document_forecast
 from .errors import ConfigError
 from .evaluate import evaluate
-from .finetune import family_of
+from .forecasters.registry import family_of
 from .forecasters import forecaster_from_identity
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .space import n_max_samples
@@ -173,8 +173,7 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     forecast = document_forecast(document, data, origins, horizon, cache, forecaster_from_identity)
     last_close = data.close[origins - 1]
     # Return units: hourly moves are ~0.3 % of the price, invisible on a price axis.
-    first_step = forecast.samples[:, :, 0] / last_close[:, None] - 1  # [n_windows, n_samples]
-    bands = np.quantile(first_step, [0.05, 0.25, 0.75, 0.95], axis=1)
+    bands = forecast.predictive.quantiles([0.05, 0.25, 0.75, 0.95])[:, :, 0].T / last_close - 1  # [4, n_windows]
     times = data.frame.index[origins]
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(10, 4))
@@ -234,7 +233,7 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[
     settings = SweepSettings(symbols=(data.symbol,), toto_model=run_settings["toto_model"],
                              kronos_model=run_settings.get("kronos_model", DEFAULT_KRONOS_MODEL),
                              kronos_tokenizer=run_settings.get("kronos_tokenizer"),
-                             variants=run_settings.get("variants", {}))
+                             model_ids=run_settings.get("model_ids", {}), variants=run_settings.get("variants", {}))
     model = label.split(".", 1)[1]
     forecaster = make_forecaster(model, settings)
     horizon, n_max = splits.spec.horizon, n_max_samples(family_of(model))  # one inference per context length

@@ -18,7 +18,8 @@ from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError, TrialError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
-from .finetune import family_of, finetune_checkpoints
+from .finetune import finetune_checkpoints
+from .forecasters.registry import DEFAULT_MODELS, FAMILIES, family_of
 from .forecasters.base import Forecaster
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .overlap import warn_overlaps
@@ -66,6 +67,9 @@ class SweepSettings:
     kronos_model, kronos_tokenizer : str
         Kronos predictor (hub id, checkpoint folder or ``kronostraining`` output) and its
         tokenizer (``None``: the model card's, or the training output's).
+    model_ids : dict
+        ``{family: hub id or folder}`` of the other families with a checkpoint (``--toto2-model``,
+        ``--chronos2-model``, ``--chronos-bolt-model``); a family not named loads its registry default.
     windows : WindowSpec
     freq, gap_policy : str
         See :func:`sweep.data.load_ohlcv`.
@@ -80,9 +84,9 @@ class SweepSettings:
         ``"lp"`` or ``"greedy"``: also fit ensemble weights on validation and write an ensemble candidate.
     alpha : float
         Level of the candidates' paired tests and of the Model Confidence Set (``--alpha``).
-    finetune : bool
-        Fine-tune ``toto_model`` on pre-validation bars first and sweep the result as the
-        extra variant ``"toto-ft"`` (see :mod:`sweep.finetune`).
+    finetune : tuple of str
+        Families to fine-tune on pre-validation bars first (``toto``, ``kronos``); each result is
+        swept as the extra variant ``"<family>-ft"`` (see :mod:`sweep.finetune`).
     finetune_steps : int
     variants : dict
         ``{label: checkpoint folder}`` of fine-tuned variants (filled by :func:`run_sweep`).
@@ -94,7 +98,7 @@ class SweepSettings:
     """
 
     symbols: tuple[str, ...]
-    models: tuple[str, ...] = ("toto", "kronos", "naive")
+    models: tuple[str, ...] = DEFAULT_MODELS
     n_trials: int = 100
     data_dir: Path = Path("trainingdata")
     output_dir: Path = Path("hyperparams")
@@ -103,9 +107,10 @@ class SweepSettings:
     storage: str | None = None
     seed: int = 0
     timeout_s: float | None = None
-    toto_model: str = "Datadog/Toto-Open-Base-1.0"
+    toto_model: str = FAMILIES["toto"].default_model
     kronos_model: str = DEFAULT_KRONOS_MODEL
     kronos_tokenizer: str | None = None
+    model_ids: dict[str, str] = field(default_factory=dict)
     windows: WindowSpec = field(default_factory=WindowSpec)
     freq: str = "1h"
     gap_policy: str = "error"
@@ -113,7 +118,7 @@ class SweepSettings:
     objectives: tuple[str, ...] = (OBJECTIVE,)
     latency_budget_s: float | None = None
     ensemble: str | None = None
-    finetune: bool = False
+    finetune: tuple[str, ...] = ()
     finetune_steps: int = 300
     variants: dict[str, str] = field(default_factory=dict)
     alpha: float = 0.05
@@ -137,8 +142,11 @@ class SweepSettings:
         if self.latency_budget_s is not None and (len(self.objectives) < 2 or self.latency_budget_s <= 0):
             raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive value and "
                               f"--objectives {OBJECTIVE} latency_s")
-        if self.finetune and "toto" not in self.models:
-            raise ConfigError("--finetune fine-tunes the Toto checkpoint; include toto in --models")
+        trainable = [name for name, f in FAMILIES.items() if f.trainer]
+        for family in self.finetune:
+            if family not in trainable or family not in self.models:
+                raise ConfigError(f"--finetune {family}: fine-tuning needs a family with a trainer ({trainable}) "
+                                  f"that is also in --models {list(self.models)}")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
         if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
@@ -197,22 +205,16 @@ def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
     ModelLoadError
         If the model cannot be loaded.
     """
-    if label == "toto" or label in settings.variants:
-        from .forecasters.toto import TotoForecaster
-
-        return TotoForecaster(settings.variants.get(label, settings.toto_model))
+    family = FAMILIES[family_of(label)]
     if label == "kronos":
-        from .forecasters.kronos import KronosForecaster
-
-        return KronosForecaster(settings.kronos_model, settings.kronos_tokenizer)
-    from .forecasters.naive import PersistenceForecaster
-
-    return PersistenceForecaster()
+        return family.load(settings.kronos_model, tokenizer=settings.kronos_tokenizer)
+    return family.load(model_sources(settings).get(label))
 
 
 def model_sources(settings: SweepSettings) -> dict[str, str]:
     """Checkpoint (hub id or folder) of each swept model label that has one."""
-    sources = {"toto": settings.toto_model, "kronos": settings.kronos_model, **settings.variants}
+    sources = {name: f.default_model for name, f in FAMILIES.items() if f.default_model}
+    sources |= {**settings.model_ids, "toto": settings.toto_model, "kronos": settings.kronos_model, **settings.variants}
     return {label: sources[label] for label in settings.labels if label in sources}
 
 
@@ -243,15 +245,20 @@ def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], 
     current = {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
                "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
                "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
-               "objectives": list(settings.objectives), "finetune": settings.finetune,
+               "model_ids": model_sources(settings), "objectives": list(settings.objectives), "finetune": list(settings.finetune),
                "variants": settings.variants, "data": {s: d.fingerprint for s, d in datasets.items()}}
     if path.is_file():
         # runs recorded before a key existed default to today's value for it
         stored = {"objectives": [OBJECTIVE], "finetune": False, "kronos_model": settings.kronos_model,
-                  "kronos_tokenizer": settings.kronos_tokenizer, "folds": None, **read_json(path, "run settings")}
+                  "kronos_tokenizer": settings.kronos_tokenizer, "folds": None, "model_ids": {},
+                  **read_json(path, "run settings")}
+        if isinstance(stored["finetune"], bool):  # runs recorded when --finetune meant Toto only
+            stored["finetune"] = ["toto"] if stored["finetune"] else []
         changed = [k for k in ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model",
                                "kronos_tokenizer", "objectives", "finetune")
                    if stored.get(k) != current[k]]
+        changed += [f"the checkpoint of {label}" for label, source in current["model_ids"].items()
+                    if stored["model_ids"].get(label, source) != source]
         changed += [f"data of {s}" for s, fp in current["data"].items()
                     if stored.get("data", {}).get(s, fp) != fp]
         if changed:
@@ -336,7 +343,9 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     warn_overlaps(model_sources(settings), datasets, splits)
     executor = executor or InProcessExecutor()
     if settings.finetune:
-        variants = finetune_checkpoints(settings.run_dir, datasets, splits, settings.toto_model,
+        bases = {"toto": settings.toto_model, "kronos": settings.kronos_model}
+        variants = finetune_checkpoints(settings.run_dir, datasets, splits,
+                                        {family: bases[family] for family in settings.finetune},
                                         settings.finetune_steps, settings.seed, executor)
         settings = replace(settings, variants=variants)
         check_run_settings(settings, datasets)  # records the variants for resumes and reports

@@ -14,9 +14,10 @@ import optuna
 
 from .config import ForecastConfig
 from .errors import ConfigError
+from .forecasters.registry import FAMILIES
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
-           "AGGREGATIONS", "SPACES", "toto_space", "kronos_space", "naive_space", "n_max_samples", "FamilyDefault",
+           "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "SPACES", "quantile_space", "toto_space", "kronos_space", "naive_space", "n_max_samples", "FamilyDefault",
            "FAMILY_DEFAULTS", "default_config", "params_of"]
 
 CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
@@ -40,6 +41,9 @@ AGGREGATIONS = (
     "quantile_0.45",
     "quantile_0.55",
 )
+#: Point forecasts of quantile families: the mean of the quantiles, or one of the levels every quantile
+#: family predicts (Toto 2.0 and Chronos-Bolt: 0.1 ... 0.9; Chronos-2 adds finer tails).
+QUANTILE_AGGREGATIONS = ("mean", "median", "quantile_0.4", "quantile_0.6", "quantile_0.3", "quantile_0.7")
 
 
 def context_choices(max_context_length: int) -> list[int]:
@@ -84,13 +88,36 @@ def naive_space(trial: optuna.Trial, max_context_length: int, seed: int) -> Fore
     return ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean", seed=seed)
 
 
+def quantile_space(family: str) -> Callable[[optuna.Trial, int, int], ForecastConfig]:
+    """The space of a quantile family: ``context_length`` (up to the model's maximum), the point
+    (:data:`QUANTILE_AGGREGATIONS`) and, where the family has a choice, its ``inputs``; no paths, so
+    ``num_samples`` is 1 and no sampling parameter exists."""
+    inputs = FAMILIES[family].inputs
+
+    def space(trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
+        return ForecastConfig(
+            model=family,
+            context_length=trial.suggest_categorical("context_length", context_choices(max_context_length)),
+            num_samples=1,
+            aggregate=trial.suggest_categorical("aggregate", list(QUANTILE_AGGREGATIONS)),
+            seed=seed,
+            sampling={"inputs": trial.suggest_categorical("inputs", list(inputs))} if inputs else {},
+        )
+
+    space.__doc__ = f"{family}: ``context_length``, the point quantile or mean" + (", ``inputs``" if inputs else "")
+    return space
+
+
 SPACES: dict[str, Callable[[optuna.Trial, int, int], ForecastConfig]] = {
-    "toto": toto_space, "kronos": kronos_space, "naive": naive_space}
+    "toto": toto_space, "kronos": kronos_space, "naive": naive_space,
+    **{name: quantile_space(name) for name, f in FAMILIES.items() if f.output == "quantiles"}}
 
 
 def n_max_samples(family: str) -> int:
     """Paths the sample cache draws per inference: the largest ``num_samples`` the space can ask for."""
-    return {"naive": 1, "kronos": max(KRONOS_NUM_SAMPLES)}.get(family, max(NUM_SAMPLES))
+    if family == "naive" or FAMILIES[family].output == "quantiles":
+        return 1
+    return max(KRONOS_NUM_SAMPLES) if family == "kronos" else max(NUM_SAMPLES)
 
 
 def space_size(family: str, max_context_length: int) -> int:
@@ -98,6 +125,8 @@ def space_size(family: str, max_context_length: int) -> int:
     if family == "naive":
         return 1
     contexts = len(context_choices(max_context_length))
+    if FAMILIES[family].output == "quantiles":
+        return contexts * len(QUANTILE_AGGREGATIONS) * max(1, len(FAMILIES[family].inputs))
     if family == "kronos":
         sampling = len(TEMPERATURES) * (len(TOP_KS) + len(TOP_PS)) * len(CLIPS)
         return contexts * sampling * len(KRONOS_NUM_SAMPLES) * len(AGGREGATIONS)
@@ -140,6 +169,19 @@ FAMILY_DEFAULTS: dict[str, FamilyDefault] = {
         sampling={"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0},
         source="upstream KronosPredictor defaults: max_context=512, clip=5, predict(T=1.0, top_k=0, top_p=0.9, "
                "sample_count=1), paths averaged"),
+    "toto2": FamilyDefault(
+        "toto2", context_length=512, num_samples=1, aggregate="median", sampling={"inputs": "close"},
+        source="toto-2 2.0.0 README quick start: a 512-step univariate context, one forward pass "
+               "(decode_block_size=None); the 0.5 quantile as the point"),
+    "chronos2": FamilyDefault(
+        "chronos2", context_length=8192, num_samples=1, aggregate="median", sampling={"inputs": "close"},
+        source="chronos-forecasting 2.3 Chronos2Pipeline.predict defaults: the model's full context "
+               "(8192 for amazon/chronos-2), a univariate target, cross_learning off; predict_quantiles "
+               "returns the median as its point"),
+    "chronos-bolt": FamilyDefault(
+        "chronos-bolt", context_length=2048, num_samples=1, aggregate="median",
+        source="chronos-forecasting 2.3 ChronosBoltPipeline.predict: the model's full context (2048 for "
+               "amazon/chronos-bolt-base); predict_quantiles returns the median as its point"),
     "naive": FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
                            source="persistence: the last close for every step"),
 }
@@ -174,16 +216,20 @@ def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]
         ``max_context_length``), so a study could not try it.
     """
     params: dict[str, Any] = {}
+    quantiles = FAMILIES[config.model].output == "quantiles"
     if config.model != "naive":
-        params = {"context_length": config.context_length, "num_samples": config.num_samples,
-                  "aggregate": config.aggregate}
+        params = {"context_length": config.context_length, "aggregate": config.aggregate,
+                  **({"num_samples": config.num_samples} if not quantiles else {})}
+    if quantiles and FAMILIES[config.model].inputs:
+        params["inputs"] = config.sampling.get("inputs", FAMILIES[config.model].inputs[0])
     if config.model == "kronos":
         s = config.sampling
         active = {"filter": "top_k", "top_k": s.get("top_k", 0)} if s.get("top_k", 0) > 0 else \
             {"filter": "top_p", "top_p": s.get("top_p", 1.0)}
         params.update(temperature=s.get("temperature", 1.0), clip=s.get("clip", 5.0), **active)
     grids = {"context_length": context_choices(max_context_length), "num_samples":
-             KRONOS_NUM_SAMPLES if config.model == "kronos" else NUM_SAMPLES, "aggregate": AGGREGATIONS,
+             KRONOS_NUM_SAMPLES if config.model == "kronos" else NUM_SAMPLES,
+             "aggregate": QUANTILE_AGGREGATIONS if quantiles else AGGREGATIONS, "inputs": FAMILIES[config.model].inputs,
              "temperature": TEMPERATURES, "top_k": TOP_KS, "top_p": TOP_PS, "clip": CLIPS}
     off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
     if off_grid or SPACES[config.model](optuna.trial.FixedTrial(params), max_context_length, config.seed) != config:

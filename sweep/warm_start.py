@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .config import ForecastConfig
 from .ensemble import document_members
 from .errors import ConfigError
-from .finetune import family_of
+from .forecasters.registry import family_of
 from .space import default_config, params_of
 from .store import best_path, read_json
 from .study import WarmStart

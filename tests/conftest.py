@@ -110,3 +110,13 @@ def ray_session():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_quantile_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Randomly initialised tiny Toto 2.0, Chronos-2 and Chronos-Bolt, each saved by its own package."""
+    from sweep.forecasters.presets import save_random_checkpoint
+
+    root = tmp_path_factory.mktemp("ckpt")
+    return {family: save_random_checkpoint(family, "tiny", root / family) for family in
+            ("toto2", "chronos2", "chronos-bolt")}

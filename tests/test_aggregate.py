@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sweep.aggregate import aggregate, parse_aggregation
+from sweep.aggregate import aggregate, aggregate_quantiles, parse_aggregation
 from sweep.errors import ConfigError
-from sweep.space import AGGREGATIONS
+from sweep.space import AGGREGATIONS, QUANTILE_AGGREGATIONS
 
 RNG = np.random.default_rng(0)
 SAMPLES = RNG.standard_t(3, size=(4, 40, 3)) + 100
@@ -60,3 +60,37 @@ def test_when_winsorizing_then_the_tails_are_clipped_not_dropped():
 def test_when_a_name_is_invalid_then_config_error(name, match):
     with pytest.raises(ConfigError, match=match):
         parse_aggregation(name)
+
+
+LEVELS = np.round(np.arange(1, 10) / 10, 1)
+
+
+def _quantiles():
+    """Two windows, horizon 2: quantile k of window w at step h is 100 * (w + 1) + k + 10 * h."""
+    return (100.0 * np.arange(1, 3)[:, None, None] + np.arange(9)[None, :, None] + 10.0 * np.arange(2)[None, None, :])
+
+
+@pytest.mark.parametrize("name, level_index", [("median", 4), ("quantile_0.3", 2), ("quantile_0.7", 6),
+                                               ("quantile_40", 3)])
+def test_when_a_quantile_forecast_is_aggregated_by_level_then_that_levels_values_are_the_point(name, level_index):
+    np.testing.assert_array_equal(aggregate_quantiles(_quantiles(), LEVELS, name), _quantiles()[:, level_index])
+
+
+def test_when_a_quantile_forecast_is_averaged_then_the_point_is_the_mean_of_its_quantiles():
+    np.testing.assert_allclose(aggregate_quantiles(_quantiles(), LEVELS, "mean"), _quantiles().mean(axis=1))
+
+
+@pytest.mark.parametrize("name, match", [("trimmed_mean_0.1", "needs sample paths"),
+                                         ("winsorized_mean_0.25", "needs sample paths"),
+                                         ("quantile_0.45", "predicts the levels .* not 0.45")])
+def test_when_a_quantile_forecast_gets_an_aggregation_it_cannot_honour_then_it_is_refused(name, match):
+    with pytest.raises(ConfigError, match=match):
+        aggregate_quantiles(_quantiles(), LEVELS, name)
+
+
+@pytest.mark.parametrize("name", QUANTILE_AGGREGATIONS)
+def test_when_the_quantile_space_names_a_point_then_every_quantile_family_grid_has_it(name):
+    from sweep.forecasters.presets import CHRONOS2_LEVELS, NINE_LEVELS
+
+    for levels in (np.array(NINE_LEVELS), np.array(CHRONOS2_LEVELS)):
+        assert aggregate_quantiles(np.zeros((1, len(levels), 1)), levels, name).shape == (1, 1)

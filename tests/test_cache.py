@@ -11,9 +11,9 @@ from sweep.windows import WindowSpec, make_splits
 class CountingForecaster(TotoForecaster):
     calls = 0
 
-    def sample(self, *args, **kwargs):
+    def forecast(self, *args, **kwargs):
         CountingForecaster.calls += 1
-        return super().sample(*args, **kwargs)
+        return super().forecast(*args, **kwargs)
 
 
 def _setup(data_dir, tiny_toto_dir):

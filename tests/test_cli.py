@@ -161,7 +161,7 @@ def test_when_a_kronos_candidate_is_evaluated_then_it_reloads_the_same_checkpoin
 
 
 def test_when_a_candidate_is_written_then_the_default_and_persistence_comparisons_are_beside_it(real_sweep):
-    from sweep.finetune import family_of
+    from sweep.forecasters.registry import family_of
     from sweep.space import default_config
 
     _code, root = real_sweep

@@ -9,6 +9,7 @@ import pytest
 from sweep.cli import main
 from sweep.config import ForecastConfig
 from sweep.data import load_ohlcv
+from sweep.predictive import Predictive
 from sweep.ensemble import (QUANTILE_LEVELS, Member, MemberForecast, blend, ensemble_result, fit_greedy_weights,
                             fit_lp_weights, member_forecast)
 from sweep.evaluate import evaluate
@@ -55,8 +56,8 @@ def test_when_greedy_selects_then_it_follows_caruanas_rounds():
     np.testing.assert_allclose(fit_greedy_weights(returns[[2, 1]], returns[1], n_iterations=5), [0, 1])
 
 
-def _forecast(label, point, samples):
-    return MemberForecast(label, np.asarray(point, float), np.asarray(samples, float), 0.5)
+def _forecast(label, point, values, levels=None):
+    return MemberForecast(label, np.asarray(point, float), Predictive(np.asarray(values, float), levels), 0.5)
 
 
 def test_when_members_are_blended_then_points_add_up_and_quantiles_are_averaged():
@@ -65,10 +66,23 @@ def test_when_members_are_blended_then_points_add_up_and_quantiles_are_averaged(
     b = _forecast("b", [[104.0]], rng.normal(104, 3, (1, 400, 1)))
     blended = blend([a, b], np.array([0.25, 0.75]))
     assert blended.point[0, 0] == pytest.approx(103.0)
-    expected = 0.25 * np.quantile(a.samples[0, :, 0], QUANTILE_LEVELS) + 0.75 * np.quantile(b.samples[0, :, 0],
-                                                                                            QUANTILE_LEVELS)
-    np.testing.assert_allclose(blended.samples[0, :, 0], expected)
+    expected = 0.25 * np.quantile(a.predictive.values[0, :, 0], QUANTILE_LEVELS) + \
+        0.75 * np.quantile(b.predictive.values[0, :, 0], QUANTILE_LEVELS)
+    np.testing.assert_allclose(blended.predictive.values[0, :, 0], expected)
+    np.testing.assert_allclose(blended.predictive.levels, QUANTILE_LEVELS)
     assert blended.latency_s == 1.0 and blended.label == "a+b"
+
+
+def test_when_a_quantile_member_is_blended_with_paths_then_its_levels_are_interpolated_not_resampled():
+    levels = np.array([0.1, 0.5, 0.9])
+    paths = _forecast("paths", [[100.0]], np.full((1, 50, 1), 100.0))
+    quantiles = _forecast("q", [[110.0]], np.array([[[104.0], [110.0], [116.0]]]), levels)
+    blended = blend([paths, quantiles], np.array([0.5, 0.5]))
+    grid = [0.055, 0.105, 0.305, 0.505, 0.955]  # points of the blend's level grid
+    q = blended.predictive.quantiles(grid)[0, :, 0]
+    # the quantile member: held at 104 below 0.1, linear between its levels (15 per unit level), held at 116 above 0.9
+    member = np.array([104.0, 104.0 + 0.005 * 15, 104.0 + 0.205 * 15, 110.0 + 0.005 * 15, 116.0])
+    np.testing.assert_allclose(q, 0.5 * 100 + 0.5 * member, atol=1e-9)
 
 
 def test_when_one_member_has_all_the_weight_then_the_ensemble_is_that_member(data_dir, tiny_toto_dir):

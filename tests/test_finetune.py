@@ -20,7 +20,7 @@ def test_when_finetune_is_asked_then_the_variant_is_trained_once_and_swept_besid
     training = json.loads((checkpoint / "training.json").read_text())
     assert training["steps"] == 3 and "BTCUSD" in training["datasets"]
     run = json.loads((tmp_path / "runs/ft/run.json").read_text())
-    assert run["finetune"] is True and run["variants"] == {"toto-ft": str(checkpoint.resolve())}
+    assert run["finetune"] == ["toto"] and run["variants"] == {"toto-ft": str(checkpoint.resolve())}
     candidate = json.loads((tmp_path / "hp/candidates/ft/BTCUSD.json").read_text())
     assert {s["model"] for s in candidate["selection"]["studies"]} == {"toto", "naive", "toto-ft"}
     if candidate["model"]["family"] == "toto" and candidate["model"]["model_id"] == str(checkpoint.resolve()):
@@ -33,7 +33,20 @@ def test_when_finetune_is_asked_then_the_variant_is_trained_once_and_swept_besid
 
 def test_when_finetune_has_no_toto_then_exit_2(shared_data, tiny_toto_dir, tmp_path, capsys):
     assert _sweep(shared_data, tiny_toto_dir, tmp_path, "--models", "naive", "--finetune") == 2
-    assert "include toto in --models" in capsys.readouterr().err
+    assert "--finetune toto: fine-tuning needs a family with a trainer" in capsys.readouterr().err
+
+
+def test_when_toto_and_kronos_are_fine_tuned_then_both_variants_are_swept(shared_data, tiny_toto_dir,
+                                                                          tiny_kronos_dir, tmp_path):
+    assert _sweep(shared_data, tiny_toto_dir, tmp_path, "--models", "toto", "kronos", "naive", "--kronos-model",
+                  str(tiny_kronos_dir), "--finetune", "toto", "kronos", "--finetune-steps", "2") == 0
+    run = json.loads((tmp_path / "runs/ft/run.json").read_text())
+    assert run["finetune"] == ["toto", "kronos"] and set(run["variants"]) == {"toto-ft", "kronos-ft"}
+    kronos = json.loads((tmp_path / "runs/ft/finetune/kronos-ft/kronos.json").read_text())
+    assert "BTCUSD" in kronos["datasets"] and kronos["trained_until"]
+    candidate = json.loads((tmp_path / "hp/candidates/ft/BTCUSD.json").read_text())
+    studies = {s["model"]: s["n_complete"] for s in candidate["selection"]["studies"]}
+    assert set(studies) == {"toto", "kronos", "naive", "toto-ft", "kronos-ft"} and studies["kronos-ft"] == 2
 
 
 def test_when_logs_are_json_then_every_stdout_line_is_an_object(shared_data, tiny_toto_dir, tmp_path, capsys):

@@ -21,31 +21,31 @@ def forecaster(request, tiny_toto_dir):
 
 
 def test_when_sampling_then_paths_have_the_contract_shape_and_are_finite(forecaster):
-    batch = forecaster.sample(CONTEXTS, STAMPS, horizon=3, num_samples=5, seed=0)
+    batch = forecaster.forecast(CONTEXTS, STAMPS, horizon=3, num_samples=5, seed=0)
     assert batch.samples.shape == (3, 5, 3)
     assert np.isfinite(batch.samples).all()
     assert batch.latency_s() >= 0
 
 
 def test_when_the_seed_is_the_same_then_the_paths_are_the_same(forecaster):
-    a = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=7).samples
-    b = forecaster.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=7).samples
+    a = forecaster.forecast(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=7).samples
+    b = forecaster.forecast(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=7).samples
     np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("horizon", [2, 20])  # within Toto's 16-bar patch, and fed back across patches
 def test_when_fewer_samples_are_asked_then_they_are_the_first_of_a_larger_run(forecaster, horizon):
-    small = forecaster.sample(CONTEXTS, STAMPS, horizon=horizon, num_samples=3, seed=1).samples
-    large = forecaster.sample(CONTEXTS, STAMPS, horizon=horizon, num_samples=40, seed=1).samples
+    small = forecaster.forecast(CONTEXTS, STAMPS, horizon=horizon, num_samples=3, seed=1).samples
+    large = forecaster.forecast(CONTEXTS, STAMPS, horizon=horizon, num_samples=40, seed=1).samples
     assert large.shape == (3, 40, horizon)
     np.testing.assert_array_equal(small, large[:, :3])
 
 
 def test_when_a_window_is_drawn_alone_then_its_paths_equal_those_drawn_in_a_batch(forecaster):
     """Each window has its own random stream: serving one origin reproduces the batched evaluation."""
-    batch = forecaster.sample(CONTEXTS, STAMPS, horizon=3, num_samples=20, seed=4).samples
+    batch = forecaster.forecast(CONTEXTS, STAMPS, horizon=3, num_samples=20, seed=4).samples
     for row in range(len(CONTEXTS)):
-        alone = forecaster.sample(CONTEXTS[row:row + 1], STAMPS[row:row + 1], horizon=3, num_samples=20, seed=4)
+        alone = forecaster.forecast(CONTEXTS[row:row + 1], STAMPS[row:row + 1], horizon=3, num_samples=20, seed=4)
         np.testing.assert_array_equal(alone.samples[0], batch[row])
 
 
@@ -65,7 +65,7 @@ def test_when_the_horizon_fits_one_patch_then_paths_come_from_toto_ts_next_patch
         ours = f.next_steps_distribution(inputs, 4)
     np.testing.assert_allclose(ours.mean[:, 0].numpy(), reference_mean.numpy(), rtol=1e-5)
     # same distribution as toto-ts' chain-by-chain decoding: two-sample KS test per window and step
-    ours_paths = f.sample(CONTEXTS, STAMPS, horizon=4, num_samples=2048, seed=0).samples
+    ours_paths = f.forecast(CONTEXTS, STAMPS, horizon=4, num_samples=2048, seed=0).samples
     with torch.inference_mode():
         torch.manual_seed(0)
         theirs = TotoDecoder(f.backbone).forecast(inputs, prediction_length=4, num_samples=2048,
@@ -78,8 +78,8 @@ def test_when_the_horizon_fits_one_patch_then_paths_come_from_toto_ts_next_patch
 
 def test_when_seeds_differ_then_toto_paths_differ(tiny_toto_dir):
     f = TotoForecaster(str(tiny_toto_dir))
-    a = f.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=1).samples
-    b = f.sample(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=2).samples
+    a = f.forecast(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=1).samples
+    b = f.forecast(CONTEXTS, STAMPS, horizon=2, num_samples=4, seed=2).samples
     assert not np.array_equal(a, b)
     assert np.unique(a[0, :, 0]).size == 4  # independent paths, not copies
 

@@ -204,19 +204,19 @@ def test_forecaster_paths_follow_the_sample_contract(tiny_kronos_dir):
     sampling = {"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0}
     spb = forecaster.samples_per_batch(5, 48, 3)
     assert spb < 16 and forecaster.window_batch(5, 48, 3) < 5
-    full = forecaster.sample(ohlcv[..., 3], stamps, 3, 16, seed=4, sampling=sampling, ohlcv=ohlcv)
-    head = forecaster.sample(ohlcv[..., 3], stamps, 3, spb, seed=4, sampling=sampling, ohlcv=ohlcv)
-    other = forecaster.sample(ohlcv[..., 3], stamps, 3, spb, seed=5, sampling=sampling, ohlcv=ohlcv)
+    full = forecaster.forecast(ohlcv[..., 3], stamps, 3, 16, seed=4, sampling=sampling, ohlcv=ohlcv)
+    head = forecaster.forecast(ohlcv[..., 3], stamps, 3, spb, seed=4, sampling=sampling, ohlcv=ohlcv)
+    other = forecaster.forecast(ohlcv[..., 3], stamps, 3, spb, seed=5, sampling=sampling, ohlcv=ohlcv)
     assert full.samples.shape == (5, 16, 3)
     np.testing.assert_array_equal(full.samples[:, :spb], head.samples)
     assert not np.array_equal(head.samples, other.samples)
     assert (full.samples > 0).all() and full.latency_s() > 0
     for row in (0, 4):  # a window's paths do not depend on its batch (chunks of the tiny budget, or alone)
-        alone = forecaster.sample(ohlcv[row:row + 1, :, 3], stamps[row:row + 1], 3, 16, seed=4, sampling=sampling,
+        alone = forecaster.forecast(ohlcv[row:row + 1, :, 3], stamps[row:row + 1], 3, 16, seed=4, sampling=sampling,
                                   ohlcv=ohlcv[row:row + 1])
         np.testing.assert_array_equal(alone.samples[0], full.samples[row])
     with pytest.raises(ConfigError, match="top_k"):
-        forecaster.sample(ohlcv[..., 3], stamps, 3, 4, 0, {"top_k": 5, "top_p": 0.9}, ohlcv)
+        forecaster.forecast(ohlcv[..., 3], stamps, 3, 4, 0, {"top_k": 5, "top_p": 0.9}, ohlcv)
 
 
 def test_kronos_space_never_activates_both_filters():
@@ -241,14 +241,14 @@ def test_other_temperatures_reuse_the_encoded_context_without_changing_paths(tin
     ohlcv = bars(4, 64, seed=2)
     stamps = np.tile(pd.date_range("2024-01-01", periods=64, freq="1h").asi8 // 10**9, (4, 1))
     warm = KronosForecaster(str(tiny_kronos_dir))
-    warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"temperature": 1.0}, ohlcv=ohlcv)
-    reused = warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"temperature": 0.5, "top_k": 5}, ohlcv=ohlcv)
+    warm.forecast(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"temperature": 1.0}, ohlcv=ohlcv)
+    reused = warm.forecast(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"temperature": 0.5, "top_k": 5}, ohlcv=ohlcv)
     assert len(warm._encodings) == 1
-    cold = KronosForecaster(str(tiny_kronos_dir)).sample(ohlcv[..., 3], stamps, 2, 8, seed=0,
+    cold = KronosForecaster(str(tiny_kronos_dir)).forecast(ohlcv[..., 3], stamps, 2, 8, seed=0,
                                                          sampling={"temperature": 0.5, "top_k": 5}, ohlcv=ohlcv)
     np.testing.assert_array_equal(reused.samples, cold.samples)
     # a new clip changes the normalised inputs, so it is encoded anew
-    warm.sample(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 2.0}, ohlcv=ohlcv)
+    warm.forecast(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 2.0}, ohlcv=ohlcv)
     assert len(warm._encodings) == 2
 
 

@@ -30,7 +30,7 @@ def test_when_trained_from_scratch_then_it_loads_and_saw_only_pre_validation_bar
     forecaster = KronosForecaster(str(out))
     assert forecaster.identity()["tokenizer_id"] == str((out / "tokenizer").resolve())
     ohlcv = data.frame[["open", "high", "low", "close", "volume"]].to_numpy()[None, :64]
-    paths = forecaster.sample(ohlcv[..., 3], data.timestamps_s[None, :64], 2, 4, seed=0, ohlcv=ohlcv).samples
+    paths = forecaster.forecast(ohlcv[..., 3], data.timestamps_s[None, :64], 2, 4, seed=0, ohlcv=ohlcv).samples
     assert paths.shape == (1, 4, 2) and np.isfinite(paths).all()
 
 

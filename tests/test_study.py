@@ -19,10 +19,10 @@ SPEC = WindowSpec(val_windows=5, test_windows=5, stride=12, max_context_length=1
 class FlakyToto(TotoForecaster):
     """Fails whenever the context is 64 bars: a trial error the study must survive."""
 
-    def sample(self, contexts, *args, **kwargs):
+    def forecast(self, contexts, *args, **kwargs):
         if contexts.shape[1] == 64:
             raise RuntimeError("simulated out of memory")
-        return super().sample(contexts, *args, **kwargs)
+        return super().forecast(contexts, *args, **kwargs)
 
 
 def _job(data_dir, tmp_path, make, n_trials=12):

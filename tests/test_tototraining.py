@@ -25,7 +25,7 @@ def test_when_trained_from_scratch_then_the_checkpoint_loads_and_saw_only_pre_va
     forecaster = TotoForecaster(str(out))
     contexts = data.close[None, :128]
     stamps = data.timestamps_s[None, :128]
-    assert np.isfinite(forecaster.sample(contexts, stamps, 1, 2, seed=0).samples).all()
+    assert np.isfinite(forecaster.forecast(contexts, stamps, 1, 2, seed=0).samples).all()
 
 
 def test_when_the_init_checkpoint_is_a_folder_then_it_is_fine_tuned(shared_data, tiny_toto_dir, tmp_path):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ModelLoadError
-from .base import Forecaster, SampleBatch
+from ..errors import ConfigError, ModelLoadError
+from .base import Forecaster, QuantileBatch, QuantileForecaster, SampleBatch
 from .naive import PersistenceForecaster
+from .registry import FAMILIES, Family, family_of, get_family
 
-__all__ = ["Forecaster", "SampleBatch", "PersistenceForecaster", "forecaster_from_identity"]
+__all__ = ["Forecaster", "QuantileForecaster", "SampleBatch", "QuantileBatch", "PersistenceForecaster", "FAMILIES",
+           "Family", "family_of", "get_family", "forecaster_from_identity"]
 
 
 def forecaster_from_identity(identity: dict[str, Any]) -> Forecaster:
@@ -26,20 +28,11 @@ def forecaster_from_identity(identity: dict[str, Any]) -> Forecaster:
         If the family is unknown, the model cannot be loaded, or a local checkpoint
         no longer has the recorded hash (it was retrained or replaced since).
     """
-    family = identity.get("family")
-    if family == "naive":
-        return PersistenceForecaster()
-    if family == "toto":
-        from .toto import TotoForecaster
-
-        forecaster: Forecaster = TotoForecaster(identity["model_id"], revision=identity.get("revision"))
-    elif family == "kronos":
-        from .kronos import KronosForecaster
-
-        forecaster = KronosForecaster(identity["model_id"], identity.get("tokenizer_id"),
-                                      revision=identity.get("revision"), max_context=identity.get("max_context"))
-    else:
-        raise ModelLoadError(f"model family {family!r} in {identity} is unknown; expected 'toto', 'kronos' or 'naive'")
+    try:
+        family = get_family(str(identity.get("family")))
+    except ConfigError as e:
+        raise ModelLoadError(f"{e} (in the model block {identity})") from e
+    forecaster = family.forecaster_class().from_identity(identity)
     loaded = forecaster.identity()
     for key, name in (("checkpoint_sha256", identity.get("model_id")),
                       ("tokenizer_checkpoint_sha256", identity.get("tokenizer_id"))):

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Forecaster", "SampleBatch", "block_seed", "window_keys", "sample_in_blocks", "default_memory_budget",
+__all__ = ["Forecaster", "QuantileForecaster", "SampleBatch", "QuantileBatch", "Batch", "block_seed", "window_keys", "sample_in_blocks", "default_memory_budget",
            "module_bytes"]
 
 #: Memory the whole sweep process may use on a CPU (models, kept encodings, decoding batches, caches).
@@ -63,6 +63,63 @@ class SampleBatch:
     def latency_s(self) -> float:
         """Inference seconds per forecast origin."""
         return float(self.block_seconds.sum() / self.samples.shape[0])
+
+    def holds(self, num_samples: int) -> bool:
+        """Whether at least ``num_samples`` paths are held."""
+        return self.samples.shape[1] >= num_samples
+
+    @property
+    def predictive(self):
+        """The paths as a :class:`sweep.predictive.Predictive`."""
+        from ..predictive import Predictive
+
+        return Predictive(self.samples)
+
+
+@dataclass(frozen=True)
+class QuantileBatch:
+    """Quantile forecasts of a set of forecast origins (families that predict quantiles in one pass).
+
+    Attributes
+    ----------
+    quantiles : numpy.ndarray
+        ``[n_windows, n_levels, horizon]`` in price units, increasing along the levels.
+    levels : numpy.ndarray
+        ``[n_levels]`` quantile levels in (0, 1), increasing.
+    block_seconds : numpy.ndarray
+        ``[n_chunks]`` inference seconds of each chunk of windows.
+    """
+
+    quantiles: np.ndarray
+    levels: np.ndarray
+    block_seconds: np.ndarray
+
+    def first(self, num_samples: int) -> "QuantileBatch":
+        """Itself: a quantile forecast has no paths to count (the interface of :meth:`SampleBatch.first`)."""
+        return self
+
+    def holds(self, num_samples: int) -> bool:
+        return True
+
+    def windows(self, rows: np.ndarray) -> "QuantileBatch":
+        """The quantiles of windows ``rows`` only; seconds scaled to their share of the windows."""
+        share = len(rows) / self.quantiles.shape[0]
+        return QuantileBatch(self.quantiles[rows], self.levels, self.block_seconds * share)
+
+    def latency_s(self) -> float:
+        """Inference seconds per forecast origin."""
+        return float(self.block_seconds.sum() / self.quantiles.shape[0])
+
+    @property
+    def predictive(self):
+        """The quantiles as a :class:`sweep.predictive.Predictive`."""
+        from ..predictive import Predictive
+
+        return Predictive(self.quantiles, self.levels)
+
+
+#: What a forecaster returns: sample paths or quantiles.
+Batch = "SampleBatch | QuantileBatch"
 
 
 def block_seed(seed: int, block: int, *more: int) -> int:
@@ -128,19 +185,33 @@ def sample_in_blocks(draw_block: Callable[[int], np.ndarray], num_samples: int, 
 
 
 class Forecaster(ABC):
-    """A loaded model that turns contexts into sample paths.
+    """A loaded model that turns contexts into sample paths or quantiles.
 
-    Forecasters never touch Optuna; studies never touch torch.
+    Forecasters never touch Optuna; studies never touch torch. A family joins by adding one
+    module with a subclass and one entry in :data:`sweep.forecasters.registry.FAMILIES`.
     """
 
     family: str
     max_context_length: int
-    #: Whether :meth:`sample` needs the ``ohlcv`` bars besides the close.
+    #: Whether :meth:`forecast` needs the ``ohlcv`` bars besides the close.
     uses_ohlcv: bool = False
+    #: ``"samples"`` (:class:`SampleBatch`) or ``"quantiles"`` (:class:`QuantileBatch`).
+    output: str = "samples"
 
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """Model id and revision or checkpoint hash: part of every cache key and provenance."""
+
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any]) -> "Forecaster":
+        """Load the model an :meth:`identity` names (``model_id`` and ``revision``).
+
+        Raises
+        ------
+        ModelLoadError
+            If it cannot be loaded.
+        """
+        return cls(identity["model_id"], revision=identity.get("revision"))
 
     @abstractmethod
     def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
@@ -151,9 +222,9 @@ class Forecaster(ABC):
         return {"samples_per_batch": self.samples_per_batch(n_windows, context_length, horizon)}
 
     @abstractmethod
-    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
-        """Draw sample paths.
+    def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+                 seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None):
+        """Forecast ``horizon`` bars after each context: sample paths, or quantiles for ``output == "quantiles"``.
 
         Parameters
         ----------
@@ -164,17 +235,67 @@ class Forecaster(ABC):
         horizon : int
             Bars to forecast.
         num_samples : int
-            Paths per window.
+            Paths per window (ignored by quantile families).
         seed : int
             Sampling seed; equal seeds give equal paths.
         sampling : dict, optional
-            Family-specific sampling parameters.
+            Family-specific parameters of the config (Kronos' sampling, a quantile family's inputs).
         ohlcv : numpy.ndarray, optional
             ``[n_windows, context_length, 5]`` open, high, low, close, volume of the same
             bars, for families that read more than the close (``uses_ohlcv``).
 
         Returns
         -------
-        SampleBatch
-            ``samples`` is ``[n_windows, num_samples, horizon]`` in price units.
+        SampleBatch or QuantileBatch
+            ``samples`` ``[n_windows, num_samples, horizon]``, or ``quantiles`` ``[n_windows, n_levels, horizon]``,
+            in price units.
         """
+
+
+class QuantileForecaster(Forecaster):
+    """A family that predicts a fixed grid of quantiles in one pass (no paths, no seed, no ``num_samples``).
+
+    Subclasses implement :meth:`predict_chunk`; windows are forecast in chunks of
+    :meth:`window_batch`, and a window's quantiles never depend on its chunk.
+    """
+
+    output = "quantiles"
+
+    def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        return 1
+
+    @abstractmethod
+    def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        """Windows forecast together, chosen from memory limits (a speed setting, never searched)."""
+
+    def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
+        return {"window_batch": self.window_batch(n_windows, context_length, horizon), "device": self.device,
+                "dtype": "float32"}
+
+    @abstractmethod
+    def predict_chunk(self, contexts: np.ndarray, ohlcv: np.ndarray | None, horizon: int,
+                      params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """``(quantiles [n, n_levels, horizon], levels [n_levels])`` of ``n`` windows, price units."""
+
+    def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+                 seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> QuantileBatch:
+        """Quantiles ``[n_windows, n_levels, horizon]`` of every window; see :class:`Forecaster`.
+
+        Raises
+        ------
+        ValueError
+            If the family reads ``ohlcv`` and it is missing.
+        """
+        if self.uses_ohlcv and ohlcv is None:
+            raise ValueError(f"{self.family} needs the ohlcv bars of each context, not only the close")
+        chunk = self.window_batch(*contexts.shape, horizon)
+        parts, seconds, levels = [], [], None
+        for start in range(0, len(contexts), chunk):
+            rows = slice(start, start + chunk)
+            began = time.perf_counter()
+            quantiles, levels = self.predict_chunk(contexts[rows], None if ohlcv is None else ohlcv[rows], horizon,
+                                                   dict(sampling or {}))
+            seconds.append(time.perf_counter() - began)
+            parts.append(np.asarray(quantiles, dtype=np.float64))
+        return QuantileBatch(np.concatenate(parts), np.asarray(levels, dtype=float), np.asarray(seconds))
+

@@ -86,6 +86,11 @@ class KronosForecaster(Forecaster):
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, **self.checkpoint.identity}
 
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any]) -> "KronosForecaster":
+        return cls(identity["model_id"], identity.get("tokenizer_id"), revision=identity.get("revision"),
+                   max_context=identity.get("max_context"))
+
     def _bytes_per_window(self, context_length: int, horizon: int, kept: bool = False) -> int:
         """Cache and activations of one window's context, float32 (predictor, its cross layer, tokenizer decoder).
 
@@ -120,8 +125,8 @@ class KronosForecaster(Forecaster):
                 "dtype": "float32", "window_batch": self.window_batch(n_windows, context_length, horizon),
                 "decoder": "kv-cache-shared-context-per-window"}  # in every cache key: streams are per window
 
-    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
+    def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+                 seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         """Draw ``[n_windows, num_samples, horizon]`` close paths (quote currency); see :class:`Forecaster`.
 
         Raises

@@ -24,11 +24,15 @@ class PersistenceForecaster(Forecaster):
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, "model_id": "persistence"}
 
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any]) -> "PersistenceForecaster":
+        return cls()
+
     def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         return 1
 
-    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
+    def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+                 seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         last = contexts[:, -1].astype(np.float64)
         path = np.repeat(last[:, None, None], horizon, axis=2)
         return sample_in_blocks(lambda _block: path, num_samples, 1)

@@ -27,12 +27,13 @@ from .. import checkpoints
 from ..errors import ModelLoadError
 from .base import (Forecaster, SampleBatch, block_seed, default_memory_budget, module_bytes, sample_in_blocks,
                    window_keys)
+from .registry import FAMILIES
 
 __all__ = ["TotoForecaster", "load_toto", "DEFAULT_TOTO_MODEL", "TOTO_MAX_CONTEXT"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOTO_MODEL = "Datadog/Toto-Open-Base-1.0"
+DEFAULT_TOTO_MODEL = FAMILIES["toto"].default_model
 #: Longest context Toto-Open-Base-1.0 was trained with (model card: 4096 steps).
 TOTO_MAX_CONTEXT = 4096
 #: Upper bound of samples_per_batch; a power of two that divides every num_samples
@@ -158,8 +159,8 @@ class TotoForecaster(Forecaster):
         return {**super().speed_settings(n_windows, context_length, horizon), "device": self.device,
                 "dtype": "float32", "decoder": decoder}
 
-    def sample(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
-               seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
+    def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
+                 seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         import torch
         from toto.data.util.dataset import MaskedTimeseries
 

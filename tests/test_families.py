@@ -1,0 +1,199 @@
+"""Every model family behind one contract, the quantile families' parity with their own packages, and their loading."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sweep.cli import main
+from sweep.errors import ConfigError, ModelLoadError
+from sweep.forecasters import forecaster_from_identity
+from sweep.forecasters.registry import FAMILIES, get_family
+
+RNG = np.random.default_rng(0)
+CLOSE = 100 * np.exp(np.cumsum(RNG.normal(0, 0.01, (3, 128)), axis=1))
+OHLCV = np.stack([CLOSE * 0.999, CLOSE * 1.004, CLOSE * 0.996, CLOSE, RNG.uniform(5, 50, CLOSE.shape)], axis=-1)
+STAMPS = np.tile(1_700_000_000 + 3600 * np.arange(128), (3, 1))
+QUANTILE_FAMILIES = [name for name, f in FAMILIES.items() if f.output == "quantiles"]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tiny_toto_dir, tiny_kronos_dir, tiny_quantile_dirs):
+    return {"toto": tiny_toto_dir, "kronos": tiny_kronos_dir, **tiny_quantile_dirs}
+
+
+@pytest.fixture(params=list(FAMILIES))
+def forecaster(request, checkpoints):
+    family = FAMILIES[request.param]
+    return family.load(None if family.flag is None else str(checkpoints[family.name]))
+
+
+def _forecast(forecaster, rows=slice(None), seed=0):
+    return forecaster.forecast(CLOSE[rows], STAMPS[rows], horizon=3, num_samples=4, seed=seed, ohlcv=OHLCV[rows])
+
+
+def test_when_any_family_forecasts_then_it_returns_its_kind_in_the_contract_shape(forecaster):
+    batch = _forecast(forecaster)
+    predictive = batch.predictive
+    assert predictive.kind == forecaster.output == FAMILIES[forecaster.family].output
+    assert predictive.values.shape[0] == 3 and predictive.values.shape[2] == 3 and np.isfinite(predictive.values).all()
+    if predictive.kind == "quantiles":
+        assert predictive.values.shape[1] == len(predictive.levels) and np.all(np.diff(predictive.levels) > 0)
+    else:
+        assert predictive.values.shape[1] == 4
+    assert batch.latency_s() >= 0 and predictive.point("median").shape == (3, 3)
+
+
+def test_when_any_family_forecasts_a_window_alone_then_it_equals_the_batched_forecast(forecaster):
+    """Sample families draw per-window streams: exactly equal. Quantile families run float32 matrix products whose
+    rounding depends on the batch size: equal to 1e-5 of the price (about 1e-7 for a trained model's outputs)."""
+    batched = _forecast(forecaster, seed=5).predictive.values
+    for row in range(3):
+        alone = _forecast(forecaster, slice(row, row + 1), seed=5).predictive.values
+        if forecaster.output == "samples":
+            np.testing.assert_array_equal(alone[0], batched[row])
+        else:
+            np.testing.assert_allclose(alone[0], batched[row], rtol=0, atol=1e-5 * CLOSE[row, -1])
+
+
+def test_when_any_family_is_reloaded_from_its_identity_then_it_forecasts_the_same(forecaster):
+    identity = forecaster.identity()
+    assert identity["family"] == forecaster.family and identity["model_id"]
+    again = forecaster_from_identity(json.loads(json.dumps(identity)))
+    np.testing.assert_array_equal(_forecast(again).predictive.values, _forecast(forecaster).predictive.values)
+
+
+def _package_quantiles(family, folder, close, ohlcv, horizon, inputs):
+    """The package's own call on one window: ``[n_levels, horizon]``."""
+    import torch
+
+    if family == "toto2":
+        from toto2 import Toto2Model
+
+        model = Toto2Model.from_pretrained(str(folder))
+        values = ohlcv.T if inputs == "ohlcv" else close[None]
+        target = torch.tensor(values[None], dtype=torch.float32)
+        q = model.forecast({"target": target, "target_mask": torch.ones_like(target, dtype=torch.bool),
+                            "series_ids": torch.zeros(1, len(values), dtype=torch.long)}, horizon,
+                           decode_block_size=None)
+        return q[:, 0, 3 if inputs == "ohlcv" else 0].numpy()
+    from chronos import BaseChronosPipeline
+
+    pipeline = BaseChronosPipeline.from_pretrained(str(folder))
+    if family == "chronos2" and inputs == "covariates":
+        task = [{"target": close, "past_covariates": {"high": ohlcv[:, 1], "low": ohlcv[:, 2], "volume": ohlcv[:, 4]}}]
+    elif family == "chronos2":
+        task = [torch.tensor(close, dtype=torch.float32)]
+    else:
+        task = torch.tensor(close[None], dtype=torch.float32)
+    quantiles, _mean = pipeline.predict_quantiles(task, prediction_length=horizon, quantile_levels=pipeline.quantiles)
+    return (quantiles[0][0] if family == "chronos2" else quantiles[0]).T.numpy()  # [levels, horizon]
+
+
+@pytest.mark.parametrize("family,inputs", [("toto2", "close"), ("toto2", "ohlcv"), ("chronos2", "close"),
+                                           ("chronos2", "covariates"), ("chronos-bolt", None)])
+def test_when_a_quantile_family_forecasts_then_it_equals_its_packages_own_call(family, inputs, tiny_quantile_dirs):
+    folder = tiny_quantile_dirs[family]
+    ours = FAMILIES[family].load(str(folder)).forecast(CLOSE, STAMPS, 4, 1, 0, {"inputs": inputs} if inputs else {},
+                                                        OHLCV)
+    for row in range(3):
+        theirs = _package_quantiles(family, folder, CLOSE[row], OHLCV[row], 4, inputs)
+        np.testing.assert_allclose(ours.quantiles[row], theirs, rtol=0, atol=1e-5 * CLOSE[row, -1])
+
+
+@pytest.mark.parametrize("family", QUANTILE_FAMILIES)
+def test_when_a_hub_id_is_given_then_it_downloads_through_snapshot_download(family, tiny_quantile_dirs, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    def fake_download(repo_id, revision=None, allow_patterns=None):
+        calls.append(repo_id)
+        return str(tiny_quantile_dirs[family])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    loaded = FAMILIES[family].load()
+    assert calls == [FAMILIES[family].default_model] and loaded.identity()["model_id"] == FAMILIES[family].default_model
+
+
+@pytest.mark.parametrize("family", QUANTILE_FAMILIES)
+def test_when_offline_then_the_error_names_the_flag(family, monkeypatch):
+    import huggingface_hub
+
+    def offline(**_kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(ModelLoadError, match=f"{FAMILIES[family].flag} .*could not be downloaded"):
+        FAMILIES[family].load()
+
+
+def test_when_a_checkpoint_of_another_chronos_family_is_given_then_the_error_says_so(tiny_quantile_dirs):
+    with pytest.raises(ModelLoadError, match="--chronos2-model .*ChronosBoltPipeline"):
+        FAMILIES["chronos2"].load(str(tiny_quantile_dirs["chronos-bolt"]))
+
+
+def test_when_toto2_context_is_not_a_multiple_of_its_patch_then_the_trial_config_is_refused(tiny_quantile_dirs):
+    forecaster = FAMILIES["toto2"].load(str(tiny_quantile_dirs["toto2"]))
+    with pytest.raises(ConfigError, match="multiple of the checkpoint's patch size 16"):
+        forecaster.forecast(CLOSE[:, :100], STAMPS[:, :100], 1, 1, 0, {}, OHLCV[:, :100])
+
+
+def test_when_a_variant_or_unknown_family_is_named_then_the_registry_resolves_or_refuses():
+    assert get_family("toto-ft").name == "toto" and get_family("kronos-ft").name == "kronos"
+    with pytest.raises(ConfigError, match="model family 'prophet' is unknown"):
+        get_family("prophet")
+
+
+def test_when_the_quantile_families_are_swept_then_a_candidate_and_an_ensemble_are_written(
+        shared_data, tiny_quantile_dirs, tiny_toto_dir, tmp_path):
+    flags = [arg for family in QUANTILE_FAMILIES for arg in (FAMILIES[family].flag, str(tiny_quantile_dirs[family]))]
+    windows = ["--val-windows", "20", "--test-windows", "20", "--stride", "24", "--max-context-length", "256"]
+    assert main(["--symbols", "BTCUSD", "--models", *QUANTILE_FAMILIES, "toto", "naive", "--n-trials", "20",
+                 "--toto-model", str(tiny_toto_dir), *flags, "--data-dir", str(shared_data), "--runs-dir",
+                 str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"), "--run-id", "q", "--ensemble", "lp",
+                 *windows]) == 0
+    doc = json.loads((tmp_path / "hp/candidates/q/BTCUSD.json").read_text())
+    studies = {s["model"]: s["n_complete"] for s in doc["selection"]["studies"]}
+    assert all(studies[f] == 20 for f in QUANTILE_FAMILIES) and studies["naive"] == 1
+    ensemble = json.loads((tmp_path / "hp/candidates/q/ensemble/BTCUSD.json").read_text())
+    members = {m["label"]: m for m in ensemble["config"]["members"]}
+    assert {*QUANTILE_FAMILIES, "toto", "naive"} == set(members)
+    assert all(members[f]["config"]["num_samples"] == 1 for f in QUANTILE_FAMILIES)
+    assert 0 <= ensemble["test"]["crps"] and 0 < ensemble["test"]["coverage_nominal"] <= 0.9
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"model": "chronos-bolt", "num_samples": 8}, "predicts quantiles, not paths; set num_samples to 1"),
+    ({"model": "toto2", "aggregate": "trimmed_mean_0.1"}, "needs sample paths"),
+    ({"model": "chronos2", "sampling": {"inputs": "ohlcv"}}, "chronos2 inputs 'ohlcv' is unknown"),
+    ({"model": "chronos-bolt", "sampling": {"inputs": "close"}}, "it takes none"),
+])
+def test_when_a_quantile_config_breaks_a_rule_then_it_is_refused(values, match):
+    from sweep.config import ForecastConfig
+
+    with pytest.raises(ConfigError, match=match):
+        ForecastConfig(**{"context_length": 64, "num_samples": 1, "aggregate": "median", **values})
+
+
+@pytest.mark.parametrize("family", QUANTILE_FAMILIES)
+def test_when_a_quantile_config_is_served_then_each_point_equals_the_evaluated_one(family, tiny_quantile_dirs,
+                                                                                  shared_data, tmp_path):
+    from sweep.cache import SampleCache
+    from sweep.data import load_ohlcv
+    from sweep.ensemble import document_forecast
+    from sweep.predict import QUANTILE_LEVELS, Predictor
+
+    data = load_ohlcv(shared_data, "ETHUSD")
+    origins = np.arange(data.n_bars - 6, data.n_bars)
+    identity = FAMILIES[family].load(str(tiny_quantile_dirs[family])).identity()
+    document = {"symbol": "ETHUSD", "model": identity, "windows": {"horizon": 1}, "config": {
+        "model": family, "context_length": 128, "num_samples": 1, "aggregate": "quantile_0.6",
+        "sampling": {"inputs": FAMILIES[family].inputs[-1]} if FAMILIES[family].inputs else {}}}
+    scored = document_forecast(document, data, origins, 1, SampleCache(), forecaster_from_identity)
+    predictor = Predictor(document, tmp_path / "best.json")
+    for row, origin in enumerate(origins):
+        served = predictor.predict(data, at=data.frame.index[origin])
+        # equal up to float32 rounding that depends on the batch size (see the batch-invariance test above)
+        np.testing.assert_allclose(served.point, scored.point[row], rtol=0, atol=1e-5 * data.close[origin - 1])
+        assert list(served.quantiles) == list(QUANTILE_LEVELS)
