@@ -27,23 +27,27 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-# Trains a tiny Toto and a tiny Kronos from scratch on the bars before the oldest backtest fold's first validation
-# origin, sweeps them and the persistence baseline, fits ensemble weights on validation, runs the promotion review,
+# Trains a tiny Toto, a tiny Kronos and a tiny Chronos-2 from scratch on the bars before the oldest backtest fold's
+# first validation origin, sweeps them and the persistence baseline (Toto 2.0 and Chronos-Bolt have no trainer, so
+# there is nothing to sweep offline), fits ensemble weights on validation, runs the promotion review,
 # backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds and writes both reports.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/toto-tiny --init scratch --preset tiny --steps 1000 --max-context-length 512
 	$(BIN)/python -m kronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/kronos-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
-	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos naive --n-trials $(DEMO_TRIALS) \
+	$(BIN)/python -m chronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
+		--output $(DEMO_DIR)/chronos2-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
+	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos chronos2 naive --n-trials $(DEMO_TRIALS) \
 		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --kronos-model $(DEMO_DIR)/kronos-tiny \
+		--chronos2-model $(DEMO_DIR)/chronos2-tiny \
 		--max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID) --ensemble lp
 	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
-	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos naive \
+	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos chronos2 naive \
 		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny \
-		--kronos-model $(DEMO_DIR)/kronos-tiny --max-context-length 512 \
+		--kronos-model $(DEMO_DIR)/kronos-tiny --chronos2-model $(DEMO_DIR)/chronos2-tiny --max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams

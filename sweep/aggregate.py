@@ -116,8 +116,9 @@ def aggregate(samples: np.ndarray, name: str) -> np.ndarray:
 def aggregate_quantiles(quantiles: np.ndarray, levels: np.ndarray, name: str) -> np.ndarray:
     """Point forecast from a quantile forecast.
 
-    ``mean`` is the mean of the quantiles: with equally spaced levels it is the midpoint-rule
-    estimate of the mean, ``E[Y] = integral_0^1 F^-1(a) da``. ``median`` and ``quantile_<q>`` pick
+    ``mean`` is the mean of the quantiles, an approximation of ``E[Y] = integral_0^1 F^-1(a) da``
+    (the midpoint rule when the levels are ``(k - 0.5) / K``; levels 0.1 ... 0.9 leave out the outer
+    5 % of each tail, so it is then about the 5 %-trimmed mean). ``median`` and ``quantile_<q>`` pick
     the model's own level (never interpolated, so a tuned point is a quantile the model predicts).
 
     Parameters

@@ -99,10 +99,15 @@ def _export_symbol(symbol: str, document: dict[str, Any], source: Path, to: Path
         result.warnings.append(f"{symbol}: not exported: its best is persistence (no model beat it), and the layout "
                                f"has no 'no model' value; keep the symbol out of the trading system")
         return
+    carried = [m for m in members if m[2].model in ("toto", "kronos")]
+    if not carried:
+        result.warnings.append(f"{symbol}: not exported: its best ({', '.join(c.model for _, _, c, _ in members)}) "
+                               f"has no place in the layout, which carries toto and kronos only")
+        return
     if family == "ensemble":
         result.warnings.append(f"{symbol}: the ensemble ({', '.join(f'{l} {w:.2f}' for l, _, _, w in members)}) is "
-                               f"not carried; exporting its strongest model member alone")
-    label, _identity, config, _weight = max((m for m in members if m[2].model != "naive"), key=lambda m: m[3])
+                               f"not carried; exporting its strongest toto or kronos member alone")
+    label, _identity, config, _weight = max(carried, key=lambda m: m[3])
     provenance = document.get("provenance", {})
     name = f"sweep:{provenance.get('run_id', 'run')}:{provenance.get('study_name', label)}"
     if config.model == "toto":

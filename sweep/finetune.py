@@ -1,6 +1,7 @@
 """``--finetune FAMILY ...``: fine-tune base checkpoints first, then sweep each result as an extra model variant.
 
-Each named family's training job (``tototraining``, ``kronostraining``) trains on
+Each named family's training job (``tototraining``, ``kronostraining``,
+``chronostraining``) trains on
 the bars before each symbol's first validation origin only, so the variant's
 validation and test scores stay honest. Jobs run as Ray tasks with the sweep's
 ``--executor ray`` (one CPU, the worker GPU fraction) and in this process
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: Label of the fine-tuned Toto variant in studies and outputs (family "toto").
 FINETUNED_TOTO = variant_label("toto")
 #: The file each trainer writes last: its presence means the checkpoint is complete.
-TRAINED_MARKERS = {"toto": "training.json", "kronos": "kronos.json"}
+TRAINED_MARKERS = {"toto": "training.json", "kronos": "kronos.json", "chronos2": "training.json"}
 
 
 def _provenance(datasets: list[OHLCVData], splits: list[Splits]) -> dict[str, Any]:
@@ -60,6 +61,14 @@ def train_variant(family: str, datasets: list[OHLCVData], splits: list[Splits], 
 
         bars = [fit_bars(data, split) for data, split in zip(datasets, splits)]
         return str(train_kronos(bars, output, init=init, steps=steps, seed=seed, metadata=metadata).output)
+    if family == "chronos2":
+        from chronostraining.train import train_chronos2
+        from tototraining.dataset import fit_series
+
+        series = [fit_series(data, split) for data, split in zip(datasets, splits)]
+        spec = splits[0].spec
+        return str(train_chronos2(series, output, init=init, context_length=spec.max_context_length,
+                                  horizon=spec.horizon, steps=steps, seed=seed, metadata=metadata).output)
     from .errors import ConfigError
 
     raise ConfigError(f"--finetune {family}: the project has no trainer for it; fine-tune "
@@ -77,7 +86,8 @@ def finetune_checkpoints(run_dir: Path, datasets: dict[str, OHLCVData], splits: 
     datasets, splits : dict
         Per symbol.
     inits : dict
-        ``{family: base checkpoint}`` of each family to fine-tune (``--toto-model``, ``--kronos-model``).
+        ``{family: base checkpoint}`` of each family to fine-tune (``--toto-model``, ``--kronos-model``,
+        ``--chronos2-model``).
     steps, seed : int
     executor : Executor
         Runs each training (:meth:`Executor.run_task`): a Ray task, or this process.

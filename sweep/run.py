@@ -85,7 +85,7 @@ class SweepSettings:
     alpha : float
         Level of the candidates' paired tests and of the Model Confidence Set (``--alpha``).
     finetune : tuple of str
-        Families to fine-tune on pre-validation bars first (``toto``, ``kronos``); each result is
+        Families to fine-tune on pre-validation bars first (``toto``, ``kronos``, ``chronos2``); each result is
         swept as the extra variant ``"<family>-ft"`` (see :mod:`sweep.finetune`).
     finetune_steps : int
     variants : dict
@@ -208,13 +208,19 @@ def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
     family = FAMILIES[family_of(label)]
     if label == "kronos":
         return family.load(settings.kronos_model, tokenizer=settings.kronos_tokenizer)
-    return family.load(model_sources(settings).get(label))
+    return family.load(_sources(settings).get(label))
+
+
+def _sources(settings: SweepSettings) -> dict[str, str]:
+    """Checkpoint of every family (its flag's, else its default) and every fine-tuned variant."""
+    sources = {name: f.default_model for name, f in FAMILIES.items() if f.default_model}
+    return sources | {**settings.model_ids, "toto": settings.toto_model, "kronos": settings.kronos_model,
+                      **settings.variants}
 
 
 def model_sources(settings: SweepSettings) -> dict[str, str]:
     """Checkpoint (hub id or folder) of each swept model label that has one."""
-    sources = {name: f.default_model for name, f in FAMILIES.items() if f.default_model}
-    sources |= {**settings.model_ids, "toto": settings.toto_model, "kronos": settings.kronos_model, **settings.variants}
+    sources = _sources(settings)
     return {label: sources[label] for label in settings.labels if label in sources}
 
 
@@ -343,7 +349,7 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     warn_overlaps(model_sources(settings), datasets, splits)
     executor = executor or InProcessExecutor()
     if settings.finetune:
-        bases = {"toto": settings.toto_model, "kronos": settings.kronos_model}
+        bases = model_sources(settings)
         variants = finetune_checkpoints(settings.run_dir, datasets, splits,
                                         {family: bases[family] for family in settings.finetune},
                                         settings.finetune_steps, settings.seed, executor)

@@ -103,3 +103,14 @@ def test_when_run_from_the_cli_then_warnings_and_files_are_printed(hyperparams, 
                  str(tmp_path / "out"), "--symbols", "BTCUSD"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "warning: BTCUSD: toto num_samples 64" in err and "toto/BTCUSD.json" in err
+
+
+def test_when_the_best_is_a_quantile_family_then_it_is_not_exported_and_a_warning_says_why(tmp_path):
+    best = tmp_path / "hp" / "best"
+    best.mkdir(parents=True)
+    chronos = {"model": "chronos2", "context_length": 512, "num_samples": 1, "aggregate": "median", "seed": 0,
+               "sampling": {"inputs": "close"}}
+    (best / "BTCUSD.json").write_text(json.dumps(_document("BTCUSD", "chronos2", chronos)))
+    result = export_stock_prediction(tmp_path / "hp", tmp_path / "out")
+    assert result.written == [] and "BTCUSD: not exported: its best (chronos2) has no place in the layout" in \
+        result.warnings[0]

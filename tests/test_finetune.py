@@ -2,6 +2,8 @@
 
 import json
 
+import pandas as pd
+
 from sweep.cli import main
 
 from test_cli import SMALL
@@ -59,3 +61,17 @@ def test_when_logs_are_json_then_every_stdout_line_is_an_object(shared_data, tin
     assert [(line["decision"], line["promoted"]) for line in lines if "decision" in line] == [("persistence", False)]
     candidate = next(line for line in lines if "candidate" in line)
     assert {"spa_p_value", "vs_persistence", "vs_default"} <= set(candidate)
+
+
+def test_when_chronos2_is_fine_tuned_then_its_variant_records_its_training_range_and_is_swept(
+        shared_data, tiny_quantile_dirs, tmp_path):
+    assert main(["--symbols", "BTCUSD", "--models", "chronos2", "naive", "--n-trials", "2", "--data-dir",
+                 str(shared_data), "--chronos2-model", str(tiny_quantile_dirs["chronos2"]), "--runs-dir",
+                 str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"), "--run-id", "c2", *SMALL,
+                 "--finetune", "chronos2", "--finetune-steps", "3"]) == 0
+    folder = tmp_path / "runs/c2/finetune/chronos2-ft"
+    training = json.loads((folder / "training.json").read_text())
+    first_validation = pd.Timestamp(training["datasets"]["BTCUSD"]["first_validation_origin_time"])
+    assert training["steps"] == 3 and pd.Timestamp(training["trained_until"]) < first_validation
+    candidate = json.loads((tmp_path / "hp/candidates/c2/BTCUSD.json").read_text())
+    assert {s["model"] for s in candidate["selection"]["studies"]} == {"chronos2", "naive", "chronos2-ft"}

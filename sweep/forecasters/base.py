@@ -277,6 +277,12 @@ class QuantileForecaster(Forecaster):
                       params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """``(quantiles [n, n_levels, horizon], levels [n_levels])`` of ``n`` windows, price units."""
 
+    def _needs_ohlcv(self, ohlcv: np.ndarray | None, inputs: str) -> np.ndarray:
+        """``ohlcv``, or a ValueError when the config's ``inputs`` read more than the close and it is missing."""
+        if ohlcv is None:
+            raise ValueError(f"{self.family} with inputs {inputs!r} needs the ohlcv bars of each context")
+        return ohlcv
+
     def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
                  seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> QuantileBatch:
         """Quantiles ``[n_windows, n_levels, horizon]`` of every window; see :class:`Forecaster`.
@@ -284,10 +290,8 @@ class QuantileForecaster(Forecaster):
         Raises
         ------
         ValueError
-            If the family reads ``ohlcv`` and it is missing.
+            If the config's inputs need ``ohlcv`` and it is missing.
         """
-        if self.uses_ohlcv and ohlcv is None:
-            raise ValueError(f"{self.family} needs the ohlcv bars of each context, not only the close")
         chunk = self.window_batch(*contexts.shape, horizon)
         parts, seconds, levels = [], [], None
         for start in range(0, len(contexts), chunk):

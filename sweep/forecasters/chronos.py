@@ -92,6 +92,7 @@ class Chronos2Forecaster(_ChronosForecaster):
         import torch
 
         if params.get("inputs", "close") == "covariates":
+            ohlcv = self._needs_ohlcv(ohlcv, "covariates")
             inputs = [{"target": close, "past_covariates": {name: bars[:, column] for name, column in COVARIATES.items()}}
                       for close, bars in zip(contexts, ohlcv)]
         else:

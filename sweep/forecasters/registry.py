@@ -88,15 +88,17 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("toto2", "sweep.forecasters.toto2", "Toto2Forecaster", output="quantiles", flag="--toto2-model",
            default_model="Datadog/Toto-2.0-22m", inputs=("close", "ohlcv")),
     Family("chronos2", "sweep.forecasters.chronos", "Chronos2Forecaster", output="quantiles",
-           flag="--chronos2-model", default_model="amazon/chronos-2", inputs=("close", "covariates")),
+           flag="--chronos2-model", default_model="amazon/chronos-2", inputs=("close", "covariates"),
+           trainer="chronostraining"),
     Family("chronos-bolt", "sweep.forecasters.chronos", "ChronosBoltForecaster", output="quantiles",
            flag="--chronos-bolt-model", default_model="amazon/chronos-bolt-base"),
     Family("naive", "sweep.forecasters.naive", "PersistenceForecaster"),
 )}
 
-#: ``--models`` when none is given: the families whose default-shaped study costs no more than Toto's on a
-#: CPU (``benchmarks/family_cost.py``), and the persistence baseline.
-DEFAULT_MODELS: tuple[str, ...] = ("toto", "kronos", "naive")
+#: ``--models`` when none is given: Toto and Kronos, the newer families whose default-shaped study costs no
+#: more than Toto's on a CPU (``benchmarks/family_cost.py``: Toto 2.0-22m joins; Chronos-2 and Chronos-Bolt
+#: cost more per origin and per study), and the persistence baseline.
+DEFAULT_MODELS: tuple[str, ...] = ("toto", "kronos", "toto2", "naive")
 
 #: Fine-tuned variants: study label -> family (``--finetune``).
 VARIANTS: dict[str, str] = {f"{name}-ft": name for name, f in FAMILIES.items() if f.trainer}

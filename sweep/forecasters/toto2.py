@@ -106,7 +106,7 @@ class Toto2Forecaster(QuantileForecaster):
             raise ConfigError(f"Toto 2.0 context_length {context_length} must be a multiple of the checkpoint's "
                               f"patch size {self.patch_size}")
         by_ohlcv = params.get("inputs", "close") == "ohlcv"
-        values = np.moveaxis(ohlcv, 2, 1) if by_ohlcv else contexts[:, None, :]  # [n, variates, context]
+        values = np.moveaxis(self._needs_ohlcv(ohlcv, "ohlcv"), 2, 1) if by_ohlcv else contexts[:, None, :]
         target = torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32, device=self.device)
         inputs = {"target": target, "target_mask": torch.ones_like(target, dtype=torch.bool),
                   "series_ids": torch.zeros(target.shape[:2], dtype=torch.long, device=self.device)}

@@ -1,0 +1,115 @@
+"""Chronos-2 training through chronos-forecasting's own ``Chronos2Pipeline.fit`` (full fine-tuning).
+
+``init="scratch"`` starts from random weights of a :data:`sweep.forecasters.presets.PRESETS`
+shape (what the demo trains offline); anything else is a hub id or a folder to fine-tune. The
+series are each symbol's closes before its first validation origin, so nothing a validation or
+test origin scores is trained on. The folder is replaced whole once training finished, with a
+``training.json`` beside the weights recording the data, the steps and ``trained_until``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweep.errors import ConfigError
+from sweep.forecasters.presets import PRESETS
+from sweep.overlap import inherited_limits
+from sweep.store import utc_now, write_json_atomic
+from tototraining.dataset import FitSeries
+
+__all__ = ["TRAINING_METADATA", "DEFAULT_LR", "TrainResult", "train_chronos2"]
+
+#: Written last, beside ``config.json`` and ``model.safetensors``: its presence marks a finished checkpoint.
+TRAINING_METADATA = "training.json"
+#: ``Chronos2Pipeline.fit``'s own default learning rate (chronos-forecasting 2.3), for fine-tuning.
+DEFAULT_LR = 1e-6
+#: Learning rate from random weights (scratch): the pipeline's default barely moves them in a demo's steps.
+SCRATCH_LR = 1e-3
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the checkpoint went and how training ended.
+
+    Attributes
+    ----------
+    output : Path
+        Folder with ``config.json``, ``model.safetensors`` and ``training.json`` (pass it as ``--chronos2-model``).
+    steps : int
+    """
+
+    output: Path
+    steps: int
+
+
+def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "amazon/chronos-2", preset: str = "tiny",
+                   context_length: int = 512, horizon: int = 1, steps: int = 300, batch_size: int = 32,
+                   lr: float | None = None, seed: int = 0, metadata: dict[str, Any] | None = None) -> TrainResult:
+    """Train or fine-tune Chronos-2 on ``series`` and write ``output/{config.json,model.safetensors,training.json}``.
+
+    Parameters
+    ----------
+    series : list of FitSeries
+        Pre-validation closes of each symbol.
+    init : str
+        ``"scratch"`` (shape ``preset``), or a hub id / folder to fine-tune.
+    context_length : int
+        Longest context per training input (capped at the model's maximum).
+    horizon : int
+        Bars predicted per training input (the sweep's ``--horizon``).
+    steps, batch_size : int
+    lr : float, optional
+        Default :data:`DEFAULT_LR` when fine-tuning, :data:`SCRATCH_LR` from scratch.
+    metadata : dict, optional
+        Extra provenance for ``training.json`` (data files, windows).
+
+    Raises
+    ------
+    ConfigError
+        If the preset is unknown.
+    ModelLoadError
+        If ``init`` cannot be loaded or is not a Chronos-2 checkpoint.
+    """
+    import torch
+
+    from sweep.forecasters.chronos import Chronos2Forecaster
+    from sweep.forecasters.presets import save_random_checkpoint
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    try:
+        start = init
+        if init == "scratch":
+            if preset not in PRESETS["chronos2"]:
+                raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(PRESETS['chronos2'])}")
+            start = str(save_random_checkpoint("chronos2", preset, staging / "init", seed=seed))
+        base = Chronos2Forecaster(start)
+        context_length = min(context_length, base.max_context_length)
+        torch.manual_seed(seed)
+        tuned = base.pipeline.fit([s.close.astype(np.float32) for s in series], prediction_length=horizon,
+                                  context_length=context_length, num_steps=steps, batch_size=batch_size,
+                                  learning_rate=lr or (SCRATCH_LR if init == "scratch" else DEFAULT_LR),
+                                  output_dir=staging / "trainer", seed=seed, report_to="none")
+        for scratch_folder in ("trainer", "init"):
+            shutil.rmtree(staging / scratch_folder, ignore_errors=True)
+        tuned.save_pretrained(staging)
+        write_json_atomic(staging / TRAINING_METADATA, {
+            **(metadata or {}), "init": init, "preset": preset if init == "scratch" else None, "steps": steps,
+            "seed": seed, "context_length": context_length, "horizon": horizon,
+            "trainer": "chronos-forecasting Chronos2Pipeline.fit (full)", "created_at": utc_now(),
+            "series": {s.symbol: {"first_bar": s.first_bar, "last_bar": s.last_bar} for s in series},
+            **inherited_limits(init, [s.last_bar for s in series])})
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return TrainResult(output, steps)
