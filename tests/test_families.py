@@ -197,3 +197,19 @@ def test_when_a_quantile_config_is_served_then_each_point_equals_the_evaluated_o
         # equal up to float32 rounding that depends on the batch size (see the batch-invariance test above)
         np.testing.assert_allclose(served.point, scored.point[row], rtol=0, atol=1e-5 * data.close[origin - 1])
         assert list(served.quantiles) == list(QUANTILE_LEVELS)
+
+
+def test_when_a_quantile_candidate_is_reviewed_then_it_is_scored_on_test_and_compared_with_persistence(
+        shared_data, tiny_quantile_dirs, tmp_path):
+    folders = ["--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp")]
+    windows = ["--val-windows", "12", "--test-windows", "12", "--stride", "24", "--max-context-length", "128"]
+    assert main(["--symbols", "ETHUSD", "--models", "chronos-bolt", "--n-trials", "3", "--chronos-bolt-model",
+                 str(tiny_quantile_dirs["chronos-bolt"]), "--data-dir", str(shared_data), "--run-id", "b",
+                 *windows, *folders]) == 0
+    assert main(["promote", "--run", "b", "--data-dir", str(shared_data), *folders]) == 0
+    review = next((tmp_path / "hp/reviews").glob("*ETHUSD.md")).read_text()
+    assert "chronos-bolt" in review
+    best = json.loads((tmp_path / "hp/best/ETHUSD.json").read_text())
+    assert best["model"]["family"] == "naive"  # a random model does not beat persistence
+    comparison = best["promotion"]["vs_persistence"]
+    assert comparison["mean_diff"] > 0 and not comparison["significant"]
