@@ -2,11 +2,13 @@
 
 Random weights of each family's default shape (Toto-Open-Base-1.0, Kronos-small, Toto-2.0-22m,
 amazon/chronos-2, amazon/chronos-bolt-base; see :mod:`sweep.forecasters.presets`) forecast 100
-real BTCUSD origins, horizon 1, at context 512 and 2048 (where the model takes it), as a study's
-cache miss draws them: sample families draw the study's ``n_max`` paths (Toto 256, Kronos 128),
-quantile families run one pass. A study pays this once per distinct inference key (context length
-x inputs choice), so the last columns multiply by the number of keys of its search space: the
-measure of whether a family's study costs no more than Toto's (``DEFAULT_MODELS``).
+real BTCUSD origins, horizon 1, as a study's cache miss draws them: sample families draw the
+study's ``n_max`` paths (Toto 256, Kronos 128, at the family default's sampling), quantile families
+run one pass. The table gives the seconds at context 512 and 2048 for every inputs choice, and
+the study's inference: the sum over every inference key of the default search space
+(``--max-context-length 2048``: each context length of the grid, times each inputs choice), which a
+100-trial study pays about once. That sum decides whether a family's study costs no more than
+Toto's (``DEFAULT_MODELS``).
 
     python benchmarks/family_cost.py
 """
@@ -24,46 +26,40 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from checkpoints import random_checkpoints
-from sweep.config import ForecastConfig
+from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
 from sweep.data import COLUMNS, load_ohlcv
 from sweep.forecasters.presets import parameter_count, save_random_checkpoint
 from sweep.forecasters.registry import FAMILIES
 from sweep.space import FAMILY_DEFAULTS, context_choices, n_max_samples
-from sweep.windows import gather_contexts
+from sweep.windows import WindowSpec, gather_contexts
 
-CONTEXTS = (512, 2048)
+SHOWN_CONTEXTS = (512, 2048)
 
 
-def load_all(folder: Path) -> dict[str, object]:
-    """Every family's forecaster on random weights of its default shape."""
+def checkpoints(folder: Path) -> dict[str, str]:
+    """A random checkpoint of every family's default shape."""
     toto, kronos = random_checkpoints(folder, "base", "small")
     paths = {"toto": toto, "kronos": kronos}
     for name, family in FAMILIES.items():
         if family.output == "quantiles":
             paths[name] = str(save_random_checkpoint(name, "default", folder / name))
-    forecasters = {name: FAMILIES[name].load(path) for name, path in paths.items()}
-    print("parameters: " + ", ".join(f"{n} {parameter_count_of(p) / 1e6:.0f}M" for n, p in paths.items()))
-    return forecasters
+    return paths
 
 
-def parameter_count_of(path: str) -> int:
+def parameters(path: str) -> int:
     folder = Path(path)
-    files = [folder] if (folder / "model.safetensors").is_file() else [folder / "tokenizer", folder / "predictor"]
-    return sum(parameter_count(f) for f in files)
+    parts = [folder] if (folder / "model.safetensors").is_file() else [folder / "tokenizer", folder / "predictor"]
+    return sum(parameter_count(p) for p in parts)
 
 
-def seconds_per_100(forecaster, data, origins: np.ndarray, context_length: int) -> float:
+def seconds_per_100(forecaster, data, origins: np.ndarray, context_length: int, inputs: str | None) -> float:
     """Seconds of one cache-miss inference over ``origins``, scaled to 100 origins."""
-    family = forecaster.family
-    default = FAMILY_DEFAULTS[family]
-    config = ForecastConfig(family, context_length, 1 if forecaster.output == "quantiles" else default.num_samples,
-                            default.aggregate, sampling=dict(default.sampling))
+    sampling = {"inputs": inputs} if inputs else dict(FAMILY_DEFAULTS[forecaster.family].sampling)
     contexts = gather_contexts(data.close, origins, context_length)
     stamps = gather_contexts(data.timestamps_s, origins, context_length)
     ohlcv = gather_contexts(data.frame[list(COLUMNS)].to_numpy(np.float64), origins, context_length)
     began = time.perf_counter()
-    forecaster.forecast(contexts, stamps, 1, n_max_samples(family), 0, config.sampling, ohlcv)
+    forecaster.forecast(contexts, stamps, 1, n_max_samples(forecaster.family), 0, sampling, ohlcv)
     return (time.perf_counter() - began) * 100 / len(origins)
 
 
@@ -75,20 +71,23 @@ def main() -> None:
     args = parser.parse_args()
     data = load_ohlcv(args.data_dir, args.symbol)
     origins = np.arange(data.n_bars - args.origins, data.n_bars)
-    table = Table(title=f"Inference seconds per 100 origins, horizon 1 ({platform.processor() or platform.machine()}, "
+    max_context = WindowSpec().max_context_length
+    table = Table(title=f"Inference seconds per 100 origins, horizon 1 ({platform.machine()}, "
                         f"{torch.get_num_threads()} threads, random weights of the default shapes)")
-    for column in ("family", "output", *(f"ctx {c}" for c in CONTEXTS), "inference keys (ctx <= 4096)",
-                   *(f"study at ctx {c}" for c in CONTEXTS)):
+    for column in ("family", "parameters", "inputs", *(f"ctx {c}" for c in SHOWN_CONTEXTS), "inference keys",
+                   "study inference s"):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, forecaster in load_all(Path(tmp)).items():
-            if name == "naive":
-                continue
-            keys = len(context_choices(min(4096, forecaster.max_context_length))) * max(1, len(FAMILIES[name].inputs))
-            seconds = [seconds_per_100(forecaster, data, origins, c) if c <= forecaster.max_context_length else None
-                       for c in CONTEXTS]
-            table.add_row(name, forecaster.output, *(f"{s:.2f}" if s is not None else "n/a" for s in seconds), str(keys),
-                          *(f"{s * keys:.1f}" if s is not None else "n/a" for s in seconds))
+        for name, path in checkpoints(Path(tmp)).items():
+            forecaster = FAMILIES[name].load(path)
+            contexts = context_choices(min(max_context, forecaster.max_context_length))
+            study_seconds, keys = 0.0, 0
+            for inputs in FAMILIES[name].inputs or (None,):
+                seconds = {c: seconds_per_100(forecaster, data, origins, c, inputs) for c in contexts}
+                study_seconds, keys = study_seconds + sum(seconds.values()), keys + len(seconds)
+                table.add_row(name, f"{parameters(path) / 1e6:.0f}M", inputs or "close",
+                              *(f"{seconds[c]:.2f}" if c in seconds else "n/a" for c in SHOWN_CONTEXTS), "", "")
+            table.add_row("", "", "[b]study[/b]", "", "", str(keys), f"[b]{study_seconds:.1f}[/b]")
     Console(width=200).print(table)
 
 

@@ -1,7 +1,7 @@
 """The default main job at real model sizes: wall time per study and peak resident memory.
 
 Runs ``python -m sweep --symbols BTCUSD ETHUSD --n-trials 100`` (default windows, models and
-max context) in a child process, on Toto-Open-Base-1.0-, Kronos-small- and Toto-2.0-22m-shaped random
+max context) in a child process, on Toto-Open-Base-1.0-shaped and Kronos-small-shaped random
 checkpoints built on the spot (the hub is not needed), and prints the wall time of every study
 (first trial start to last trial end, from the journal), the whole run's wall time and the
 child's peak RSS.
@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.table import Table
 
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
-from sweep.forecasters.presets import save_random_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,10 +53,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         toto, kronos = random_checkpoints(root / "ckpt", "base", "small")
-        toto2 = save_random_checkpoint("toto2", "default", root / "ckpt" / "toto2")
         command = [sys.executable, "-m", "sweep", "--symbols", *args.symbols, "--n-trials", str(args.n_trials),
                    "--data-dir", str(args.data_dir), "--toto-model", toto, "--kronos-model", kronos,
-                   "--toto2-model", str(toto2),
                    "--runs-dir", str(root / "runs"), "--output-dir", str(root / "hp"), "--run-id", "main",
                    "--log-format", "json"]
         start = time.perf_counter()
@@ -70,7 +67,7 @@ def main() -> None:
         walls = study_walls(root / "runs" / "main" / "optuna.journal")
 
     table = Table(title=f"python -m sweep --symbols {' '.join(args.symbols)} --n-trials {args.n_trials} "
-                        f"(Toto-Open-Base-1.0, Kronos-small and Toto-2.0-22m shapes, random weights), "
+                        f"(Toto-Open-Base-1.0 and Kronos-small shapes, random weights), "
                         f"{platform.processor() or platform.machine()}")
     for column in ("study", "completed trials", "wall s"):
         table.add_column(column, justify="right")

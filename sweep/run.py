@@ -251,8 +251,9 @@ def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], 
     current = {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
                "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
                "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
-               "model_ids": model_sources(settings), "objectives": list(settings.objectives), "finetune": list(settings.finetune),
-               "variants": settings.variants, "data": {s: d.fingerprint for s, d in datasets.items()}}
+               "model_ids": model_sources(settings), "objectives": list(settings.objectives),
+               "finetune": list(settings.finetune), "variants": settings.variants,
+               "data": {s: d.fingerprint for s, d in datasets.items()}}
     if path.is_file():
         # runs recorded before a key existed default to today's value for it
         stored = {"objectives": [OBJECTIVE], "finetune": False, "kronos_model": settings.kronos_model,

@@ -15,12 +15,11 @@ SMALL = ["--val-windows", "8", "--test-windows", "8", "--stride", "24", "--max-c
 
 
 @pytest.fixture(scope="module")
-def real_sweep(shared_data, tiny_toto_dir, tiny_kronos_dir, tiny_quantile_dirs, tmp_path_factory):
-    """One small real sweep of the default models (Toto, Kronos, Toto 2.0, persistence) on BTCUSD and ETHUSD."""
+def real_sweep(shared_data, tiny_toto_dir, tiny_kronos_dir, tmp_path_factory):
+    """One small real sweep of the default models (Toto, Kronos, persistence) on BTCUSD and ETHUSD."""
     root = tmp_path_factory.mktemp("sweep")
     code = main(["--symbols", "BTCUSD", "ETHUSD", "--n-trials", "3", "--data-dir", str(shared_data),
-                 "--toto-model", str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--toto2-model",
-                 str(tiny_quantile_dirs["toto2"]), "--runs-dir", str(root / "runs"),
+                 "--toto-model", str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--runs-dir", str(root / "runs"),
                  "--output-dir", str(root / "hp"), "--run-id", "t1", *SMALL])
     return code, root
 
@@ -31,7 +30,7 @@ def test_when_the_sweep_runs_then_each_symbol_gets_a_complete_candidate(real_swe
     for symbol in ("BTCUSD", "ETHUSD"):
         doc = json.loads((root / "hp" / "candidates" / "t1" / f"{symbol}.json").read_text())
         assert list(doc)[:8] == ["symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance"]
-        assert doc["symbol"] == symbol and doc["config"]["model"] in ("toto", "kronos", "toto2", "naive")
+        assert doc["symbol"] == symbol and doc["config"]["model"] in ("toto", "kronos", "naive")
         prov = doc["provenance"]
         for key in ("sweep_version", "git_commit", "data_fingerprint", "data_range", "model_id", "study_name",
                     "trial_number", "seed", "created_at"):
@@ -44,7 +43,7 @@ def test_when_the_sweep_runs_then_each_symbol_gets_a_complete_candidate(real_swe
             assert doc[split]["skill"] == pytest.approx(
                 1 - doc[split]["pct_return_mae"] / doc[split]["persistence_pct_return_mae"])
         assert doc["baseline"]["test"]["pct_return_mae"] == doc["test"]["persistence_pct_return_mae"]
-        assert {s["model"] for s in doc["selection"]["studies"]} == {"toto", "kronos", "toto2", "naive"}
+        assert {s["model"] for s in doc["selection"]["studies"]} == {"toto", "kronos", "naive"}
     assert not (root / "hp" / "best").exists()
 
 
@@ -59,11 +58,10 @@ def test_when_a_candidate_is_evaluated_then_json_has_validation_and_test_metrics
     assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])
 
 
-def test_when_an_ensemble_candidate_is_evaluated_then_its_test_metrics_are_reproduced(
-        shared_data, tiny_toto_dir, tiny_kronos_dir, tiny_quantile_dirs, tmp_path, capsys):
+def test_when_an_ensemble_candidate_is_evaluated_then_its_test_metrics_are_reproduced(shared_data, tiny_toto_dir,
+                                                                                    tiny_kronos_dir, tmp_path, capsys):
     assert main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
-                 str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--toto2-model",
-                 str(tiny_quantile_dirs["toto2"]), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
+                 str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"),
                  "--run-id", "ens", "--ensemble", "greedy", *SMALL]) == 0
     path = tmp_path / "hp/candidates/ens/ensemble/BTCUSD.json"
     capsys.readouterr()
@@ -71,7 +69,7 @@ def test_when_an_ensemble_candidate_is_evaluated_then_its_test_metrics_are_repro
     out = json.loads(capsys.readouterr().out)
     doc = json.loads(path.read_text())
     assert out["model"]["family"] == "ensemble"
-    assert {m["label"] for m in doc["config"]["members"]} == {"toto", "kronos", "toto2", "naive"}
+    assert {m["label"] for m in doc["config"]["members"]} == {"toto", "kronos", "naive"}
     assert out["test"]["pct_return_mae"] == pytest.approx(doc["test"]["pct_return_mae"])
 
 

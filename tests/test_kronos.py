@@ -252,6 +252,30 @@ def test_other_temperatures_reuse_the_encoded_context_without_changing_paths(tin
     assert len(warm._encodings) == 2
 
 
+def test_when_an_evicted_encoding_is_needed_again_then_it_is_read_from_disk_and_paths_are_unchanged(tiny_kronos_dir):
+    from sweep.forecasters.kronos import KronosForecaster
+
+    ohlcv = bars(4, 64, seed=3)
+    stamps = np.tile(pd.date_range("2024-01-01", periods=64, freq="1h").asi8 // 10**9, (4, 1))
+    probe = KronosForecaster(str(tiny_kronos_dir))
+    one = 2 * 4 * probe._bytes_per_window(64, 2, kept=True)  # a budget that keeps exactly one encoding
+    spilling = KronosForecaster(str(tiny_kronos_dir), memory_budget_bytes=max(one, 8 * probe._bytes_per_window(64, 2)))
+    first = spilling.forecast(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 5.0}, ohlcv=ohlcv)
+    spilling.forecast(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 2.0}, ohlcv=ohlcv)
+    assert len(spilling._encodings) == 1 and len(spilling._spilled._entries) == 1  # clip 5 went to disk
+    encode = spilling._encode_chunks
+    spilling._encode_chunks = lambda *a, **k: pytest.fail("a spilled encoding was encoded again")
+    again = spilling.forecast(ohlcv[..., 3], stamps, 2, 8, seed=0, sampling={"clip": 5.0}, ohlcv=ohlcv)
+    spilling._encode_chunks = encode
+    np.testing.assert_array_equal(again.samples, first.samples)
+    folder = spilling._spilled._folder
+    del spilling, encode
+    import gc
+
+    gc.collect()
+    assert not folder.exists()  # the private folder goes with the forecaster
+
+
 def test_when_one_bar_paths_repeat_tokens_then_decoding_each_pair_once_gives_the_same_closes(tiny_kronos_dir):
     from sweep.kronos.checkpoint import load_kronos
     from sweep.kronos.layers import PrefixCache

@@ -23,12 +23,11 @@ SPEC = WindowSpec(val_windows=8, test_windows=8, stride=24, max_context_length=1
 
 
 @pytest.fixture(scope="module")
-def sweep_run(shared_data, tiny_toto_dir, tiny_kronos_dir, tiny_quantile_dirs, tmp_path_factory):
-    """A real sweep of the default models (Toto, Kronos, Toto 2.0, persistence) on BTCUSD with an LP ensemble."""
+def sweep_run(shared_data, tiny_toto_dir, tiny_kronos_dir, tmp_path_factory):
+    """A real sweep of Toto, Kronos and persistence on BTCUSD with an LP ensemble."""
     root = tmp_path_factory.mktemp("predict")
     assert main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
-                 str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--toto2-model",
-                 str(tiny_quantile_dirs["toto2"]), "--runs-dir", str(root / "runs"),
+                 str(tiny_toto_dir), "--kronos-model", str(tiny_kronos_dir), "--runs-dir", str(root / "runs"),
                  "--output-dir", str(root / "hp"), "--run-id", "p1", "--ensemble", "lp", *WINDOWS]) == 0
     return root
 

@@ -20,9 +20,8 @@ def _sweep(root, shared_data, tiny_toto_dir, run_id, *extra):
 
 
 def test_when_a_report_is_written_then_every_plot_exists_and_is_linked(shared_data, tiny_toto_dir, tiny_kronos_dir,
-                                                                       tiny_quantile_dirs, tmp_path, capsys):
-    assert _sweep(tmp_path, shared_data, tiny_toto_dir, "rep", "--kronos-model", str(tiny_kronos_dir),
-                  "--toto2-model", str(tiny_quantile_dirs["toto2"])) == 0
+                                                                       tmp_path, capsys):
+    assert _sweep(tmp_path, shared_data, tiny_toto_dir, "rep", "--kronos-model", str(tiny_kronos_dir)) == 0
     code = main(["report", "--run", "rep", "--data-dir", str(shared_data), "--output-dir", str(tmp_path / "hp"),
                  "--runs-dir", str(tmp_path / "runs")])
     assert code == 0
@@ -30,7 +29,7 @@ def test_when_a_report_is_written_then_every_plot_exists_and_is_linked(shared_da
     text = (folder / "report.md").read_text()
     expected = ["BTCUSD.toto-history", "BTCUSD.toto-importances", "BTCUSD.toto-accuracy-latency",
                 "BTCUSD.toto-validation-vs-test", "BTCUSD-fan", "BTCUSD.kronos-history", "BTCUSD.kronos-importances",
-                "BTCUSD.kronos-validation-vs-test", "BTCUSD.toto2-history", "BTCUSD.toto2-validation-vs-test"]
+                "BTCUSD.kronos-validation-vs-test"]
     for stem in expected:
         png = folder / f"{stem}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE and png.stat().st_size > 5000

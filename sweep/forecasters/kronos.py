@@ -21,6 +21,7 @@ import numpy as np
 from ..config import check_kronos_sampling
 from ..kronos.card import DEFAULT_KRONOS_MODEL
 from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, module_bytes, window_keys
+from .spill import DiskLRU
 
 __all__ = ["KronosForecaster", "DEFAULT_KRONOS_MODEL", "parse_sampling"]
 #: Upper bound of samples_per_batch; a power of two dividing every num_samples of the Kronos space.
@@ -82,6 +83,7 @@ class KronosForecaster(Forecaster):
         self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(
             self.device, module_bytes(self.checkpoint.model, self.checkpoint.tokenizer))
         self._encodings: OrderedDict[tuple, list] = OrderedDict()
+        self._spilled = DiskLRU(prefix="sweep-kronos-encodings-")  # evicted encodings, read back instead of re-encoded
 
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, **self.checkpoint.identity}
@@ -168,8 +170,10 @@ class KronosForecaster(Forecaster):
 
         The encoded context depends on the bars, ``horizon`` and ``clip`` only, not on
         temperature or filtering, so trials that differ only in those reuse it: the
-        most recent encodings are kept while they fit the memory budget. Encodings that
-        do not fit are streamed, one chunk in memory at a time.
+        most recent encodings are kept while they fit the memory budget, and those evicted
+        are kept on local disk (:class:`sweep.forecasters.spill.DiskLRU`) and read back
+        instead of encoded again. Encodings that do not fit are streamed, one chunk in
+        memory at a time.
         """
         n_windows, context_length = timestamps_s.shape
         chunk = self.window_batch(n_windows, context_length, horizon)
@@ -177,14 +181,15 @@ class KronosForecaster(Forecaster):
         if key in self._encodings:
             self._encodings.move_to_end(key)
             return self._encodings[key]
-        chunks = self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk)
         # kept encodings get half the budget; the other half is the encoding chunk and the decoding batch
         keep = self.memory_budget_bytes // 2 // max(1, self._bytes_per_window(context_length, horizon, kept=True)
                                                     * n_windows)
+        while self._encodings and len(self._encodings) >= max(1, keep):  # make room first: old and new never coexist
+            self._spilled.put(*self._encodings.popitem(last=False))
+        chunks = self._spilled.get(key) if key in self._spilled else \
+            self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk)
         if keep < 1:
             return chunks
-        while len(self._encodings) >= keep:  # make room first, so old and new never coexist
-            self._encodings.popitem(last=False)
         self._encodings[key] = list(chunks)
         return self._encodings[key]
 
