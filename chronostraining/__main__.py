@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
-from sweep.cli import EXIT_OK, add_data_flags, add_folds_flag, add_window_flags, console, exit_code_of, setup_logging
-from sweep.cli import load_training_data
+from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
 from sweep.forecasters.presets import PRESETS
 from tototraining.dataset import fit_series
 
@@ -19,20 +17,11 @@ from .train import train_chronos2
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m chronostraining", description=__doc__.split("\n")[0])
-    p.add_argument("--symbols", nargs="+", required=True)
-    add_data_flags(p)
-    add_window_flags(p)
-    add_folds_flag(p, "train only on bars before the oldest fold's first validation origin")
-    p.add_argument("--output", type=Path, required=True, help="checkpoint folder (loadable with --chronos2-model DIR)")
-    p.add_argument("--init", default="amazon/chronos-2", help="'scratch', a Hugging Face id or a folder")
-    p.add_argument("--preset", default="tiny", choices=sorted(PRESETS["chronos2"]),
-                   help="architecture for --init scratch")
-    p.add_argument("--steps", type=int, default=300)
+    p = training_parser("python -m chronostraining", __doc__.split("\n")[0],
+                        "checkpoint folder (loadable with --chronos2-model DIR)", "amazon/chronos-2",
+                        list(PRESETS["chronos2"]))
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=None, help="default 1e-6 fine-tuning (the pipeline's), 1e-3 scratch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
@@ -48,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m chronostraining``; returns the exit code."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.verbose)
-    return exit_code_of(lambda: run(args))
+    return run_job(parse_args(sys.argv[1:] if argv is None else argv), run)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
-from sweep.cli import EXIT_OK, add_data_flags, add_window_flags, console, exit_code_of, setup_logging
-from sweep.cli import add_folds_flag, load_training_data
+from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
 from sweep.kronos.card import DEFAULT_KRONOS_MODEL
 
 from .dataset import fit_bars
@@ -19,27 +17,18 @@ from .train import PRESETS, train_kronos
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m kronostraining", description=__doc__.split("\n")[0])
-    p.add_argument("--symbols", nargs="+", required=True)
-    add_data_flags(p)
-    add_window_flags(p)
-    add_folds_flag(p, "train only on bars before the oldest fold's first validation origin")
-    p.add_argument("--output", type=Path, required=True,
-                   help="folder for tokenizer/, predictor/ and kronos.json (load it with --kronos-model DIR)")
-    p.add_argument("--init", default=DEFAULT_KRONOS_MODEL, help="'scratch', a Hugging Face id or a folder")
+    p = training_parser("python -m kronostraining", __doc__.split("\n")[0],
+                        "folder for tokenizer/, predictor/ and kronos.json (load it with --kronos-model DIR)",
+                        DEFAULT_KRONOS_MODEL, list(PRESETS))
     p.add_argument("--init-tokenizer", default=None, help="tokenizer to fine-tune from (default: the model card's)")
-    p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="architecture for --init scratch")
     p.add_argument("--train-tokenizer", action=argparse.BooleanOptionalAction, default=None,
                    help="also train the tokenizer (default: only from scratch)")
     p.add_argument("--context-length", type=int, default=256, help="bars per training input")
     p.add_argument("--max-context", type=int, default=None,
                    help="max context recorded for the sweep (default 512 from scratch, else the init's)")
-    p.add_argument("--steps", type=int, default=300, help="predictor steps")
     p.add_argument("--tokenizer-steps", type=int, default=None, help="tokenizer steps (default: --steps)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3 scratch, else 2e-4/4e-5)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
@@ -57,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m kronostraining``; returns the exit code."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.verbose)
-    return exit_code_of(lambda: run(args))
+    return run_job(parse_args(sys.argv[1:] if argv is None else argv), run)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,34 @@ def add_folds_flag(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"walk-forward folds (default 1: today's split only); {what}")
 
 
+def training_parser(prog: str, description: str, output_help: str, default_init: str,
+                    presets: list[str]) -> argparse.ArgumentParser:
+    """The flags every training job shares (``tototraining``, ``kronostraining``, ``chronostraining``).
+
+    Symbols, data and window flags (the sweep's, so training stops before its first validation
+    origin), ``--folds``, ``--output``, ``--init``, ``--preset``, ``--steps``, ``--seed`` and ``-v``;
+    each job adds its own.
+    """
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--symbols", nargs="+", required=True)
+    add_data_flags(p)
+    add_window_flags(p)
+    add_folds_flag(p, "train only on bars before the oldest fold's first validation origin")
+    p.add_argument("--output", type=Path, required=True, help=output_help)
+    p.add_argument("--init", default=default_init, help="'scratch', a Hugging Face id or a folder")
+    p.add_argument("--preset", default="tiny", choices=sorted(presets), help="architecture for --init scratch")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def run_job(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
+    """Set up logging and run a training job, mapping errors to exit codes (0 ok, 2 invalid input, 1 failure)."""
+    setup_logging(args.verbose)
+    return exit_code_of(lambda: run(args))
+
+
 def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None) -> None:
     where = f"default {model_default}" if model_default else f"default: the candidate's model, else {DEFAULT_KRONOS_MODEL}"
     parser.add_argument("--kronos-model", default=model_default,
