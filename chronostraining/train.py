@@ -3,14 +3,13 @@
 ``init="scratch"`` starts from random weights of a :data:`sweep.forecasters.presets.PRESETS`
 shape (what the demo trains offline); anything else is a hub id or a folder to fine-tune. The
 series are each symbol's closes before its first validation origin, so nothing a validation or
-test origin scores is trained on. The folder is replaced whole once training finished, with a
-``training.json`` beside the weights recording the data, the steps and ``trained_until``.
+test origin scores is trained on. The folder is replaced whole once training finished
+(:func:`sweep.store.staged_folder`), with a ``training.json`` beside the weights recording the
+data, the steps and ``trained_until``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +19,12 @@ import numpy as np
 
 from sweep.errors import ConfigError
 from sweep.forecasters.presets import PRESETS
-from sweep.overlap import inherited_limits
-from sweep.store import utc_now, write_json_atomic
+from sweep.overlap import TRAINING_METADATA, inherited_limits
+from sweep.store import staged_folder, utc_now, write_json_atomic
 from tototraining.dataset import FitSeries
 
-__all__ = ["TRAINING_METADATA", "DEFAULT_LR", "TrainResult", "train_chronos2"]
+__all__ = ["DEFAULT_LR", "SCRATCH_LR", "TrainResult", "train_chronos2"]
 
-#: Written last, beside ``config.json`` and ``model.safetensors``: its presence marks a finished checkpoint.
-TRAINING_METADATA = "training.json"
 #: ``Chronos2Pipeline.fit``'s own default learning rate (chronos-forecasting 2.3), for fine-tuning.
 DEFAULT_LR = 1e-6
 #: Learning rate from random weights (scratch): the pipeline's default barely moves them in a demo's steps.
@@ -82,34 +79,26 @@ def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "ama
     from sweep.forecasters.chronos import Chronos2Forecaster
     from sweep.forecasters.presets import save_random_checkpoint
 
+    if init == "scratch" and preset not in PRESETS["chronos2"]:
+        raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(PRESETS['chronos2'])}")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    try:
-        start = init
-        if init == "scratch":
-            if preset not in PRESETS["chronos2"]:
-                raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(PRESETS['chronos2'])}")
-            start = str(save_random_checkpoint("chronos2", preset, staging / "init", seed=seed))
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work.") as work:
+        start = init if init != "scratch" else str(save_random_checkpoint("chronos2", preset, Path(work) / "init",
+                                                                          seed=seed))
         base = Chronos2Forecaster(start)
         context_length = min(context_length, base.max_context_length)
         torch.manual_seed(seed)
         tuned = base.pipeline.fit([s.close.astype(np.float32) for s in series], prediction_length=horizon,
                                   context_length=context_length, num_steps=steps, batch_size=batch_size,
                                   learning_rate=lr or (SCRATCH_LR if init == "scratch" else DEFAULT_LR),
-                                  output_dir=staging / "trainer", seed=seed, report_to="none")
-        for scratch_folder in ("trainer", "init"):
-            shutil.rmtree(staging / scratch_folder, ignore_errors=True)
-        tuned.save_pretrained(staging)
-        write_json_atomic(staging / TRAINING_METADATA, {
-            **(metadata or {}), "init": init, "preset": preset if init == "scratch" else None, "steps": steps,
-            "seed": seed, "context_length": context_length, "horizon": horizon,
-            "trainer": "chronos-forecasting Chronos2Pipeline.fit (full)", "created_at": utc_now(),
-            "series": {s.symbol: {"first_bar": s.first_bar, "last_bar": s.last_bar} for s in series},
-            **inherited_limits(init, [s.last_bar for s in series])})
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+                                  output_dir=Path(work) / "trainer", seed=seed, report_to="none")
+        with staged_folder(output) as staging:
+            tuned.save_pretrained(staging)
+            write_json_atomic(staging / TRAINING_METADATA, {
+                **(metadata or {}), "init": init, "preset": preset if init == "scratch" else None, "steps": steps,
+                "seed": seed, "context_length": context_length, "horizon": horizon,
+                "trainer": "chronos-forecasting Chronos2Pipeline.fit (full)", "created_at": utc_now(),
+                "series": {s.symbol: {"first_bar": s.first_bar, "last_bar": s.last_bar} for s in series},
+                **inherited_limits(init, [s.last_bar for s in series])})
     return TrainResult(output, steps)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Aggregation", "parse_aggregation", "aggregate", "aggregate_quantiles"]
+__all__ = ["Aggregation", "parse_aggregation", "aggregate", "aggregate_quantiles", "parse_quantile_aggregation"]
 
 _PATTERN = re.compile(r"^(mean|median|trimmed_mean|winsorized_mean|quantile)(?:_(\d+(?:\.\d+)?))?$")
 
@@ -113,6 +113,21 @@ def aggregate(samples: np.ndarray, name: str) -> np.ndarray:
     return parse_aggregation(name)(samples)
 
 
+def parse_quantile_aggregation(name: str) -> Aggregation:
+    """Parse an aggregation a quantile forecast can honour: ``mean``, ``median`` or ``quantile_<q>``.
+
+    Raises
+    ------
+    ConfigError
+        If the name is invalid or needs sample paths (trimmed or winsorized means).
+    """
+    parsed = parse_aggregation(name)
+    if parsed.kind not in ("mean", "median", "quantile"):
+        raise ConfigError(f"aggregation {name!r} needs sample paths; a quantile forecast takes mean, median or "
+                          f"quantile_<q> with q one of its levels")
+    return parsed
+
+
 def aggregate_quantiles(quantiles: np.ndarray, levels: np.ndarray, name: str) -> np.ndarray:
     """Point forecast from a quantile forecast.
 
@@ -140,12 +155,9 @@ def aggregate_quantiles(quantiles: np.ndarray, levels: np.ndarray, name: str) ->
     ConfigError
         If the name is invalid, needs samples (trimmed, winsorized) or names a level the model lacks.
     """
-    parsed = parse_aggregation(name)
+    parsed = parse_quantile_aggregation(name)
     if parsed.kind == "mean":
         return quantiles.mean(axis=1)
-    if parsed.kind not in ("median", "quantile"):
-        raise ConfigError(f"aggregation {name!r} needs sample paths; a quantile forecast takes mean, median or "
-                          f"quantile_<q> with q one of its levels {[round(float(x), 4) for x in levels]}")
     q = 0.5 if parsed.kind == "median" else parsed.p
     match = np.flatnonzero(np.isclose(levels, q, atol=1e-9))
     if not len(match):

@@ -340,9 +340,11 @@ def _sweep_settings(args: argparse.Namespace):
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
         toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
-        model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq, gap_policy=args.gap_policy,
+        model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq,
+        gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
-        ensemble=args.ensemble, finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps, alpha=args.alpha)
+        ensemble=args.ensemble, finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
+        alpha=args.alpha)
 
 
 def _finetune_families(named: list[str] | None) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .aggregate import parse_aggregation
+from .aggregate import parse_aggregation, parse_quantile_aggregation
 from .errors import ConfigError
 from .forecasters.registry import FAMILIES
 
@@ -90,10 +90,8 @@ class ForecastConfig:
         if family.output == "quantiles" and self.num_samples != 1:
             raise ConfigError(f"config num_samples {self.num_samples}: {self.model} predicts quantiles, not paths; "
                               f"set num_samples to 1")
-        if family.output == "quantiles" and self.aggregate != "mean" and \
-                parse_aggregation(self.aggregate).kind not in ("median", "quantile"):
-            raise ConfigError(f"config aggregate {self.aggregate!r} needs sample paths; {self.model} predicts "
-                              f"quantiles, so use mean, median or quantile_<q>")
+        if family.output == "quantiles":
+            parse_quantile_aggregation(self.aggregate)
         if self.model == "kronos":
             check_kronos_sampling(self.sampling)
         else:

@@ -1,8 +1,7 @@
 """``--finetune FAMILY ...``: fine-tune base checkpoints first, then sweep each result as an extra model variant.
 
 Each named family's training job (``tototraining``, ``kronostraining``,
-``chronostraining``) trains on
-the bars before each symbol's first validation origin only, so the variant's
+``chronostraining``) trains on the bars before each symbol's first validation origin only, so the variant's
 validation and test scores stay honest. Jobs run as Ray tasks with the sweep's
 ``--executor ray`` (one CPU, the worker GPU fraction) and in this process
 otherwise. A checkpoint that a previous attempt of the same run already wrote is
@@ -19,6 +18,8 @@ from typing import Any
 from .data import OHLCVData
 from .execution import Executor
 from .forecasters.registry import FAMILIES, family_of, variant_label
+from .kronos.card import TRAINED_METADATA as KRONOS_METADATA
+from .overlap import TRAINING_METADATA
 from .windows import Splits
 
 __all__ = ["FINETUNED_TOTO", "TRAINED_MARKERS", "family_of", "finetune_checkpoints", "train_variant"]
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 #: Label of the fine-tuned Toto variant in studies and outputs (family "toto").
 FINETUNED_TOTO = variant_label("toto")
 #: The file each trainer writes last: its presence means the checkpoint is complete.
-TRAINED_MARKERS = {"toto": "training.json", "kronos": "kronos.json", "chronos2": "training.json"}
+TRAINED_MARKERS = {"toto": TRAINING_METADATA, "kronos": KRONOS_METADATA, "chronos2": TRAINING_METADATA}
 
 
 def _provenance(datasets: list[OHLCVData], splits: list[Splits]) -> dict[str, Any]:

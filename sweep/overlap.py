@@ -20,13 +20,13 @@ import pandas as pd
 
 from .kronos.card import TRAINED_METADATA as KRONOS_METADATA
 
-__all__ = ["PRETRAINING_CUTOFFS", "TOTO_METADATA", "pretraining_cutoff", "training_limits", "inherited_limits",
+__all__ = ["PRETRAINING_CUTOFFS", "TRAINING_METADATA", "pretraining_cutoff", "training_limits", "inherited_limits",
            "overlap_flags", "overlaps", "warn_overlaps"]
 
 logger = logging.getLogger(__name__)
 
-#: Metadata file a ``tototraining`` checkpoint folder holds beside its weights.
-TOTO_METADATA = "training.json"
+#: Metadata file a ``tototraining`` or ``chronostraining`` checkpoint folder holds beside its weights (written last).
+TRAINING_METADATA = "training.json"
 
 _KRONOS_PAPER = ("Kronos paper (Shi et al., 2025, 'Kronos: A Foundation Model for the Language of Financial "
                  "Markets'): pretraining data run to June 2024 and include Binance crypto hourly bars")
@@ -48,7 +48,7 @@ def pretraining_cutoff(model_id: str) -> str | None:
 
 def _metadata(folder: Path) -> dict[str, Any] | None:
     """The training record of a local checkpoint folder (Toto's, or a Kronos output's, also one level up)."""
-    for path in (folder / TOTO_METADATA, folder / KRONOS_METADATA, folder.parent / KRONOS_METADATA):
+    for path in (folder / TRAINING_METADATA, folder / KRONOS_METADATA, folder.parent / KRONOS_METADATA):
         if path.is_file():
             try:
                 return json.loads(path.read_text())

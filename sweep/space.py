@@ -17,7 +17,8 @@ from .errors import ConfigError
 from .forecasters.registry import FAMILIES
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
-           "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "SPACES", "quantile_space", "toto_space", "kronos_space", "naive_space", "n_max_samples", "FamilyDefault",
+           "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "SPACES", "quantile_space", "toto_space", "kronos_space",
+           "naive_space", "n_max_samples", "FamilyDefault",
            "FAMILY_DEFAULTS", "default_config", "params_of"]
 
 CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)

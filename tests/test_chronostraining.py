@@ -28,7 +28,7 @@ def test_when_trained_from_scratch_for_k_folds_then_it_saw_only_bars_before_the_
     assert training_limits(str(out))["trained_until"] == meta["trained_until"]
     forecaster = Chronos2Forecaster(str(out))
     batch = forecaster.forecast(data.close[None, :256], data.timestamps_s[None, :256], 1, 1, 0)
-    assert np.isfinite(batch.quantiles).all() and not list(out.glob(".c2.*"))  # staging folder gone
+    assert np.isfinite(batch.quantiles).all() and not list(tmp_path.glob(".c2.*"))  # work and staging folders gone
 
 
 def test_when_the_init_is_not_chronos2_then_the_error_names_the_flag(shared_data, tiny_quantile_dirs, tmp_path,

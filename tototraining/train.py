@@ -11,7 +11,7 @@ from typing import Any
 
 from sweep import __version__
 from sweep.errors import ConfigError
-from sweep.overlap import inherited_limits
+from sweep.overlap import TRAINING_METADATA, inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
 
 from .dataset import CausalWindows, FitSeries, collate_windows
@@ -191,7 +191,7 @@ def train_toto(series: list[FitSeries], output: str | Path, init: str = "Datadog
     module.eval()
     result_dir = save_checkpoint(module, config, output)
     result = TrainResult(result_dir, _loss(trainer, "train_loss_epoch"), _loss(trainer, "val_loss"), trainer.global_step)
-    write_json_atomic(result_dir / "training.json", {
+    write_json_atomic(result_dir / TRAINING_METADATA, {
         **(metadata or {}),
         "init": init, "preset": preset if init == "scratch" else None, "architecture": config,
         "context_length": context_length, "steps": result.steps, "batch_size": batch_size, "lr": lr, "seed": seed,

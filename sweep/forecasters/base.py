@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Forecaster", "QuantileForecaster", "SampleBatch", "QuantileBatch", "Batch", "block_seed", "window_keys", "sample_in_blocks", "default_memory_budget",
+__all__ = ["Forecaster", "QuantileForecaster", "SampleBatch", "QuantileBatch", "block_seed", "window_keys",
+           "sample_in_blocks", "default_memory_budget",
            "module_bytes"]
 
 #: Memory the whole sweep process may use on a CPU (models, kept encodings, decoding batches, caches).
@@ -83,7 +84,8 @@ class QuantileBatch:
     Attributes
     ----------
     quantiles : numpy.ndarray
-        ``[n_windows, n_levels, horizon]`` in price units, increasing along the levels.
+        ``[n_windows, n_levels, horizon]`` in price units, as the model returns them (Toto 2.0 sorts
+        them; Chronos' heads may cross, and are not rearranged, so they equal the package's output).
     levels : numpy.ndarray
         ``[n_levels]`` quantile levels in (0, 1), increasing.
     block_seconds : numpy.ndarray
@@ -99,6 +101,7 @@ class QuantileBatch:
         return self
 
     def holds(self, num_samples: int) -> bool:
+        """Always: any ``num_samples`` is served by the one quantile forecast."""
         return True
 
     def windows(self, rows: np.ndarray) -> "QuantileBatch":
@@ -116,10 +119,6 @@ class QuantileBatch:
         from ..predictive import Predictive
 
         return Predictive(self.quantiles, self.levels)
-
-
-#: What a forecaster returns: sample paths or quantiles.
-Batch = "SampleBatch | QuantileBatch"
 
 
 def block_seed(seed: int, block: int, *more: int) -> int:

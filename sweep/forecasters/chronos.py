@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from .. import checkpoints
+from ..errors import ModelLoadError
 from .base import QuantileForecaster, default_memory_budget, module_bytes
 from .registry import FAMILIES
-from ..errors import ModelLoadError
 
 __all__ = ["Chronos2Forecaster", "ChronosBoltForecaster"]
 

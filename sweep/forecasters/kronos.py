@@ -184,13 +184,12 @@ class KronosForecaster(Forecaster):
         # kept encodings get half the budget; the other half is the encoding chunk and the decoding batch
         keep = self.memory_budget_bytes // 2 // max(1, self._bytes_per_window(context_length, horizon, kept=True)
                                                     * n_windows)
-        while self._encodings and len(self._encodings) >= max(1, keep):  # make room first: old and new never coexist
+        if keep < 1:  # streamed, never kept (so never spilled either)
+            return self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk)
+        while len(self._encodings) >= keep:  # make room first, so old and new never coexist in memory
             self._spilled.put(*self._encodings.popitem(last=False))
-        chunks = self._spilled.get(key) if key in self._spilled else \
-            self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk)
-        if keep < 1:
-            return chunks
-        self._encodings[key] = list(chunks)
+        self._encodings[key] = self._spilled.get(key) if key in self._spilled else \
+            list(self._encode_chunks(ohlcv, timestamps_s, horizon, clip, chunk))
         return self._encodings[key]
 
     def _encode_chunks(self, ohlcv: np.ndarray, timestamps_s: np.ndarray, horizon: int, clip: float, chunk: int):

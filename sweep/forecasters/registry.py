@@ -99,13 +99,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 #: default-shaped study costs no more than Toto's on a CPU (``benchmarks/family_cost.py``); none does yet.
 DEFAULT_MODELS: tuple[str, ...] = ("toto", "kronos", "naive")
 
-#: Fine-tuned variants: study label -> family (``--finetune``).
-VARIANTS: dict[str, str] = {f"{name}-ft": name for name, f in FAMILIES.items() if f.trainer}
-
 
 def variant_label(family: str) -> str:
     """Study label of ``family``'s fine-tuned variant (``"toto"`` -> ``"toto-ft"``)."""
     return f"{family}-ft"
+
+
+#: Fine-tuned variants: study label -> family (``--finetune``).
+VARIANTS: dict[str, str] = {variant_label(name): name for name, f in FAMILIES.items() if f.trainer}
 
 
 def family_of(label: str) -> str:

@@ -21,7 +21,7 @@ from .registry import FAMILIES
 
 __all__ = ["Toto2Forecaster", "DEFAULT_TOTO2_MODEL", "TOTO2_MAX_CONTEXT"]
 
-DEFAULT_TOTO2_MODEL = FAMILIES["toto2"].default_model
+DEFAULT_TOTO2_MODEL, FLAG = FAMILIES["toto2"].default_model, FAMILIES["toto2"].flag
 #: Longest context the sweep offers Toto 2.0. Its rotary time embedding sets no hard limit; this is the longest
 #: context of the search grid (and of Toto 1.0's training).
 TOTO2_MAX_CONTEXT = 4096
@@ -66,12 +66,12 @@ class Toto2Forecaster(QuantileForecaster):
         except ImportError as e:
             raise ModelLoadError(f"the toto2 family needs the toto-2 package: {INSTALL_HINT}") from e
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        folder, self._identity = checkpoints.resolve_checkpoint(model, revision, "--toto2-model", DEFAULT_TOTO2_MODEL,
+        folder, self._identity = checkpoints.resolve_checkpoint(model, revision, FLAG, DEFAULT_TOTO2_MODEL,
                                                                 "Toto2Model.save_pretrained")
         try:
             self.model = Toto2Model.from_pretrained(str(folder), map_location=self.device).to(self.device).eval()
         except Exception as e:  # a foreign or damaged checkpoint: name the flag and the folder
-            raise ModelLoadError(f"--toto2-model {model!r}: {folder} is not a loadable Toto 2.0 checkpoint "
+            raise ModelLoadError(f"{FLAG} {model!r}: {folder} is not a loadable Toto 2.0 checkpoint "
                                  f"({type(e).__name__}: {e})") from e
         self.patch_size = int(self.model.config.patch_size)
         self.levels = np.asarray(self.model.output_head.knots, dtype=float)
