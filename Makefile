@@ -21,15 +21,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps toto-ts==0.2.0
 	# toto-2 declares Python >= 3.12 but runs on 3.11: install it alone, its imports come from the [toto2] extra.
 	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python toto-2==2.0.0 dd-unit-scaling==0.1.0
-	$(BIN)/python -m pip install --quiet -e '.[toto,toto2,chronos,kronos,data,ray,postgres,dashboard,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[toto,toto2,chronos,fracast,kronos,data,ray,postgres,dashboard,dev]'
 	touch $@
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
 # Trains a tiny Toto, a tiny Kronos and a tiny Chronos-2 from scratch on the bars before the oldest backtest fold's
-# first validation origin, sweeps them and the persistence baseline (Toto 2.0 and Chronos-Bolt have no trainer, so
-# there is nothing to sweep offline), fits ensemble weights on validation, runs the promotion review,
+# first validation origin, sweeps them, the pretrained Fracast-0 (its weights ship in the fracast package) and the
+# persistence baseline (Toto 2.0 and Chronos-Bolt have no trainer and need a download, so they are not swept
+# offline), fits ensemble weights on validation, runs the promotion review,
 # backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds and writes both reports.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
@@ -38,14 +39,14 @@ demo: $(VENV)/.installed
 		--output $(DEMO_DIR)/kronos-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
 	$(BIN)/python -m chronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/chronos2-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
-	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos chronos2 naive --n-trials $(DEMO_TRIALS) \
+	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos chronos2 fracast naive --n-trials $(DEMO_TRIALS) \
 		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --kronos-model $(DEMO_DIR)/kronos-tiny \
 		--chronos2-model $(DEMO_DIR)/chronos2-tiny \
 		--max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID) --ensemble lp
 	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
-	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos chronos2 naive \
+	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos chronos2 fracast naive \
 		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny \
 		--kronos-model $(DEMO_DIR)/kronos-tiny --chronos2-model $(DEMO_DIR)/chronos2-tiny --max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest

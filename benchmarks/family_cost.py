@@ -1,13 +1,14 @@
 """Inference seconds per 100 forecast origins for every model family, at its default checkpoint's shape.
 
 Random weights of each family's default shape (Toto-Open-Base-1.0, Kronos-small, Toto-2.0-22m,
-amazon/chronos-2, amazon/chronos-bolt-base; see :mod:`sweep.forecasters.presets`) forecast 100
-real BTCUSD origins, horizon 1, as a study's cache miss draws them: sample families draw the
-study's ``n_max`` paths (Toto 256, Kronos 128, at the family default's sampling), quantile families
-run one pass. The table gives the seconds at context 512 and 2048 for every inputs choice, and
+amazon/chronos-2, amazon/chronos-bolt-base; see :mod:`sweep.forecasters.presets`), or the real
+weights a family's package ships (Fracast-0), forecast 100 real BTCUSD origins, horizon 1, as a
+study's cache miss draws them: sample families draw the study's ``n_max`` paths (Toto 256, Kronos
+128, at the family default's sampling), quantile families run one pass. The table gives the seconds
+at context 512 and 2048 for every combination of the family's choices (``inputs``, ``weights``), and
 the study's inference: the sum over every inference key of the default search space
-(``--max-context-length 2048``: each context length of the grid, times each inputs choice), which a
-100-trial study pays about once. That sum decides whether a family's study costs no more than
+(``--max-context-length 2048``: each context length of the grid, times each combination of choices),
+which a 100-trial study pays about once. That sum decides whether a family's study costs no more than
 Toto's (``DEFAULT_MODELS``).
 
     python benchmarks/family_cost.py
@@ -28,7 +29,7 @@ from rich.table import Table
 
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
 from sweep.data import COLUMNS, load_ohlcv
-from sweep.forecasters.presets import parameter_count, save_random_checkpoint
+from sweep.forecasters.presets import PRESETS, parameter_count, save_random_checkpoint
 from sweep.forecasters.registry import FAMILIES
 from sweep.space import FAMILY_DEFAULTS, context_choices, n_max_samples
 from sweep.windows import WindowSpec, gather_contexts
@@ -37,12 +38,13 @@ SHOWN_CONTEXTS = (512, 2048)
 
 
 def checkpoints(folder: Path) -> dict[str, str]:
-    """A random checkpoint of every family's default shape."""
+    """A random checkpoint of every family's default shape, or the default model of a family without presets."""
     toto, kronos = random_checkpoints(folder, "base", "small")
     paths = {"toto": toto, "kronos": kronos}
     for name, family in FAMILIES.items():
         if family.output == "quantiles":
-            paths[name] = str(save_random_checkpoint(name, "default", folder / name))
+            paths[name] = str(save_random_checkpoint(name, "default", folder / name)) if name in PRESETS \
+                else family.default_model
     return paths
 
 
@@ -52,9 +54,12 @@ def parameters(path: str) -> int:
     return sum(parameter_count(p) for p in parts)
 
 
-def seconds_per_100(forecaster, data, origins: np.ndarray, context_length: int, inputs: str | None) -> float:
-    """Seconds of one cache-miss inference over ``origins``, scaled to 100 origins."""
-    sampling = {"inputs": inputs} if inputs else dict(FAMILY_DEFAULTS[forecaster.family].sampling)
+def size(parameters: int) -> str:
+    return f"{parameters / 1e6:.0f}M" if parameters >= 1e6 else f"{parameters / 1e3:.0f}k"
+
+
+def seconds_per_100(forecaster, data, origins: np.ndarray, context_length: int, sampling: dict) -> float:
+    """Seconds of one cache-miss inference over ``origins`` with ``sampling``, scaled to 100 origins."""
     contexts = gather_contexts(data.close, origins, context_length)
     stamps = gather_contexts(data.timestamps_s, origins, context_length)
     ohlcv = gather_contexts(data.frame[list(COLUMNS)].to_numpy(np.float64), origins, context_length)
@@ -74,18 +79,20 @@ def main() -> None:
     max_context = WindowSpec().max_context_length
     table = Table(title=f"Inference seconds per 100 origins, horizon 1 ({platform.machine()}, "
                         f"{torch.get_num_threads()} threads, random weights of the default shapes)")
-    for column in ("family", "parameters", "inputs", *(f"ctx {c}" for c in SHOWN_CONTEXTS), "inference keys",
+    for column in ("family", "parameters", "choices", *(f"ctx {c}" for c in SHOWN_CONTEXTS), "inference keys",
                    "study inference s"):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in checkpoints(Path(tmp)).items():
             forecaster = FAMILIES[name].load(path)
+            path = str(getattr(forecaster, "folder", path))  # where a package's own weights lie
             contexts = context_choices(min(max_context, forecaster.max_context_length))
             study_seconds, keys = 0.0, 0
-            for inputs in FAMILIES[name].inputs or (None,):
-                seconds = {c: seconds_per_100(forecaster, data, origins, c, inputs) for c in contexts}
+            for choices in FAMILIES[name].choice_grid():
+                sampling = choices or dict(FAMILY_DEFAULTS[name].sampling)
+                seconds = {c: seconds_per_100(forecaster, data, origins, c, sampling) for c in contexts}
                 study_seconds, keys = study_seconds + sum(seconds.values()), keys + len(seconds)
-                table.add_row(name, f"{parameters(path) / 1e6:.0f}M", inputs or "close",
+                table.add_row(name, size(parameters(path)), " ".join(choices.values()) or "close",
                               *(f"{seconds[c]:.2f}" if c in seconds else "n/a" for c in SHOWN_CONTEXTS), "", "")
             table.add_row("", "", "[b]study[/b]", "", "", str(keys), f"[b]{study_seconds:.1f}[/b]")
     Console(width=200).print(table)

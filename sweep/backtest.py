@@ -37,7 +37,8 @@ from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
 from .run_lock import run_lock
-from .run import SweepSettings, check_run_settings, forecaster_lookup, model_sources, study_job
+from .run import forecaster_lookup, study_job
+from .settings import SweepSettings, check_run_settings, model_sources
 from .stats import block_bootstrap_ci
 from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyOutcome

@@ -10,6 +10,7 @@ the Model Confidence Set over every trial (:mod:`sweep.significance`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -30,10 +31,14 @@ from .study import StudyOutcome
 from .windows import Splits
 
 __all__ = ["Scoring", "FittedEnsemble", "default_block", "comparisons", "symbol_significance", "candidate_document",
-           "fit_ensemble", "ensemble_document", "BENCHMARK_LABEL"]
+           "fit_ensemble", "ensemble_document", "window_losses_csv", "window_losses_path", "persistence_power",
+           "BENCHMARK_LABEL", "POWER_KEYS",
+           "TEST_LOSSES_SUFFIX"]
 
 #: Study label of the persistence baseline: the benchmark of the SPA test.
 BENCHMARK_LABEL = "naive"
+#: The per-window test losses of a candidate are written beside it as ``<SYMBOL>.test_losses.csv``.
+TEST_LOSSES_SUFFIX = ".test_losses.csv"
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,11 @@ class Scoring:
     def horizon(self) -> int:
         return self.splits.spec.horizon
 
+    @property
+    def test_origins_per_day(self) -> float:
+        """Test origins per day of bars (24 for hourly bars at test stride 1)."""
+        return 86400.0 / (self.data.freq.total_seconds() * self.splits.spec.test_stride)
+
     def universe(self, split: str) -> np.ndarray | None:
         """Origins the ``split`` forecasts are drawn over (None: the split's own origins)."""
         return None if self.universes is None else self.universes[split]
@@ -97,19 +107,75 @@ def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], Evaluat
             "validation": validation.to_dict(), "test": test.to_dict()}, test
 
 
-def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: float, seed: int) -> dict[str, Any]:
+def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: float, seed: int,
+                origins_per_day: float | None = None) -> dict[str, Any]:
     """Paired tests of the candidate against persistence and against the default, on test windows.
 
     Each entry holds ``mean_diff`` (candidate minus the other, mean per-window absolute
     pct-return error; negative = the candidate is better), ``ci_low``/``ci_high`` (circular
     block bootstrap, two-sided ``1 - 2 alpha``), ``dm_stat``/``p_value`` (one-sided
-    Diebold-Mariano) and the minimum detectable effect (see :meth:`sweep.stats.PairedTest.to_dict`).
+    Diebold-Mariano), the effective sample size, the minimum detectable effect and the origins
+    (and, with ``origins_per_day``, days) a 5 % and a 10 % gain need for 80 % power (see
+    :meth:`sweep.stats.PairedTest.to_dict`).
     """
     out = {}
     for name, errors, mae in (("persistence", candidate.baseline_window_errors, candidate.baseline["pct_return_mae"]),
                               ("default", default.window_errors, default.metrics["pct_return_mae"])):
-        out[name] = paired_test(candidate.window_errors, errors, alpha, seed).to_dict(reference_mae=mae)
+        out[name] = paired_test(candidate.window_errors, errors, alpha, seed).to_dict(mae, origins_per_day)
     return out
+
+
+#: Keys of a paired test's JSON that describe its power, not its verdict.
+POWER_KEYS = ("n_windows", "hac_max_lag", "long_run_variance", "effective_n", "mde", "mde_relative", "origins_needed",
+              "days_needed")
+
+
+def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome) -> dict[str, Any] | None:
+    """What the test origins could see when persistence itself is selected.
+
+    Persistence compared with itself has no differential, so no MDE. The strongest other study
+    (lowest validation MAE) is scored on the test origins and its differential against persistence
+    gives the MDE and the origins a 5 % and a 10 % gain need: the power of the comparison a model
+    would have faced. Only its power is kept (:data:`POWER_KEYS`), not a verdict, so it adds no
+    test at alpha.
+
+    Returns
+    -------
+    dict or None
+        ``{"config_of": study, "trial": number, <POWER_KEYS>}``; None when the selected config is not
+        persistence or no other study completed.
+    """
+    others = [o for o in done if family_of(o.model) != BENCHMARK_LABEL]
+    if family_of(selected.model) != BENCHMARK_LABEL or not others:
+        return None
+    runner_up = min(others, key=lambda o: o.validation["pct_return_mae"])
+    test = scoring.evaluate(runner_up.model, runner_up.config, "test")
+    full = paired_test(test.window_errors, test.baseline_window_errors, scoring.alpha, scoring.seed).to_dict(
+        test.baseline["pct_return_mae"], scoring.test_origins_per_day)
+    return {"config_of": runner_up.study_name, "trial": runner_up.trial_number,
+            **{k: full[k] for k in POWER_KEYS if k in full}}
+
+
+def window_losses_path(candidate_file: Path) -> Path:
+    """The per-window test-loss file beside ``candidate_file`` (``BTCUSD.json`` -> ``BTCUSD.test_losses.csv``)."""
+    return candidate_file.with_name(candidate_file.stem + TEST_LOSSES_SUFFIX)
+
+
+def window_losses_csv(scoring: Scoring, losses: dict[str, np.ndarray]) -> str:
+    """CSV of per-window test losses: ``origin`` (bar index), ``origin_time`` (UTC) and one column per forecast.
+
+    Parameters
+    ----------
+    losses : dict
+        ``{name: [n_test_origins]}`` absolute pct-return errors (return units) on the test origins.
+        Floats are written at full precision, so every comparison recomputes exactly from the file.
+    """
+    import pandas as pd
+
+    origins = scoring.splits.test_origins
+    frame = pd.DataFrame({"origin": origins, "origin_time": scoring.data.frame.index[origins].astype(str),
+                          **{name: np.asarray(v, dtype=float) for name, v in losses.items()}})
+    return frame.to_csv(index=False)
 
 
 def symbol_significance(scoring: Scoring, outcomes: list[StudyOutcome]) -> dict[str, Any]:
@@ -125,18 +191,26 @@ def _baseline(scoring: Scoring, test: EvaluationResult) -> dict[str, Any]:
             "test": test.baseline}
 
 
-def _honesty(scoring: Scoring, test: EvaluationResult, label: str, identities: list[dict[str, Any]],
-             windows: dict[str, Any]) -> dict[str, Any]:
-    """The ``default`` and ``comparisons`` blocks and the overlap flags of a candidate."""
+def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, identities: list[dict[str, Any]],
+             windows: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The ``default``, ``comparisons`` and ``test_losses`` blocks and the overlap flags of a candidate, and the
+    per-window test losses (``name`` is the candidate's column) of the candidate, the default and persistence."""
     default, default_test = default_block(scoring, label)
-    return {"default": default, "comparisons": comparisons(test, default_test, scoring.alpha, scoring.seed),
-            **overlap_flags(identities, windows)}
+    losses = {name: test.window_errors, "default": default_test.window_errors,
+              "persistence": test.baseline_window_errors}
+    block = {"default": default,
+             "comparisons": comparisons(test, default_test, scoring.alpha, scoring.seed, scoring.test_origins_per_day),
+             "test_losses": {"file": f"{scoring.data.symbol}{TEST_LOSSES_SUFFIX}", "columns": list(losses),
+                             "units": "absolute pct-return error per test origin"},
+             **overlap_flags(identities, windows)}
+    return block, losses
 
 
 def candidate_document(scoring: Scoring, outcome: StudyOutcome, test: EvaluationResult,
                        outcomes: list[StudyOutcome | TrialError], significance: dict[str, Any],
-                       provenance: dict[str, Any], selection: dict[str, Any]) -> dict[str, Any]:
-    """The candidate JSON of the config selected on validation.
+                       provenance: dict[str, Any],
+                       selection: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The candidate JSON of the config selected on validation, and its per-window test losses.
 
     Parameters
     ----------
@@ -150,12 +224,19 @@ def candidate_document(scoring: Scoring, outcome: StudyOutcome, test: Evaluation
         :func:`symbol_significance`.
     provenance, selection : dict
         Run-level provenance and selection settings, completed here.
+
+    Returns
+    -------
+    document : dict
+    losses : dict
+        ``{"selected", "default", "persistence": [n_test_origins]}`` for :func:`window_losses_csv`.
     """
     identity = scoring.forecaster_of(outcome.model).identity()
     windows = scoring.splits.describe(scoring.data.frame.index)
     studies = [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
                 "validation_pct_return_mae": o.validation["pct_return_mae"], "n_complete": o.n_complete,
                 "n_failed": o.n_failed} for o in outcomes if isinstance(o, StudyOutcome)]
+    honesty, losses = _honesty(scoring, test, "selected", outcome.model, [identity], windows)
     return {
         "symbol": scoring.data.symbol,
         "model": identity if outcome.model == identity.get("family") else {**identity, "variant": outcome.model},
@@ -167,8 +248,8 @@ def candidate_document(scoring: Scoring, outcome: StudyOutcome, test: Evaluation
         "provenance": {**provenance, **{k: v for k, v in identity.items() if k != "family"},
                        "study_name": outcome.study_name, "trial_number": outcome.trial_number},
         "selection": {**selection, "studies": studies, **significance},
-        **_honesty(scoring, test, outcome.model, [identity], windows),
-    }
+        **honesty,
+    }, losses
 
 
 @dataclass(frozen=True)
@@ -217,11 +298,19 @@ def fit_ensemble(scoring: Scoring, method: str, done: list[StudyOutcome]) -> Fit
 
 
 def ensemble_document(scoring: Scoring, fitted: FittedEnsemble, done: list[StudyOutcome],
-                      significance: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
-    """The ensemble candidate JSON; its ``default`` block is the family default of the strongest member."""
+                      significance: dict[str, Any], provenance: dict[str, Any],
+                      selection: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The ensemble candidate JSON and its per-window test losses (columns ``ensemble``, ``default``, ``persistence``).
+
+    Its ``default`` block is the family default of the strongest member. The SPA and MCS over the
+    member studies' trials are kept as ``selection.members_significance``: they test the trials, not
+    the blend, whose weights were fitted on the same validation windows; the blend is judged by its
+    paired tests on the test windows, which neither the trials nor the weights saw.
+    """
     studies = [{"study_name": o.study_name, "trial_number": o.trial_number} for o in done]
     windows = scoring.splits.describe(scoring.data.frame.index)
     active = [m.forecaster.identity() for m, w in zip(fitted.members, fitted.weights) if w > 0]
+    honesty, losses = _honesty(scoring, fitted.test, "ensemble", fitted.strongest, active, windows)
     return {
         "symbol": scoring.data.symbol,
         "model": {"family": "ensemble", "method": fitted.method},
@@ -231,7 +320,9 @@ def ensemble_document(scoring: Scoring, fitted: FittedEnsemble, done: list[Study
         "baseline": _baseline(scoring, fitted.test),
         "windows": windows,
         "provenance": {**provenance, "ensemble_method": fitted.method},
-        "selection": {"weights_fitted_on": "validation origins", "objective": "validation pct_return_mae",
-                      "studies": studies, **significance},
-        **_honesty(scoring, fitted.test, fitted.strongest, active, windows),
-    }
+        "selection": {**selection, "weights_fitted_on": "validation origins",
+                      "objective": "validation pct_return_mae", "studies": studies,
+                      "members_significance": {**significance, "tests": "the member studies' trials, not the "
+                                               "ensemble (its weights were fitted on the same validation windows)"}},
+        **honesty,
+    }, losses

@@ -29,9 +29,9 @@ def is_hub_id(model: str) -> bool:
     return re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", model) is not None
 
 
-def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str,
-                       written_by: str) -> tuple[Path, dict[str, Any]]:
-    """The folder holding ``config.json`` and ``model.safetensors`` of ``model``.
+def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str, written_by: str,
+                       files: tuple[str, ...] = CHECKPOINT_FILES) -> tuple[Path, dict[str, Any]]:
+    """The folder holding the checkpoint ``files`` of ``model`` (default: ``config.json``, ``model.safetensors``).
 
     Parameters
     ----------
@@ -41,6 +41,9 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
         Hub branch, tag or commit.
     flag, example, written_by : str
         The CLI flag, an example hub id and the command that writes such folders, for error messages.
+    files : tuple of str
+        The files a checkpoint folder holds (default :data:`CHECKPOINT_FILES`; one is ``model.safetensors``),
+        and the only ones downloaded.
 
     Returns
     -------
@@ -55,10 +58,10 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
     """
     path = Path(model).expanduser()
     if path.is_dir():
-        missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
+        missing = [name for name in files if not (path / name).is_file()]
         if missing:
             raise ModelLoadError(f"{flag} {model!r}: the folder lacks {missing}; a checkpoint folder holds "
-                                 f"{list(CHECKPOINT_FILES)} (as written by {written_by})")
+                                 f"{list(files)} (as written by {written_by})")
         return path, {"model_id": str(path.resolve()), "checkpoint_sha256": file_sha256(path / "model.safetensors")}
     if not is_hub_id(model):
         raise ModelLoadError(f"{flag} {model!r} is neither an existing checkpoint folder nor a Hugging Face id "
@@ -66,7 +69,7 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
     from huggingface_hub import snapshot_download
 
     try:
-        folder = Path(snapshot_download(repo_id=model, revision=revision, allow_patterns=list(CHECKPOINT_FILES)))
+        folder = Path(snapshot_download(repo_id=model, revision=revision, allow_patterns=list(files)))
     except Exception as e:  # network, auth, missing repo: all mean "cannot load this id"
         raise ModelLoadError(
             f"{flag} {model!r} could not be downloaded from the Hugging Face hub and is not in the local cache "

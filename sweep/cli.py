@@ -70,8 +70,13 @@ def add_window_flags(parser: argparse.ArgumentParser, defaults: bool = True) -> 
     parser.add_argument("--val-windows", type=int, default=d(spec.val_windows),
                         help=f"validation origins (default {spec.val_windows})")
     parser.add_argument("--test-windows", type=int, default=d(spec.test_windows),
-                        help=f"test origins (default {spec.test_windows})")
-    parser.add_argument("--stride", type=int, default=d(spec.stride), help=f"bars between origins (default {spec.stride})")
+                        help=f"test period in units of --stride bars, i.e. test days at stride 24 (default "
+                             f"{spec.test_windows}); it holds test-windows x stride / test-stride test origins")
+    parser.add_argument("--stride", type=int, default=d(spec.stride),
+                        help=f"bars between validation origins (default {spec.stride})")
+    parser.add_argument("--test-stride", type=int, default=d(spec.test_stride),
+                        help=f"bars between test origins, a divisor of --stride (default {spec.test_stride}: every "
+                             f"bar; only the compared configs score them, selection never does)")
     parser.add_argument("--max-context-length", type=int, default=d(spec.max_context_length),
                         help=f"longest context searched (default {spec.max_context_length})")
     parser.add_argument("--purge-gap", type=int, default=None, help="bars between validation and test (default: horizon)")
@@ -79,8 +84,11 @@ def add_window_flags(parser: argparse.ArgumentParser, defaults: bool = True) -> 
 
 def window_spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> WindowSpec:
     values = {k: v for k, v in (base or {}).items() if k in WindowSpec.__dataclass_fields__}
+    if "stride" in values and "test_stride" not in values:  # documents from before --test-stride: every stride
+        values["test_stride"] = values["stride"]
     flags = {"horizon": args.horizon, "val_windows": args.val_windows, "test_windows": args.test_windows,
-             "stride": args.stride, "max_context_length": args.max_context_length, "purge_gap_bars": args.purge_gap}
+             "stride": args.stride, "max_context_length": args.max_context_length, "purge_gap_bars": args.purge_gap,
+             "test_stride": args.test_stride}
     values.update({k: v for k, v in flags.items() if v is not None})
     return WindowSpec(**values)
 
@@ -207,6 +215,9 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", choices=["lp", "greedy"], default=None,
                    help="also fit ensemble weights across the tuned models on validation")
     p.add_argument("--promote", action="store_true", help="run the promotion review of the candidates afterwards")
+    p.add_argument("--promote-candidate", choices=["selected", "ensemble"], default="selected",
+                   help="the one candidate per symbol the promotion review may test (default selected; ensemble "
+                        "needs --ensemble), declared before any test result is seen")
     trainable = [name for name, f in FAMILIES.items() if f.trainer]
     p.add_argument("--finetune", nargs="*", choices=trainable, default=None, metavar="FAMILY",
                    help=f"fine-tune these families' checkpoints ({' '.join(trainable)}; none named: toto) on "
@@ -232,8 +243,9 @@ def _promote_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbols", nargs="+", default=None, help="default: every candidate of the run")
     p.add_argument("--alpha", type=float, default=0.05, help="level of the one-sided paired tests (default 0.05)")
     p.add_argument("--dry-run", action="store_true", help="print decisions; write nothing")
-    p.add_argument("--candidate", choices=["selected", "ensemble"], default="selected",
-                   help="the run's per-symbol candidate (default) or its ensemble candidate")
+    p.add_argument("--candidate", choices=["selected", "ensemble"], default=None,
+                   help="the candidate the sweep declared (default; see the sweep's --promote-candidate); naming the "
+                        "other one is refused, since it would be a second try at alpha on the same test windows")
     add_data_flags(p)
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/, best/, reviews/")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -326,14 +338,28 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
         text = ("the tuned config does not beat persistence on test windows "
                 f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {_p_value(comparisons['persistence']['p_value'])})"
                 ": no model is better than the last close here")
+    text += f"; {_power_clause(document.get('power_vs_persistence') or comparisons['persistence'])}"
     if spa is not None:
         text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
                  + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
     return text
 
 
+def _power_clause(comparison: dict[str, Any]) -> str:
+    """What a stored comparison could see: its MDE relative to the other's MAE, and the origins a 5 % gain needs."""
+    if comparison.get("mde_relative") is None:
+        return "the forecasts are identical on every test origin"
+    of = f" for {comparison['config_of']}'s config" if "config_of" in comparison else ""
+    text = (f"this test could see a {100 * comparison['mde_relative']:.1f}% gain over persistence{of} "
+            f"({comparison['n_windows']:,} test origins)")
+    needed, days = (comparison.get(k, {}).get("5%") for k in ("origins_needed", "days_needed"))
+    if needed is not None and days is not None:
+        text += f", a 5% gain needs {needed:,.0f} origins ({days:,.0f} days)"
+    return text
+
+
 def _sweep_settings(args: argparse.Namespace):
-    from .run import SweepSettings, new_run_id
+    from .settings import SweepSettings, new_run_id
 
     return SweepSettings(
         symbols=tuple(args.symbols), models=tuple(dict.fromkeys(args.models)), n_trials=args.n_trials,
@@ -343,7 +369,7 @@ def _sweep_settings(args: argparse.Namespace):
         model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq,
         gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
-        ensemble=args.ensemble, finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
+        ensemble=args.ensemble, promote_candidate=args.promote_candidate, finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
         alpha=args.alpha)
 
 
@@ -452,6 +478,7 @@ def print_backtest(document: dict[str, Any]) -> None:
 
 def _promote(settings, json_lines: bool = False) -> None:
     from .promote import PERSISTENCE, promote
+    from .review_file import power_sentence
 
     reviews = promote(settings)
     if json_lines:
@@ -476,7 +503,9 @@ def _promote(settings, json_lines: bool = False) -> None:
                       f"{100 * tp.mde / r.candidate.baseline['pct_return_mae']:.1f}%", str(r.path or "-"))
     _table_console().print(table)
     for r in reviews:
-        console.print(f"{r.symbol}: {r.outcome}: {r.reason}", highlight=False)
+        power = power_sentence(r.persistence_test, r.candidate.baseline["pct_return_mae"], r.windows["origins_per_day"],
+                               r.stored_power)
+        console.print(f"{r.symbol}: {r.outcome}: {r.reason}; vs persistence, {power}", highlight=False)
 
 
 def _run_promote(argv: Sequence[str]) -> int:

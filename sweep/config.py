@@ -60,8 +60,8 @@ class ForecastConfig:
         Sampling seed; sample ``i`` is the same for every ``num_samples > i``.
     sampling : dict
         Family-specific parameters: Kronos' ``temperature``, ``top_k``, ``top_p`` and ``clip`` (see
-        :class:`sweep.kronos.sampler.Sampling`); ``inputs`` for quantile families that choose which bars
-        they read (:attr:`sweep.forecasters.registry.Family.inputs`); empty otherwise.
+        :class:`sweep.kronos.sampler.Sampling`); for quantile families, their declared choices
+        (:attr:`sweep.forecasters.registry.Family.choices`: ``inputs``, ``weights``); empty otherwise.
 
     Raises
     ------
@@ -95,7 +95,7 @@ class ForecastConfig:
         if self.model == "kronos":
             check_kronos_sampling(self.sampling)
         else:
-            family.check_inputs(self.sampling)
+            family.check_sampling(self.sampling)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

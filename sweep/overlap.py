@@ -6,7 +6,7 @@ window before that date; a checkpoint trained here (``tototraining``,
 trained on. Scores on such windows are not out of sample, so candidates flag
 them and the walk-forward backtest refuses them unless told otherwise.
 
-Torch-free: reads model cards (below) and the training jobs' JSON records.
+Torch-free: reads the model cards of the family registry and the training jobs' JSON records.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .forecasters.registry import FAMILIES
 from .kronos.card import TRAINED_METADATA as KRONOS_METADATA
 
 __all__ = ["PRETRAINING_CUTOFFS", "TRAINING_METADATA", "pretraining_cutoff", "training_limits", "inherited_limits",
@@ -28,17 +29,10 @@ logger = logging.getLogger(__name__)
 #: Metadata file a ``tototraining`` or ``chronostraining`` checkpoint folder holds beside its weights (written last).
 TRAINING_METADATA = "training.json"
 
-_KRONOS_PAPER = ("Kronos paper (Shi et al., 2025, 'Kronos: A Foundation Model for the Language of Financial "
-                 "Markets'): pretraining data run to June 2024 and include Binance crypto hourly bars")
 #: Last day of documented pretraining data per published checkpoint (inclusive, UTC), with its source;
-#: ``None`` where the publisher documents no date.
+#: ``None`` where the publisher documents no date (each family's card in the registry).
 PRETRAINING_CUTOFFS: dict[str, tuple[str | None, str]] = {
-    "NeoQuasar/Kronos-mini": ("2024-06-30", _KRONOS_PAPER),
-    "NeoQuasar/Kronos-small": ("2024-06-30", _KRONOS_PAPER),
-    "NeoQuasar/Kronos-base": ("2024-06-30", _KRONOS_PAPER),
-    "Datadog/Toto-Open-Base-1.0": (None, "Toto-Open-Base-1.0 model card: Datadog observability metrics, "
-                                         "GiftEvalPretrain, Chronos datasets and synthetic data; no cutoff date"),
-}
+    model_id: cutoff for family in FAMILIES.values() for model_id, cutoff in family.pretraining_cutoffs.items()}
 
 
 def pretraining_cutoff(model_id: str) -> str | None:

@@ -16,21 +16,19 @@ their write of the new one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .cache import SampleCache
 from .data import load_ohlcv, validate_symbol
 from .ensemble import document_members, evaluate_document
-from .errors import ConfigError, DiskFullError, SweepError, is_disk_full
+from .errors import ConfigError, SweepError
 from .evaluate import EvaluationResult
 from .forecasters import Forecaster, forecaster_from_identity
 from .config import ForecastConfig
-from .stats import MDE_POWER, PairedTest, paired_test
+from .stats import PairedTest, paired_test
+from .review_file import review_markdown, write_review
 from .store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
 from .windows import WindowSpec, make_splits
 
@@ -42,7 +40,6 @@ LOCK_NAME = ".promote.lock"
 PERSISTENCE_IDENTITY = {"family": "naive", "model_id": "persistence"}
 #: Review outcomes: the candidate replaced the best; the best (or nothing) was kept; persistence was written.
 PROMOTED, KEPT, PERSISTENCE = "promoted", "kept", "persistence"
-REVIEW_METRICS = ("pct_return_mae", "price_mae", "crps", "coverage_90", "direction_accuracy", "skill", "latency_s")
 
 
 @dataclass(frozen=True)
@@ -59,8 +56,10 @@ class PromoteSettings:
         Level of the one-sided paired tests.
     dry_run : bool
         Print the decisions; write no review and touch no best config.
-    candidate : str
-        ``"selected"`` (the run's per-symbol candidate) or ``"ensemble"``.
+    candidate : str or None
+        ``"selected"`` (the run's per-symbol candidate) or ``"ensemble"``; None (default) reviews the one the
+        sweep declared (``--promote-candidate``, recorded as ``selection.promotion_candidate``). Asking for the
+        other is refused: the test windows give one try at alpha per symbol and run.
     data_dir, output_dir, runs_dir : Path
     lock_timeout_s : float
         How long to wait for another promoter to finish.
@@ -72,7 +71,7 @@ class PromoteSettings:
     symbols: tuple[str, ...] | None = None
     alpha: float = 0.05
     dry_run: bool = False
-    candidate: str = "selected"
+    candidate: str | None = None
     data_dir: Path = Path("trainingdata")
     output_dir: Path = Path("hyperparams")
     runs_dir: Path = Path("runs")
@@ -82,12 +81,31 @@ class PromoteSettings:
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
-        if self.candidate not in ("selected", "ensemble"):
+        if self.candidate not in (None, "selected", "ensemble"):
             raise ConfigError(f"--candidate {self.candidate!r} must be 'selected' or 'ensemble'")
 
-    def candidate_file(self, symbol: str) -> Path:
-        make = ensemble_candidate_path if self.candidate == "ensemble" else candidate_path
+    def candidate_file(self, symbol: str, kind: str | None = None) -> Path:
+        make = ensemble_candidate_path if (kind or self.candidate) == "ensemble" else candidate_path
         return make(self.output_dir, self.run_id, symbol)
+
+    def declared_candidate(self, symbol: str) -> str:
+        """The candidate the sweep declared for promotion, after checking ``candidate`` agrees with it.
+
+        Runs from before the declaration existed declared the selected candidate.
+
+        Raises
+        ------
+        ConfigError
+            If the selected candidate is missing, or ``candidate`` names the other one.
+        """
+        selected = read_json(candidate_path(self.output_dir, self.run_id, symbol), "candidate")
+        declared = (selected.get("selection") or {}).get("promotion_candidate", "selected")
+        if self.candidate not in (None, declared):
+            raise ConfigError(f"run {self.run_id!r} declared its {declared} candidate of {symbol} for promotion "
+                              f"(sweep --promote-candidate); reviewing the {self.candidate} one too would be a second "
+                              f"try at alpha {self.alpha} on the same test windows. Drop --candidate, or sweep again "
+                              f"under a new --run-id with --promote-candidate {self.candidate}")
+        return declared
 
     def symbols_to_review(self) -> tuple[str, ...]:
         """``symbols``, or every candidate file of the run.
@@ -99,11 +117,10 @@ class PromoteSettings:
         """
         if self.symbols:
             return tuple(validate_symbol(s) for s in self.symbols)
-        folder = self.candidate_file("X").parent
+        folder = self.candidate_file("X", "selected").parent
         found = tuple(sorted(p.stem for p in folder.glob("*.json")))
         if not found:
-            raise ConfigError(f"no {self.candidate} candidates in {folder}; run the sweep with --run-id "
-                              f"{self.run_id}{' --ensemble lp' if self.candidate == 'ensemble' else ''} first")
+            raise ConfigError(f"no candidates in {folder}; run the sweep with --run-id {self.run_id} first")
         return found
 
 
@@ -125,6 +142,8 @@ class Review:
         Candidate vs persistence.
     path : Path or None
         The review file (None in a dry run).
+    stored_power : dict or None
+        The candidate's ``power_vs_persistence`` block (a persistence candidate's power, from the sweep).
     """
 
     symbol: str
@@ -136,6 +155,7 @@ class Review:
     persistence_test: PairedTest
     windows: dict[str, Any]
     path: Path | None = None
+    stored_power: dict[str, Any] | None = None
 
     @property
     def promoted(self) -> bool:
@@ -145,7 +165,7 @@ class Review:
 
 def _window_spec(document: dict[str, Any], source: Path) -> WindowSpec:
     try:
-        return WindowSpec(**{f.name: document["windows"][f.name] for f in fields(WindowSpec)})
+        return WindowSpec.from_document(document["windows"])
     except (KeyError, TypeError) as e:
         raise ConfigError(f"{source} has no complete 'windows' block ({e}); it was not written by a sweep") from e
 
@@ -172,7 +192,7 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     """
     from filelock import FileLock, Timeout
 
-    source = settings.candidate_file(symbol)
+    source = settings.candidate_file(symbol, settings.declared_candidate(symbol))
     candidate = read_json(source, "candidate")
     document_members(candidate)  # validate before waiting for the lock
     spec = _window_spec(candidate, source)
@@ -181,7 +201,9 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     splits = make_splits(data.n_bars, spec, source=str(data.path))
     origins = splits.test_origins
     cache = SampleCache(settings.runs_dir / settings.run_id / "cache")
-    windows = {"test_origins": len(origins), "first_test_origin_time": str(data.frame.index[origins[0]]),
+    windows = {"test_origins": len(origins), "n_test_origins": len(origins), "test_stride": spec.test_stride,
+               "origins_per_day": 86400.0 / (data.freq.total_seconds() * spec.test_stride),
+               "first_test_origin_time": str(data.frame.index[origins[0]]),
                "last_test_origin_time": str(data.frame.index[origins[-1]]), "horizon": spec.horizon,
                "data_fingerprint": data.fingerprint, "data_range": data.date_range()}
     lock_path = Path(settings.output_dir) / LOCK_NAME
@@ -246,7 +268,7 @@ def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], d
                               settings.seed)
     outcome, reason = decide(vs_persistence, vs_best)
     return Review(symbol, outcome, reason, candidate_result, incumbent_result, vs_best, vs_persistence,
-                  windows), incumbent
+                  windows, stored_power=candidate.get("power_vs_persistence")), incumbent
 
 
 def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None,
@@ -262,7 +284,11 @@ def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any]
                         review_markdown(review, candidate, incumbent, source, settings))
     promotion = {"review": str(path), "reviewed_at": utc_now(), "alpha": settings.alpha, "decision": review.outcome,
                  "candidate_file": str(source), "test_on_review": review.windows,
-                 "vs_persistence": review.persistence_test.to_dict(review.candidate.baseline["pct_return_mae"])}
+                 "vs_persistence": review.persistence_test.to_dict(review.candidate.baseline["pct_return_mae"],
+                                                                   review.windows["origins_per_day"]),
+                 "vs_best": review.test.to_dict(review.incumbent.metrics["pct_return_mae"],
+                                                review.windows["origins_per_day"]) if review.test else None,
+                 "power_vs_persistence": review.stored_power}
     if review.outcome == PROMOTED:
         promoted = {**candidate, "promotion": {**promotion, "test_metrics_on_review": review.candidate.to_dict()}}
         write_json_atomic(best_path(settings.output_dir, review.symbol), promoted)
@@ -270,87 +296,6 @@ def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any]
         document = persistence_document(review.symbol, candidate, review, settings.seed)
         write_json_atomic(best_path(settings.output_dir, review.symbol), {**document, "promotion": promotion})
     return Review(**{**review.__dict__, "path": path})
-
-
-def write_review(folder: Path, symbol: str, text: str) -> Path:
-    """Write ``<folder>/<UTC timestamp>-<SYMBOL>.md`` atomically, never replacing an existing review.
-
-    A name already taken (two reviews in one second) gets a ``-2``, ``-3`` ... suffix.
-    """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".review.", suffix=".tmp")
-    except OSError as e:
-        if is_disk_full(e):
-            raise DiskFullError.at(folder, e) from e
-        raise
-    try:
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            if is_disk_full(e):
-                raise DiskFullError.at(folder, e) from e
-            raise
-        for attempt in range(1, 1000):
-            path = folder / f"{stamp}-{symbol}{'' if attempt == 1 else f'-{attempt}'}.md"
-            try:
-                os.link(tmp, path)  # fails if the name exists: no review is ever overwritten
-                return path
-            except FileExistsError:
-                continue
-        raise SweepError(f"could not find a free review file name in {folder} for {stamp}-{symbol}")
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _metric_rows(review: Review) -> list[str]:
-    rows = ["| metric | candidate | current best |", "|---|---:|---:|"]
-    for key in REVIEW_METRICS:
-        best = f"{review.incumbent.metrics[key]:.6g}" if review.incumbent else "-"
-        rows.append(f"| {key} | {review.candidate.metrics[key]:.6g} | {best} |")
-    rows.append(f"| persistence pct_return_mae | {review.candidate.baseline['pct_return_mae']:.6g} | same windows |")
-    return rows
-
-
-def _test_lines(title: str, t: PairedTest, reference_mae: float) -> list[str]:
-    """A paired test's section, with the minimum detectable effect relative to the other's MAE."""
-    return [f"## {title}", "",
-            f"- windows: {t.n_windows}; mean differential: {t.mean_differential:+.6g}",
-            f"- Diebold-Mariano (one-sided, Newey-West HAC, max lag {t.hac_max_lag}): "
-            f"statistic {t.dm_statistic:.4f}, p-value {t.dm_p_value:.4g}",
-            f"- circular block bootstrap (block length {t.block_length}) {100 * (1 - 2 * t.alpha):.0f}% CI "
-            f"of the mean differential: [{t.ci_lower:.6g}, {t.ci_upper:.6g}]",
-            f"- minimum detectable effect at {100 * MDE_POWER:.0f}% power: {t.mde:.3g} "
-            f"({100 * t.mde / reference_mae:.2f}% of the other's MAE {reference_mae:.6g}); a smaller true "
-            f"improvement is more likely missed than found on these windows",
-            f"- rule: better when p < {t.alpha} and the CI upper bound < 0: "
-            f"**{'yes' if t.candidate_better else 'no'}**", ""]
-
-
-def review_markdown(review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None, source: Path,
-                    settings: PromoteSettings) -> str:
-    """The review file: decision, windows, both metric sets, the paired tests and both configs."""
-    decision = {PROMOTED: "PROMOTED", KEPT: "KEPT CURRENT BEST", PERSISTENCE: "PERSISTENCE WRITTEN (no model)"}
-    lines = [f"# Promotion review: {review.symbol}", "",
-             f"- decision: **{decision[review.outcome]}** ({review.reason})",
-             f"- reviewed at: {utc_now()}", f"- candidate: `{source}` (run {settings.run_id})",
-             f"- test windows: {json.dumps(review.windows)}", "",
-             "## Test metrics on identical windows", "", *_metric_rows(review), "",
-             *_test_lines("Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)",
-                          review.persistence_test, review.candidate.baseline["pct_return_mae"])]
-    if review.test is not None:
-        lines += _test_lines("Candidate vs current best (candidate minus current best)", review.test,
-                             review.incumbent.metrics["pct_return_mae"])
-    lines += ["## Candidate", "", "```json", json.dumps({k: candidate[k] for k in ("model", "config")}, indent=2),
-              "```", ""]
-    if incumbent is not None:
-        lines += ["## Current best", "", "```json", json.dumps({k: incumbent[k] for k in ("model", "config")},
-                                                                indent=2), "```", ""]
-    return "\n".join(lines)
 
 
 def promote(settings: PromoteSettings,

@@ -187,6 +187,37 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     return _save(figure, folder / f"{symbol}-fan.png")
 
 
+def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | None:
+    """MDE vs persistence (percent of its MAE, 80 % power) against the number of test origins, per symbol.
+
+    ``MDE(n) = (z_{1-alpha} + z_{0.8}) sqrt(S / n)`` with each candidate's stored HAC long-run variance ``S``
+    (:meth:`sweep.stats.PairedTest.mde_at`); the marker is the candidate's own number of origins.
+    """
+    from .stats import MDE_POWER
+    from scipy import stats
+
+    rows = {s: d["comparisons"]["persistence"] for s, d in candidates.items()
+            if (d.get("comparisons", {}).get("persistence") or {}).get("long_run_variance")}
+    if not rows:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4))
+    n = np.logspace(1, 5, 200)
+    for k, (symbol, c) in enumerate(sorted(rows.items())):
+        z = stats.norm.ppf(1 - c["alpha"]) + stats.norm.ppf(MDE_POWER)
+        reference = candidates[symbol]["test"]["persistence_pct_return_mae"]
+        curve = 100 * z * np.sqrt(c["long_run_variance"] / n) / reference
+        axes.loglog(n, curve, color=f"C{k}", label=symbol)
+        axes.plot([c["n_windows"]], [100 * z * np.sqrt(c["long_run_variance"] / c["n_windows"]) / reference], "o",
+                  color=f"C{k}")
+    for gain in (5, 10):
+        axes.axhline(gain, color="grey", linestyle=":", linewidth=1)
+    axes.set(xlabel="test origins", ylabel="MDE vs persistence (% of its MAE)",
+             title=f"Smallest gain the review sees with {100 * MDE_POWER:.0f}% power (dot: this run)")
+    axes.legend()
+    return _save(figure, folder / "mde-vs-origins.png")
+
+
 def _backtest_plot(document: dict[str, Any], folder: Path) -> Path:
     """Per symbol, grouped bars of each fold's test MAE: selected, family default, persistence."""
     plt = _pyplot()
@@ -237,7 +268,8 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[
     model = label.split(".", 1)[1]
     forecaster = make_forecaster(model, settings)
     horizon, n_max = splits.spec.horizon, n_max_samples(family_of(model))  # one inference per context length
-    test = np.array([evaluate(forecaster, c, data, splits.test_origins, horizon, cache, n_max).metrics["pct_return_mae"]
+    daily = splits.test_origins_at_stride  # every trial is scored here: one test origin per validation stride
+    test = np.array([evaluate(forecaster, c, data, daily, horizon, cache, n_max).metrics["pct_return_mae"]
                      for c in configs])
     validation = np.array([t.values[0] for t in complete])
     summary = StudySummary(label, len(complete), len(failed), float(validation.min()), validation, test,
@@ -264,7 +296,7 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
                      f"{doc['test']['skill']:+.4f} | {p_value(compared.get('persistence'))} | "
                      f"{default.get('pct_return_mae', float('nan')):.6g} | {p_value(compared.get('default'))} | "
                      f"{p_value(doc.get('selection', {}).get('spa'))} |")
-    lines += ["", "## Studies", "", "| study | complete | failed | best val | Spearman(val, test) over trials |",
+    lines += ["", "## Studies", "", "| study | complete | failed | best val | Spearman(val, test at stride) over trials |",
               "|---|---:|---:|---:|---:|"]
     for s in studies:
         lines.append(f"| {s.name} | {s.n_complete} | {s.n_failed} | {s.best_validation:.6g} | "
@@ -273,6 +305,11 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
         lines += ["", f"### {s.name}", ""] + [f"![{p.stem}]({p.relative_to(folder)})" for p in s.plots]
     for symbol, path in fans.items():
         lines += ["", f"### {symbol} test forecasts", "", f"![{path.stem}]({path.relative_to(folder)})"]
+    mde = _mde_plot(candidates, folder)
+    if mde is not None:
+        lines += ["", "## What the test windows can see", "",
+                  "Minimum detectable effect against persistence (80 % power) as the number of test origins grows,",
+                  "from each candidate's measured HAC long-run variance.", "", f"![mde]({mde.relative_to(folder)})"]
     return "\n".join(lines) + "\n"
 
 
@@ -306,7 +343,7 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
     backtest_file = run_dir / "backtest.json"
     if not names and not backtest_file.is_file():
         raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
-    spec = WindowSpec(**settings["windows"])
+    spec = WindowSpec.from_document(settings["windows"])
     cache = SampleCache(run_dir / "cache")
     studies, candidates, fans = [], {}, {}
     for symbol in sorted({n[len(prefix):].split(".")[0] for n in names}):

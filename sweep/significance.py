@@ -3,25 +3,40 @@
 The best of N trials beats persistence on validation partly by luck. Hansen's
 Superior Predictive Ability test asks whether *any* trial beats the benchmark
 once the search over all of them is accounted for; the Model Confidence Set
-lists the trials that cannot be told apart from the best. Both come from
-``arch.bootstrap`` and work on per-window losses only: no new inference.
+(``arch.bootstrap.MCS``) lists the trials that cannot be told apart from the best.
+Both work on per-window losses only: no new inference.
+
+The SPA is computed here, not by ``arch.bootstrap.SPA``: in arch 8.0.0 ``SPA.compute`` compares the
+*raw* mean differentials whatever ``studentize`` says (the flag only sets a label), so the noisiest
+trials drive the maximum. Hansen's (2005) studentized SPA is arch's computation fed each trial's
+differential divided by its own long-run standard deviation (:func:`stationary_bootstrap_variance`,
+the kernel arch uses for its threshold); this module does that computation vectorised over blocks
+and trials, with arch's resampling, and a test holds its p-values equal to arch fed the scaled
+differentials.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .stats import auto_block_length
+from .stats import median_block_length
 from .study import TrialLosses
 
-__all__ = ["SPAResult", "spa_test", "model_confidence_set", "selection_significance", "distinct_columns",
-           "BOOTSTRAP_REPS"]
+__all__ = ["SPAResult", "spa_test", "spa_blocks", "stationary_bootstrap_variance", "stationary_bootstrap_draws",
+           "stationary_bootstrap_counts", "model_confidence_set", "selection_significance", "distinct_columns",
+           "BOOTSTRAP_REPS", "BLOCK_RULE", "HAC_KERNEL"]
 
 #: Bootstrap resamples of both tests.
 BOOTSTRAP_REPS = 1000
+#: How the SPA's block length is chosen (stored with every result).
+BLOCK_RULE = ("median over the distinct trials of the Politis-White (2004, corrected 2009) stationary-bootstrap "
+              "length of the benchmark-minus-trial loss differentials, rounded up")
+#: The long-run variance that studentizes each trial (stored with every result).
+HAC_KERNEL = ("stationary-bootstrap kernel of Politis & Romano (1994), q = 1 / block, all lags "
+              "(Hansen 2005; the bootstrap's own variance of sqrt(n) times the mean)")
 
 
 def distinct_columns(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +61,131 @@ def distinct_columns(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, np.asarray(inverse).ravel()
 
 
+def stationary_bootstrap_variance(x: np.ndarray, block: float) -> np.ndarray:
+    """Long-run variance of each column: the stationary bootstrap's own variance of ``sqrt(n)`` times the mean.
+
+    ``omega^2 = g_0 + 2 sum_{i=1}^{n-1} kappa(n, i) g_i`` with ``kappa(n, i) = (1 - i/n) (1 - q)^i
+    + (i/n) (1 - q)^(n - i)``, ``q = 1 / block`` and ``g_i = n^-1 sum_t x_t x_{t+i}`` the (demeaned)
+    autocovariances: Politis & Romano (1994), JASA 89(428), the estimator Hansen (2005), JBES 23(4),
+    uses to studentize the SPA and the one arch's ``SPA`` computes for its threshold. It is the
+    exact variance of ``sqrt(n)`` times the mean of a stationary-bootstrap resample, so it is never
+    negative, is 0 only for a constant column, and its bandwidth is the bootstrap's block.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``[n, n_columns]`` series (loss differentials, return units).
+    block : float
+        Mean block length (``>= 1``); 1 gives the sample variance (iid).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n_columns]``, in squared units of ``x``.
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.shape[0]
+    centred = x - x.mean(axis=0)
+    spectrum = np.fft.rfft(centred, 2 * n, axis=0)  # zero-padded: the non-circular autocovariances
+    autocovariance = np.fft.irfft(np.abs(spectrum) ** 2, 2 * n, axis=0)[:n] / n
+    lag = np.arange(1, n)
+    q = 1.0 / block
+    kappa = (1 - lag / n) * (1 - q) ** lag + (lag / n) * (1 - q) ** (n - lag)
+    return np.maximum(autocovariance[0] + 2 * kappa @ autocovariance[1:], 0.0)
+
+
+def stationary_bootstrap_draws(n: int, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The random numbers of ``reps`` stationary-bootstrap resamples of ``n`` windows.
+
+    Drawn rep by rep as ``arch.bootstrap.StationaryBootstrap(block, ..., seed=seed)`` draws them
+    (``integers(n, size=n)`` then ``random(n)`` from ``numpy.random.default_rng(seed)``), so with
+    :func:`stationary_bootstrap_counts` the resamples equal arch's for every block length; the draws
+    themselves do not depend on the block, so the blocks of one test share them.
+
+    Parameters
+    ----------
+    n, reps, seed : int
+        Windows, resamples, seed.
+
+    Returns
+    -------
+    starts : numpy.ndarray
+        ``[reps, n]`` uniform window indices (int64), where a new block would start.
+    uniforms : numpy.ndarray
+        ``[reps, n]`` uniforms on [0, 1) deciding whether it does.
+    """
+    generator = np.random.default_rng(seed)
+    starts, uniforms = np.empty((reps, n), dtype=np.int64), np.empty((reps, n))
+    for rep in range(reps):
+        starts[rep] = generator.integers(n, size=n, dtype=np.int64)
+        uniforms[rep] = generator.random(n)
+    return starts, uniforms
+
+
+def stationary_bootstrap_counts(draws: tuple[np.ndarray, np.ndarray], block: float) -> np.ndarray:
+    """How often each window appears in each stationary-bootstrap resample (Politis & Romano, 1994).
+
+    Window ``t`` of a resample starts a new block (at a uniformly drawn window) with probability
+    ``1 / block``, else continues the previous one circularly: arch's ``stationary_bootstrap_sample``.
+    The resampled means of every column are then one product, ``counts @ x / n``.
+
+    Parameters
+    ----------
+    draws : tuple of numpy.ndarray
+        ``(starts, uniforms)``, ``[reps, n]`` each (:func:`stationary_bootstrap_draws`).
+    block : float
+        Mean block length.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[reps, n]`` counts (float), each row summing to ``n``.
+    """
+    starts, uniforms = draws
+    reps, n = starts.shape
+    new_block = uniforms <= 1.0 / block
+    new_block[:, 0] = True
+    position = np.arange(n)
+    begins = np.maximum.accumulate(np.where(new_block, position, 0), axis=1)
+    index = (np.take_along_axis(starts, begins, axis=1) + position - begins) % n
+    flat = (index + n * np.arange(reps)[:, None]).ravel()
+    return np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(float)
+
+
+def spa_blocks(block: int, n: int) -> tuple[int, ...]:
+    """Block lengths of the reported p-value range: 1 (no dependence), the chosen one and twice it.
+
+    Twice the chosen length is capped at Politis & White's ``ceil(min(3 sqrt(n), n / 3))`` (but never
+    below the chosen one); duplicates are dropped.
+    """
+    cap = max(int(np.ceil(min(3 * np.sqrt(n), n / 3))), block)
+    return tuple(sorted({1, block, min(2 * block, cap)}))
+
+
+def _spa_p_values(d: np.ndarray, block: int, resampled: np.ndarray,
+                  studentize: bool) -> tuple[float, float, float, float]:
+    """Hansen's lower, consistent and upper p-values and ``T`` at one block (needs ``max_k dbar_k > 0``).
+
+    ``d`` is ``[n, n_models]``; ``resampled`` the ``[reps, n_models]`` means of ``d`` over that block's
+    stationary-bootstrap resamples (scaling a column scales its resampled means alike).
+    """
+    n = d.shape[0]
+    constant = np.ptp(d, axis=0) == 0
+    omega = np.where(constant, 0.0, np.sqrt(stationary_bootstrap_variance(d, block)))
+    mean = d.mean(axis=0)
+    relevant = mean >= -omega * np.sqrt(2 * np.log(np.log(n)) / n)  # Hansen's consistent recentring rule
+    if studentize:  # a constant column's bootstrap deviation is 0; if it is positive, it is certainly better
+        scale = np.divide(1.0, omega, out=np.zeros_like(omega), where=omega > 0)
+        centre, resampled = (d * scale).mean(axis=0), resampled * scale
+        observed = np.inf if (constant & (mean > 0)).any() else float(centre.max())
+    else:  # arch 8.0.0's statistic: the raw means (its threshold still uses omega, as arch's does)
+        centre = mean
+        observed = float(centre.max())
+    lower, consistent, upper = (float(((resampled - recentre).max(axis=1) > observed).mean())
+                                for recentre in (np.maximum(centre, 0.0), np.where(relevant, centre, 0.0), centre))
+    return lower, consistent, upper, float(np.sqrt(n) * observed)
+
+
 @dataclass(frozen=True)
 class SPAResult:
     """Hansen's SPA test of all trials against the benchmark.
@@ -53,11 +193,21 @@ class SPAResult:
     Attributes
     ----------
     p_value : float
-        The consistent p-value (Hansen, 2005); ``p_lower`` and ``p_upper`` bound it.
+        The consistent p-value (Hansen, 2005) at ``block_size``; ``p_lower`` and ``p_upper`` bound it.
     n_models : int
         Trials tested; ``n_distinct`` of them have distinct losses.
     block_size : int
-        Mean block length of the stationary bootstrap.
+        Mean block length of the stationary bootstrap and bandwidth of the studentizing variance
+        (:data:`BLOCK_RULE`).
+    statistic : float
+        ``T = max(0, max_k sqrt(n) dbar_k / omega_k)`` (``omega_k = 1`` when not studentized);
+        infinite when a trial beats the benchmark by the same amount in every window.
+    p_value_by_block : dict
+        ``{block: consistent p-value}`` for every block of :func:`spa_blocks`, each the whole test
+        (bootstrap and studentizing variance) at that block, from the same random draws.
+    studentized : bool
+    reps, seed : int
+        Bootstrap resamples and their seed; with the stored per-window losses they reproduce every p-value.
     """
 
     p_value: float
@@ -66,54 +216,118 @@ class SPAResult:
     n_models: int
     n_distinct: int
     block_size: int
+    statistic: float = 0.0
+    p_value_by_block: dict[int, float] = field(default_factory=dict)
+    studentized: bool = True
+    reps: int = BOOTSTRAP_REPS
+    seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form.
+
+        Keys: ``p_value``, ``p_lower``, ``p_upper``, ``n_models``, ``n_distinct``, ``block_size``,
+        ``benchmark``, ``test`` (a description), ``studentized``, ``statistic`` (null when infinite),
+        ``hac_kernel`` and ``hac_bandwidth`` (the studentizing variance and its block), ``block_rule``,
+        ``p_value_by_block`` (``{"block": consistent p-value}``, string keys), ``p_value_range``
+        (``[min, max]`` of those), ``reps`` and ``seed``.
+        """
+        by_block = {str(block): p for block, p in sorted(self.p_value_by_block.items())}
+        scaling = "studentized by each trial's stationary-bootstrap HAC standard deviation" if self.studentized \
+            else "raw mean differentials (not studentized, as arch 8.0.0's SPA.compute)"
         return {"p_value": self.p_value, "p_lower": self.p_lower, "p_upper": self.p_upper,
                 "n_models": self.n_models, "n_distinct": self.n_distinct, "block_size": self.block_size,
-                "benchmark": "persistence", "test": "Hansen (2005) SPA, arch.bootstrap.SPA, studentized, "
-                                                    f"stationary bootstrap, {BOOTSTRAP_REPS} reps"}
+                "benchmark": "persistence",
+                "test": f"Hansen (2005) SPA, {scaling}, consistent p-value, stationary bootstrap "
+                        f"(Politis-Romano, arch's resampling), {self.reps} reps",
+                "studentized": self.studentized,
+                "statistic": self.statistic if np.isfinite(self.statistic) else None,
+                "hac_kernel": HAC_KERNEL, "hac_bandwidth": self.block_size, "block_rule": BLOCK_RULE,
+                "p_value_by_block": by_block,
+                "p_value_range": [min(by_block.values()), max(by_block.values())] if by_block else None,
+                "reps": self.reps, "seed": self.seed}
 
 
-def spa_test(benchmark: np.ndarray, models: np.ndarray, seed: int = 0) -> SPAResult:
+def spa_test(benchmark: np.ndarray, models: np.ndarray, seed: int = 0, reps: int = BOOTSTRAP_REPS,
+             studentize: bool = True) -> SPAResult:
     """Does any model have lower expected loss than the benchmark, accounting for the search?
 
-    Hansen, P. R. (2005), "A Test for Superior Predictive Ability", JBES 23(4). H0: no
-    model is better than the benchmark; a small p-value rejects it. Hansen's statistic is
-    ``max(0, max_k t_k)``; ``arch`` compares the bootstrap maxima with ``max_k`` of the mean
-    differentials without that floor, which gives p near 0.5 when every model is clearly
-    worse. With the floor the statistic is then 0, its smallest value, so all three
-    p-values are 1 (no evidence against H0) in that case; otherwise the floor changes nothing.
+    Hansen, P. R. (2005), "A Test for Superior Predictive Ability", JBES 23(4), 365-380. With
+    ``d_k,t = benchmark_t - model_k,t`` (positive = the model is better), H0: ``E d_k <= 0`` for
+    every k; a small p-value rejects it. The statistic is ``T = max(0, max_k sqrt(n) dbar_k /
+    omega_k)`` with ``omega_k^2`` each trial's long-run variance (:func:`stationary_bootstrap_variance`,
+    Hansen's choice), so a noisy trial cannot dominate the maximum by its noise alone. Its
+    distribution under H0 comes from a stationary bootstrap (Politis & Romano, 1994) of the
+    windows, every trial resampled with the same indices: ``T* = max(0, max_k sqrt(n) (dbar*_k -
+    g(dbar_k)) / omega_k)``, ``p = mean(T* > T)``, with Hansen's recentrings ``g_l(x) = max(x, 0)``,
+    ``g_c(x) = x 1{x >= -omega_k sqrt(2 log log n / n)}`` (consistent, the reported ``p_value``)
+    and ``g_u(x) = x``.
+
+    The block length is :func:`sweep.stats.median_block_length` of all distinct trials'
+    differentials (never the winner's alone); the studentizing variance uses the same block as its
+    bandwidth. ``p_value_by_block`` repeats the whole test at the blocks of :func:`spa_blocks`
+    with the same random draws, so a reader sees how much the answer depends on that choice.
+
+    When no model beats the benchmark on average, ``T = 0``, its smallest value, and all
+    p-values are 1 (no evidence against H0); arch, which has no floor at 0, gives p near 0.5
+    then. Otherwise the floor changes nothing. Duplicated columns are tested once.
 
     Parameters
     ----------
     benchmark : numpy.ndarray
-        ``[n_windows]`` benchmark losses (persistence).
+        ``[n_windows]`` benchmark losses (persistence; return units, e.g. absolute pct-return errors).
     models : numpy.ndarray
         ``[n_windows, n_models]`` losses of every trial on the same windows.
     seed : int
+        Seed of the bootstrap resamples (``numpy.random.default_rng``); the result is a deterministic
+        function of the losses and the seed.
+    reps : int
+        Bootstrap resamples (default :data:`BOOTSTRAP_REPS`).
+    studentize : bool
+        False computes arch 8.0.0's unstudentized statistic instead (for comparison only; it equals
+        ``arch.bootstrap.SPA(benchmark, models, block, reps, seed=seed)`` at each block, floor aside).
+
+    Returns
+    -------
+    SPAResult
 
     Raises
     ------
     ValueError
-        If the shapes disagree or there is no model.
-    """
-    from arch.bootstrap import SPA
+        If the shapes disagree, there is no model, fewer than 3 windows (``log log n`` must be
+        positive), a non-finite loss, or ``reps < 1``.
 
+    Notes
+    -----
+    ``arch.bootstrap.SPA(..., studentize=True)`` is not this test: arch 8.0.0 ignores the flag in
+    ``compute`` (see the module docstring). ``arch.bootstrap.SPA(zeros, -d / omega, block, reps,
+    seed=seed)``, with ``omega`` from :func:`stationary_bootstrap_variance` at that block, is.
+    """
     benchmark = np.asarray(benchmark, dtype=float)
     models = np.asarray(models, dtype=float)
-    if models.ndim != 2 or models.shape[0] != len(benchmark) or models.shape[1] == 0:
+    if benchmark.ndim != 1 or models.ndim != 2 or models.shape[0] != len(benchmark) or models.shape[1] == 0:
         raise ValueError(f"SPA needs [n_windows, n_models] losses on the benchmark's {len(benchmark)} windows, "
                          f"got shape {models.shape}")
+    if len(benchmark) < 3 or not (np.isfinite(benchmark).all() and np.isfinite(models).all()):
+        raise ValueError(f"SPA needs at least 3 windows of finite losses, got {len(benchmark)} windows; "
+                         "drop windows with missing losses first")
+    if reps < 1:
+        raise ValueError(f"reps must be at least 1, got {reps}")
     unique, _ = distinct_columns(models)
-    best = unique[:, np.argmin(unique.mean(axis=0))]
-    block = auto_block_length(best - benchmark, "stationary")
-    if best.mean() >= benchmark.mean():  # no model beats the benchmark on average: T = 0
-        return SPAResult(1.0, 1.0, 1.0, models.shape[1], unique.shape[1], block)
-    spa = SPA(benchmark, unique, block_size=block, reps=BOOTSTRAP_REPS, seed=seed)
-    spa.compute()
-    p = spa.pvalues
-    return SPAResult(float(p["consistent"]), float(p["lower"]), float(p["upper"]), models.shape[1],
-                     unique.shape[1], block)
+    differentials = benchmark[:, None] - unique
+    n = len(benchmark)
+    block = median_block_length(differentials, "stationary")
+    blocks = spa_blocks(block, n)
+    common = {"n_models": models.shape[1], "n_distinct": unique.shape[1], "block_size": block,
+              "studentized": studentize, "reps": reps, "seed": seed}
+    if differentials.mean(axis=0).max() <= 0:  # no model beats the benchmark on average: T = 0
+        return SPAResult(1.0, 1.0, 1.0, statistic=0.0, p_value_by_block={b: 1.0 for b in blocks}, **common)
+    draws = stationary_bootstrap_draws(n, reps, seed)
+    counts = np.concatenate([stationary_bootstrap_counts(draws, b) for b in blocks])  # [len(blocks) * reps, n]
+    resampled = np.split(counts @ differentials / n, len(blocks))  # one product for every block and trial
+    by_block = {b: _spa_p_values(differentials, b, means, studentize) for b, means in zip(blocks, resampled)}
+    lower, consistent, upper, statistic = by_block[block]
+    return SPAResult(consistent, lower, upper, statistic=statistic,
+                     p_value_by_block={b: values[1] for b, values in by_block.items()}, **common)
 
 
 def model_confidence_set(losses: np.ndarray, alpha: float, seed: int = 0) -> np.ndarray:
@@ -122,7 +336,9 @@ def model_confidence_set(losses: np.ndarray, alpha: float, seed: int = 0) -> np.
     Hansen, Lunde & Nason (2011), "The Model Confidence Set", Econometrica 79(2), with
     the T_max statistic (``method="max"``: linear in the number of models, where the
     pairwise T_R needs memory quadratic in it). Duplicated columns share the fate of
-    their first copy.
+    their first copy. The block length is :func:`sweep.stats.median_block_length` of every
+    distinct column's loss minus the cross-sectional mean loss (the differentials T_max is
+    built on), the same rule as the SPA's.
 
     Parameters
     ----------
@@ -142,8 +358,7 @@ def model_confidence_set(losses: np.ndarray, alpha: float, seed: int = 0) -> np.
     unique, inverse = distinct_columns(losses)
     if unique.shape[1] == 1:
         return np.arange(losses.shape[1])
-    best = unique[:, np.argmin(unique.mean(axis=0))]
-    block = auto_block_length(unique.mean(axis=1) - best, "stationary")
+    block = median_block_length(unique - unique.mean(axis=1, keepdims=True), "stationary")
     mcs = MCS(unique, size=alpha, reps=BOOTSTRAP_REPS, block_size=block, method="max", seed=seed)
     mcs.compute()
     included = {int(i) for i in mcs.included}

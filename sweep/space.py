@@ -91,9 +91,10 @@ def naive_space(trial: optuna.Trial, max_context_length: int, seed: int) -> Fore
 
 def quantile_space(family: str) -> Callable[[optuna.Trial, int, int], ForecastConfig]:
     """The space of a quantile family: ``context_length`` (up to the model's maximum), the point
-    (:data:`QUANTILE_AGGREGATIONS`) and, where the family has a choice, its ``inputs``; no paths, so
+    (:data:`QUANTILE_AGGREGATIONS`) and each of the family's declared choices
+    (:attr:`~sweep.forecasters.registry.Family.choices`, e.g. ``inputs`` or ``weights``); no paths, so
     ``num_samples`` is 1 and no sampling parameter exists."""
-    inputs = FAMILIES[family].inputs
+    choices = FAMILIES[family].choices
 
     def space(trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
         return ForecastConfig(
@@ -102,10 +103,11 @@ def quantile_space(family: str) -> Callable[[optuna.Trial, int, int], ForecastCo
             num_samples=1,
             aggregate=trial.suggest_categorical("aggregate", list(QUANTILE_AGGREGATIONS)),
             seed=seed,
-            sampling={"inputs": trial.suggest_categorical("inputs", list(inputs))} if inputs else {},
+            sampling={key: trial.suggest_categorical(key, list(values)) for key, values in choices.items()},
         )
 
-    space.__doc__ = f"{family}: ``context_length``, the point quantile or mean" + (", ``inputs``" if inputs else "")
+    space.__doc__ = f"{family}: ``context_length``, the point quantile or mean" + "".join(
+        f", ``{key}``" for key in choices)
     return space
 
 
@@ -127,7 +129,7 @@ def space_size(family: str, max_context_length: int) -> int:
         return 1
     contexts = len(context_choices(max_context_length))
     if FAMILIES[family].output == "quantiles":
-        return contexts * len(QUANTILE_AGGREGATIONS) * max(1, len(FAMILIES[family].inputs))
+        return contexts * len(QUANTILE_AGGREGATIONS) * len(FAMILIES[family].choice_grid())
     if family == "kronos":
         sampling = len(TEMPERATURES) * (len(TOP_KS) + len(TOP_PS)) * len(CLIPS)
         return contexts * sampling * len(KRONOS_NUM_SAMPLES) * len(AGGREGATIONS)
@@ -183,6 +185,11 @@ FAMILY_DEFAULTS: dict[str, FamilyDefault] = {
         "chronos-bolt", context_length=2048, num_samples=1, aggregate="median",
         source="chronos-forecasting 2.3 ChronosBoltPipeline.predict: the model's full context (2048 for "
                "amazon/chronos-bolt-base); predict_quantiles returns the median as its point"),
+    "fracast": FamilyDefault(
+        "fracast", context_length=2048, num_samples=1, aggregate="median", sampling={"weights": "w8"},
+        source="fracast 0.1.0 README and FracastModel: from_pretrained() loads the bundled W8 weights by default; "
+               "'the model uses the latest 2,048 observations' (weights/config.json W=2048); the only point the "
+               "package uses is the median ('longer horizons append median blocks')"),
     "naive": FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
                            source="persistence: the last close for every step"),
 }
@@ -217,12 +224,13 @@ def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]
         ``max_context_length``), so a study could not try it.
     """
     params: dict[str, Any] = {}
-    quantiles = FAMILIES[config.model].output == "quantiles"
+    family = FAMILIES[config.model]
+    quantiles = family.output == "quantiles"
     if config.model != "naive":
         params = {"context_length": config.context_length, "aggregate": config.aggregate,
                   **({"num_samples": config.num_samples} if not quantiles else {})}
-    if quantiles and FAMILIES[config.model].inputs:
-        params["inputs"] = config.sampling.get("inputs", FAMILIES[config.model].inputs[0])
+    if quantiles:
+        params.update({key: family.choice(config.sampling, key) for key in family.choices})
     if config.model == "kronos":
         s = config.sampling
         active = {"filter": "top_k", "top_k": s.get("top_k", 0)} if s.get("top_k", 0) > 0 else \
@@ -230,7 +238,7 @@ def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]
         params.update(temperature=s.get("temperature", 1.0), clip=s.get("clip", 5.0), **active)
     grids = {"context_length": context_choices(max_context_length), "num_samples":
              KRONOS_NUM_SAMPLES if config.model == "kronos" else NUM_SAMPLES,
-             "aggregate": QUANTILE_AGGREGATIONS if quantiles else AGGREGATIONS, "inputs": FAMILIES[config.model].inputs,
+             "aggregate": QUANTILE_AGGREGATIONS if quantiles else AGGREGATIONS, **family.choices,
              "temperature": TEMPERATURES, "top_k": TOP_KS, "top_p": TOP_PS, "clip": CLIPS}
     off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
     if off_grid or SPACES[config.model](optuna.trial.FixedTrial(params), max_context_length, config.seed) != config:

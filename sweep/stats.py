@@ -7,20 +7,51 @@ Both tests work on the loss differential ``d_t = loss_candidate_t - loss_best_t`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["PairedTest", "diebold_mariano", "newey_west_lags", "block_bootstrap_ci", "paired_test",
-           "minimum_detectable_effect", "auto_block_length", "MDE_POWER"]
+__all__ = ["PairedTest", "diebold_mariano", "newey_west_lags", "automatic_hac_lag", "hac_variance",
+           "effective_sample_size", "origins_for_power", "block_bootstrap_ci", "paired_test",
+           "minimum_detectable_effect", "auto_block_length", "median_block_length",
+           "MDE_POWER", "POWER_GAINS"]
 
 #: Power at which :func:`minimum_detectable_effect` is stated.
 MDE_POWER = 0.8
+#: Relative gains (fractions of the other forecast's MAE) for which every review states the origins needed.
+POWER_GAINS = (0.05, 0.10)
 
 
 def newey_west_lags(n: int) -> int:
     """Default HAC truncation lag ``floor(4 (n / 100) ** (2 / 9))`` (Newey & West, 1994)."""
     return int(np.floor(4 * (n / 100) ** (2 / 9)))
+
+
+def automatic_hac_lag(x: np.ndarray) -> int:
+    """HAC truncation lag chosen from the data: Newey & West (1994) automatic Bartlett bandwidth.
+
+    ``arch.covariance.kernel.Bartlett``'s plug-in bandwidth ``H`` (weights ``1 - h / H``) is rounded up;
+    :func:`hac_variance` with ``max_lag = H`` then weights lags ``1..H`` by ``1 - lag / (H + 1)``, at
+    least as long a window as arch's. Hourly loss differentials inherit volatility clustering, so a
+    rule of thumb in ``n`` alone (:func:`newey_west_lags`) can be far too short for them.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``[n]`` series (loss differentials, return units).
+
+    Returns
+    -------
+    int
+        0 for a constant or very short series.
+    """
+    from arch.covariance.kernel import Bartlett
+
+    x = np.asarray(x, dtype=float)
+    if len(x) < MIN_BLOCK_ESTIMATION or np.ptp(x) == 0:
+        return 0
+    return int(min(np.ceil(Bartlett(x).opt_bandwidth), len(x) - 1))
 
 
 def hac_variance(x: np.ndarray, max_lag: int) -> float:
@@ -54,7 +85,7 @@ def diebold_mariano(differential: np.ndarray, max_lag: int | None = None) -> tup
     differential : numpy.ndarray
         ``[n_windows]`` loss differentials, candidate minus incumbent.
     max_lag : int, optional
-        HAC truncation lag; default :func:`newey_west_lags`.
+        HAC truncation lag; default :func:`automatic_hac_lag` of the differential.
 
     Returns
     -------
@@ -69,7 +100,7 @@ def diebold_mariano(differential: np.ndarray, max_lag: int | None = None) -> tup
     d = np.asarray(differential, dtype=float)
     if d.ndim != 1 or len(d) < 3 or not np.isfinite(d).all():
         raise ValueError(f"the DM test needs at least 3 finite loss differentials, got shape {d.shape}")
-    lags = newey_west_lags(len(d)) if max_lag is None else max_lag
+    lags = automatic_hac_lag(d) if max_lag is None else max_lag
     variance = hac_variance(d, lags)
     if variance <= 0:  # the same differential in every window: certain in its sign, or no evidence at all
         mean = float(d.mean())
@@ -98,6 +129,52 @@ def auto_block_length(x: np.ndarray, bootstrap: str = "circular") -> int:
     if len(x) < MIN_BLOCK_ESTIMATION or np.ptp(x) == 0:
         return 1
     return max(1, int(np.ceil(optimal_block_length(x)[bootstrap].iloc[0])))
+
+
+def median_block_length(x: np.ndarray, bootstrap: str = "stationary") -> int:
+    """One block length for many series: the median of their Politis-White lengths, rounded up.
+
+    Every non-constant column gets the automatic length of Politis & White (2004) with the
+    correction of Patton, Politis & White (2009) (``arch.bootstrap.optimal_block_length``); the
+    median of the unrounded lengths is rounded up.
+    A bootstrap over many columns at once (the SPA, the MCS) uses it, so the block follows the
+    design and every column's dependence rather than one column's (e.g. the winner's) chance
+    autocorrelation.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``[n, n_columns]`` series (e.g. loss differentials, return units), or ``[n]`` for one.
+    bootstrap : str
+        ``"stationary"`` or ``"circular"``.
+
+    Returns
+    -------
+    int
+        At least 1; 1 when ``n`` is below :data:`MIN_BLOCK_ESTIMATION` or every column is constant
+        (constant columns are left out of the median).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` has more than two dimensions or a non-finite value, or ``bootstrap`` is unknown.
+    """
+    if bootstrap not in ("stationary", "circular"):
+        raise ValueError(f"bootstrap must be 'stationary' or 'circular', got {bootstrap!r}")
+    x = np.asarray(x, dtype=float)
+    x = x[:, None] if x.ndim == 1 else x
+    if x.ndim != 2 or not np.isfinite(x).all():
+        raise ValueError(f"block lengths need a finite [n, n_columns] array, got shape {x.shape}")
+    if len(x) < MIN_BLOCK_ESTIMATION:
+        return 1
+    varying = x[:, np.ptp(x, axis=0) > 0]
+    if varying.shape[1] == 0:
+        return 1
+    from arch.bootstrap import optimal_block_length
+
+    lengths = optimal_block_length(varying)[bootstrap].to_numpy()
+    lengths = lengths[np.isfinite(lengths)]  # a zero long-run variance leaves a column's length undefined
+    return max(1, int(np.ceil(np.median(lengths)))) if len(lengths) else 1
 
 
 def block_bootstrap_ci(differential: np.ndarray, alpha: float, reps: int = 2000, seed: int = 0,
@@ -154,7 +231,7 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
     power : float
         Wanted probability of detecting the effect (default 0.8).
     max_lag : int, optional
-        HAC truncation lag; default :func:`newey_west_lags`.
+        HAC truncation lag; default :func:`automatic_hac_lag`.
 
     Returns
     -------
@@ -165,9 +242,56 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
     d = np.asarray(differential, dtype=float)
     if not d.any():  # identical forecasts (e.g. persistence against itself): there is nothing to detect
         return float("nan")
-    lags = newey_west_lags(len(d)) if max_lag is None else max_lag
+    lags = automatic_hac_lag(d) if max_lag is None else max_lag
     spread = np.sqrt(max(hac_variance(d, lags), 0.0) / len(d))
     return float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) * spread)
+
+
+def effective_sample_size(differential: np.ndarray, max_lag: int) -> float:
+    """Independent observations worth as much as these: ``n * var(d) / S`` (``S`` the HAC long-run variance).
+
+    Positive autocorrelation (volatility clustering of hourly errors) makes ``S`` exceed the plain
+    variance, so 2,400 hourly origins count for fewer independent ones.
+
+    Parameters
+    ----------
+    differential : numpy.ndarray
+        ``[n_windows]`` loss differentials.
+    max_lag : int
+        HAC truncation lag.
+
+    Returns
+    -------
+    float
+        NaN when the long-run variance is not positive.
+    """
+    d = np.asarray(differential, dtype=float)
+    long_run = hac_variance(d, max_lag)
+    return float(len(d) * d.var() / long_run) if long_run > 0 else float("nan")
+
+
+def origins_for_power(long_run_variance: float, effect: float, alpha: float, power: float = MDE_POWER) -> float:
+    """Origins the one-sided DM test needs to detect a true mean improvement ``effect`` with ``power``.
+
+    Inverts :func:`minimum_detectable_effect`: ``n = ((z_{1-alpha} + z_power) / effect) ** 2 * S``, with
+    ``S`` the measured HAC long-run variance of the differential held fixed.
+
+    Parameters
+    ----------
+    long_run_variance : float
+        ``S``, in squared loss units.
+    effect : float
+        Mean loss improvement to detect, in loss units (e.g. ``0.05 * mae_persistence``).
+    alpha, power : float
+
+    Returns
+    -------
+    float
+        NaN when ``S`` or ``effect`` is not positive.
+    """
+    if not (long_run_variance > 0 and effect > 0):
+        return float("nan")
+    return float(((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) / effect) ** 2 * long_run_variance)
 
 
 @dataclass(frozen=True)
@@ -188,6 +312,11 @@ class PairedTest:
     n_windows : int
     mde : float
         Minimum detectable effect at 80 % power (return units; :func:`minimum_detectable_effect`).
+    long_run_variance : float
+        HAC long-run variance of the differential (squared return units): the MDE, the effective
+        sample size and the origins needed for a given gain all follow from it.
+    effective_n : float
+        :func:`effective_sample_size`.
     """
 
     mean_differential: float
@@ -200,25 +329,51 @@ class PairedTest:
     alpha: float
     n_windows: int
     mde: float = float("nan")
+    long_run_variance: float = float("nan")
+    effective_n: float = float("nan")
+
+    def origins_needed(self, reference_mae: float) -> dict[str, float]:
+        """Test origins for 80 % power at each of :data:`POWER_GAINS` of ``reference_mae`` (keys ``"5%"``, ...)."""
+        return {f"{100 * g:g}%": origins_for_power(self.long_run_variance, g * reference_mae, self.alpha)
+                for g in POWER_GAINS}
+
+    def mde_at(self, n_origins: np.ndarray) -> np.ndarray:
+        """MDE (return units) with ``n_origins`` origins of the same long-run variance, ``[len(n_origins)]``."""
+        z = stats.norm.ppf(1 - self.alpha) + stats.norm.ppf(MDE_POWER)
+        return z * np.sqrt(max(self.long_run_variance, 0.0) / np.asarray(n_origins, dtype=float))
 
     @property
     def candidate_better(self) -> bool:
         """Both tests reject equal accuracy in the candidate's favour at level ``alpha``."""
         return self.dm_p_value < self.alpha and self.ci_upper < 0
 
-    def to_dict(self, reference_mae: float | None = None) -> dict[str, float | int | bool]:
+    def to_dict(self, reference_mae: float | None = None,
+                origins_per_day: float | None = None) -> dict[str, Any]:
         """JSON form: ``mean_diff``, ``ci_low``, ``ci_high``, ``dm_stat``, ``p_value`` and the rest.
 
         With ``reference_mae`` (the other forecast's MAE) the minimum detectable effect is also
-        given relative to it, as ``mde_relative``.
+        given relative to it (``mde_relative``), with the origins 80 % power needs at each of
+        :data:`POWER_GAINS` (``origins_needed``) and, given ``origins_per_day`` (test origins per day
+        at the test stride), the days of history they span (``days_needed``).
         """
-        out = {"mean_diff": self.mean_differential, "ci_low": self.ci_lower, "ci_high": self.ci_upper,
-               "dm_stat": self.dm_statistic, "p_value": self.dm_p_value, "alpha": self.alpha,
-               "significant": self.candidate_better, "n_windows": self.n_windows,
-               "block_length": self.block_length, "hac_max_lag": self.hac_max_lag, "mde": self.mde}
+        out: dict[str, Any] = {
+            "mean_diff": self.mean_differential, "ci_low": self.ci_lower, "ci_high": self.ci_upper,
+            "dm_stat": self.dm_statistic, "p_value": self.dm_p_value, "alpha": self.alpha,
+            "significant": self.candidate_better, "n_windows": self.n_windows, "block_length": self.block_length,
+            "hac_max_lag": self.hac_max_lag, "hac_lag_rule": "Newey-West (1994) automatic Bartlett bandwidth",
+            "long_run_variance": self.long_run_variance, "effective_n": self.effective_n, "mde": self.mde}
         if reference_mae:
             out["mde_relative"] = self.mde / reference_mae  # NaN (null in JSON) when the forecasts are identical
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
+            out["origins_needed"] = _finite(self.origins_needed(reference_mae))
+            if origins_per_day:
+                out["days_needed"] = _finite({k: n / origins_per_day for k, n in self.origins_needed(reference_mae)
+                                              .items()})
+        return _finite(out)
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN and infinite floats as None (null in JSON)."""
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in values.items()}
 
 
 def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alpha: float = 0.05,
@@ -248,4 +403,5 @@ def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alph
     statistic, p_value, lags = diebold_mariano(d)
     lower, upper, block = block_bootstrap_ci(d, alpha, seed=seed)
     return PairedTest(float(d.mean()), statistic, p_value, lags, lower, upper, block, alpha, len(d),
-                      minimum_detectable_effect(d, alpha, max_lag=lags))
+                      minimum_detectable_effect(d, alpha, max_lag=lags), hac_variance(d, lags),
+                      effective_sample_size(d, lags))

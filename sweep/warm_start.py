@@ -21,7 +21,7 @@ from .store import best_path, read_json
 from .study import WarmStart
 
 if TYPE_CHECKING:
-    from .run import SweepSettings
+    from .settings import SweepSettings
 
 __all__ = ["warm_starts", "default_warm_start"]
 

@@ -73,12 +73,12 @@ def test_when_folds_share_inference_then_each_context_is_drawn_once_for_all_fold
             trials = optuna.load_study(study_name=study, storage=make_storage(root / "runs/bt/optuna.journal")).trials
             contexts.setdefault(symbol, set()).update(t.params["context_length"] for t in trials)
     shared = doc["inference"]["shared_origins"]["BTCUSD"]
-    assert shared == {"validation": 3 * 8, "test": 3 * 8}  # every fold's origins of each role, drawn together
+    assert shared == {"validation": 3 * 8, "test": 3 * 8 * 24}  # every fold's origins of each role, drawn together
     rows = []
     for entry in (root / "runs" / "bt" / "cache").glob("*.npz"):
         with np.load(entry) as f:
             rows.append(f["samples"].shape[0])
-    assert set(rows) == {24}
+    assert set(rows) == {3 * 8, 3 * 8 * 24}  # validation and test universes
     # validation: one entry per (symbol, toto context tried in any fold) plus persistence per symbol; test: only
     # the selected and default configs of the folds, far fewer than the trials
     validation_entries = sum(len(c) for c in contexts.values()) + 2

@@ -9,7 +9,7 @@ from sweep.download import candles_to_frame, exchange_pair
 from sweep.data import load_ohlcv
 from sweep.errors import ConfigError
 
-from conftest import synthetic_frame, write_csv
+from conftest import SHIPPED_DATA, synthetic_frame, write_csv
 
 SMALL = ["--val-windows", "8", "--test-windows", "8", "--stride", "24", "--max-context-length", "128"]
 
@@ -92,6 +92,33 @@ def test_when_a_run_is_resumed_with_other_windows_then_it_is_refused(real_sweep,
     assert "was started with different windows" in capsys.readouterr().err
 
 
+def test_when_a_run_is_resumed_with_another_test_stride_then_it_is_refused(real_sweep, shared_data, tiny_toto_dir,
+                                                                          capsys):
+    _code, root = real_sweep
+    code = main(["--symbols", "BTCUSD", "--n-trials", "3", "--data-dir", str(shared_data), "--toto-model",
+                 str(tiny_toto_dir), "--models", "toto", "naive", "--runs-dir", str(root / "runs"),
+                 "--output-dir", str(root / "hp"), "--run-id", "t1", *SMALL, "--test-stride", "24"])
+    assert code == 2
+    assert "was started with different windows" in capsys.readouterr().err
+
+
+def test_when_a_run_json_predates_test_stride_then_it_resumes_only_with_test_origins_at_the_stride(tmp_path):
+    from sweep.settings import SweepSettings, check_run_settings
+    from sweep.windows import WindowSpec
+
+    data = {"BTCUSD": load_ohlcv(SHIPPED_DATA, "BTCUSD")}
+    daily = SweepSettings(symbols=("BTCUSD",), runs_dir=tmp_path, run_id="old", windows=WindowSpec(test_stride=24))
+    check_run_settings(daily, data)
+    run_json = tmp_path / "old" / "run.json"
+    stored = json.loads(run_json.read_text())
+    del stored["windows"]["test_stride"]  # as written before the flag existed
+    run_json.write_text(json.dumps(stored))
+    check_run_settings(daily, data)  # same windows: resumes
+    run_json.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match="different windows"):
+        check_run_settings(SweepSettings(symbols=("BTCUSD",), runs_dir=tmp_path, run_id="old"), data)
+
+
 @pytest.mark.parametrize("argv, code, message", [
     (["--symbols", "btc/usd"], 2, "symbol 'btc/usd' is invalid"),
     (["--symbols", "NOPE", "--data-dir", "{data}"], 2, "NOPE.csv: file not found"),
@@ -169,7 +196,7 @@ def test_when_a_candidate_is_written_then_the_default_and_persistence_comparison
         doc = json.loads((root / "hp" / "candidates" / "t1" / f"{symbol}.json").read_text())
         label = doc["model"].get("variant") or doc["config"]["model"]
         assert doc["default"]["config"] == default_config(family_of(label), 128).to_dict()
-        assert doc["default"]["test"]["n_windows"] == doc["test"]["n_windows"] == 8
+        assert doc["default"]["test"]["n_windows"] == doc["test"]["n_windows"] == doc["windows"]["n_test_origins"] == 8 * 24
         for name, other in (("persistence", doc["test"]["persistence_pct_return_mae"]),
                             ("default", doc["default"]["test"]["pct_return_mae"])):
             c = doc["comparisons"][name]

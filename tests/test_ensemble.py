@@ -4,6 +4,7 @@ import itertools
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sweep.cli import main
@@ -119,10 +120,14 @@ def test_when_the_sweep_fits_an_ensemble_then_its_candidate_lists_members_and_we
     assert {m["label"] for m in members} == {"toto", "naive"}
     assert sum(m["weight"] for m in members) == pytest.approx(1) and min(m["weight"] for m in members) >= 0
     assert {"symbol", "validation", "test", "baseline", "windows", "provenance"} <= set(document)
-    assert document["test"]["n_windows"] == 8 and document["selection"]["weights_fitted_on"] == "validation origins"
+    assert document["test"]["n_windows"] == 8 * 24 and document["selection"]["weights_fitted_on"] == "validation origins"
     strongest = max(members, key=lambda m: m["weight"])["label"]
     assert document["default"]["model"] == strongest  # the default of the member with the largest weight
     assert set(document["comparisons"]) == {"persistence", "default"}
     assert document["comparisons"]["persistence"]["mean_diff"] == pytest.approx(
         document["test"]["pct_return_mae"] - document["test"]["persistence_pct_return_mae"])
-    assert document["selection"]["spa"]["n_models"] == 3
+    # the SPA tests the member studies' trials, not the blend fitted on the same validation windows
+    assert "spa" not in document["selection"] and document["selection"]["members_significance"]["spa"]["n_models"] == 3
+    losses = pd.read_csv(tmp_path / "hp/candidates/e1/ensemble" / document["test_losses"]["file"])
+    assert list(losses.columns[2:]) == ["ensemble", "default", "persistence"]
+    assert losses["ensemble"].mean() == pytest.approx(document["test"]["pct_return_mae"])

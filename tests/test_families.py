@@ -5,21 +5,25 @@ import json
 import numpy as np
 import pytest
 
+from sweep.checkpoints import is_hub_id
 from sweep.cli import main
 from sweep.errors import ConfigError, ModelLoadError
 from sweep.forecasters import forecaster_from_identity
-from sweep.forecasters.registry import FAMILIES, get_family
+from sweep.forecasters.registry import FAMILIES, FRACAST_BUNDLED, get_family
 
 RNG = np.random.default_rng(0)
 CLOSE = 100 * np.exp(np.cumsum(RNG.normal(0, 0.01, (3, 128)), axis=1))
 OHLCV = np.stack([CLOSE * 0.999, CLOSE * 1.004, CLOSE * 0.996, CLOSE, RNG.uniform(5, 50, CLOSE.shape)], axis=-1)
 STAMPS = np.tile(1_700_000_000 + 3600 * np.arange(128), (3, 1))
 QUANTILE_FAMILIES = [name for name, f in FAMILIES.items() if f.output == "quantiles"]
+#: Families whose default checkpoint is a hub id (Fracast's ships in its package).
+HUB_QUANTILE_FAMILIES = [name for name in QUANTILE_FAMILIES if is_hub_id(FAMILIES[name].default_model)]
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tiny_toto_dir, tiny_kronos_dir, tiny_quantile_dirs):
-    return {"toto": tiny_toto_dir, "kronos": tiny_kronos_dir, **tiny_quantile_dirs}
+    """What each family loads in these tests: tiny random checkpoints, and Fracast-0's real bundled weights."""
+    return {"toto": tiny_toto_dir, "kronos": tiny_kronos_dir, **tiny_quantile_dirs, "fracast": FRACAST_BUNDLED}
 
 
 @pytest.fixture(params=list(FAMILIES))
@@ -101,7 +105,7 @@ def test_when_a_quantile_family_forecasts_then_it_equals_its_packages_own_call(f
         np.testing.assert_allclose(ours.quantiles[row], theirs, rtol=0, atol=1e-5 * CLOSE[row, -1])
 
 
-@pytest.mark.parametrize("family", QUANTILE_FAMILIES)
+@pytest.mark.parametrize("family", HUB_QUANTILE_FAMILIES)
 def test_when_a_hub_id_is_given_then_it_downloads_through_snapshot_download(family, tiny_quantile_dirs, monkeypatch):
     import huggingface_hub
 
@@ -116,7 +120,7 @@ def test_when_a_hub_id_is_given_then_it_downloads_through_snapshot_download(fami
     assert calls == [FAMILIES[family].default_model] and loaded.identity()["model_id"] == FAMILIES[family].default_model
 
 
-@pytest.mark.parametrize("family", QUANTILE_FAMILIES)
+@pytest.mark.parametrize("family", HUB_QUANTILE_FAMILIES)
 def test_when_offline_then_the_error_names_the_flag(family, monkeypatch):
     import huggingface_hub
 
@@ -147,19 +151,21 @@ def test_when_a_variant_or_unknown_family_is_named_then_the_registry_resolves_or
 
 def test_when_the_quantile_families_are_swept_then_a_candidate_and_an_ensemble_are_written(
         shared_data, tiny_quantile_dirs, tiny_toto_dir, tmp_path):
-    flags = [arg for family in QUANTILE_FAMILIES for arg in (FAMILIES[family].flag, str(tiny_quantile_dirs[family]))]
+    """The tiny random checkpoints (Fracast-0's real weights cost 0.1 s per window; python -m sweep sweeps them)."""
+    families = list(tiny_quantile_dirs)
+    flags = [arg for family in families for arg in (FAMILIES[family].flag, str(tiny_quantile_dirs[family]))]
     windows = ["--val-windows", "20", "--test-windows", "20", "--stride", "24", "--max-context-length", "256"]
-    assert main(["--symbols", "BTCUSD", "--models", *QUANTILE_FAMILIES, "toto", "naive", "--n-trials", "20",
+    assert main(["--symbols", "BTCUSD", "--models", *families, "toto", "naive", "--n-trials", "20",
                  "--toto-model", str(tiny_toto_dir), *flags, "--data-dir", str(shared_data), "--runs-dir",
                  str(tmp_path / "runs"), "--output-dir", str(tmp_path / "hp"), "--run-id", "q", "--ensemble", "lp",
                  *windows]) == 0
     doc = json.loads((tmp_path / "hp/candidates/q/BTCUSD.json").read_text())
     studies = {s["model"]: s["n_complete"] for s in doc["selection"]["studies"]}
-    assert all(studies[f] == 20 for f in QUANTILE_FAMILIES) and studies["naive"] == 1
+    assert all(studies[f] == 20 for f in families) and studies["naive"] == 1
     ensemble = json.loads((tmp_path / "hp/candidates/q/ensemble/BTCUSD.json").read_text())
     members = {m["label"]: m for m in ensemble["config"]["members"]}
-    assert {*QUANTILE_FAMILIES, "toto", "naive"} == set(members)
-    assert all(members[f]["config"]["num_samples"] == 1 for f in QUANTILE_FAMILIES)
+    assert {*families, "toto", "naive"} == set(members)
+    assert all(members[f]["config"]["num_samples"] == 1 for f in families)
     assert 0 <= ensemble["test"]["crps"] and 0 < ensemble["test"]["coverage_nominal"] <= 0.9
 
 
@@ -177,7 +183,7 @@ def test_when_a_quantile_config_breaks_a_rule_then_it_is_refused(values, match):
 
 
 @pytest.mark.parametrize("family", QUANTILE_FAMILIES)
-def test_when_a_quantile_config_is_served_then_each_point_equals_the_evaluated_one(family, tiny_quantile_dirs,
+def test_when_a_quantile_config_is_served_then_each_point_equals_the_evaluated_one(family, checkpoints,
                                                                                   shared_data, tmp_path):
     from sweep.cache import SampleCache
     from sweep.data import load_ohlcv
@@ -186,10 +192,10 @@ def test_when_a_quantile_config_is_served_then_each_point_equals_the_evaluated_o
 
     data = load_ohlcv(shared_data, "ETHUSD")
     origins = np.arange(data.n_bars - 6, data.n_bars)
-    identity = FAMILIES[family].load(str(tiny_quantile_dirs[family])).identity()
+    identity = FAMILIES[family].load(str(checkpoints[family])).identity()
     document = {"symbol": "ETHUSD", "model": identity, "windows": {"horizon": 1}, "config": {
         "model": family, "context_length": 128, "num_samples": 1, "aggregate": "quantile_0.6",
-        "sampling": {"inputs": FAMILIES[family].inputs[-1]} if FAMILIES[family].inputs else {}}}
+        "sampling": FAMILIES[family].choice_grid()[-1]}}
     scored = document_forecast(document, data, origins, 1, SampleCache(), forecaster_from_identity)
     predictor = Predictor(document, tmp_path / "best.json")
     for row, origin in enumerate(origins):

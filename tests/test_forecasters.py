@@ -84,12 +84,14 @@ def test_when_seeds_differ_then_toto_paths_differ(tiny_toto_dir):
     assert np.unique(a[0, :, 0]).size == 4  # independent paths, not copies
 
 
-def test_when_memory_is_tight_then_samples_per_batch_shrinks_to_a_power_of_two(tiny_toto_dir):
+def test_when_memory_is_tight_then_samples_per_batch_shrinks_to_a_power_of_two_for_decoded_horizons(tiny_toto_dir):
     f = TotoForecaster(str(tiny_toto_dir))
-    assert f.samples_per_batch(100, 512, 1) == 16
+    assert f.samples_per_batch(100, 512, 20) == 16  # tiny Toto's patch is 16 bars: 20 are decoded
     f.memory_budget_bytes = 100 * 4 * 40 * 32 * 20 * 3  # room for about 3 rows per window
-    spb = f.samples_per_batch(100, 512, 1)
-    assert spb in (1, 2) and f.speed_settings(100, 512, 1)["samples_per_batch"] == spb
+    spb = f.samples_per_batch(100, 512, 20)
+    assert spb in (1, 2) and f.speed_settings(100, 512, 20)["samples_per_batch"] == spb
+    # one patch decodes nothing: the block (and with it each window's stream) never depends on the batch
+    assert f.samples_per_batch(100, 512, 1) == f.samples_per_batch(100_000, 512, 1) == 16
 
 
 def test_when_a_local_checkpoint_is_loaded_then_its_hash_is_the_identity(tiny_toto_dir):

@@ -22,7 +22,7 @@ WINDOWS = ["--val-windows", "8", "--test-windows", "30", "--stride", "24", "--ma
 def runs(shared_data, tiny_toto_dir, tmp_path_factory):
     """Two sweeps of BTCUSD on the same windows: a random tiny Toto (poor) and persistence (good)."""
     root = tmp_path_factory.mktemp("promote")
-    for run_id, models in (("poor", ["toto"]), ("good", ["naive"])):
+    for run_id, models in (("poor", ["toto"]), ("good", ["naive"]), ("mixed", ["toto", "naive"])):
         code = main(["--symbols", "BTCUSD", "--models", *models, "--n-trials", "2", "--data-dir", str(shared_data),
                      "--toto-model", str(tiny_toto_dir), "--runs-dir", str(root / "runs"),
                      "--output-dir", str(root / "template"), "--run-id", run_id, *WINDOWS])
@@ -133,5 +133,54 @@ def test_when_two_promoters_run_at_once_then_their_reviews_do_not_interleave(set
 
 
 def test_when_the_run_has_no_candidates_then_config_error_names_the_folder(settings):
-    with pytest.raises(Exception, match="no ensemble candidates"):
+    with pytest.raises(Exception, match="no candidates in .*missing"):
+        promote(replace(settings, run_id="missing"))
+
+
+def test_when_the_candidate_the_sweep_did_not_declare_is_asked_for_then_it_is_refused_and_nothing_is_written(settings):
+    from sweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="declared its selected candidate of BTCUSD.*second try at alpha"):
         promote(replace(settings, candidate="ensemble"))
+    assert not (settings.output_dir / "best").exists() and not _reviews(settings)
+
+
+def _same(recomputed, stored) -> bool:
+    """Equal JSON values, floats to 1e-9 relative (a mean over a re-read column may differ in the last bit)."""
+    if isinstance(stored, dict):
+        return set(recomputed) == set(stored) and all(_same(recomputed[k], v) for k, v in stored.items())
+    if isinstance(stored, float):
+        return recomputed == pytest.approx(stored, rel=1e-9)
+    return recomputed == stored
+
+
+def test_when_a_candidate_is_written_then_its_per_window_test_losses_recompute_its_comparisons(settings):
+    import pandas as pd
+
+    folder = settings.output_dir / "candidates" / "poor"
+    doc = json.loads((folder / "BTCUSD.json").read_text())
+    losses = pd.read_csv(folder / doc["test_losses"]["file"])
+    assert len(losses) == doc["windows"]["n_test_origins"] == 30 * 24
+    assert doc["selection"]["promotion_candidate"] == "selected"
+    for name in ("persistence", "default"):
+        stored = doc["comparisons"][name]
+        again = paired_test(losses["selected"], losses[name], stored["alpha"]).to_dict(losses[name].mean(), 24)
+        assert _same(again, stored)
+    assert doc["test"]["pct_return_mae"] == pytest.approx(losses["selected"].mean())
+
+
+def test_when_persistence_is_selected_then_the_review_states_what_the_strongest_other_config_could_have_shown(
+        settings, capsys):
+    doc = json.loads((settings.output_dir / "candidates" / "mixed" / "BTCUSD.json").read_text())
+    assert doc["config"]["model"] == "naive" and doc["comparisons"]["persistence"]["mde_relative"] is None
+    power = doc["power_vs_persistence"]
+    assert power["config_of"] == "BTCUSD.toto" and power["n_windows"] == 30 * 24
+    assert power["mde_relative"] > 0 and power["origins_needed"]["5%"] > power["origins_needed"]["10%"] > 0
+    assert "p_value" not in power  # power only: no second test at alpha
+    assert main(["promote", "--run", "mixed", "--data-dir", str(settings.data_dir), "--runs-dir",
+                 str(settings.runs_dir), "--output-dir", str(settings.output_dir)]) == 0
+    captured = capsys.readouterr()
+    out = " ".join((captured.out + captured.err).split())  # the verdicts go to stderr; rich wraps long lines
+    assert f"could see a {100 * power['mde_relative']:.1f}% gain" in out and "BTCUSD.toto's config" in out
+    assert _best(settings)["promotion"]["power_vs_persistence"] == power
+    assert "BTCUSD.toto's config" in _reviews(settings)[-1].read_text()

@@ -5,7 +5,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats as scipy_stats
 
-from sweep.stats import block_bootstrap_ci, diebold_mariano, newey_west_lags, paired_test
+from sweep.stats import automatic_hac_lag, block_bootstrap_ci, diebold_mariano, paired_test
+from sweep.stats import auto_block_length, median_block_length
 
 
 def _autocorrelated(n, mean, seed):
@@ -20,7 +21,7 @@ def test_when_dm_is_computed_then_it_equals_the_hac_t_statistic_of_statsmodels(s
     d = _autocorrelated(150, -0.1, seed)
     statistic, p_value, lags = diebold_mariano(d)
     reference = sm.OLS(d, np.ones_like(d)).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": False})
-    assert lags == newey_west_lags(150) == 4
+    assert lags == automatic_hac_lag(d) >= 1
     assert statistic == pytest.approx(reference.tvalues[0], rel=1e-10)
     assert p_value == pytest.approx(scipy_stats.norm.cdf(reference.tvalues[0]), rel=1e-10)
 
@@ -65,3 +66,25 @@ def test_when_the_candidate_is_worse_then_it_is_not_better():
 def test_when_inputs_are_bad_then_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         paired_test(**kwargs)
+
+
+def test_when_many_columns_share_a_block_then_it_is_the_rounded_up_median_without_constant_columns():
+    x = np.column_stack([_autocorrelated(200, 0.0, seed) for seed in range(5)] + [np.ones(200)])
+    from arch.bootstrap import optimal_block_length
+
+    reference = optimal_block_length(x[:, :5])
+    lengths = reference["stationary"].to_numpy()
+    assert median_block_length(x) == int(np.ceil(np.median(lengths))) >= 1
+    assert median_block_length(x, "circular") == int(np.ceil(np.median(reference["circular"])))
+    assert median_block_length(x[:, 0]) == int(np.ceil(lengths[0])) == auto_block_length(x[:, 0], "stationary")
+    assert median_block_length(np.ones((200, 3))) == median_block_length(x[:9]) == 1
+
+
+@pytest.mark.parametrize("x, kwargs, message", [
+    (np.ones((20, 2, 2)), {}, "n_columns"),
+    (np.r_[np.ones(19), np.nan], {}, "finite"),
+    (np.ones(20), {"bootstrap": "moving"}, "stationary"),
+])
+def test_when_block_length_inputs_are_bad_then_value_error(x, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        median_block_length(x, **kwargs)

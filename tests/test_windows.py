@@ -5,9 +5,11 @@ from sweep.errors import ConfigError, DataValidationError
 from sweep.windows import WindowSpec, context_slice, gather_contexts, gather_targets, make_splits, target_slice
 
 
-@pytest.mark.parametrize("horizon, stride, context", [(1, 1, 8), (4, 3, 16), (24, 24, 64), (5, 1, 5)])
-def test_when_origins_are_placed_then_no_scored_bar_is_inside_any_context(horizon, stride, context):
-    spec = WindowSpec(horizon=horizon, val_windows=7, test_windows=5, stride=stride, max_context_length=context)
+@pytest.mark.parametrize("horizon, stride, context, test_stride", [(1, 1, 8, 1), (4, 3, 16, 3), (24, 24, 64, 1),
+                                                                   (5, 1, 5, 1), (24, 24, 64, 6)])
+def test_when_origins_are_placed_then_no_scored_bar_is_inside_any_context(horizon, stride, context, test_stride):
+    spec = WindowSpec(horizon=horizon, val_windows=7, test_windows=5, stride=stride, max_context_length=context,
+                      test_stride=test_stride)
     splits = make_splits(spec.bars_needed() + 13, spec)
     for origin in np.concatenate([splits.validation_origins, splits.test_origins]):
         ctx = set(range(*context_slice(int(origin), context).indices(10**9)))
@@ -43,6 +45,8 @@ def test_when_the_series_is_too_short_then_the_error_names_the_need_and_the_fix(
     ({"horizon": 0}, "horizon must be a positive integer"),
     ({"horizon": 4, "purge_gap_bars": 2}, "purge_gap_bars must be >= horizon"),
     ({"stride": -1}, "stride"),
+    ({"stride": 24, "test_stride": 5}, "test_stride 5 must divide stride 24"),
+    ({"test_stride": 0}, "test_stride must be a positive integer"),
 ])
 def test_when_a_spec_is_invalid_then_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -59,7 +63,7 @@ def test_when_walk_forward_folds_are_made_then_test_blocks_follow_each_other_and
     np.testing.assert_array_equal(folds[-1].test_origins, today.test_origins)
     np.testing.assert_array_equal(folds[-1].validation_origins, today.validation_origins)
     for earlier, later in zip(folds, folds[1:]):
-        assert later.test_origins[0] == earlier.test_origins[-1] + spec.stride  # consecutive, no overlap
+        assert later.test_origins[0] == earlier.test_origins[-1] + spec.test_stride  # consecutive, no overlap
     for fold in folds:  # a fold's selection never scores a bar of its own test block
         assert fold.validation_origins[-1] + spec.horizon - 1 < fold.test_origins[0] - spec.purge_gap + 1
     for split in ("validation", "test"):
@@ -76,3 +80,27 @@ def test_when_the_series_is_too_short_for_the_folds_then_the_error_says_how_many
         walk_forward_splits(spec.bars_needed() + 10, spec, 3, source="X.csv")
     with pytest.raises(ConfigError, match="--folds"):
         walk_forward_splits(1000, spec, 0)
+
+
+def test_when_the_defaults_are_used_then_the_last_100_days_are_scored_every_hour():
+    spec = WindowSpec()
+    splits = make_splits(spec.bars_needed() + 5, spec)
+    assert spec.n_test_origins == len(splits.test_origins) == 2400
+    assert np.all(np.diff(splits.test_origins) == 1) and np.all(np.diff(splits.validation_origins) == 24)
+    assert splits.test_origins[-1] == splits.n_bars - 1
+    assert splits.test_origins[-1] - splits.test_origins[0] + 1 == spec.test_windows * spec.stride
+    assert splits.describe()["n_test_origins"] == 2400
+
+
+def test_when_test_stride_equals_stride_then_the_origins_are_those_of_the_daily_layout():
+    daily = WindowSpec(val_windows=6, test_windows=5, stride=4, max_context_length=16, test_stride=4)
+    splits = make_splits(200, daily)
+    assert len(splits.test_origins) == 5 and np.all(np.diff(splits.test_origins) == 4)
+    assert splits.test_origins[-1] == 199
+
+
+def test_when_a_document_predates_test_stride_then_its_test_origins_stay_at_the_stride():
+    old = {"horizon": 1, "val_windows": 8, "test_windows": 8, "stride": 24, "max_context_length": 128,
+           "purge_gap_bars": 1, "n_bars": 999}
+    assert WindowSpec.from_document(old).test_stride == 24
+    assert WindowSpec.from_document({**old, "test_stride": 1}).n_test_origins == 192

@@ -7,14 +7,16 @@ the family's module when a model is loaded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
+from itertools import product
 from typing import Any
 
 from ..errors import ConfigError
-from ..kronos.card import DEFAULT_KRONOS_MODEL
+from ..kronos.card import DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING
 
-__all__ = ["Family", "FAMILIES", "DEFAULT_MODELS", "VARIANTS", "family_of", "get_family", "variant_label"]
+__all__ = ["Family", "FAMILIES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
+           "get_family", "variant_label"]
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,16 @@ class Family:
     flag : str or None
         The CLI flag naming its checkpoint (``--toto-model``); None for persistence.
     default_model : str or None
-        Hub id used when the flag is not given.
-    inputs : tuple of str
-        Choices of the config's ``sampling["inputs"]`` (which bars a quantile family reads); empty
-        when the family has no such choice. The first is the default.
+        Hub id used when the flag is not given, or the name of weights its package ships
+        (:data:`FRACAST_BUNDLED`).
+    choices : dict
+        ``{sampling key: choices}`` of a quantile family's config (``inputs``: which bars it reads;
+        ``weights``: which of its weight files); each key is searched, and its first choice is the
+        default. Empty when the family has none.
+    pretraining_cutoffs : dict
+        ``{model id: (cutoff, source)}`` of its published checkpoints: the last day of pretraining
+        data (``YYYY-MM-DD``, UTC, inclusive), or None where the publisher documents none, and where
+        that is documented (read by :mod:`sweep.overlap`).
     trainer : str or None
         Package of its fine-tuning job (``--finetune``); None when the project has none.
     """
@@ -46,7 +54,8 @@ class Family:
     output: str = "samples"
     flag: str | None = None
     default_model: str | None = None
-    inputs: tuple[str, ...] = ()
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    pretraining_cutoffs: dict[str, tuple[str | None, str]] = field(default_factory=dict, hash=False)
     trainer: str | None = None
 
     def forecaster_class(self):
@@ -64,34 +73,61 @@ class Family:
         cls = self.forecaster_class()
         return cls() if self.flag is None else cls(model or self.default_model, **kwargs)
 
-    def check_inputs(self, sampling: dict[str, Any]) -> None:
-        """Check a non-Kronos config's ``sampling`` dict: only ``inputs``, and only for families that choose them.
+    def choice(self, sampling: dict[str, Any], key: str) -> str:
+        """The config's choice for ``key`` (one of :attr:`choices`), or its default (the first)."""
+        return sampling.get(key, self.choices[key][0])
+
+    def choice_grid(self) -> list[dict[str, str]]:
+        """Every combination of :attr:`choices` as a ``sampling`` dict (``[{}]`` when there is none)."""
+        return [dict(zip(self.choices, values)) for values in product(*self.choices.values())]
+
+    def check_sampling(self, sampling: dict[str, Any]) -> None:
+        """Check a non-Kronos config's ``sampling`` dict: only the keys of :attr:`choices`, each one of its choices.
 
         Raises
         ------
         ConfigError
-            If a key is unknown or ``inputs`` is not one of :attr:`inputs`.
+            If a key is unknown or a value is not one of its choices.
         """
-        unknown = sorted(set(sampling) - ({"inputs"} if self.inputs else set()))
+        unknown = sorted(set(sampling) - set(self.choices))
         if unknown:
-            allowed = f"only 'inputs' ({list(self.inputs)})" if self.inputs else "none"
+            allowed = f"only {dict(self.choices)}" if self.choices else "none"
             raise ConfigError(f"config sampling keys {unknown} are unknown for {self.name}; it takes {allowed}")
-        if self.inputs and sampling.get("inputs", self.inputs[0]) not in self.inputs:
-            raise ConfigError(f"{self.name} inputs {sampling['inputs']!r} is unknown; use one of {list(self.inputs)}")
+        for key, values in self.choices.items():
+            if self.choice(sampling, key) not in values:
+                raise ConfigError(f"{self.name} {key} {sampling[key]!r} is unknown; use one of {list(values)}")
 
+
+#: ``--fracast-model`` when none is given: the Fracast-0 weights the ``fracast`` package ships in its wheel
+#: (``FracastModel.from_pretrained()`` without arguments; no download).
+FRACAST_BUNDLED = "bundled:fracast-0"
+#: The hub repository the fracast 0.1.0 README names for the same release.
+FRACAST_HUB_ID = "ztxtech/fracast-0"
+_FRACAST_PRETRAINING = (None, "fracast 0.1.0 README (PyPI METADATA): pretrained on Salesforce/GiftEvalPretrain, "
+                              "Salesforce/lotsa_data, autogluon/chronos_datasets, Datadog/BOOM and "
+                              "autogluon/fev_datasets at pinned hub revisions plus TinyCast synthetic shards; no "
+                              "cutoff date in the README, METADATA or weights/config.json")
+_TOTO_PRETRAINING = (None, "Toto-Open-Base-1.0 model card: Datadog observability metrics, GiftEvalPretrain, "
+                           "Chronos datasets and synthetic data; no cutoff date")
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("toto", "sweep.forecasters.toto", "TotoForecaster", flag="--toto-model",
-           default_model="Datadog/Toto-Open-Base-1.0", trainer="tototraining"),
+           default_model="Datadog/Toto-Open-Base-1.0", trainer="tototraining",
+           pretraining_cutoffs={"Datadog/Toto-Open-Base-1.0": _TOTO_PRETRAINING}),
     Family("kronos", "sweep.forecasters.kronos", "KronosForecaster", flag="--kronos-model",
-           default_model=DEFAULT_KRONOS_MODEL, trainer="kronostraining"),
+           default_model=DEFAULT_KRONOS_MODEL, trainer="kronostraining",
+           pretraining_cutoffs={model: KRONOS_PRETRAINING for model in KRONOS_CARD}),
     Family("toto2", "sweep.forecasters.toto2", "Toto2Forecaster", output="quantiles", flag="--toto2-model",
-           default_model="Datadog/Toto-2.0-22m", inputs=("close", "ohlcv")),
+           default_model="Datadog/Toto-2.0-22m", choices={"inputs": ("close", "ohlcv")}),
     Family("chronos2", "sweep.forecasters.chronos", "Chronos2Forecaster", output="quantiles",
-           flag="--chronos2-model", default_model="amazon/chronos-2", inputs=("close", "covariates"),
+           flag="--chronos2-model", default_model="amazon/chronos-2", choices={"inputs": ("close", "covariates")},
            trainer="chronostraining"),
     Family("chronos-bolt", "sweep.forecasters.chronos", "ChronosBoltForecaster", output="quantiles",
            flag="--chronos-bolt-model", default_model="amazon/chronos-bolt-base"),
+    # "w8" first: the package's own default (FracastModel.from_pretrained(weights="w8"))
+    Family("fracast", "sweep.forecasters.fracast", "FracastForecaster", output="quantiles", flag="--fracast-model",
+           default_model=FRACAST_BUNDLED, choices={"weights": ("w8", "fp32")},
+           pretraining_cutoffs={FRACAST_BUNDLED: _FRACAST_PRETRAINING, FRACAST_HUB_ID: _FRACAST_PRETRAINING}),
     Family("naive", "sweep.forecasters.naive", "PersistenceForecaster"),
 )}
 

@@ -1,0 +1,148 @@
+"""Fracast-0 (package ``fracast``) behind the :class:`Forecaster` interface.
+
+Fracast-0 is an 85,001-parameter convolutional model that predicts the quantiles
+0.1 ... 0.9 of the next 48 steps in one pass from up to 2,048 observations. Its
+package ships the pretrained weights twice, full precision (``fp32``,
+``model.safetensors``) and int8 per-channel (``w8``, ``model.int8.safetensors``
+with ``w8_manifest.json``, dequantized to float32 when loaded); which one a
+config uses is its ``sampling["weights"]``. Both load with the package's own
+``FracastModel.from_pretrained`` and forecast with its ``forecast_batch``, so
+the quantiles are the package's. The model scales each window by its own
+minimum and range and left-pads shorter contexts to 2,048 masked steps, so a
+window's quantiles never depend on the other windows of its chunk, and every
+context length costs the same.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import checkpoints
+from ..errors import ModelLoadError
+from ..overlap import training_limits
+from .base import QuantileForecaster, default_memory_budget, module_bytes
+from .registry import FAMILIES, FRACAST_BUNDLED, FRACAST_HUB_ID
+
+__all__ = ["FracastForecaster", "RELEASE_FILES", "WEIGHT_FILES"]
+
+FAMILY = FAMILIES["fracast"]
+INSTALL_HINT = "pip install 'sweep[fracast]'"
+#: Files of a Fracast release folder, as ``FracastModel.from_pretrained`` reads (and downloads) them.
+RELEASE_FILES = ("config.json", "model.safetensors", "model.int8.safetensors", "w8_manifest.json")
+#: The files each ``weights`` choice loads besides ``config.json`` (fracast.inference.load_fracast).
+WEIGHT_FILES = {"fp32": ("model.safetensors",), "w8": ("model.int8.safetensors", "w8_manifest.json")}
+#: Float32 copies of a ``[d_model, W]`` activation alive at once per window: fracast 0.1.0's release config
+#: (d_model 64, W 2048) peaks at 6.5 MiB per window on a CPU (13 copies), rounded up.
+ACTIVATIONS_PER_WINDOW = 16
+
+
+class FracastForecaster(QuantileForecaster):
+    """Fracast-0 quantile forecasts of the close for a batch of origins.
+
+    Parameters
+    ----------
+    model : str
+        :data:`~sweep.forecasters.registry.FRACAST_BUNDLED` (default: the weights shipped in the
+        installed ``fracast`` package, no download), a hub id (``ztxtech/fracast-0``) or a release
+        folder holding :data:`RELEASE_FILES` (``--fracast-model``).
+    revision : str, optional
+        Hub revision.
+    device : str, optional
+        ``"cuda"`` when available, else ``"cpu"``.
+    memory_budget_bytes : int, optional
+        Working memory for a chunk of windows (default: see
+        :func:`sweep.forecasters.base.default_memory_budget`).
+
+    Attributes
+    ----------
+    folder : Path
+        The release folder loaded (the package's ``fracast/weights`` for the bundled weights).
+    models : dict
+        ``{weights: fracast.FracastModel}`` for every ``weights`` choice, loaded once.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``fracast`` is not installed, or the weights cannot be found, downloaded or loaded.
+    """
+
+    family = "fracast"
+
+    def __init__(self, model: str = FRACAST_BUNDLED, revision: str | None = None, device: str | None = None,
+                 memory_budget_bytes: int | None = None):
+        import torch
+
+        try:
+            from fracast import FracastModel
+        except ImportError as e:
+            raise ModelLoadError(f"the fracast family needs the fracast package: {INSTALL_HINT}") from e
+        model = model or FRACAST_BUNDLED
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if model == FRACAST_BUNDLED:
+            source, self.folder, found = None, Path(str(resources.files("fracast.weights"))), {"model_id": model}
+        else:
+            self.folder, found = checkpoints.resolve_checkpoint(model, revision, FAMILY.flag, FRACAST_HUB_ID,
+                                                                "a Fracast release", RELEASE_FILES)
+            source = str(self.folder)
+        try:
+            self.models = {weights: FracastModel.from_pretrained(source, weights=weights, device=self.device)
+                           for weights in FAMILY.choices["weights"]}
+        except Exception as e:  # a foreign or damaged release: name the flag and the folder
+            raise ModelLoadError(f"{FAMILY.flag} {model!r}: {self.folder} is not a loadable Fracast release "
+                                 f"({type(e).__name__}: {e})") from e
+        first = next(iter(self.models.values()))
+        self.max_context_length = first.context_length
+        self.levels = np.asarray(first.quantiles, dtype=float)
+        self.d_model = int(json.loads((self.folder / "config.json").read_text())["model"]["d_model"])
+        self._identity = {"family": self.family, **found, "package_version": metadata.version("fracast"),
+                          "weights_sha256": {name: checkpoints.file_sha256(self.folder / name)
+                                             for files in WEIGHT_FILES.values() for name in files},
+                          "pretraining_cutoff": training_limits(model)["pretraining_cutoff"] or "unknown"}
+        self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(
+            self.device, sum(module_bytes(m.core, m.head) for m in self.models.values()))
+
+    def identity(self) -> dict[str, Any]:
+        """Model id (and revision or checkpoint hash), the package version, the SHA-256 of every weight file
+        (``model.safetensors`` for ``fp32``; ``model.int8.safetensors`` and ``w8_manifest.json`` for ``w8``) and
+        the pretraining cutoff (``"unknown"``: fracast documents none)."""
+        return dict(self._identity)
+
+    @classmethod
+    def from_identity(cls, identity: dict[str, Any]) -> "FracastForecaster":
+        """Load the release an :meth:`identity` names, refusing weights that changed since it was recorded.
+
+        Raises
+        ------
+        ModelLoadError
+            If it cannot be loaded, or a weight file's SHA-256 differs from the recorded one (another
+            ``fracast`` version is installed, or the folder was replaced).
+        """
+        forecaster = cls(identity["model_id"], revision=identity.get("revision"))
+        loaded = forecaster.identity()["weights_sha256"]
+        changed = sorted(name for name, digest in (identity.get("weights_sha256") or {}).items()
+                         if loaded.get(name) != digest)
+        if changed:
+            raise ModelLoadError(f"fracast weights {changed} of {identity['model_id']!r} changed since they were "
+                                 f"recorded (fracast {identity.get('package_version')} then, "
+                                 f"{forecaster.identity()['package_version']} now); install "
+                                 f"fracast=={identity.get('package_version')} or re-run the sweep")
+        return forecaster
+
+    def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
+        """Windows per ``forecast_batch`` call: as many as half the memory budget holds. Every window runs the
+        full 2,048-step stream whatever its context, so the context length does not matter."""
+        per_window = 4 * ACTIVATIONS_PER_WINDOW * self.d_model * self.max_context_length
+        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window)))
+
+    def predict_chunk(self, contexts: np.ndarray, ohlcv: np.ndarray | None, horizon: int,
+                      params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Close quantiles ``[n, 9, horizon]`` of ``n`` windows through ``FracastModel.forecast_batch``
+        with the config's ``weights``; horizons beyond 48 steps roll forward as the package does."""
+        model = self.models[FAMILY.choice(params, "weights")]
+        quantiles = model.forecast_batch(contexts, horizon=horizon)  # [n, horizon, levels]
+        return np.moveaxis(np.asarray(quantiles, dtype=np.float64), 2, 1), self.levels
