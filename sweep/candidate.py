@@ -126,8 +126,8 @@ def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: f
 
 
 #: Keys of a paired test's JSON that describe its power, not its verdict.
-POWER_KEYS = ("n_windows", "hac_max_lag", "long_run_variance", "effective_n", "mde", "mde_relative", "origins_needed",
-              "days_needed")
+POWER_KEYS = ("alpha", "n_windows", "hac_max_lag", "long_run_variance", "effective_n", "mde", "mde_relative",
+              "origins_needed", "days_needed")
 
 
 def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome) -> dict[str, Any] | None:

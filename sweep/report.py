@@ -196,8 +196,10 @@ def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | Non
     from .stats import MDE_POWER
     from scipy import stats
 
-    rows = {s: d["comparisons"]["persistence"] for s, d in candidates.items()
-            if (d.get("comparisons", {}).get("persistence") or {}).get("long_run_variance")}
+    # a persistence candidate has no differential against itself: its power block is the strongest other config's
+    power = {s: d.get("power_vs_persistence") or d.get("comparisons", {}).get("persistence") or {}
+             for s, d in candidates.items()}
+    rows = {s: p for s, p in power.items() if p.get("long_run_variance")}
     if not rows:
         return None
     plt = _pyplot()

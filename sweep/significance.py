@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .stats import median_block_length
+from .dependence import median_block_length
 from .study import TrialLosses
 
 __all__ = ["SPAResult", "spa_test", "spa_blocks", "stationary_bootstrap_variance", "stationary_bootstrap_draws",

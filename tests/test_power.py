@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.stats import (automatic_hac_lag, diebold_mariano, effective_sample_size, hac_variance,
-                         minimum_detectable_effect, origins_for_power, paired_test)
+from sweep.dependence import automatic_hac_lag, effective_sample_size, hac_variance
+from sweep.stats import diebold_mariano, minimum_detectable_effect, origins_for_power, paired_test
 
 N_HOURLY = 2400
 SIMULATIONS = 300

@@ -11,7 +11,7 @@ from arch.bootstrap import SPA, StationaryBootstrap
 
 from sweep.significance import (distinct_columns, model_confidence_set, selection_significance, spa_blocks, spa_test,
                                 stationary_bootstrap_counts, stationary_bootstrap_draws, stationary_bootstrap_variance)
-from sweep.stats import median_block_length
+from sweep.dependence import median_block_length
 from sweep.study import TrialLosses
 
 N = 200

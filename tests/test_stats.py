@@ -5,8 +5,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats as scipy_stats
 
-from sweep.stats import automatic_hac_lag, block_bootstrap_ci, diebold_mariano, paired_test
-from sweep.stats import auto_block_length, median_block_length
+from sweep.dependence import auto_block_length, automatic_hac_lag, median_block_length
+from sweep.stats import block_bootstrap_ci, diebold_mariano, paired_test
 
 
 def _autocorrelated(n, mean, seed):
