@@ -26,7 +26,8 @@ from rich.table import Table
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
 
 from sweep.backtest import BacktestSettings, run_backtest
-from sweep.run import SweepSettings, run_sweep
+from sweep.run import run_sweep
+from sweep.settings import SweepSettings
 from sweep.windows import WindowSpec
 
 

@@ -11,7 +11,8 @@ from .evaluate import EvaluationResult, evaluate
 from .predict import Forecast, Predictor, load_predictor
 from .promote import PromoteSettings, promote
 from .report import write_report
-from .run import SweepSettings, run_sweep
+from .run import run_sweep
+from .settings import SweepSettings
 from .windows import Splits, WindowSpec, make_splits
 
 __all__ = [

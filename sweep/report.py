@@ -206,7 +206,8 @@ def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | Non
     figure, axes = plt.subplots(figsize=(7, 4))
     n = np.logspace(1, 5, 200)
     for k, (symbol, c) in enumerate(sorted(rows.items())):
-        z = stats.norm.ppf(1 - c["alpha"]) + stats.norm.ppf(MDE_POWER)
+        alpha = c.get("alpha") or candidates[symbol]["comparisons"]["persistence"]["alpha"]
+        z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(MDE_POWER)
         reference = candidates[symbol]["test"]["persistence_pct_return_mae"]
         curve = 100 * z * np.sqrt(c["long_run_variance"] / n) / reference
         axes.loglog(n, curve, color=f"C{k}", label=symbol)
@@ -256,7 +257,8 @@ def _backtest_markdown(document: dict[str, Any], plot: Path, folder: Path) -> li
 
 def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[str, Any], cache: SampleCache,
                folder: Path) -> StudySummary:
-    from .run import SweepSettings, make_forecaster
+    from .run import make_forecaster
+    from .settings import SweepSettings
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))

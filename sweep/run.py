@@ -20,15 +20,14 @@ from .forecasters.registry import FAMILIES, family_of
 from .forecasters.base import Forecaster
 from .overlap import warn_overlaps
 from .run_lock import run_lock
-from .settings import SweepSettings, check_run_settings, checkpoint_sources, model_sources, new_run_id
+from .settings import SweepSettings, check_run_settings, checkpoint_sources, model_sources
 from .study import Progress, StudyJob, StudyOutcome
 from .warm_start import warm_starts
 from .store import candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic, write_text_atomic
 from .windows import Splits, make_splits
 
-# SweepSettings, new_run_id, check_run_settings and model_sources live in sweep.settings; re-exported for callers
-__all__ = ["SweepSettings", "SymbolResult", "run_sweep", "make_forecaster", "new_run_id", "check_run_settings",
-           "forecaster_lookup", "provenance", "selection_settings", "study_job", "model_sources"]
+__all__ = ["SymbolResult", "run_sweep", "make_forecaster", "forecaster_lookup", "provenance", "selection_settings",
+           "study_job"]
 
 logger = logging.getLogger(__name__)
 

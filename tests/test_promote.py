@@ -184,3 +184,12 @@ def test_when_persistence_is_selected_then_the_review_states_what_the_strongest_
     assert f"could see a {100 * power['mde_relative']:.1f}% gain" in out and "BTCUSD.toto's config" in out
     assert _best(settings)["promotion"]["power_vs_persistence"] == power
     assert "BTCUSD.toto's config" in _reviews(settings)[-1].read_text()
+
+
+def test_when_persistence_is_selected_then_the_report_plots_the_strongest_other_configs_mde(settings, tmp_path):
+    from sweep.report import write_report
+
+    report = write_report("mixed", data_dir=settings.data_dir, output_dir=settings.output_dir,
+                          runs_dir=settings.runs_dir, report_dir=tmp_path / "report")
+    assert (tmp_path / "report" / "mde-vs-origins.png").stat().st_size > 0
+    assert "mde-vs-origins.png" in report.path.read_text()

@@ -121,7 +121,7 @@ def test_when_a_study_starts_then_the_warm_starts_run_first_and_a_rerun_does_not
 def test_when_the_best_file_holds_a_config_of_the_model_then_it_is_the_production_warm_start(tmp_path):
     import json
 
-    from sweep.run import SweepSettings
+    from sweep.settings import SweepSettings
     from sweep.warm_start import warm_starts
     from sweep.windows import WindowSpec
 
