@@ -76,7 +76,7 @@ class Scoring:
     @property
     def test_origins_per_day(self) -> float:
         """Test origins per day of bars (24 for hourly bars at test stride 1)."""
-        return 86400.0 / (self.data.freq.total_seconds() * self.splits.spec.test_stride)
+        return self.splits.spec.test_origins_per_day(self.data.freq.total_seconds())
 
     def universe(self, split: str) -> np.ndarray | None:
         """Origins the ``split`` forecasts are drawn over (None: the split's own origins)."""

@@ -338,23 +338,12 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
         text = ("the tuned config does not beat persistence on test windows "
                 f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {_p_value(comparisons['persistence']['p_value'])})"
                 ": no model is better than the last close here")
-    text += f"; {_power_clause(document.get('power_vs_persistence') or comparisons['persistence'])}"
+    from .review_file import power_sentence
+
+    text += f"; vs persistence, {power_sentence(document.get('power_vs_persistence') or comparisons['persistence'])}"
     if spa is not None:
         text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
                  + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
-    return text
-
-
-def _power_clause(comparison: dict[str, Any]) -> str:
-    """What a stored comparison could see: its MDE relative to the other's MAE, and the origins a 5 % gain needs."""
-    if comparison.get("mde_relative") is None:
-        return "the forecasts are identical on every test origin"
-    of = f" for {comparison['config_of']}'s config" if "config_of" in comparison else ""
-    text = (f"this test could see a {100 * comparison['mde_relative']:.1f}% gain over persistence{of} "
-            f"({comparison['n_windows']:,} test origins)")
-    needed, days = (comparison.get(k, {}).get("5%") for k in ("origins_needed", "days_needed"))
-    if needed is not None and days is not None:
-        text += f", a 5% gain needs {needed:,.0f} origins ({days:,.0f} days)"
     return text
 
 
@@ -369,7 +358,8 @@ def _sweep_settings(args: argparse.Namespace):
         model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq,
         gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
-        ensemble=args.ensemble, promote_candidate=args.promote_candidate, finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
+        ensemble=args.ensemble, promote_candidate=args.promote_candidate,
+        finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
         alpha=args.alpha)
 
 
@@ -503,8 +493,7 @@ def _promote(settings, json_lines: bool = False) -> None:
                       f"{100 * tp.mde / r.candidate.baseline['pct_return_mae']:.1f}%", str(r.path or "-"))
     _table_console().print(table)
     for r in reviews:
-        power = power_sentence(r.persistence_test, r.candidate.baseline["pct_return_mae"], r.windows["origins_per_day"],
-                               r.stored_power)
+        power = power_sentence(r.persistence_power())
         console.print(f"{r.symbol}: {r.outcome}: {r.reason}; vs persistence, {power}", highlight=False)
 
 

@@ -157,6 +157,11 @@ class Review:
     path: Path | None = None
     stored_power: dict[str, Any] | None = None
 
+    def persistence_power(self) -> dict[str, Any] | None:
+        """The power block of the test against persistence, or the stored one when the candidate is persistence."""
+        own = self.persistence_test.to_dict(self.candidate.baseline["pct_return_mae"], self.windows["origins_per_day"])
+        return own if own.get("mde_relative") is not None else self.stored_power
+
     @property
     def promoted(self) -> bool:
         """Whether the candidate became the best."""
@@ -202,7 +207,7 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     origins = splits.test_origins
     cache = SampleCache(settings.runs_dir / settings.run_id / "cache")
     windows = {"test_origins": len(origins), "n_test_origins": len(origins), "test_stride": spec.test_stride,
-               "origins_per_day": 86400.0 / (data.freq.total_seconds() * spec.test_stride),
+               "origins_per_day": spec.test_origins_per_day(data.freq.total_seconds()),
                "first_test_origin_time": str(data.frame.index[origins[0]]),
                "last_test_origin_time": str(data.frame.index[origins[-1]]), "horizon": spec.horizon,
                "data_fingerprint": data.fingerprint, "data_range": data.date_range()}

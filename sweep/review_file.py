@@ -14,8 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .errors import DiskFullError, SweepError, is_disk_full
 from .stats import MDE_POWER, PairedTest
 from .store import utc_now
@@ -74,39 +72,36 @@ def _metric_rows(review: Review) -> list[str]:
     return rows
 
 
-def power_sentence(t: PairedTest, reference_mae: float, origins_per_day: float,
-                   stored: dict[str, Any] | None = None) -> str:
-    """What the test could see, and what it would take: the MDE and the origins (days) a 5 % and 10 % gain need.
+def power_sentence(power: dict[str, Any] | None) -> str:
+    """What a paired test could see, and what it would take, in one clause.
 
     Parameters
     ----------
-    t : PairedTest
-    reference_mae : float
-        MAE of the other forecast (return units); gains are fractions of it.
-    origins_per_day : float
-        Test origins per day of bars at the test stride.
-    stored : dict, optional
-        The candidate's ``power_vs_persistence`` block (:func:`sweep.candidate.persistence_power`), said
-        instead when the two forecasts are identical (persistence reviewed against itself).
+    power : dict or None
+        A comparison's JSON (:meth:`sweep.stats.PairedTest.to_dict` with the reference MAE and origins per
+        day: ``mde_relative``, ``n_windows``, ``effective_n``, ``origins_needed``, ``days_needed``), or a
+        persistence candidate's ``power_vs_persistence`` block (:func:`sweep.candidate.persistence_power`,
+        which adds ``config_of``).
+
+    Returns
+    -------
+    str
+        The MDE at 80 % power relative to the other's MAE, the origins, the effective sample size, and the
+        origins (days) a 5 % and a 10 % gain need; or that the forecasts are identical.
     """
-    if np.isfinite(t.mde):
-        needed = t.origins_needed(reference_mae)
-        mde_relative, n, effective_n, of = t.mde / reference_mae, t.n_windows, t.effective_n, ""
-    elif stored and stored.get("mde_relative") is not None:
-        needed, mde_relative = stored["origins_needed"], stored["mde_relative"]
-        n, effective_n = stored["n_windows"], stored["effective_n"]
-        of = f" for {stored['config_of']}'s config (the strongest other on validation; the sweep's test origins)"
-    else:
+    if not power or power.get("mde_relative") is None:
         return "the two forecasts are identical on every test origin: there is no effect to detect"
-    plan = "; ".join(f"a {gain} gain needs {k:,.0f} origins ({k / origins_per_day:,.0f} days)"
-                     for gain, k in needed.items() if k is not None)
-    return (f"this test could see a {100 * mde_relative:.1f}% gain with {100 * MDE_POWER:.0f}% power{of} "
-            f"({n:,} origins, effective sample size {effective_n:,.0f}); {plan}")
+    of = f" for {power['config_of']}'s config (the strongest other on validation)" if "config_of" in power else ""
+    days = power.get("days_needed") or {}
+    plan = "; ".join(f"a {gain} gain needs {n:,.0f} origins" + (f" ({days[gain]:,.0f} days)" if days.get(gain) else "")
+                     for gain, n in (power.get("origins_needed") or {}).items() if n is not None)
+    return (f"this test could see a {100 * power['mde_relative']:.1f}% gain with {100 * MDE_POWER:.0f}% power{of} "
+            f"({power['n_windows']:,} origins, effective sample size {power['effective_n']:,.0f}); {plan}")
 
 
-def _test_lines(title: str, t: PairedTest, reference_mae: float, origins_per_day: float,
-                stored: dict[str, Any] | None = None) -> list[str]:
-    """A paired test's section, with the minimum detectable effect relative to the other's MAE."""
+def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str, Any] | None) -> list[str]:
+    """A paired test's section, with the minimum detectable effect relative to the other's MAE and ``power``
+    (:func:`power_sentence`)."""
     return [f"## {title}", "",
             f"- windows: {t.n_windows}; mean differential: {t.mean_differential:+.6g}",
             f"- Diebold-Mariano (one-sided, Newey-West HAC with the Newey-West (1994) automatic lag, "
@@ -116,7 +111,7 @@ def _test_lines(title: str, t: PairedTest, reference_mae: float, origins_per_day
             f"- minimum detectable effect at {100 * MDE_POWER:.0f}% power: {t.mde:.3g} "
             f"({100 * t.mde / reference_mae:.2f}% of the other's MAE {reference_mae:.6g}); a smaller true "
             f"improvement is more likely missed than found on these windows",
-            f"- power: {power_sentence(t, reference_mae, origins_per_day, stored)}",
+            f"- power: {power_sentence(power)}",
             f"- rule: better when p < {t.alpha} and the CI upper bound < 0: "
             f"**{'yes' if t.candidate_better else 'no'}**", ""]
 
@@ -131,10 +126,11 @@ def review_markdown(review: Review, candidate: dict[str, Any], incumbent: dict[s
              "## Test metrics on identical windows", "", *_metric_rows(review), "",
              *_test_lines("Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)",
                           review.persistence_test, review.candidate.baseline["pct_return_mae"],
-                          review.windows["origins_per_day"], candidate.get("power_vs_persistence"))]
+                          review.persistence_power())]
     if review.test is not None:
-        lines += _test_lines("Candidate vs current best (candidate minus current best)", review.test,
-                             review.incumbent.metrics["pct_return_mae"], review.windows["origins_per_day"])
+        best_mae = review.incumbent.metrics["pct_return_mae"]
+        lines += _test_lines("Candidate vs current best (candidate minus current best)", review.test, best_mae,
+                             review.test.to_dict(best_mae, review.windows["origins_per_day"]))
     lines += ["## Candidate", "", "```json", json.dumps({k: candidate[k] for k in ("model", "config")}, indent=2),
               "```", ""]
     if incumbent is not None:

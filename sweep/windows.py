@@ -99,6 +99,10 @@ class WindowSpec:
         """Bars from the first to one past the last test origin; walk-forward folds move back by this much."""
         return self.test_windows * self.stride
 
+    def test_origins_per_day(self, bar_seconds: float) -> float:
+        """Test origins per day of bars ``bar_seconds`` long (24 for hourly bars at test stride 1)."""
+        return 86400.0 / (bar_seconds * self.test_stride)
+
     def bars_needed(self) -> int:
         """Bars a series needs for this spec."""
         return (self.max_context_length + (self.val_windows - 1) * self.stride + self.horizon + self.purge_gap
