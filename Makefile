@@ -34,11 +34,11 @@ test: $(VENV)/.installed
 # backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds and writes both reports.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
-		--output $(DEMO_DIR)/toto-tiny --init scratch --preset tiny --steps 1000 --max-context-length 512
+		--output $(DEMO_DIR)/toto-tiny --overwrite --init scratch --preset tiny --steps 1000 --max-context-length 512
 	$(BIN)/python -m kronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
-		--output $(DEMO_DIR)/kronos-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
+		--output $(DEMO_DIR)/kronos-tiny --overwrite --init scratch --preset tiny --steps 300 --max-context-length 512
 	$(BIN)/python -m chronostraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
-		--output $(DEMO_DIR)/chronos2-tiny --init scratch --preset tiny --steps 300 --max-context-length 512
+		--output $(DEMO_DIR)/chronos2-tiny --overwrite --init scratch --preset tiny --steps 300 --max-context-length 512
 	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models toto kronos chronos2 fracast naive --n-trials $(DEMO_TRIALS) \
 		--data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny --kronos-model $(DEMO_DIR)/kronos-tiny \
 		--chronos2-model $(DEMO_DIR)/chronos2-tiny \

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
 from sweep.forecasters.presets import PRESETS
+from sweep.training_flags import positive_float, positive_int
 from tototraining.dataset import fit_series
 
 from .train import train_chronos2
@@ -19,9 +20,9 @@ from .train import train_chronos2
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = training_parser("python -m chronostraining", __doc__.split("\n")[0],
                         "checkpoint folder (loadable with --chronos2-model DIR)", "amazon/chronos-2",
-                        list(PRESETS["chronos2"]))
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="default 1e-6 fine-tuning (the pipeline's), 1e-3 scratch")
+                        list(PRESETS["chronos2"]), kind="chronos2")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=None, help="default 1e-6 fine-tuning (the pipeline's), 1e-3 scratch")
     return p.parse_args(argv)
 
 

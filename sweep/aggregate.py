@@ -8,8 +8,9 @@ Names (DESIGN.md):
   sample, ``k = floor(n * p)``, then average.
 - ``quantile_<q>``: the ``q`` quantile (linear interpolation, numpy's default).
 
-``p`` and ``q`` are fractions (``trimmed_mean_0.05``); values of 1 or more are
-read as percent, the spelling of older configs (``trimmed_mean_5`` = 5 %).
+``p`` and ``q`` are fractions (``trimmed_mean_0.05``); whole numbers of 1 or more are
+read as percent, the spelling of older configs (``trimmed_mean_5`` = 5 %). A number of 1 or
+more that is not whole (``quantile_1.5``) is refused as ambiguous.
 
 Quantile forecasts (:func:`aggregate_quantiles`) take ``mean`` (the mean of the
 quantiles), ``median`` and ``quantile_<q>`` for a level ``q`` the model predicts;
@@ -65,8 +66,8 @@ def parse_aggregation(name: str) -> Aggregation:
     Raises
     ------
     ConfigError
-        If the name is unknown, a fraction is missing, or it is out of range
-        (tail fractions in ``[0, 0.5)``, quantiles in ``(0, 1)``).
+        If the name is unknown, a fraction is missing, ambiguous (``quantile_1.5``) or out of
+        range (tail fractions in ``[0, 0.5)``, quantiles in ``(0, 1)``).
     """
     match = _PATTERN.match(str(name))
     if not match:
@@ -80,6 +81,9 @@ def parse_aggregation(name: str) -> Aggregation:
     if number is None:
         raise ConfigError(f"aggregation {name!r} needs a fraction, e.g. {kind}_0.1")
     value = float(number)
+    if value >= 1 and not value.is_integer():  # 1.5: a fraction out of range, or 1.5 %? Refuse to guess.
+        raise ConfigError(f"aggregation {name!r} is ambiguous: write the fraction, e.g. {kind}_{value / 100:g} "
+                          f"for {value:g} %, or a whole percent in older configs' spelling ({kind}_{round(value)})")
     p = value / 100.0 if value >= 1 else value
     if kind == "quantile" and not 0 < p < 1:
         raise ConfigError(f"aggregation {name!r}: the quantile must be in (0, 1), got {p}")

@@ -250,14 +250,15 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     folds = {s: walk_forward_splits(d.n_bars, sweep.windows, settings.folds, source=str(d.path))
              for s, d in datasets.items()}
     overlapping = _check_overlap(settings, datasets, folds)
-    with run_lock(sweep.run_dir):
+    for warning in sweep.windows.power_warnings():
+        logger.warning(warning)
+    with run_lock(sweep.run_dir, check=lambda: check_run_settings(sweep, datasets, folds=settings.folds)):
         return _backtest(settings, datasets, folds, overlapping, executor, progress)
 
 
 def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
               overlapping: list[str], executor: Executor | None, progress: Progress | None) -> dict[str, Any]:
     sweep = settings.sweep
-    check_run_settings(sweep, datasets, folds=settings.folds)
     universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     jobs = [study_job(sweep, datasets[s], folds[s][k], label, namespace=_fold_namespace(sweep, k),
                       warm_start=(default_warm_start(sweep, label),), origin_universe=universes[s]["validation"])

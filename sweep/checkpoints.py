@@ -9,10 +9,15 @@ from typing import Any
 
 from .errors import ModelLoadError
 
-__all__ = ["CHECKPOINT_FILES", "file_sha256", "is_hub_id", "resolve_checkpoint"]
+__all__ = ["CHECKPOINT_FILES", "TRAINING_RECORD", "file_sha256", "fingerprint", "recorded_files", "changed_files",
+           "is_hub_id", "resolve_checkpoint"]
 
 #: What ``PyTorchModelHubMixin.save_pretrained`` (and our training jobs) write.
 CHECKPOINT_FILES = ("config.json", "model.safetensors")
+#: The record ``tototraining`` and ``chronostraining`` write beside the weights
+#: (:data:`sweep.overlap.TRAINING_METADATA`): fingerprinted when present, since a candidate's overlap flags were
+#: computed from it.
+TRAINING_RECORD = "training.json"
 
 
 def file_sha256(path: Path) -> str:
@@ -22,6 +27,50 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def fingerprint(folder: Path, names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``{name: sha256}`` of the files ``names`` (paths relative to ``folder``, ``/``-separated)."""
+    return {name: file_sha256(Path(folder) / name) for name in names}
+
+
+def recorded_files(identity: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """The per-file hashes a ``model`` block records for its model (``prefix=""``) or tokenizer (``"tokenizer_"``).
+
+    Reads ``checkpoint_files`` (``{name: sha256}``) and, for documents written before it existed,
+    ``checkpoint_sha256`` (the weights file ``model.safetensors`` only) and Fracast's ``weights_sha256``.
+
+    Returns
+    -------
+    dict
+        ``{file name relative to the checkpoint folder: sha256}``; empty when nothing was recorded (hub ids are
+        pinned by ``revision`` instead).
+    """
+    files = identity.get(f"{prefix}checkpoint_files")
+    if files:
+        return dict(files)
+    legacy = dict(identity.get("weights_sha256") or {}) if not prefix else {}
+    if identity.get(f"{prefix}checkpoint_sha256"):
+        legacy["model.safetensors"] = identity[f"{prefix}checkpoint_sha256"]
+    return legacy
+
+
+def changed_files(folder: Path, recorded: dict[str, str]) -> list[str]:
+    """The files of ``recorded`` that are missing from ``folder`` or whose SHA-256 differs, each described.
+
+    Returns
+    -------
+    list of str
+        ``"config.json (sha256 1a2b3c4d5e6f... recorded, 9f8e7d6c5b4a... now)"`` or ``"kronos.json (missing)"``.
+    """
+    changes = []
+    for name, digest in sorted(recorded.items()):
+        path = Path(folder) / name
+        if not path.is_file():
+            changes.append(f"{name} (missing)")
+        elif (now := file_sha256(path)) != digest:
+            changes.append(f"{name} (sha256 {digest[:12]}... recorded, {now[:12]}... now)")
+    return changes
 
 
 def is_hub_id(model: str) -> bool:
@@ -49,7 +98,8 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
     -------
     folder : Path
     identity : dict
-        ``model_id`` plus ``revision`` (hub commit) or ``checkpoint_sha256`` (local weights file).
+        ``model_id`` plus ``revision`` (hub commit), or for a local folder its absolute path and
+        ``checkpoint_files``: the SHA-256 of each of ``files`` and of :data:`TRAINING_RECORD` when present.
 
     Raises
     ------
@@ -62,7 +112,8 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
         if missing:
             raise ModelLoadError(f"{flag} {model!r}: the folder lacks {missing}; a checkpoint folder holds "
                                  f"{list(files)} (as written by {written_by})")
-        return path, {"model_id": str(path.resolve()), "checkpoint_sha256": file_sha256(path / "model.safetensors")}
+        present = [*files, *([TRAINING_RECORD] if (path / TRAINING_RECORD).is_file() else [])]
+        return path, {"model_id": str(path.resolve()), "checkpoint_files": fingerprint(path, present)}
     if not is_hub_id(model):
         raise ModelLoadError(f"{flag} {model!r} is neither an existing checkpoint folder nor a Hugging Face id "
                              f"like {example!r}")

@@ -32,7 +32,7 @@ from rich.table import Table
 
 from .config import MODEL_FAMILIES, ForecastConfig
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
-from .data import GAP_POLICIES, check_ohlcv, symbol_path
+from .data import GAP_POLICIES, check_ohlcv, symbol_path, validate_symbol
 from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, is_disk_full
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .progress_views import JsonLinesProgress, RichStudyProgress
@@ -130,36 +130,74 @@ def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict
 
 
 def add_folds_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--folds", type=int, default=1,
+    """``--folds K`` (an integer >= 1, refused while parsing otherwise); ``what`` ends its help."""
+    from .training_flags import positive_int
+
+    parser.add_argument("--folds", type=positive_int, default=1,
                         help=f"walk-forward folds (default 1: today's split only); {what}")
 
 
 def training_parser(prog: str, description: str, output_help: str, default_init: str,
-                    presets: list[str]) -> argparse.ArgumentParser:
+                    presets: list[str], *, kind: str) -> argparse.ArgumentParser:
     """The flags every training job shares (``tototraining``, ``kronostraining``, ``chronostraining``).
 
     Symbols, data and window flags (the sweep's, so training stops before its first validation
-    origin), ``--folds``, ``--output``, ``--init``, ``--preset``, ``--steps``, ``--seed`` and ``-v``;
-    each job adds its own.
+    origin), ``--folds``, ``--output``, ``--overwrite``, ``--init``, ``--preset``, ``--steps``
+    (>= 1, refused while parsing otherwise), ``--seed`` and ``-v``; each job adds its own.
+
+    Parameters
+    ----------
+    prog, description, output_help : str
+        Shown by ``--help``.
+    default_init : str
+        Default ``--init``.
+    presets : list of str
+        Choices of ``--preset``.
+    kind : str
+        The job's checkpoint kind (a key of :data:`sweep.checkpoint_output.KINDS`), stored as
+        ``args.checkpoint_kind``: :func:`run_job` checks ``--output`` against it.
+
+    Returns
+    -------
+    argparse.ArgumentParser
     """
+    from .training_flags import positive_int
+
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--symbols", nargs="+", required=True)
     add_data_flags(p)
     add_window_flags(p)
     add_folds_flag(p, "train only on bars before the oldest fold's first validation origin")
-    p.add_argument("--output", type=Path, required=True, help=output_help)
+    p.add_argument("--output", type=Path, required=True,
+                   help=f"{output_help}; a new path or an empty folder (see --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoint this job wrote earlier in --output (nothing else is ever replaced)")
     p.add_argument("--init", default=default_init, help="'scratch', a Hugging Face id or a folder")
     p.add_argument("--preset", default="tiny", choices=sorted(presets), help="architecture for --init scratch")
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps, >= 1 (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(checkpoint_kind=kind)
     return p
 
 
 def run_job(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
-    """Set up logging and run a training job, mapping errors to exit codes (0 ok, 2 invalid input, 1 failure)."""
+    """Set up logging and run a training job, mapping errors to exit codes (0 ok, 2 invalid input, 1 failure).
+
+    ``--output`` is checked first (:func:`sweep.checkpoint_output.check_output`, made absolute), and
+    ``--init`` / ``--init-tokenizer`` must not lie in it: a refusal exits 2 before any data is loaded.
+    """
+    from .checkpoint_output import check_init_is_not_output, check_output
+
     setup_logging(args.verbose)
-    return exit_code_of(lambda: run(args))
+
+    def checked_run() -> int:
+        args.output = check_output(args.output, args.checkpoint_kind, args.overwrite)
+        for dest in ("init", "init_tokenizer"):
+            check_init_is_not_output(getattr(args, dest, None), args.output, "--" + dest.replace("_", "-"))
+        return run(args)
+
+    return exit_code_of(checked_run)
 
 
 def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None) -> None:
@@ -168,6 +206,13 @@ def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None)
                         help=f"Kronos predictor: hub id, checkpoint folder or kronostraining output ({where})")
     parser.add_argument("--kronos-tokenizer", default=None,
                         help="Kronos tokenizer: hub id or folder (default: the model card's, or the training output's)")
+
+
+def _symbols(values: Sequence[str], flag: str = "--symbols") -> tuple[str, ...]:
+    """Validated symbols, each once (a repeat is dropped with a warning)."""
+    from .settings import unique
+
+    return unique(tuple(validate_symbol(s) for s in values), flag)
 
 
 def _flag_dest(flag: str) -> str:
@@ -351,7 +396,7 @@ def _sweep_settings(args: argparse.Namespace):
     from .settings import SweepSettings, new_run_id
 
     return SweepSettings(
-        symbols=tuple(args.symbols), models=tuple(dict.fromkeys(args.models)), n_trials=args.n_trials,
+        symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
         toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
@@ -501,7 +546,7 @@ def _run_promote(argv: Sequence[str]) -> int:
     args = _promote_parser().parse_args(argv)
     from .promote import PromoteSettings
 
-    _promote(PromoteSettings(run_id=args.run, symbols=tuple(args.symbols) if args.symbols else None,
+    _promote(PromoteSettings(run_id=args.run, symbols=_symbols(args.symbols) if args.symbols else None,
                              alpha=args.alpha, dry_run=args.dry_run, candidate=args.candidate, data_dir=args.data_dir,
                              output_dir=args.output_dir, runs_dir=args.runs_dir))
     return EXIT_OK
@@ -542,6 +587,7 @@ def _run_predict(argv: Sequence[str]) -> int:
     from .data import load_ohlcv
     from .predict import load_predictor
 
+    validate_symbol(args.symbol)
     predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq)
     forecast = predictor.predict(load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy), at=args.at)
     if args.json:
@@ -563,12 +609,17 @@ def _export_parser() -> argparse.ArgumentParser:
     from .export import LAYOUTS
 
     p = argparse.ArgumentParser(prog="python -m sweep export",
-                                description="Write the promoted configs in another system's layout.")
+                                description="Write the promoted configs in another system's layout, all or nothing: "
+                                            "the folder is rebuilt beside --to and swapped in, with a manifest.")
     p.add_argument("--layout", required=True, choices=LAYOUTS,
                    help="stock-prediction: the predecessor's best/, toto/ and kronos/ files")
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
-    p.add_argument("--to", type=Path, required=True, help="folder to write the layout into")
-    p.add_argument("--symbols", nargs="+", default=None, help="default: every best/<SYMBOL>.json")
+    p.add_argument("--to", type=Path, required=True,
+                   help="folder to write the layout into: new, empty, or written by an earlier export (its "
+                        "sweep-export.json says which files are ours; other files are kept)")
+    p.add_argument("--symbols", nargs="+", default=None,
+                   help="default: every best/<SYMBOL>.json (files of symbols without one are removed); with a list, "
+                        "other symbols keep their files from the previous export")
     return p
 
 
@@ -581,11 +632,17 @@ def _run_export(argv: Sequence[str]) -> int:
         console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
     for path in result.written:
         console.print(f"[green]wrote[/green] {path}", highlight=False)
+    for path, reason in result.removed:
+        console.print(f"[yellow]removed[/yellow] {path}: {reason}", highlight=False)
+    if result.kept:
+        console.print(f"kept {len(result.kept)} files of symbols not in --symbols, as the previous export wrote "
+                      f"them: {', '.join(str(p) for p in result.kept)}", highlight=False)
     return EXIT_OK
 
 
 def _run_data(argv: Sequence[str]) -> int:
     args = _data_parser().parse_args(argv)
+    args.symbols = _symbols(args.symbols)
     if args.action == "download":
         from .download import download_symbol
 
@@ -617,13 +674,15 @@ def _run_data(argv: Sequence[str]) -> int:
 
 def _flag_identity(family: str, args: argparse.Namespace) -> dict[str, Any] | None:
     """The model that ``--toto-model`` / ``--kronos-model`` / a family flag name for ``family``, or ``None``."""
+    from .model_paths import flag_path  # a folder relative to the working directory, never to a hyperparams folder
+
     if family in family_model_ids(args):
-        return {"family": family, "model_id": family_model_ids(args)[family]}
+        return {"family": family, "model_id": flag_path(family_model_ids(args)[family])}
     if family == "toto" and args.toto_model:
-        return {"family": "toto", "model_id": args.toto_model}
+        return {"family": "toto", "model_id": flag_path(args.toto_model)}
     if family == "kronos" and (args.kronos_model or args.kronos_tokenizer):
-        return {"family": "kronos", "model_id": args.kronos_model or DEFAULT_KRONOS_MODEL,
-                "tokenizer_id": args.kronos_tokenizer}
+        return {"family": "kronos", "model_id": flag_path(args.kronos_model or DEFAULT_KRONOS_MODEL),
+                "tokenizer_id": flag_path(args.kronos_tokenizer)}
     return None
 
 
@@ -650,10 +709,11 @@ def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_evaluate(argv: Sequence[str]) -> int:
     args = _evaluate_parser().parse_args(argv)
+    validate_symbol(args.symbol)
     from .cache import SampleCache
     from .data import load_ohlcv
     from .ensemble import evaluate_document
-    from .forecasters import forecaster_from_identity
+    from .forecasters import document_loader
     from .windows import make_splits
 
     document = _load_document(args.config, args)
@@ -665,7 +725,7 @@ def _run_evaluate(argv: Sequence[str]) -> int:
                            "windows": splits.describe(data.frame.index)}
     for split in ("validation", "test"):
         origins = splits.origins(split)
-        result = evaluate_document(document, data, origins, spec.horizon, cache, forecaster_from_identity)
+        result = evaluate_document(document, data, origins, spec.horizon, cache, document_loader(args.config))
         out[split] = {**result.to_dict(), "persistence": result.baseline}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -694,7 +754,11 @@ def setup_logging(verbose: bool) -> None:
 
 
 def exit_code_of(command: Callable[[], int]) -> int:
-    """Run a command, printing a :class:`SweepError` as one line; 2 for invalid input, 1 for failure."""
+    """Run a command, printing a :class:`SweepError` as one line; 2 for invalid input, 1 for failure.
+
+    Any other exception is a bug: one line naming it and a log file with its traceback
+    (:func:`sweep.crash_log.write_crash_log`), exit 1. No traceback reaches the terminal.
+    """
     try:
         return command()
     except (DataValidationError, ConfigError) as e:
@@ -705,12 +769,24 @@ def exit_code_of(command: Callable[[], int]) -> int:
         return EXIT_FAILURE
     except OSError as e:  # a full disk under a write of a library (a plot, a log): same message, no traceback
         if not is_disk_full(e):
-            raise
+            return _unexpected(e)
         console.print(f"[red]error:[/red] {DiskFullError.at(e.filename or '.', e)}", highlight=False)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         console.print("interrupted; rerun the same command with the same --run-id to resume")
         return 130
+    except Exception as e:
+        return _unexpected(e)
+
+
+def _unexpected(error: Exception) -> int:
+    """A bug: one line here, the traceback in a log for the report."""
+    from .crash_log import write_crash_log
+
+    first_line = (str(error).splitlines() or [""])[0][:300]
+    console.print(f"[red]error:[/red] unexpected {type(error).__name__}: {first_line}. This is a bug in sweep; the "
+                  f"traceback is in {write_crash_log(error)} (please attach it to a report)", highlight=False)
+    return EXIT_FAILURE
 
 
 def _thread_failure(args) -> None:

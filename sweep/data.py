@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .bar_time import parse_freq
 from .errors import ConfigError, DataValidationError
 
 __all__ = [
@@ -144,23 +146,6 @@ def symbol_path(data_dir: str | Path, symbol: str) -> Path:
     return stem.with_name(stem.name + SUFFIXES[0])
 
 
-def parse_freq(freq: str) -> pd.Timedelta:
-    """Parse a bar frequency such as ``"1h"`` or ``"15min"``.
-
-    Raises
-    ------
-    ConfigError
-        If pandas cannot parse it or it is not positive.
-    """
-    try:
-        delta = pd.Timedelta(freq)
-    except ValueError as e:
-        raise ConfigError(f"--freq {freq!r} is not a frequency; use e.g. '1h' or '15min'") from e
-    if delta <= pd.Timedelta(0):
-        raise ConfigError(f"--freq must be positive, got {freq!r}")
-    return delta
-
-
 def _read_raw(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataValidationError(
@@ -169,7 +154,10 @@ def _read_raw(path: Path) -> pd.DataFrame:
         )
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as e:
+    except (zlib.error, EOFError) as e:  # a corrupt or truncated .gz (gzip.BadGzipFile is an OSError)
+        raise DataValidationError(f"{path}: the compressed file is corrupt or truncated ({type(e).__name__}: {e}); "
+                                  f"restore it, or download it again with 'python -m sweep data download'") from e
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise DataValidationError(f"{path}: not a readable CSV file ({e}); expected a header line "
                                   f"'timestamp,open,high,low,close,volume'") from e
     raw.columns = [str(c).strip().lower() for c in raw.columns]

@@ -8,8 +8,10 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from .bar_time import utc_timestamp
 from .data import COLUMNS, symbol_path
 from .errors import ConfigError, SweepError
+from .store import check_output_folder
 
 __all__ = ["exchange_pair", "candles_to_frame", "download_symbol"]
 
@@ -66,10 +68,13 @@ def download_symbol(symbol: str, data_dir: str | Path, exchange_id: str = "binan
     Raises
     ------
     ConfigError
-        If ccxt is missing, the exchange is unknown, or the symbol is not a USD pair.
+        If ``since`` is not a date, ``data_dir`` cannot be written, ccxt is missing, the exchange is
+        unknown, or the symbol is not a USD pair.
     SweepError
         If the exchange cannot be reached or rejects the request.
     """
+    since_ms = int(utc_timestamp(since, "--since").timestamp() * 1000)
+    check_output_folder(data_dir, "--data-dir")
     try:
         import ccxt
     except ImportError as e:
@@ -80,7 +85,7 @@ def download_symbol(symbol: str, data_dir: str | Path, exchange_id: str = "binan
     exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True})
     pair = exchange_pair(symbol)
     try:
-        rows = _fetch_all(exchange, pair, timeframe, int(pd.Timestamp(since, tz="UTC").timestamp() * 1000))
+        rows = _fetch_all(exchange, pair, timeframe, since_ms)
     except ccxt.NetworkError as e:
         raise SweepError(f"cannot reach {exchange_id} to download {pair} ({type(e).__name__}: {e}); "
                          f"check the network connection or copy <SYMBOL>.csv files into {data_dir}") from e

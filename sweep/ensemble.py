@@ -10,6 +10,7 @@ origins only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -19,13 +20,16 @@ from .cache import SampleCache
 from .config import ForecastConfig
 from .data import OHLCVData
 from .evaluate import EvaluationResult, draw_samples, score
+from .errors import ConfigError
 from .forecasters.base import Forecaster
+from .forecasters.registry import FAMILIES
 from .predictive import Predictive
+from .store import read_json
 from .windows import gather_targets
 
 __all__ = ["Member", "MemberForecast", "member_forecast", "fit_lp_weights", "fit_greedy_weights", "fit_weights",
            "ENSEMBLE_METHODS", "GREEDY_ITERATIONS", "blend", "ensemble_result", "document_members",
-           "document_forecast", "evaluate_document", "member_entries"]
+           "document_forecast", "evaluate_document", "member_entries", "read_best", "check_best"]
 
 #: Quantile levels the members' distributions are averaged on: 100 equally weighted mid-points.
 QUANTILE_LEVELS = (np.arange(100) + 0.5) / 100
@@ -204,6 +208,77 @@ def document_members(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]
                  float(e["weight"])) for e in document["config"]["members"]]
     return [(document["model"]["family"], document["model"],
              ForecastConfig.from_dict(document["config"], source=f"{document.get('symbol', 'candidate')} config"), 1.0)]
+
+
+#: JSON type names for messages about a document that is not an object.
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+               type(None): "null"}
+
+
+def _best_problem(document: Any, symbol: str) -> str | None:
+    """What makes ``document`` not a best config of ``symbol`` (None when it is one)."""
+    if not isinstance(document, dict):
+        return f"it holds {_JSON_TYPES.get(type(document), type(document).__name__)}, not a JSON object"
+    missing = [key for key in ("model", "config") if key not in document]
+    if missing:
+        return f"it has no {' and no '.join(repr(k) for k in missing)} key (it has {sorted(document)})"
+    model = document["model"]
+    if not isinstance(model, dict) or "family" not in model:
+        return f"its 'model' block {model!r} is not an object with a 'family'"
+    if model["family"] != "ensemble" and model["family"] not in FAMILIES:
+        return f"its model family {model['family']!r} is unknown (known: {sorted(FAMILIES)} and 'ensemble')"
+    if document.get("symbol", symbol) != symbol:
+        return f"it is the best config of {document['symbol']!r}, not of {symbol!r}"
+    try:
+        members = document_members(document)
+    except ConfigError as e:
+        return f"its config is invalid: {e}"
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return f"its config is malformed ({type(e).__name__}: {e})"
+    if not any(weight > 0 for *_, weight in members):
+        return "no member of its ensemble has a positive weight"
+    return None
+
+
+def check_best(document: Any, path: str | Path) -> dict[str, Any]:
+    """Return ``document`` if it is a best config (``best/<SYMBOL>.json``): one model, an ensemble or persistence.
+
+    Parameters
+    ----------
+    document : object
+        The parsed JSON.
+    path : str or Path
+        The file it came from; its stem is the symbol, and messages name it.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        If it is not a JSON object, lacks ``model`` or ``config``, names an unknown model family or another
+        symbol, or holds an invalid config; the message names the file, the problem and the fix.
+    """
+    path = Path(path)
+    problem = _best_problem(document, path.stem)
+    if problem is not None:
+        reviews = path.parent.parent / "reviews"
+        raise ConfigError(f"{path} is not a best config: {problem}. Restore it from a backup, or delete it and re-run "
+                          f"`python -m sweep promote --run RUN_ID --symbols {path.stem}` (the latest review, "
+                          f"{reviews}/<time>-{path.stem}.md, names its run)")
+    return document
+
+
+def read_best(path: str | Path) -> dict[str, Any]:
+    """Read and check a ``best/<SYMBOL>.json`` (see :func:`check_best`).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not valid JSON, or not a best config.
+    """
+    return check_best(read_json(path, "best config"), path)
 
 
 def document_forecast(document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,

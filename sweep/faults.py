@@ -9,28 +9,17 @@ the CLI prints them as one line and exits 1, and rerunning the same command resu
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from .errors import DiskFullError, StorageError, is_disk_full
+from .storage_url import is_database_url, redacted
 
-__all__ = ["storage_faults", "is_database_url", "redacted", "STORAGE_RETRY_DELAYS_S"]
+__all__ = ["storage_faults", "STORAGE_RETRY_DELAYS_S"]
 
 #: Seconds to wait before each new attempt of a study whose database connection failed (local executor).
 STORAGE_RETRY_DELAYS_S = (2.0, 5.0, 10.0, 30.0)
-RDB_PREFIXES = ("postgresql", "mysql", "sqlite")
-
-
-def is_database_url(storage: str | Path) -> bool:
-    """Whether ``storage`` is an RDB URL rather than a journal file path."""
-    return str(storage).startswith(RDB_PREFIXES)
-
-
-def redacted(storage: str | Path) -> str:
-    """``storage`` with any password in a URL replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(storage))
 
 
 def _database_errors() -> tuple[type[BaseException], ...]:

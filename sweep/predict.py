@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from .cache import SampleCache
-from .data import OHLCVData, ohlcv_from_frame, parse_freq
-from .ensemble import document_forecast, document_members
+from .bar_time import parse_freq, utc_timestamp
+from .data import OHLCVData, ohlcv_from_frame
+from .ensemble import document_forecast, document_members, read_best
 from .errors import ConfigError, DataValidationError
-from .forecasters import Forecaster, forecaster_from_identity
-from .store import best_path, read_json
+from .forecasters import Forecaster, document_loader
+from .store import best_path
 
 __all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS"]
 
@@ -76,6 +77,7 @@ class Forecast:
                 "model": self.model, "config": self.config, "provenance": self.provenance}
 
 
+
 class Predictor:
     """Forecasts of one symbol's promoted config.
 
@@ -86,8 +88,9 @@ class Predictor:
         ``windows.horizon``.
     source : Path
         The file it came from, for messages.
-    load : callable
-        Loads a model from its ``model`` block (default :func:`sweep.forecasters.forecaster_from_identity`).
+    load : callable, optional
+        Loads a model from its ``model`` block (default :func:`sweep.forecasters.document_loader` of ``source``:
+        relative checkpoint paths resolve against the hyperparams folder ``source`` lies in).
     freq : str
         Bar frequency of the data the config was tuned on.
 
@@ -100,8 +103,9 @@ class Predictor:
     """
 
     def __init__(self, document: dict[str, Any], source: Path,
-                 load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity, freq: str = "1h"):
+                 load: Callable[[dict[str, Any]], Forecaster] | None = None, freq: str = "1h"):
         self.document, self.source, self.freq = document, Path(source), freq
+        load = load or document_loader(source)
         try:
             self.members = document_members(document)
             self.horizon = int(document["windows"]["horizon"])
@@ -124,13 +128,14 @@ class Predictor:
         if at is None:
             origin = data.n_bars
         else:
-            when = pd.Timestamp(at)
-            when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+            when = utc_timestamp(at, "--at")
             origin = int(index.searchsorted(when))
             known = origin < data.n_bars and index[origin] == when
             if not (known or (origin == data.n_bars and when == index[-1] + step)):
-                raise ConfigError(f"--at {at}: not a bar of {data.path} nor the bar after its last one "
-                                  f"({index[-1] + step}); pass a bar open time from {index[0]} on")
+                nearest = index[min(origin, data.n_bars - 1)]
+                raise ConfigError(f"--at {at}: --at must be the open time of a bar of {data.path} (bars every "
+                                  f"{self.freq}, from {index[0]} to {index[-1]}) or of the bar after its last one "
+                                  f"({index[-1] + step}); e.g. {nearest}")
         if origin < self.context_length:
             raise DataValidationError(f"{data.path}: the forecast at bar {origin} needs {self.context_length} bars "
                                       f"before it (the config's context_length); pass more history")
@@ -180,19 +185,22 @@ class Predictor:
 
 
 def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
-                   load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity,
+                   load: Callable[[dict[str, Any]], Forecaster] | None = None,
                    freq: str = "1h") -> Predictor:
     """The :class:`Predictor` of ``<hyperparams_dir>/best/<SYMBOL>.json``.
 
     Raises
     ------
     ConfigError
-        If the symbol has no promoted config (naming the file and the promote command).
+        If the symbol has no promoted config (naming the file and the promote command), or its file is not a
+        best config (:func:`sweep.ensemble.read_best`).
     ModelLoadError
-        If a model cannot be loaded or a checkpoint changed since it was recorded.
+        If a model cannot be loaded, its recorded checkpoint folder is gone, or a file of it changed since it
+        was recorded (the message names the best file, the recorded path and the changed files). Checkpoint
+        paths recorded relative to the hyperparams folder resolve against ``hyperparams_dir``.
     """
     path = best_path(hyperparams_dir, symbol)
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: {symbol} has no promoted config; run "
                           f"`python -m sweep promote --run RUN_ID` first")
-    return Predictor(read_json(path, "best config"), path, load, freq)
+    return Predictor(read_best(path), path, load or document_loader(path, hyperparams_dir), freq)

@@ -22,15 +22,16 @@ from typing import Any, Callable
 
 from .cache import SampleCache
 from .data import load_ohlcv, validate_symbol
-from .ensemble import document_members, evaluate_document
+from .ensemble import document_members, evaluate_document, read_best
 from .errors import ConfigError, SweepError
 from .evaluate import EvaluationResult
-from .forecasters import Forecaster, forecaster_from_identity
+from .forecasters import Forecaster, document_loader, forecaster_from_identity
 from .config import ForecastConfig
 from .stats import PairedTest, paired_test
 from .review_file import review_markdown, write_review
 from .store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
 from .windows import WindowSpec, make_splits
+from .settings import validate_run_id
 
 __all__ = ["PromoteSettings", "Review", "promote", "review_symbol", "decide", "persistence_document", "LOCK_NAME",
            "PROMOTED", "KEPT", "PERSISTENCE"]
@@ -79,6 +80,7 @@ class PromoteSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        validate_run_id(self.run_id, "--run")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
         if self.candidate not in (None, "selected", "ensemble"):
@@ -183,23 +185,31 @@ def _run_data_settings(settings: PromoteSettings) -> tuple[str, str]:
 
 
 def review_symbol(settings: PromoteSettings, symbol: str,
-                  load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity) -> Review:
+                  load: Callable[[dict[str, Any]], Forecaster] | None = None) -> Review:
     """Review the candidate of ``symbol`` against its current best; promote it if it wins.
+
+    ``load`` loads a ``model`` block (default: :func:`sweep.forecasters.forecaster_from_identity` resolving
+    relative checkpoint paths against ``settings.output_dir``); its errors name the candidate or best file.
 
     Raises
     ------
     ConfigError
         If a file is missing or malformed, or a config does not fit today's data.
     ModelLoadError
-        If a model cannot be loaded.
+        If a model cannot be loaded, or its checkpoint is gone or changed since it was recorded (checked before
+        the lock is taken).
     SweepError
         If another promoter holds the lock longer than ``lock_timeout_s``.
     """
     from filelock import FileLock, Timeout
 
+    load = _once(load or _loader(settings))
     source = settings.candidate_file(symbol, settings.declared_candidate(symbol))
     candidate = read_json(source, "candidate")
     document_members(candidate)  # validate before waiting for the lock
+    if best_path(settings.output_dir, symbol).is_file():
+        read_best(best_path(settings.output_dir, symbol))  # a broken incumbent is refused before any evaluation
+    _preload(settings, symbol, load)
     spec = _window_spec(candidate, source)
     freq, gap_policy = _run_data_settings(settings)
     data = load_ohlcv(settings.data_dir, symbol, freq, gap_policy)
@@ -215,7 +225,8 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(lock_path), timeout=settings.lock_timeout_s):
-            review, incumbent = _decide(settings, symbol, candidate, data, origins, spec.horizon, cache, load, windows)
+            review, incumbent = _decide(settings, symbol, candidate, data, origins, spec.horizon, cache, load, windows,
+                                        source)
             return _record(settings, review, candidate, incumbent, source)
     except Timeout as e:
         raise SweepError(f"another promoter has held {lock_path} for over {settings.lock_timeout_s:.0f} s; "
@@ -259,16 +270,17 @@ def persistence_document(symbol: str, candidate: dict[str, Any], review: Review,
 
 
 def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], data, origins, horizon: int,
-            cache: SampleCache, load, windows: dict[str, Any]) -> tuple[Review, dict[str, Any] | None]:
+            cache: SampleCache, load, windows: dict[str, Any], source: Path) -> tuple[Review, dict[str, Any] | None]:
     """Evaluate both configs and apply :func:`decide`; returns the review and the current best document."""
-    candidate_result = evaluate_document(candidate, data, origins, horizon, cache, load)
+    candidate_result = evaluate_document(candidate, data, origins, horizon, cache, document_loader(source, load=load))
     vs_persistence = paired_test(candidate_result.window_errors, candidate_result.baseline_window_errors,
                                  settings.alpha, settings.seed)
     best_file = best_path(settings.output_dir, symbol)
-    incumbent = read_json(best_file, "best config") if best_file.is_file() else None
+    incumbent = read_best(best_file) if best_file.is_file() else None
     incumbent_result = vs_best = None
     if incumbent is not None:
-        incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache, load)
+        incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache,
+                                             document_loader(best_file, load=load))
         vs_best = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha,
                               settings.seed)
     outcome, reason = decide(vs_persistence, vs_best)
@@ -303,12 +315,13 @@ def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any]
     return Review(**{**review.__dict__, "path": path})
 
 
-def promote(settings: PromoteSettings,
-            load: Callable[[dict[str, Any]], Forecaster] = forecaster_from_identity) -> list[Review]:
-    """Review every requested candidate of ``settings.run_id``; see :func:`review_symbol`.
+def _loader(settings: PromoteSettings) -> Callable[[dict[str, Any]], Forecaster]:
+    """:func:`forecaster_from_identity` resolving relative checkpoint paths against the hyperparams folder."""
+    return lambda identity: forecaster_from_identity(identity, settings.output_dir)
 
-    Each model is loaded once for all symbols.
-    """
+
+def _once(load: Callable[[dict[str, Any]], Forecaster]) -> Callable[[dict[str, Any]], Forecaster]:
+    """``load``, loading each ``model`` block once."""
     loaded: dict[str, Forecaster] = {}
 
     def load_once(identity: dict[str, Any]) -> Forecaster:
@@ -317,4 +330,40 @@ def promote(settings: PromoteSettings,
             loaded[key] = load(identity)
         return loaded[key]
 
-    return [review_symbol(settings, symbol, load_once) for symbol in settings.symbols_to_review()]
+    return load_once
+
+
+def _preload(settings: PromoteSettings, symbol: str, load: Callable[[dict[str, Any]], Forecaster]) -> None:
+    """Load every model the candidate and the current best of ``symbol`` name, before the lock and any write, so a
+    checkpoint that is gone or changed since it was recorded is refused (naming the file) with nothing written.
+
+    Raises
+    ------
+    ModelLoadError
+        See :func:`sweep.forecasters.forecaster_from_identity`.
+    """
+    source, best = settings.candidate_file(symbol, settings.declared_candidate(symbol)), best_path(
+        settings.output_dir, symbol)
+    documents = [(source, read_json(source, "candidate")), *([(best, read_best(best))] if best.is_file() else [])]
+    for path, document in documents:
+        named = document_loader(path, load=load)
+        for _label, identity, _config, weight in document_members(document):
+            if weight > 0:
+                named(identity)
+
+
+def promote(settings: PromoteSettings,
+            load: Callable[[dict[str, Any]], Forecaster] | None = None) -> list[Review]:
+    """Review every requested candidate of ``settings.run_id``; see :func:`review_symbol`.
+
+    Each model is loaded once for all symbols. Every symbol's current best is checked
+    (:func:`sweep.ensemble.read_best`) before the first review, so a broken one changes nothing.
+    """
+    load_once = _once(load or _loader(settings))
+    symbols = settings.symbols_to_review()
+    for symbol in symbols:  # every incumbent is checked before any review is written
+        if best_path(settings.output_dir, symbol).is_file():
+            read_best(best_path(settings.output_dir, symbol))
+    for symbol in symbols:  # and every model loads, unchanged, before any review is written
+        _preload(settings, symbol, load_once)
+    return [review_symbol(settings, symbol, load_once) for symbol in symbols]

@@ -33,10 +33,12 @@ from .ensemble import document_forecast
 from .errors import ConfigError
 from .evaluate import evaluate
 from .forecasters.registry import family_of
-from .forecasters import forecaster_from_identity
+from .forecasters import document_loader
 from .kronos.card import DEFAULT_KRONOS_MODEL
+from .settings import validate_run_id
 from .space import n_max_samples
-from .store import candidate_path, read_json, write_text_atomic
+from .storage_url import check_storage
+from .store import candidate_path, check_output_folder, read_json, write_text_atomic
 from .study import make_storage
 from .windows import WindowSpec, make_splits
 
@@ -169,8 +171,8 @@ def _overfitting_plot(summary: StudySummary, folder: Path) -> Path:
 
 
 def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
-               cache: SampleCache, folder: Path) -> Path:
-    forecast = document_forecast(document, data, origins, horizon, cache, forecaster_from_identity)
+               cache: SampleCache, folder: Path, source: Path) -> Path:
+    forecast = document_forecast(document, data, origins, horizon, cache, document_loader(source))
     last_close = data.close[origins - 1]
     # Return units: hourly moves are ~0.3 % of the price, invisible on a price axis.
     bands = forecast.predictive.quantiles([0.05, 0.25, 0.75, 0.95])[:, :, 0].T / last_close - 1  # [4, n_windows]
@@ -334,12 +336,14 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
     Raises
     ------
     ConfigError
-        If the run does not exist or has no study.
+        If the run does not exist or has no study, ``storage`` is not a usable URL or journal path,
+        or the report folder cannot be written.
     """
-    run_dir = Path(runs_dir) / run_id
+    check_storage(storage)
+    run_dir = Path(runs_dir) / validate_run_id(run_id, "--run")
     settings = read_json(run_dir / "run.json", f"run {run_id!r} settings (is --runs-dir right?)")
     folder = Path(report_dir or run_dir / "report")
-    folder.mkdir(parents=True, exist_ok=True)
+    check_output_folder(folder, "--report-dir")
     backend = make_storage(storage or run_dir / "optuna.journal")
     prefix = f"{run_id}/" if storage else ""  # shared databases namespace studies by run id
     # a backtest's fold studies (fold<k>/...) are summarised by its backtest.json, not one by one
@@ -347,6 +351,7 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
     backtest_file = run_dir / "backtest.json"
     if not names and not backtest_file.is_file():
         raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
+    folder.mkdir(parents=True, exist_ok=True)
     spec = WindowSpec.from_document(settings["windows"])
     cache = SampleCache(run_dir / "cache")
     studies, candidates, fans = [], {}, {}
@@ -361,7 +366,7 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
         if path.is_file():
             candidates[symbol] = read_json(path, "candidate")
             fans[symbol] = _fan_chart(symbol, candidates[symbol], data, splits.test_origins, spec.horizon, cache,
-                                      folder)
+                                      folder, path)
     report = folder / "report.md"
     text = _markdown(run_id, studies, candidates, fans, folder)
     if backtest_file.is_file():

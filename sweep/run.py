@@ -16,6 +16,7 @@ from .errors import TrialError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .finetune import finetune_checkpoints
+from .model_paths import portable_document
 from .forecasters.registry import FAMILIES, family_of
 from .forecasters.base import Forecaster
 from .overlap import warn_overlaps
@@ -149,13 +150,14 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     """
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
-    with run_lock(settings.run_dir):
+    for warning in settings.windows.power_warnings():
+        logger.warning(warning)
+    with run_lock(settings.run_dir, check=lambda: check_run_settings(settings, datasets)):
         return _sweep(settings, datasets, splits, executor, progress)
 
 
 def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits],
            executor: Executor | None, progress: Progress | None) -> list[SymbolResult]:
-    check_run_settings(settings, datasets)
     warn_overlaps(model_sources(settings), datasets, splits)
     executor = executor or InProcessExecutor()
     if settings.finetune:
@@ -195,12 +197,14 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, mine: list[Stud
     power = persistence_power(scoring, done, best)
     if power is not None:
         document["power_vs_persistence"] = power
+    document = portable_document(document, settings.output_dir)  # checkpoints in the project: relative paths
     path = _write_with_losses(candidate_path(settings.output_dir, settings.run_id, symbol), document,
                               window_losses_csv(scoring, losses))
     ensemble = None
     if settings.ensemble:
         ensemble, losses = ensemble_document(scoring, fit_ensemble(scoring, settings.ensemble, done), done,
                                              significance, recorded, selection_settings(settings))
+        ensemble = portable_document(ensemble, settings.output_dir)
         _write_with_losses(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble,
                            window_losses_csv(scoring, losses))
     return SymbolResult(symbol, best, test, path, document, mine, ensemble)

@@ -15,7 +15,7 @@ import socket
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import ConfigError
 from .store import utc_now, write_json_atomic
@@ -37,13 +37,21 @@ def _holder(run_dir: Path) -> str:
 
 
 @contextmanager
-def run_lock(run_dir: str | Path) -> Iterator[None]:
+def run_lock(run_dir: str | Path, check: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the run's driver lock for the block.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+    check : callable, optional
+        Run under the lock before this driver records itself in ``driver.json``, e.g. the resume
+        check: a command it refuses leaves the run folder as it was.
 
     Raises
     ------
     ConfigError
-        At once, if another driver holds the lock (naming the run folder, that process and the fix).
+        At once, if another driver holds the lock (naming the run folder, that process and the fix);
+        or whatever ``check`` raises.
     """
     from filelock import FileLock, Timeout
 
@@ -57,6 +65,8 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
                           f"finish or stop it, use another --run-id, or give one run more parallel workers with "
                           f"--executor ray --workers N") from e
     try:
+        if check is not None:
+            check()
         write_json_atomic(run_dir / DRIVER_FILE, {"pid": os.getpid(), "host": socket.gethostname(),
                                                   "started_at": utc_now(), "command": sys.argv})
         yield

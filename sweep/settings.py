@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .checkpoints import is_hub_id
 from .config import MODEL_FAMILIES
 from .data import OHLCVData, validate_symbol
 from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
 from .kronos.card import DEFAULT_KRONOS_MODEL
-from .store import read_json, utc_now, write_json_atomic
+from .space import CONTEXT_LENGTHS
+from .storage_url import check_storage
+from .store import check_output_folder, read_json, utc_now, write_json_atomic
 from .study import OBJECTIVE, OBJECTIVE_SETS
 from .windows import WindowSpec
 
-__all__ = ["SweepSettings", "new_run_id", "check_run_settings", "model_sources", "checkpoint_sources",
+__all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "check_run_settings", "model_sources", "checkpoint_sources",
            "RUN_ID_PATTERN"]
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+logger = logging.getLogger(__name__)
+
+
+def validate_run_id(run_id: str, flag: str = "--run-id") -> str:
+    """Return ``run_id`` if it is safe as a folder name (no path separators, not ``.`` or ``..``).
+
+    Raises
+    ------
+    ConfigError
+        If it does not match ``[A-Za-z0-9._-]+``.
+    """
+    if not RUN_ID_PATTERN.match(run_id) or run_id in (".", ".."):
+        raise ConfigError(f"{flag} {run_id!r} is invalid: it names a folder, so it must match [A-Za-z0-9._-]+ "
+                          f"(e.g. nightly-2026-11-22)")
+    return run_id
 
 
 def new_run_id() -> str:
@@ -84,7 +103,9 @@ class SweepSettings:
     Raises
     ------
     ConfigError
-        On an invalid symbol, model, run id, trial count, objective or ensemble method.
+        On an invalid symbol, model, run id, trial count, objective, ensemble method, storage URL, output
+        folder, or a ``max_context_length`` below the shortest context of the search grid. A symbol or
+        model named twice is kept once, with a warning.
     """
 
     symbols: tuple[str, ...]
@@ -119,14 +140,20 @@ class SweepSettings:
             raise ConfigError("no symbols given; pass e.g. --symbols BTCUSD ETHUSD")
         for symbol in self.symbols:
             validate_symbol(symbol)
+        object.__setattr__(self, "symbols", unique(self.symbols, "--symbols"))
+        object.__setattr__(self, "models", unique(self.models, "--models"))
         unknown = [m for m in self.models if m not in MODEL_FAMILIES]
         if unknown or not self.models:
             raise ConfigError(f"--models {list(self.models)}: unknown {unknown}; choose from {list(MODEL_FAMILIES)}")
         if self.n_trials < 1:
             raise ConfigError(f"--n-trials must be at least 1, got {self.n_trials}")
-        if not RUN_ID_PATTERN.match(self.run_id) or self.run_id in (".", ".."):
-            raise ConfigError(f"--run-id {self.run_id!r} is invalid: it names a folder, so it must match "
-                              f"[A-Za-z0-9._-]+ (e.g. nightly-2026-11-22)")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer (NumPy and Optuna seeds), got {self.seed}")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ConfigError(f"--timeout must be a positive number of seconds per study, got {self.timeout_s}")
+        if self.finetune_steps < 1:
+            raise ConfigError(f"--finetune-steps must be at least 1, got {self.finetune_steps}")
+        validate_run_id(self.run_id)
         if tuple(self.objectives) not in OBJECTIVE_SETS:
             raise ConfigError(f"--objectives {list(self.objectives)} is not supported; use one of "
                               f"{[list(o) for o in OBJECTIVE_SETS]}")
@@ -142,10 +169,35 @@ class SweepSettings:
             raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
         if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
             raise ConfigError(f"--ensemble {self.ensemble!r} is unknown; choose from {sorted(ENSEMBLE_METHODS)}")
+        self._check_places()
         if self.promote_candidate not in ("selected", "ensemble") or (
                 self.promote_candidate == "ensemble" and self.ensemble is None):
             raise ConfigError(f"--promote-candidate {self.promote_candidate!r} must be 'selected', or 'ensemble' "
                               f"together with --ensemble lp|greedy")
+
+    def _check_places(self) -> None:
+        """Storage, output folders and the context ceiling: what would otherwise fail late or silently."""
+        check_storage(self.storage)
+        check_output_folder(self.output_dir, "--output-dir")
+        check_output_folder(self.runs_dir, "--runs-dir")
+        self._check_checkpoint_flags()
+        if set(self.models) - {"naive"} and self.windows.max_context_length < CONTEXT_LENGTHS[0]:
+            raise ConfigError(f"--max-context-length {self.windows.max_context_length} is below the shortest "
+                              f"context the search tries ({CONTEXT_LENGTHS[0]} bars); pass at least "
+                              f"{CONTEXT_LENGTHS[0]}, or sweep only --models naive")
+
+    def _check_checkpoint_flags(self) -> None:
+        """Each swept family's checkpoint is a folder, a hub id or bundled weights: a typo fails now, not after
+        the run folder is made (whether the folder holds a loadable checkpoint is the loader's to say)."""
+        named = [(FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
+                 if label in self.models]
+        if "kronos" in self.models and self.kronos_tokenizer:
+            named.append(("--kronos-tokenizer", self.kronos_tokenizer))
+        for flag, source in named:
+            if source.startswith("bundled:") or is_hub_id(source) or Path(source).expanduser().is_dir():
+                continue
+            raise ConfigError(f"{flag} {source!r} is neither an existing checkpoint folder nor a Hugging Face id "
+                              f"(owner/name); pass the folder a training job wrote, or a hub id")
 
     @property
     def run_dir(self) -> Path:
@@ -163,6 +215,16 @@ class SweepSettings:
     def labels(self) -> tuple[str, ...]:
         """Every model a study is run for: the families, then the fine-tuned variants."""
         return (*self.models, *self.variants)
+
+
+def unique(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    """``values`` in order with repeats dropped; a warning names the repeats (a symbol run twice would
+    write its candidate twice and count its studies twice in the run)."""
+    kept = tuple(dict.fromkeys(values))
+    if len(kept) < len(values):
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        logger.warning("%s names %s more than once; each runs once", flag, ", ".join(repeated))
+    return kept
 
 
 def checkpoint_sources(settings: SweepSettings) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from .errors import ConfigError, DiskFullError, is_disk_full
 
 __all__ = ["write_json_atomic", "write_text_atomic", "default_file_mode", "read_json", "candidate_path", "ensemble_candidate_path",
-           "best_path", "git_commit", "utc_now", "CANDIDATE_KEYS"]
+           "best_path", "git_commit", "utc_now", "check_output_folder", "CANDIDATE_KEYS"]
 
 CANDIDATE_KEYS = ("symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance")
 
@@ -80,12 +80,22 @@ def write_json_atomic(path: str | Path, document: Any) -> Path:
 
 @contextmanager
 def staged_folder(output: str | Path) -> Iterator[Path]:
-    """A temp folder beside ``output`` that replaces ``output`` whole when the block succeeds.
+    """A temp folder beside ``output`` that replaces the folder ``output`` whole when the block succeeds.
 
     A crash inside the block leaves ``output`` as it was (the staging folder is removed),
-    so a reader never sees a half-written checkpoint.
+    so a reader never sees a half-written checkpoint. Which folders a command may replace is its
+    own decision (the training jobs': :func:`sweep.checkpoint_output.check_output`); a file is
+    never replaced.
+
+    Raises
+    ------
+    ConfigError
+        If ``output`` is a file (checked before anything is written).
     """
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"{output} is a file, not a folder, and is never replaced by a folder; "
+                          f"choose a new output folder")
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     staging.chmod(default_file_mode() | 0o111)  # mkdtemp creates 0700
@@ -95,8 +105,7 @@ def staged_folder(output: str | Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if output.exists():
-        old = output.with_name(f".{output.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        old = staging.with_name(f"{staging.name}.old")  # unique like the staging folder: no one's file is touched
         output.rename(old)
         staging.rename(output)
         shutil.rmtree(old, ignore_errors=True)
@@ -110,7 +119,7 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     Raises
     ------
     ConfigError
-        If it is missing or not valid JSON (naming the file and the position).
+        If it is missing, a folder, unreadable, or not valid JSON (naming the file and the position).
     """
     path = Path(path)
     try:
@@ -119,6 +128,12 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise ConfigError(f"{what} {path} does not exist") from e
     except json.JSONDecodeError as e:
         raise ConfigError(f"{what} {path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} {path} is not a text (JSON) file ({e.reason} at byte {e.start})") from e
+    except IsADirectoryError as e:
+        raise ConfigError(f"{what} {path} is a folder; pass the JSON file's path") from e
+    except PermissionError as e:
+        raise ConfigError(f"{what} {path} cannot be read by this user ({e.strerror}); fix its permissions") from e
 
 
 def candidate_path(output_dir: str | Path, run_id: str, symbol: str) -> Path:
@@ -147,3 +162,32 @@ def git_commit(start: str | Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if dirty else commit
+
+
+def check_output_folder(path: str | Path, flag: str) -> None:
+    """Refuse an output folder that cannot be created or written, before any work starts.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder that may not exist yet.
+    flag : str
+        The flag that named it, for the message.
+
+    Raises
+    ------
+    ConfigError
+        If ``path`` is an existing file, lies under a file or a broken link, or its nearest existing folder
+        is not writable.
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a folder; pass a folder path (it is created if missing)")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+    if existing.is_symlink() and not existing.exists():
+        raise ConfigError(f"{flag} {path}: {existing} is a broken symbolic link; fix it or choose another path")
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {path}: {existing} is a file, so the folder cannot be created; choose another path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: {existing} is not writable by this user; choose a writable folder or "
+                          f"fix its permissions")

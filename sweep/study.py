@@ -24,7 +24,8 @@ from .cache import SampleCache
 from .config import ForecastConfig
 from .data import OHLCVData
 from .errors import ConfigError, DiskFullError, StorageError, SweepError, TrialError
-from .faults import STORAGE_RETRY_DELAYS_S, is_database_url, storage_faults
+from .faults import STORAGE_RETRY_DELAYS_S, storage_faults
+from .storage_url import is_database_url
 from .evaluate import evaluate
 from .forecasters.base import Forecaster
 from .journal import repair_journal

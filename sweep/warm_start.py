@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import ForecastConfig
-from .ensemble import document_members
+from .ensemble import document_members, read_best
 from .errors import ConfigError
 from .forecasters.registry import family_of
 from .space import default_config, params_of
-from .store import best_path, read_json
+from .store import best_path
 from .study import WarmStart
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _production_config(settings: "SweepSettings", symbol: str, label: str) -> tu
     if not path.is_file():
         return None
     try:
-        members = document_members(read_json(path, "best config"))
+        members = document_members(read_best(path))
     except (ConfigError, KeyError, TypeError, AttributeError) as e:
         logger.warning("%s cannot warm-start the %s study (%s)", path, label, e)
         return None

@@ -24,8 +24,22 @@ import numpy as np
 
 from .errors import ConfigError, DataValidationError
 
-__all__ = ["WindowSpec", "Splits", "context_slice", "target_slice", "make_splits", "walk_forward_splits",
+__all__ = ["MIN_ORIGINS", "FEW_ORIGINS", "WindowSpec", "Splits",
+           "context_slice", "target_slice", "make_splits", "walk_forward_splits",
            "origin_universe", "gather_contexts", "gather_targets"]
+
+#: Fewest origins in the validation or test period. The paired tests' HAC variance takes a Newey-West
+#: (1994) bandwidth of at least 2 lags and the bootstrap a block of at least 1, so below 5 origins the
+#: statistics have no degrees of freedom left (the DM and SPA code refuse fewer than 3).
+MIN_ORIGINS = 5
+#: Below this many validation origins a sweep warns that selection is mostly luck (the rule of thumb for
+#: a mean's normal approximation; the SPA's power at 100 windows is in benchmarks/spa_power.py).
+FEW_ORIGINS = 30
+
+
+def _flag(field_name: str) -> str:
+    """The CLI flag of a spec field (``val_windows`` -> ``--val-windows``)."""
+    return "--purge-gap" if field_name == "purge_gap_bars" else "--" + field_name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,8 @@ class WindowSpec:
     Raises
     ------
     ConfigError
-        If any value is out of range.
+        If any value is out of range, or the validation or test period holds fewer than
+        :data:`MIN_ORIGINS` origins.
     """
 
     horizon: int = 1
@@ -77,13 +92,33 @@ class WindowSpec:
         for name in ("horizon", "val_windows", "test_windows", "stride", "max_context_length", "test_stride"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{_flag(name)} must be a positive integer, got {value!r}")
         if self.stride % self.test_stride:
-            raise ConfigError(f"test_stride {self.test_stride} must divide stride {self.stride} (e.g. 1, or "
+            raise ConfigError(f"--test-stride {self.test_stride} must divide --stride {self.stride} (e.g. 1, or "
                               f"{self.stride} for one test origin per validation stride)")
+        self._check_origin_counts()
         if self.purge_gap_bars is not None and self.purge_gap_bars < self.horizon:
-            raise ConfigError(f"purge_gap_bars must be >= horizon ({self.horizon}), got {self.purge_gap_bars}; "
+            raise ConfigError(f"--purge-gap must be >= --horizon ({self.horizon}), got {self.purge_gap_bars}; "
                               f"a smaller gap lets validation and test targets overlap")
+
+    def _check_origin_counts(self) -> None:
+        if self.val_windows < MIN_ORIGINS:
+            raise ConfigError(f"--val-windows {self.val_windows}: selection needs at least {MIN_ORIGINS} validation "
+                              f"origins for its SPA and Model Confidence Set (the default is 100)")
+        if self.n_test_origins < MIN_ORIGINS:
+            raise ConfigError(
+                f"--test-windows {self.test_windows} holds {self.n_test_origins} test origin(s) at --stride "
+                f"{self.stride} and --test-stride {self.test_stride}; the paired tests need at least {MIN_ORIGINS}: "
+                f"raise --test-windows or lower --test-stride (the default, 1, scores every bar)")
+
+    def power_warnings(self) -> list[str]:
+        """Warnings for counts that are valid but leave the tests little power (see :data:`FEW_ORIGINS`)."""
+        if self.val_windows >= FEW_ORIGINS:
+            return []
+        return [f"--val-windows {self.val_windows}: selection compares trials on only {self.val_windows} validation "
+                f"origins, so its SPA and Model Confidence Set can tell almost nothing apart (at 100 windows and "
+                f"real noise the SPA finds a 10 % gain about 1 time in 5, benchmarks/spa_power.py); the winner "
+                f"is then mostly luck. Use the default 100 or more for decisions"]
 
     @property
     def purge_gap(self) -> int:

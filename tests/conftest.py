@@ -31,6 +31,16 @@ def write_csv(folder: Path, symbol: str, frame: pd.DataFrame) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def crash_logs(tmp_path_factory) -> Path:
+    """Tracebacks of unexpected errors go to a session folder, not the user's ``~/.local/state/sweep``."""
+    import os
+
+    folder = tmp_path_factory.mktemp("crash-logs")
+    os.environ["SWEEP_LOG_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A folder with a valid synthetic ``TEST.csv`` of 600 hourly bars."""
@@ -120,3 +130,55 @@ def tiny_quantile_dirs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ckpt")
     return {family: save_random_checkpoint(family, "tiny", root / family) for family in
             ("toto2", "chronos2", "chronos-bolt")}
+
+
+def tree_digest(*roots: Path) -> dict[str, str]:
+    """``{path: sha256}`` of every file under ``roots`` (a root that does not exist is recorded as absent).
+
+    Hostile-input tests compare it before and after a refused command: a refused command changes nothing.
+    """
+    import hashlib
+
+    digest: dict[str, str] = {}
+    for root in roots:
+        root = Path(root)
+        if not root.exists():
+            digest[str(root)] = "absent"
+            continue
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+class CliResult:
+    """Exit code, stdout and stderr of one in-process CLI call."""
+
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, err={self.err[-2000:]!r})"
+
+
+def run_cli(capsys, main, argv: list[str]) -> CliResult:
+    """Run ``main(argv)`` (``sweep.cli.main`` or a training job's) in-process and capture its output.
+
+    Asserts the user-facing contract every command keeps: an int exit code and no Python traceback on stderr.
+    """
+    capsys.readouterr()
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    result = CliResult(code, out, err)
+    assert isinstance(code, int), result
+    assert "Traceback" not in err and "Traceback" not in out, result
+    return result
+
+
+def assert_refused(result: CliResult, *named: str, code: int = 2) -> None:
+    """The command exited with ``code`` (2: invalid input) and its message names every value in ``named``
+    (on stderr, or on stdout for a report such as ``data validate``'s)."""
+    assert result.code == code, result
+    flat = " ".join((result.err + result.out).split())  # compare whitespace-insensitively
+    for value in named:
+        assert value in flat, f"{value!r} not named in: {result.err}"

@@ -94,3 +94,9 @@ def test_when_the_quantile_space_names_a_point_then_every_quantile_family_grid_h
 
     for levels in (np.array(NINE_LEVELS), np.array(CHRONOS2_LEVELS)):
         assert aggregate_quantiles(np.zeros((1, len(levels), 1)), levels, name).shape == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["quantile_1.5", "trimmed_mean_2.5", "winsorized_mean_10.5"])
+def test_when_a_number_of_one_or_more_is_not_whole_then_the_name_is_refused_as_ambiguous(name):
+    with pytest.raises(ConfigError, match="ambiguous: write the fraction"):
+        parse_aggregation(name)

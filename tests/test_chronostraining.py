@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from chronostraining.__main__ import main
+from sweep.checkpoint_output import checkpoint_kind_of
 from sweep.data import load_ohlcv
 from sweep.forecasters.chronos import Chronos2Forecaster
 from sweep.overlap import training_limits
@@ -21,6 +22,7 @@ def test_when_trained_from_scratch_for_k_folds_then_it_saw_only_bars_before_the_
                  "scratch", "--preset", "tiny", "--steps", "3", "--folds", "2", *FLAGS]) == 0
     meta = json.loads((out / "training.json").read_text())
     assert meta["steps"] == 3 and meta["init"] == "scratch" and meta["context_length"] == 256
+    assert checkpoint_kind_of(out) == "chronos2"  # what --overwrite may replace
     data = load_ohlcv(shared_data, "BTCUSD")
     oldest = walk_forward_splits(data.n_bars, WindowSpec(val_windows=20, test_windows=20, max_context_length=256), 2)[0]
     first_val = data.frame.index[oldest.first_validation_origin]

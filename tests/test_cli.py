@@ -125,7 +125,7 @@ def test_when_a_run_json_predates_test_stride_then_it_resumes_only_with_test_ori
     (["--symbols", "TEST", "--data-dir", "{data}", "--n-trials", "0"], 2, "--n-trials must be at least 1"),
     (["--symbols", "TEST", "--data-dir", "{data}"], 2, "TEST.csv has 600 bars but the windows need"),
     (["--symbols", "TEST", "--data-dir", "{data}", "--toto-model", "/no/such/ckpt", *SMALL[:6],
-      "--max-context-length", "64"], 1, "neither an existing checkpoint folder"),
+      "--max-context-length", "64"], 2, "neither an existing checkpoint folder"),
     (["evaluate", "--symbol", "TEST", "--config", "{data}/missing.json", "--data-dir", "{data}"], 2,
      "config file .*missing.json does not exist"),
     (["data", "validate", "--symbols", "TEST", "BAD", "--data-dir", "{data}"], 2, "high < max"),
@@ -180,7 +180,10 @@ def test_when_a_kronos_candidate_is_evaluated_then_it_reloads_the_same_checkpoin
     sampling = doc["config"]["sampling"]
     assert doc["model"]["family"] == "kronos" and set(sampling) == {"temperature", "top_k", "top_p", "clip"}
     assert sampling["top_k"] == 0 or sampling["top_p"] == 1.0
-    assert doc["model"]["tokenizer_checkpoint_sha256"] and doc["model"]["max_context"] == 512
+    assert set(doc["model"]["tokenizer_checkpoint_files"]) == {"config.json", "model.safetensors"}
+    assert set(doc["model"]["checkpoint_files"]) == {"kronos.json", "predictor/config.json",
+                                                     "predictor/model.safetensors"}
+    assert doc["model"]["max_context"] == 512
     capsys.readouterr()
     assert main(["evaluate", "--symbol", "ETHUSD", "--config", str(path), "--data-dir", str(shared_data), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

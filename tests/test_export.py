@@ -69,7 +69,7 @@ def test_when_exported_then_each_file_matches_the_predecessors_schema(hyperparam
         "max_context": 512, "clip": 5.0}
     assert json.loads((out / "best/SOLUSD.json").read_text())["model"] == "kronos"
     assert not (out / "best/UNIUSD.json").exists()
-    assert len(result.written) == 6
+    assert len(result.written) == 7 and result.written[-1] == out / "sweep-export.json"  # six files, then the manifest
 
 
 def test_when_a_setting_cannot_be_carried_then_a_warning_names_it(hyperparams, tmp_path):
@@ -112,5 +112,31 @@ def test_when_the_best_is_a_quantile_family_then_it_is_not_exported_and_a_warnin
                "sampling": {"inputs": "close"}}
     (best / "BTCUSD.json").write_text(json.dumps(_document("BTCUSD", "chronos2", chronos)))
     result = export_stock_prediction(tmp_path / "hp", tmp_path / "out")
-    assert result.written == [] and "BTCUSD: not exported: its best (chronos2) has no place in the layout" in \
+    assert result.written == [tmp_path / "out" / "sweep-export.json"] and "BTCUSD: not exported: its best (chronos2) has no place in the layout" in \
         result.warnings[0]
+
+
+def test_when_every_kind_of_best_is_read_then_the_validator_accepts_it(hyperparams):
+    from sweep.ensemble import read_best
+
+    families = {path.stem: read_best(path)["model"]["family"] for path in sorted((hyperparams / "best").glob("*"))}
+    assert families == {"BTCUSD": "toto", "ETHUSD": "kronos", "SOLUSD": "ensemble", "UNIUSD": "naive"}
+
+
+def test_when_one_best_is_broken_then_the_export_writes_nothing_at_all(hyperparams, tmp_path):
+    (hyperparams / "best" / "ZECUSD.json").write_text("{}")  # sorted last: the others come first
+    with pytest.raises(ConfigError, match="ZECUSD.json is not a best config: it has no 'model'"):
+        export_stock_prediction(hyperparams, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["hp"]
+
+
+def test_when_exported_again_then_the_result_lists_removed_and_kept_files(hyperparams, tmp_path):
+    out = tmp_path / "out"
+    export_stock_prediction(hyperparams, out)
+    (hyperparams / "best" / "BTCUSD.json").write_text(json.dumps(_document("BTCUSD", "naive", NAIVE)))
+    result = export_stock_prediction(hyperparams, out, ("BTCUSD",))
+    assert result.removed == [(out / "best/BTCUSD.json", "its best is persistence now"),
+                              (out / "toto/BTCUSD.json", "its best is persistence now")]
+    assert sorted(p.relative_to(out).as_posix() for p in result.kept) == [
+        "best/ETHUSD.json", "best/SOLUSD.json", "kronos/ETHUSD.json", "kronos/SOLUSD.json"]
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no staging or old folder left beside it

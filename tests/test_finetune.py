@@ -25,7 +25,11 @@ def test_when_finetune_is_asked_then_the_variant_is_trained_once_and_swept_besid
     assert run["finetune"] == ["toto"] and run["variants"] == {"toto-ft": str(checkpoint.resolve())}
     candidate = json.loads((tmp_path / "hp/candidates/ft/BTCUSD.json").read_text())
     assert {s["model"] for s in candidate["selection"]["studies"]} == {"toto", "naive", "toto-ft"}
-    if candidate["model"]["family"] == "toto" and candidate["model"]["model_id"] == str(checkpoint.resolve()):
+    # the variant lies in the project folder (beside hp/): recorded relative to the hyperparams folder; the base
+    # checkpoint lies outside it: absolute
+    if candidate["model"]["family"] == "toto":
+        assert candidate["model"]["model_id"] in ("../runs/ft/finetune/toto-ft", str(tiny_toto_dir.resolve()))
+    if candidate["model"]["family"] == "toto" and candidate["model"]["model_id"] == "../runs/ft/finetune/toto-ft":
         assert candidate["model"]["variant"] == "toto-ft"
 
     written = (checkpoint / "model.safetensors").stat().st_mtime_ns

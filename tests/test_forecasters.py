@@ -1,5 +1,7 @@
 """Contract tests run against every forecaster, plus Toto loading."""
 
+import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 from scipy.stats import ks_2samp
 
 from sweep.errors import ModelLoadError
+from sweep.forecasters import forecaster_from_identity
 from sweep.forecasters.naive import PersistenceForecaster
 from sweep.forecasters.toto import TotoForecaster, load_toto
 
@@ -94,9 +97,29 @@ def test_when_memory_is_tight_then_samples_per_batch_shrinks_to_a_power_of_two_f
     assert f.samples_per_batch(100, 512, 1) == f.samples_per_batch(100_000, 512, 1) == 16
 
 
-def test_when_a_local_checkpoint_is_loaded_then_its_hash_is_the_identity(tiny_toto_dir):
-    _module, identity = load_toto(str(tiny_toto_dir))
-    assert len(identity["checkpoint_sha256"]) == 64
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_when_a_local_checkpoint_is_loaded_then_every_file_that_defines_it_is_fingerprinted(tiny_toto_dir, tmp_path):
+    folder = Path(shutil.copytree(tiny_toto_dir, tmp_path / "toto"))
+    _module, identity = load_toto(str(folder))
+    assert identity == {"model_id": str(folder.resolve()), "checkpoint_files": {
+        name: _sha256(folder / name) for name in ("config.json", "model.safetensors")}}
+    (folder / "training.json").write_text('{"trained_until": "2024-01-01"}')  # a training job's record, when present
+    assert load_toto(str(folder))[1]["checkpoint_files"]["training.json"] == _sha256(folder / "training.json")
+
+
+def test_when_a_document_recorded_only_the_weights_hash_then_it_loads_and_changed_weights_are_refused(tiny_toto_dir,
+                                                                                                       tmp_path):
+    folder = Path(shutil.copytree(tiny_toto_dir, tmp_path / "toto"))
+    legacy = {"family": "toto", "model_id": str(folder.resolve()), "checkpoint_sha256": _sha256(
+        folder / "model.safetensors")}  # as documents written before checkpoint_files recorded it
+    assert forecaster_from_identity(legacy).identity()["model_id"] == str(folder.resolve())
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(ModelLoadError, match=r"changed since it was recorded: model.safetensors \(sha256 "):
+        forecaster_from_identity(legacy)
 
 
 def test_when_the_folder_lacks_files_then_model_load_error_lists_them(tmp_path):

@@ -94,8 +94,9 @@ def test_when_only_the_weights_differ_then_the_cache_keys_differ(fracast, shared
 def test_when_the_bundled_weights_load_then_the_identity_records_package_hashes_and_an_unknown_cutoff(fracast):
     identity = fracast.identity()
     assert identity["model_id"] == FRACAST_BUNDLED and identity["package_version"] == "0.1.0"
-    assert identity["weights_sha256"] == {name: hashlib.sha256((BUNDLED / name).read_bytes()).hexdigest() for name in
-                                          ("model.safetensors", "model.int8.safetensors", "w8_manifest.json")}
+    assert identity["checkpoint_files"] == {name: hashlib.sha256((BUNDLED / name).read_bytes()).hexdigest() for name in
+                                            ("config.json", "model.safetensors", "model.int8.safetensors",
+                                             "w8_manifest.json")}
     assert identity["pretraining_cutoff"] == "unknown"
     assert fracast.max_context_length == 2048 and fracast.family == "fracast"
     cutoff, source = PRETRAINING_CUTOFFS[FRACAST_BUNDLED]
@@ -106,10 +107,19 @@ def test_when_the_bundled_weights_load_then_the_identity_records_package_hashes_
                                                   "training_overlap": False, "trained_until": None}
 
 
-def test_when_a_recorded_weight_hash_differs_then_reloading_the_identity_is_refused(fracast):
-    identity = {**fracast.identity(), "weights_sha256": {"model.safetensors": "0" * 64}}
-    with pytest.raises(ModelLoadError, match=r"fracast weights \['model.safetensors'\] .*changed"):
-        forecaster_from_identity(identity)
+def test_when_a_recorded_release_file_hash_differs_then_reloading_the_identity_is_refused_naming_it(fracast):
+    recorded = fracast.identity()
+    changed = {**recorded, "checkpoint_files": {**recorded["checkpoint_files"], "config.json": "0" * 64}}
+    with pytest.raises(ModelLoadError, match=r"checkpoint files \['config.json'\] of 'bundled:fracast-0' changed"):
+        forecaster_from_identity(changed)
+    with pytest.raises(ModelLoadError, match=r"fracast 0.0.9 was installed then, 0.1.0 now: install fracast==0.0.9"):
+        forecaster_from_identity({**changed, "package_version": "0.0.9"})
+    # documents written before checkpoint_files recorded the weight files as weights_sha256: still checked
+    legacy = {k: v for k, v in recorded.items() if k != "checkpoint_files"}
+    assert forecaster_from_identity({**legacy, "weights_sha256": {
+        name: recorded["checkpoint_files"][name] for name in ("model.safetensors", "w8_manifest.json")}})
+    with pytest.raises(ModelLoadError, match=r"checkpoint files \['model.safetensors'\] .*changed"):
+        forecaster_from_identity({**legacy, "weights_sha256": {"model.safetensors": "0" * 64}})
 
 
 def _release_copy(folder: Path) -> Path:
@@ -136,7 +146,7 @@ def test_when_a_hub_id_is_given_then_the_release_files_download_through_snapshot
     assert calls == [(FRACAST_HUB_ID, ["config.json", "model.int8.safetensors", "model.safetensors",
                                        "w8_manifest.json"])]
     assert loaded.identity()["model_id"] == FRACAST_HUB_ID and loaded.identity()["revision"] == "snapshot"
-    assert loaded.identity()["weights_sha256"] == fracast.identity()["weights_sha256"]
+    assert loaded.identity()["checkpoint_files"] == fracast.identity()["checkpoint_files"]
     np.testing.assert_array_equal(loaded.forecast(CLOSE, None, 2, 1, 0, {}).quantiles,
                                   fracast.forecast(CLOSE, None, 2, 1, 0, {}).quantiles)
 
@@ -146,8 +156,7 @@ def test_when_a_release_folder_lacks_a_file_or_the_hub_is_offline_then_the_error
     import huggingface_hub
 
     folder = _release_copy(tmp_path / "release")
-    assert FAMILY.load(str(folder)).identity()["checkpoint_sha256"] == hashlib.sha256(
-        (BUNDLED / "model.safetensors").read_bytes()).hexdigest()
+    assert FAMILY.load(str(folder)).identity()["checkpoint_files"] == FAMILY.load().identity()["checkpoint_files"]
     (folder / "w8_manifest.json").unlink()
     with pytest.raises(ModelLoadError, match=r"--fracast-model .*lacks \['w8_manifest.json'\]"):
         FAMILY.load(str(folder))

@@ -276,22 +276,20 @@ def test_when_an_evicted_encoding_is_needed_again_then_it_is_read_from_disk_and_
     assert not folder.exists()  # the private folder goes with the forecaster
 
 
-def test_when_one_bar_paths_repeat_tokens_then_decoding_each_pair_once_gives_the_same_closes(tiny_kronos_dir):
-    from sweep.kronos.checkpoint import load_kronos
-    from sweep.kronos.layers import PrefixCache
-    from sweep.kronos.sampler import CLOSE_COLUMN, _decode_unique_pairs
+def test_when_the_budget_limits_groups_then_a_window_alone_draws_exactly_what_it_draws_among_others(tiny_kronos_dir):
+    from sweep.forecasters.kronos import KronosForecaster
 
-    ckpt = load_kronos(str(tiny_kronos_dir))
-    ohlcv = bars(3, 32)
-    stamps = np.tile(pd.date_range("2024-01-01", periods=32, freq="1h").asi8 // 10**9, (3, 1))
-    windows = encode_windows(ckpt.model, ckpt.tokenizer, ohlcv, stamps, 1, 5.0, ckpt.max_context)
-    generator = torch.Generator().manual_seed(0)
-    s1 = torch.randint(0, 3, (3, 40), generator=generator)  # few distinct tokens, many repeats
-    s2 = torch.randint(0, 2, (3, 40), generator=generator)
-    def caches():  # decoding appends the path tokens to the caches: a fresh copy of the prefix per call
-        return [PrefixCache(c.prefix_k, c.prefix_v) for c in windows.decoder_caches]
-
-    with torch.no_grad():
-        every = ckpt.tokenizer.decode_after(caches(), s1[..., None], s2[..., None])[..., CLOSE_COLUMN].numpy()
-        once = _decode_unique_pairs(ckpt.tokenizer, caches(), s1, s2)
-    np.testing.assert_allclose(once, every, rtol=1e-6, atol=1e-6)
+    probe = KronosForecaster(str(tiny_kronos_dir))
+    # a budget whose quarter holds 4 windows: 9 windows make groups of 4, 4 and 1 (padded to 4)
+    forecaster = KronosForecaster(str(tiny_kronos_dir), memory_budget_bytes=16 * probe._bytes_per_window(48, 3))
+    ohlcv = bars(9, 48, seed=5)
+    stamps = np.tile(pd.date_range("2024-01-01", periods=48, freq="1h").asi8 // 10**9, (9, 1))
+    # group and block sizes never depend on the number of windows (the block size shapes the streams:
+    # it was 8 for these 9 windows and 32 for one alone)
+    assert {forecaster.window_batch(n, 48, 3) for n in (1, 9, 2400)} == {4}
+    assert {forecaster.samples_per_batch(n, 48, 3) for n in (1, 9, 2400)} == {8}
+    sampling = {"temperature": 1.0, "top_p": 0.9}
+    batched = forecaster.forecast(ohlcv[..., 3], stamps, 3, 16, seed=2, sampling=sampling, ohlcv=ohlcv)
+    alone = np.concatenate([forecaster.forecast(ohlcv[w:w + 1, :, 3], stamps[w:w + 1], 3, 16, seed=2,
+                                                sampling=sampling, ohlcv=ohlcv[w:w + 1]).samples for w in range(9)])
+    assert np.array_equal(alone, batched.samples)

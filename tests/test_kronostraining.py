@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from kronostraining.__main__ import main
+from sweep.checkpoint_output import checkpoint_kind_of
 from sweep.data import load_ohlcv
 from sweep.forecasters.kronos import KronosForecaster
 from sweep.windows import WindowSpec, make_splits
@@ -20,6 +21,7 @@ def test_when_trained_from_scratch_then_it_loads_and_saw_only_pre_validation_bar
     assert code == 0
     meta = json.loads((out / "kronos.json").read_text())
     assert meta["trained_tokenizer"] is True and meta["max_context"] == 512
+    assert checkpoint_kind_of(out) == "kronos"  # what --overwrite may replace
     for part in ("tokenizer", "predictor"):
         assert meta["losses"][part]["train_loss"] is not None and meta["losses"][part]["val_loss"] is not None
     data = load_ohlcv(shared_data, "BTCUSD")
@@ -29,6 +31,9 @@ def test_when_trained_from_scratch_then_it_loads_and_saw_only_pre_validation_bar
 
     forecaster = KronosForecaster(str(out))
     assert forecaster.identity()["tokenizer_id"] == str((out / "tokenizer").resolve())
+    assert forecaster.identity()["model_id"] == str(out.resolve())  # the folder as a whole, kronos.json included
+    assert set(forecaster.identity()["checkpoint_files"]) == {"kronos.json", "predictor/config.json",
+                                                              "predictor/model.safetensors"}
     ohlcv = data.frame[["open", "high", "low", "close", "volume"]].to_numpy()[None, :64]
     paths = forecaster.forecast(ohlcv[..., 3], data.timestamps_s[None, :64], 2, 4, seed=0, ohlcv=ohlcv).samples
     assert paths.shape == (1, 4, 2) and np.isfinite(paths).all()

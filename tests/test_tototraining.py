@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from sweep.checkpoint_output import checkpoint_kind_of
 from sweep.data import load_ohlcv
 from sweep.forecasters.toto import TotoForecaster
 from sweep.windows import WindowSpec, make_splits
@@ -11,12 +12,14 @@ from tototraining.__main__ import main
 
 def test_when_trained_from_scratch_then_the_checkpoint_loads_and_saw_only_pre_validation_bars(shared_data, tmp_path):
     out = tmp_path / "ckpt"
+    out.mkdir()  # an empty folder is written into without --overwrite
     flags = ["--val-windows", "20", "--test-windows", "20", "--max-context-length", "256"]
     code = main(["--symbols", "BTCUSD", "--data-dir", str(shared_data), "--output", str(out), "--init", "scratch",
                  "--preset", "tiny", "--steps", "4", "--batch-size", "4", "--context-length", "128", *flags])
     assert code == 0
     meta = json.loads((out / "training.json").read_text())
     assert meta["steps"] == 4 and meta["train_loss"] is not None and meta["val_loss"] is not None
+    assert checkpoint_kind_of(out) == "toto"  # what --overwrite may replace
     data = load_ohlcv(shared_data, "BTCUSD")
     splits = make_splits(data.n_bars, WindowSpec(val_windows=20, test_windows=20, max_context_length=256))
     first_val = data.frame.index[splits.first_validation_origin]

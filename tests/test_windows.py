@@ -42,11 +42,13 @@ def test_when_the_series_is_too_short_then_the_error_names_the_need_and_the_fix(
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"horizon": 0}, "horizon must be a positive integer"),
-    ({"horizon": 4, "purge_gap_bars": 2}, "purge_gap_bars must be >= horizon"),
+    ({"horizon": 0}, "--horizon must be a positive integer"),
+    ({"horizon": 4, "purge_gap_bars": 2}, "--purge-gap must be >= --horizon"),
     ({"stride": -1}, "stride"),
-    ({"stride": 24, "test_stride": 5}, "test_stride 5 must divide stride 24"),
-    ({"test_stride": 0}, "test_stride must be a positive integer"),
+    ({"stride": 24, "test_stride": 5}, "--test-stride 5 must divide --stride 24"),
+    ({"test_stride": 0}, "--test-stride must be a positive integer"),
+    ({"val_windows": 4}, "--val-windows 4: selection needs at least 5 validation origins"),
+    ({"test_windows": 2, "test_stride": 24}, "--test-windows 2 holds 2 test origin.* at least 5"),
 ])
 def test_when_a_spec_is_invalid_then_config_error(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -104,3 +106,9 @@ def test_when_a_document_predates_test_stride_then_its_test_origins_stay_at_the_
            "purge_gap_bars": 1, "n_bars": 999}
     assert WindowSpec.from_document(old).test_stride == 24
     assert WindowSpec.from_document({**old, "test_stride": 1}).n_test_origins == 192
+
+
+def test_when_validation_origins_are_few_then_the_spec_warns_about_power_and_not_at_the_default():
+    assert WindowSpec().power_warnings() == []
+    (warning,) = WindowSpec(val_windows=5).power_warnings()
+    assert "--val-windows 5" in warning and "luck" in warning

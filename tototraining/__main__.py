@@ -11,6 +11,7 @@ import sys
 from typing import Sequence
 
 from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
+from sweep.training_flags import positive_float, positive_int
 
 from .dataset import fit_series
 from .train import PRESETS, train_toto
@@ -19,10 +20,10 @@ from .train import PRESETS, train_toto
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = training_parser("python -m tototraining", __doc__.split("\n")[0],
                         "checkpoint folder (loadable with --toto-model DIR)", "Datadog/Toto-Open-Base-1.0",
-                        list(PRESETS))
-    p.add_argument("--context-length", type=int, default=512, help="bars per training input")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
+                        list(PRESETS), kind="toto")
+    p.add_argument("--context-length", type=positive_int, default=512, help="bars per training input")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
     return p.parse_args(argv)
 
 

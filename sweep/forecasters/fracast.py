@@ -100,38 +100,19 @@ class FracastForecaster(QuantileForecaster):
         self.levels = np.asarray(first.quantiles, dtype=float)
         self.d_model = int(json.loads((self.folder / "config.json").read_text())["model"]["d_model"])
         self._identity = {"family": self.family, **found, "package_version": metadata.version("fracast"),
-                          "weights_sha256": {name: checkpoints.file_sha256(self.folder / name)
-                                             for files in WEIGHT_FILES.values() for name in files},
+                          "checkpoint_files": found.get("checkpoint_files") or checkpoints.fingerprint(
+                              self.folder, RELEASE_FILES),
                           "pretraining_cutoff": training_limits(model)["pretraining_cutoff"] or "unknown"}
         self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(
             self.device, sum(module_bytes(m.core, m.head) for m in self.models.values()))
 
     def identity(self) -> dict[str, Any]:
-        """Model id (and revision or checkpoint hash), the package version, the SHA-256 of every weight file
-        (``model.safetensors`` for ``fp32``; ``model.int8.safetensors`` and ``w8_manifest.json`` for ``w8``) and
-        the pretraining cutoff (``"unknown"``: fracast documents none)."""
+        """Model id (and hub revision), the package version, ``checkpoint_files``: the SHA-256 of every release
+        file (:data:`RELEASE_FILES`: ``config.json``, ``model.safetensors`` for ``fp32``, ``model.int8.safetensors``
+        and ``w8_manifest.json`` for ``w8``), also for the bundled and downloaded weights, so
+        :func:`sweep.forecasters.forecaster_from_identity` refuses any of them changed (another ``fracast``
+        version installed, a folder replaced), and the pretraining cutoff (``"unknown"``: fracast documents none)."""
         return dict(self._identity)
-
-    @classmethod
-    def from_identity(cls, identity: dict[str, Any]) -> "FracastForecaster":
-        """Load the release an :meth:`identity` names, refusing weights that changed since it was recorded.
-
-        Raises
-        ------
-        ModelLoadError
-            If it cannot be loaded, or a weight file's SHA-256 differs from the recorded one (another
-            ``fracast`` version is installed, or the folder was replaced).
-        """
-        forecaster = cls(identity["model_id"], revision=identity.get("revision"))
-        loaded = forecaster.identity()["weights_sha256"]
-        changed = sorted(name for name, digest in (identity.get("weights_sha256") or {}).items()
-                         if loaded.get(name) != digest)
-        if changed:
-            raise ModelLoadError(f"fracast weights {changed} of {identity['model_id']!r} changed since they were "
-                                 f"recorded (fracast {identity.get('package_version')} then, "
-                                 f"{forecaster.identity()['package_version']} now); install "
-                                 f"fracast=={identity.get('package_version')} or re-run the sweep")
-        return forecaster
 
     def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         """Windows per ``forecast_batch`` call: as many as half the memory budget holds. Every window runs the

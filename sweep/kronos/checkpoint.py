@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoints import resolve_checkpoint
+from ..checkpoints import file_sha256, resolve_checkpoint
 from ..errors import ModelLoadError
 from ..store import staged_folder
 from .card import DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, DEFAULT_MAX_CONTEXT, MODEL_CARD, TRAINED_METADATA
@@ -103,7 +103,10 @@ class KronosCheckpoint:
     max_context : int
         Longest token window the predictor attends to.
     identity : dict
-        ``model_id`` and ``tokenizer_id`` with revisions or sha256 hashes of the weight files.
+        ``model_id`` and ``tokenizer_id``, each with its hub ``revision`` or, for a local folder, the
+        ``checkpoint_files`` / ``tokenizer_checkpoint_files`` it was loaded from (``{file: sha256}``; a
+        kronostraining folder named as a whole is the ``model_id``, with ``kronos.json`` and
+        ``predictor/...`` among its files), and ``max_context``.
     """
 
     def __init__(self, model: Kronos, tokenizer: KronosTokenizer, max_context: int, identity: dict[str, Any]):
@@ -118,6 +121,14 @@ def _trained_folder(model: str) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ModelLoadError(f"--kronos-model: {path} is not valid JSON ({e}); re-run kronostraining") from e
+
+
+def _trained_identity(base: Path, predictor: dict[str, Any]) -> dict[str, Any]:
+    """The identity of a ``python -m kronostraining`` folder named as a whole: the folder, and the hashes of its
+    ``kronos.json`` (max context) and of the predictor's files (``predictor/config.json``, ...)."""
+    files = {TRAINED_METADATA: file_sha256(base / TRAINED_METADATA),
+             **{f"predictor/{name}": digest for name, digest in predictor["checkpoint_files"].items()}}
+    return {"model_id": str(base.resolve()), "checkpoint_files": files}
 
 
 def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None, revision: str | None = None,
@@ -163,6 +174,8 @@ def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None,
                              f"but --kronos-model {model!r} expects {sizes}; pass the tokenizer it was trained with")
     max_context = max_context or (trained or {}).get("max_context") or MODEL_CARD.get(model, {}).get(
         "max_context", DEFAULT_MAX_CONTEXT)
+    if trained:
+        model_identity = _trained_identity(base, model_identity)
     identity = {"model_id": model_identity.pop("model_id"), **model_identity,
                 "tokenizer_id": tokenizer_identity.pop("model_id"),
                 **{f"tokenizer_{k}": v for k, v in tokenizer_identity.items()}, "max_context": int(max_context)}

@@ -28,6 +28,7 @@ Deviations from upstream, all deliberate:
   upstream silently ignores ``top_p`` then.
 - The calendar features of the forecast bars are those of the bars after the
   context at its median spacing; upstream takes the future timestamps from the caller.
+- Prices are de-normalised in float64 (upstream: float32, which rounds a BTC close to 1/128 USD).
 - Random numbers: tokens are drawn with ``torch.multinomial`` from the same
   ``[n_windows * n_samples, vocab]`` probabilities, s1 then s2 per step, so one
   generator state gives the same tokens as upstream's decoding; the forecaster
@@ -277,31 +278,15 @@ def draw_tokens(model: Kronos, windows: EncodedWindows, num_paths: int, horizon:
     return torch.stack(s1_path, dim=-1), torch.stack(s2_path, dim=-1)
 
 
-def _decode_unique_pairs(tokenizer: KronosTokenizer, caches: list[PrefixCache], s1_ids: torch.Tensor,
-                         s2_ids: torch.Tensor) -> np.ndarray:
-    """Close of one-bar paths ``[W, S]`` -> ``[W, S, 1]`` (normalised), decoding each window's distinct token pairs once.
-
-    At usual temperatures and filters a window's paths share few distinct tokens, so this decodes
-    a few rows per window instead of one per path; the values are the same as decoding every path.
-    """
-    pairs = s1_ids * (2 ** tokenizer.s2_bits) + s2_ids                                  # [W, S]
-    found = [torch.unique(row, return_inverse=True) for row in pairs]
-    width = max(len(unique) for unique, _ in found)
-    padded = torch.stack([torch.cat([u, u[:1].expand(width - len(u))]) for u, _ in found])   # [W, U]
-    inverse = torch.stack([inv for _, inv in found])                                        # [W, S]
-    bars = tokenizer.decode_after(caches, (padded // 2 ** tokenizer.s2_bits)[..., None],
-                                  (padded % 2 ** tokenizer.s2_bits)[..., None])[..., 0, CLOSE_COLUMN]  # [W, U]
-    return torch.gather(bars, 1, inverse)[..., None].cpu().numpy()
-
-
 @torch.no_grad()
 def decode_close(tokenizer: KronosTokenizer, windows: EncodedWindows, s1_ids: torch.Tensor,
                  s2_ids: torch.Tensor) -> np.ndarray:
     """Close prices ``[W, S, horizon]`` (quote currency) of token paths ``[W, S, horizon]``."""
     caches = [PrefixCache(c.prefix_k, c.prefix_v) for c in windows.decoder_caches]
-    if s1_ids.shape[-1] == 1:  # one bar: paths with the same (s1, s2) decode alike, so decode each pair once
-        bars = _decode_unique_pairs(tokenizer, caches, s1_ids[..., 0], s2_ids[..., 0])
-    else:
-        bars = tokenizer.decode_after(caches, s1_ids, s2_ids)[..., CLOSE_COLUMN].cpu().numpy()
+    # every path is decoded, even repeated token pairs: decoding only a window's distinct pairs made
+    # the decoder's shapes, so its float rounding, depend on the other windows of the batch
+    bars = tokenizer.decode_after(caches, s1_ids, s2_ids)[..., CLOSE_COLUMN].cpu().numpy()
     mean, std = windows.mean[:, :, CLOSE_COLUMN], windows.std[:, :, CLOSE_COLUMN]   # [W, 1]
-    return (bars * (std + STD_EPS)[..., None] + mean[..., None]).astype(np.float64)
+    # in float64 (upstream: float32, whose steps are 0.0078 at 1e5): prices keep every bit the model gave
+    scale = std.astype(np.float64) + STD_EPS
+    return bars.astype(np.float64) * scale[..., None] + mean.astype(np.float64)[..., None]

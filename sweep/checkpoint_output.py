@@ -1,0 +1,221 @@
+"""Where a training job may write its checkpoint (``--output`` of tototraining, kronostraining, chronostraining).
+
+A job writes into a path that does not exist or an empty folder. It replaces a folder that holds a
+checkpoint of its own kind, and nothing else, only when ``--overwrite`` is given. Everything else (a
+file, a folder of other content, another job's checkpoint, a checkpoint with files the job did not
+write) is refused before any data is loaded, so a refusal changes nothing on disk. The checkpoint
+itself is written beside the target and renamed into place (:func:`sweep.store.staged_folder`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+
+from .errors import ConfigError
+from .store import check_output_folder
+
+__all__ = ["CheckpointKind", "KINDS", "checkpoint_kind_of", "check_output", "check_init_is_not_output"]
+
+#: How many entries of a refused folder its message lists.
+LISTED_ENTRIES = 5
+
+
+@dataclass(frozen=True)
+class CheckpointKind:
+    """The folder one training job writes.
+
+    Attributes
+    ----------
+    label : str
+        Name in messages, e.g. ``"Toto"``.
+    command : str
+        The job that writes it, e.g. ``"tototraining"``.
+    files, folders : tuple of str
+        Entries every such checkpoint has.
+    extra : tuple of str
+        Glob patterns of further entries the job may write (e.g. sharded weights).
+    signature : tuple of (str, str, object)
+        ``(json file, key, value)``: the file holds ``key``, equal to ``value`` unless ``value`` is ``None``.
+    """
+
+    label: str
+    command: str
+    files: tuple[str, ...]
+    folders: tuple[str, ...]
+    extra: tuple[str, ...]
+    signature: tuple[str, str, object]
+
+    def owns(self, name: str) -> bool:
+        """Whether the job writes an entry called ``name``."""
+        return name in self.files or name in self.folders or any(fnmatch(name, p) for p in self.extra)
+
+
+KINDS: dict[str, CheckpointKind] = {
+    # tototraining: the Toto constructor arguments (``scaler_cls`` is Toto's own) and training.json
+    "toto": CheckpointKind("Toto", "tototraining", ("config.json", "model.safetensors", "training.json"), (), (),
+                           ("config.json", "scaler_cls", None)),
+    # kronostraining: kronos.json beside the two modules' folders
+    "kronos": CheckpointKind("Kronos", "kronostraining", ("kronos.json",), ("tokenizer", "predictor"), (),
+                             ("kronos.json", "max_context", None)),
+    # chronostraining: Chronos2Pipeline.save_pretrained (weights possibly sharded) and training.json
+    "chronos2": CheckpointKind("Chronos-2", "chronostraining", ("config.json", "training.json"), (),
+                               ("model*.safetensors", "model.safetensors.index.json"),
+                               ("config.json", "chronos_pipeline_class", "Chronos2Pipeline")),
+}
+
+
+def _json_key(path: Path, key: str) -> tuple[bool, object]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False, None
+    return (True, document[key]) if isinstance(document, dict) and key in document else (False, None)
+
+
+def _holds(folder: Path, kind: CheckpointKind) -> bool:
+    if not all((folder / f).is_file() for f in kind.files) or not all((folder / d).is_dir() for d in kind.folders):
+        return False
+    file, key, value = kind.signature
+    found, actual = _json_key(folder / file, key)
+    return found and (value is None or actual == value)
+
+
+def checkpoint_kind_of(folder: str | Path) -> str | None:
+    """Which training job's checkpoint ``folder`` holds (a key of :data:`KINDS`), or ``None``.
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    str or None
+        ``"toto"``, ``"kronos"`` or ``"chronos2"``; ``None`` for anything else (files beside the
+        checkpoint are not looked at here).
+    """
+    folder = Path(folder)
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    return next((name for name, kind in KINDS.items() if _holds(folder, kind)), None)
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:LISTED_ENTRIES])
+    return shown + (f" and {len(names) - LISTED_ENTRIES} more" if len(names) > LISTED_ENTRIES else "")
+
+
+def _check_parent(path: Path, flag: str) -> None:
+    """The staging folder can be made beside ``path`` and renamed to it (its parent can be written).
+
+    Raises
+    ------
+    ConfigError
+        If the nearest existing ancestor of ``path`` is a file, a broken link or not writable.
+    """
+    check_output_folder(path.parent, f"{flag} {path}: its folder")
+
+
+def _check_folder(path: Path, name: str, overwrite: bool, flag: str) -> None:
+    """The existing folder ``path`` is empty, or holds only a checkpoint of ``name`` and ``overwrite`` is set.
+
+    Raises
+    ------
+    ConfigError
+        Otherwise, naming what is there and the fix.
+    """
+    kind = KINDS[name]
+    try:
+        names = [p.name for p in path.iterdir()]
+    except OSError as e:
+        raise ConfigError(f"{flag} {path} is a folder that cannot be listed ({e.strerror}); choose a new {flag}") from e
+    if not names:
+        return
+    found = checkpoint_kind_of(path)
+    fresh = f"choose a new or empty {flag} (--overwrite replaces only a checkpoint written by {kind.command})"
+    if found is None:
+        raise ConfigError(f"{flag} {path} is a folder of {len(names)} entries ({_listing(names)}), not a "
+                          f"{kind.label} checkpoint written by {kind.command}; nothing was written: {fresh}")
+    if found != name:
+        other = KINDS[found]
+        raise ConfigError(f"{flag} {path} holds a {other.label} checkpoint written by {other.command}, not a "
+                          f"{kind.label} one; nothing was written: {fresh}")
+    foreign = [n for n in names if not kind.owns(n)]
+    if foreign:
+        raise ConfigError(f"{flag} {path} holds a {kind.label} checkpoint and also {_listing(foreign)}, which "
+                          f"{kind.command} did not write and --overwrite would delete; move them out of {path} "
+                          f"or choose a new {flag}")
+    if not overwrite:
+        raise ConfigError(f"{flag} {path} already holds a {kind.label} checkpoint written by {kind.command}; "
+                          f"pass --overwrite to replace it, or choose a new {flag}")
+
+
+def check_output(output: str | Path, kind: str, overwrite: bool = False, flag: str = "--output") -> Path:
+    """Refuse an ``--output`` a training job must not write, before any work is done.
+
+    Parameters
+    ----------
+    output : str or Path
+        Checkpoint folder the job is asked to write.
+    kind : str
+        The job's checkpoint kind, a key of :data:`KINDS`.
+    overwrite : bool
+        ``--overwrite``: replace a checkpoint of ``kind`` already there.
+    flag : str
+        Flag named in messages.
+
+    Returns
+    -------
+    Path
+        ``output`` made absolute (``.`` and ``..`` resolved, symbolic links not).
+
+    Raises
+    ------
+    ConfigError
+        If ``output`` is a file or a link, a folder that is neither empty nor a checkpoint of ``kind``,
+        a checkpoint of ``kind`` with other files in it or without ``overwrite``, or if its parent
+        is a file or not writable. Nothing on disk is changed.
+    """
+    spec = KINDS[kind]
+    path = Path(os.path.abspath(Path(output).expanduser()))
+    if path == path.parent:
+        raise ConfigError(f"{flag} {output} is the root folder; choose a new folder for the checkpoint")
+    _check_parent(path, flag)
+    if path.is_symlink():
+        raise ConfigError(f"{flag} {path} is a symbolic link to {os.readlink(path)}; pass the folder it points "
+                          f"to, or choose a new {flag}")
+    if path.exists() and not path.is_dir():
+        size = f"a file of {path.stat().st_size} bytes" if path.is_file() else "not a folder"
+        raise ConfigError(f"{flag} {path} is {size}, and {spec.command} writes a checkpoint folder; nothing was "
+                          f"written: choose a new {flag} (--overwrite never replaces a file)")
+    if path.is_dir():
+        _check_folder(path, kind, overwrite, flag)
+    return path
+
+
+def check_init_is_not_output(init: str | None, output: Path, flag: str = "--init") -> None:
+    """Refuse to train from a checkpoint inside the folder the result replaces.
+
+    Parameters
+    ----------
+    init : str or None
+        ``--init`` (or ``--init-tokenizer``): ``"scratch"``, a hub id or a folder.
+    output : Path
+        The absolute ``--output`` (:func:`check_output`).
+    flag : str
+        Flag named in messages.
+
+    Raises
+    ------
+    ConfigError
+        If ``init`` is ``output`` or lies inside it.
+    """
+    if not init or init == "scratch" or not Path(init).expanduser().exists():
+        return
+    start, target = Path(os.path.realpath(Path(init).expanduser())), Path(os.path.realpath(output))
+    if start == target or target in start.parents:
+        raise ConfigError(f"{flag} {init} lies in --output {output}, which the new checkpoint replaces; copy the "
+                          f"starting checkpoint elsewhere or choose a new --output")

@@ -1,0 +1,93 @@
+"""The ``--storage`` value: an RDB URL that Optuna can open, or a journal file path, never a guess.
+
+A value with a URL scheme (``name://``) is a database URL and must name a backend Optuna's
+``RDBStorage`` supports with its driver installed; anything else is a journal file path. A
+mistyped scheme (``postgres://``, ``bogus://``) is refused up front: taking it as a path would
+write the studies to a local file named after the URL, password included, and never use the
+database the user asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["RDB_BACKENDS", "is_database_url", "redacted", "check_storage"]
+
+#: Backends Optuna's RDBStorage is tested on (optuna.storages.RDBStorage docs).
+RDB_BACKENDS = ("postgresql", "mysql", "sqlite")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: Common misspellings of a backend name, for the fix in the message.
+_MEANT = {"postgres": "postgresql", "pg": "postgresql", "psql": "postgresql", "sqlite3": "sqlite",
+          "mariadb": "mysql"}
+
+
+def is_database_url(storage: str | Path) -> bool:
+    """Whether ``storage`` has a URL scheme (an RDB URL) rather than being a journal file path."""
+    return _SCHEME.match(str(storage)) is not None
+
+
+def redacted(storage: str | Path) -> str:
+    """``storage`` with any password in a URL replaced by ``***``."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(storage))
+
+
+def check_storage(storage: str | None, flag: str = "--storage") -> None:
+    """Refuse a storage value that would not reach the store the user named.
+
+    Parameters
+    ----------
+    storage : str or None
+        ``None`` (the run's own journal), a database URL (``postgresql://user@host/db``,
+        ``mysql+pymysql://...``, ``sqlite:///file.db``) or a journal file path.
+    flag : str
+        The flag named in messages.
+
+    Raises
+    ------
+    ConfigError
+        If a URL is malformed, its backend is not one of :data:`RDB_BACKENDS` (e.g. ``postgres://``
+        for ``postgresql://``), or its driver is not installed; or if a journal path is a folder
+        or lies under a file. Messages hide any password.
+    """
+    if storage is None:
+        return
+    if is_database_url(storage):
+        _check_database_url(storage, flag)
+        return
+    path = Path(storage).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{flag} {storage!r} is a folder; a journal storage is a file path (e.g. "
+                          f"{path / 'optuna.journal'}), a database a URL like postgresql://user@host/db")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"{flag} {storage!r}: {blocking} is a file, so the journal cannot be created under it; "
+                          f"choose another path")
+
+
+def _check_database_url(storage: str, flag: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    shown = redacted(storage)
+    scheme = _SCHEME.match(storage).group(1)
+    try:
+        url = make_url(storage)
+    except ArgumentError as e:
+        raise ConfigError(f"{flag} {shown!r} is not a valid database URL ({e}); use e.g. "
+                          f"postgresql://user@host:5432/dbname") from e
+    backend = url.get_backend_name()
+    if backend not in RDB_BACKENDS:
+        meant = _MEANT.get(backend)
+        fix = (f"did you mean {meant}://? " if meant else "") + (
+            f"Optuna's RDB storage takes {', '.join(b + '://' for b in RDB_BACKENDS)} URLs; a value without "
+            f"'://' is a journal file path")
+        raise ConfigError(f"{flag} {shown!r}: unknown database scheme {scheme!r}; {fix}")
+    try:
+        url.get_dialect().import_dbapi()
+    except Exception as e:  # NoSuchModuleError (unknown +driver) or ImportError (driver not installed)
+        raise ConfigError(f"{flag} {shown!r}: the {scheme!r} driver cannot be loaded ({type(e).__name__}: {e}); "
+                          f"install it (e.g. pip install 'sweep[postgres]' for postgresql://) or use another "
+                          f"driver in the URL") from e
