@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, ModelLoadError
 from sweep.forecasters.presets import PRESETS
 from sweep.overlap import TRAINING_METADATA, inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
 from tototraining.dataset import FitSeries
 
-__all__ = ["DEFAULT_LR", "SCRATCH_LR", "TrainResult", "train_chronos2"]
+__all__ = ["DEFAULT_LR", "SCRATCH_LR", "TrainResult", "load_init", "train_chronos2"]
 
 #: ``Chronos2Pipeline.fit``'s own default learning rate (chronos-forecasting 2.3), for fine-tuning.
 DEFAULT_LR = 1e-6
@@ -44,6 +44,38 @@ class TrainResult:
 
     output: Path
     steps: int
+
+
+def load_init(folder_or_id: str, init: str, flag: str = "--init"):
+    """The ``Chronos2Pipeline`` to train, from a folder or hub id.
+
+    Loaded as :class:`sweep.forecasters.chronos.Chronos2Forecaster` loads it, with ``flag`` and ``init``
+    (the value given; ``folder_or_id`` is a random checkpoint's folder for ``scratch``) named in messages.
+
+    Raises
+    ------
+    ModelLoadError
+        If chronos-forecasting is missing, or the checkpoint cannot be found, loaded, or is not Chronos-2.
+    """
+    from sweep.checkpoints import resolve_checkpoint
+    from sweep.forecasters.chronos import INSTALL_HINT
+    from sweep.forecasters.registry import FAMILIES
+
+    try:
+        from chronos import BaseChronosPipeline
+    except ImportError as e:
+        raise ModelLoadError(f"chronostraining needs chronos-forecasting: {INSTALL_HINT}") from e
+    folder, _identity = resolve_checkpoint(folder_or_id, None, flag, FAMILIES["chronos2"].default_model,
+                                           "'python -m chronostraining' or the pipeline's save_pretrained")
+    try:
+        pipeline = BaseChronosPipeline.from_pretrained(str(folder))
+    except Exception as e:  # not a Chronos config, damaged weights: name the flag and the folder
+        raise ModelLoadError(f"{flag} {init!r}: {folder} is not a loadable Chronos checkpoint "
+                             f"({type(e).__name__}: {e})") from e
+    if type(pipeline).__name__ != "Chronos2Pipeline":
+        raise ModelLoadError(f"{flag} {init!r} holds a {type(pipeline).__name__} checkpoint, not Chronos2Pipeline; "
+                             f"chronostraining fine-tunes Chronos-2 only (e.g. {FAMILIES['chronos2'].default_model!r})")
+    return pipeline
 
 
 def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "amazon/chronos-2", preset: str = "tiny",
@@ -76,7 +108,6 @@ def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "ama
     """
     import torch
 
-    from sweep.forecasters.chronos import Chronos2Forecaster
     from sweep.forecasters.presets import save_random_checkpoint
 
     if init == "scratch" and preset not in PRESETS["chronos2"]:
@@ -86,13 +117,14 @@ def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "ama
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work.") as work:
         start = init if init != "scratch" else str(save_random_checkpoint("chronos2", preset, Path(work) / "init",
                                                                           seed=seed))
-        base = Chronos2Forecaster(start)
-        context_length = min(context_length, base.max_context_length)
+        pipeline = load_init(start, init)
+        pipeline.model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        context_length = min(context_length, int(pipeline.model_context_length))
         torch.manual_seed(seed)
-        tuned = base.pipeline.fit([s.close.astype(np.float32) for s in series], prediction_length=horizon,
-                                  context_length=context_length, num_steps=steps, batch_size=batch_size,
-                                  learning_rate=lr or (SCRATCH_LR if init == "scratch" else DEFAULT_LR),
-                                  output_dir=Path(work) / "trainer", seed=seed, report_to="none")
+        tuned = pipeline.fit([s.close.astype(np.float32) for s in series], prediction_length=horizon,
+                             context_length=context_length, num_steps=steps, batch_size=batch_size,
+                             learning_rate=lr or (SCRATCH_LR if init == "scratch" else DEFAULT_LR),
+                             output_dir=Path(work) / "trainer", seed=seed, report_to="none")
         with staged_folder(output) as staging:
             tuned.save_pretrained(staging)
             write_json_atomic(staging / TRAINING_METADATA, {

@@ -197,7 +197,8 @@ def train_kronos(series: list[FitBars], output: str | Path, init: str = DEFAULT_
             raise ConfigError("--init scratch needs the tokenizer trained too; drop --no-train-tokenizer")
         train_tokenizer = True
     else:
-        checkpoint = load_kronos(init, init_tokenizer, max_context=max_context, device="cpu")
+        checkpoint = load_kronos(init, init_tokenizer, max_context=max_context, device="cpu",
+                                 flags=("--init", "--init-tokenizer"))
         tokenizer, model, max_context = checkpoint.tokenizer, checkpoint.model, checkpoint.max_context
         train_tokenizer = bool(train_tokenizer)
     if context_length > max_context:

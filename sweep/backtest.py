@@ -38,7 +38,7 @@ from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
 from .run_lock import run_lock
 from .run import forecaster_lookup, study_job
-from .settings import SweepSettings, check_run_settings, model_sources
+from .settings import SweepSettings, check_run_settings, model_sources, run_settings_document
 from .stats import block_bootstrap_ci
 from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyOutcome
@@ -252,7 +252,9 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     overlapping = _check_overlap(settings, datasets, folds)
     for warning in sweep.windows.power_warnings():
         logger.warning(warning)
-    with run_lock(sweep.run_dir, check=lambda: check_run_settings(sweep, datasets, folds=settings.folds)):
+    # a run folder new here is checked against the run's studies before run_lock makes it (see run_sweep)
+    seen = None if sweep.run_dir.exists() else check_run_settings(sweep, datasets, settings.folds, write=False)
+    with run_lock(sweep.run_dir, check=lambda: check_run_settings(sweep, datasets, settings.folds, recorded=seen)):
         return _backtest(settings, datasets, folds, overlapping, executor, progress)
 
 
@@ -260,8 +262,10 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
               overlapping: list[str], executor: Executor | None, progress: Progress | None) -> dict[str, Any]:
     sweep = settings.sweep
     universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
+    recorded = run_settings_document(sweep, datasets, settings.folds)  # on every study, like the sweep's
     jobs = [study_job(sweep, datasets[s], folds[s][k], label, namespace=_fold_namespace(sweep, k),
-                      warm_start=(default_warm_start(sweep, label),), origin_universe=universes[s]["validation"])
+                      warm_start=(default_warm_start(sweep, label),), origin_universe=universes[s]["validation"],
+                      run_settings=recorded)
             for k in range(settings.folds) for s in sweep.symbols for label in sweep.labels]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)

@@ -39,6 +39,6 @@ def parse_freq(freq: str) -> pd.Timedelta:
         delta = pd.Timedelta(freq)
     except ValueError as e:
         raise ConfigError(f"--freq {freq!r} is not a frequency; use e.g. '1h' or '15min'") from e
-    if delta <= pd.Timedelta(0):
-        raise ConfigError(f"--freq must be positive, got {freq!r}")
+    if delta is pd.NaT or not delta > pd.Timedelta(0):  # "nan" parses to NaT, which compares False to anything
+        raise ConfigError(f"--freq must be a positive duration such as '1h' or '15min', got {freq!r}")
     return delta

@@ -5,6 +5,9 @@ checkpoint of its own kind, and nothing else, only when ``--overwrite`` is given
 file, a folder of other content, another job's checkpoint, a checkpoint with files the job did not
 write) is refused before any data is loaded, so a refusal changes nothing on disk. The checkpoint
 itself is written beside the target and renamed into place (:func:`sweep.store.staged_folder`).
+
+What a job starts from (``--init``, kronostraining's ``--init-tokenizer``) is checked here too
+(:func:`check_init`): ``scratch``, a checkpoint folder or a Hugging Face id, never another job's checkpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .store import check_output_folder
 
-__all__ = ["CheckpointKind", "KINDS", "checkpoint_kind_of", "check_output", "check_init_is_not_output"]
+__all__ = ["CheckpointKind", "KINDS", "checkpoint_kind_of", "check_output", "check_init_is_not_output", "check_init"]
 
 #: How many entries of a refused folder its message lists.
 LISTED_ENTRIES = 5
@@ -219,3 +222,72 @@ def check_init_is_not_output(init: str | None, output: Path, flag: str = "--init
     if start == target or target in start.parents:
         raise ConfigError(f"{flag} {init} lies in --output {output}, which the new checkpoint replaces; copy the "
                           f"starting checkpoint elsewhere or choose a new --output")
+
+
+def _refuse_start(value: str, flag: str, fix: str, kind: str | None) -> None:
+    """Refuse ``value`` of ``flag`` if no loader can start from it; ``kind`` is the job's (``None``: a Kronos
+    tokenizer), ``fix`` ends every message."""
+    from .checkpoints import CHECKPOINT_FILES, is_hub_id
+
+    if not value.strip():
+        raise ConfigError(f"{flag} is empty; {fix}")
+    path = Path(value).expanduser()
+    if not path.exists():
+        if is_hub_id(value):
+            return  # found (downloaded or cached) when the model loads
+        broken = " (a symbolic link to nothing)" if path.is_symlink() else ""
+        raise ConfigError(f"{flag} {value} is neither an existing folder{broken} nor a Hugging Face id "
+                          f"(owner/name); {fix}")
+    if not path.is_dir():
+        raise ConfigError(f"{flag} {value} is a file, not a checkpoint folder; {fix}")
+    found = checkpoint_kind_of(path.resolve())
+    if found is not None and found != kind:
+        other = KINDS[found]
+        inside = f" such as its {path / 'tokenizer'}" if found == "kronos" else ""
+        wanted = f"a {KINDS[kind].label} checkpoint" if kind else f"a tokenizer folder{inside}"
+        raise ConfigError(f"{flag} {value} holds a {other.label} checkpoint written by {other.command}, not "
+                          f"{wanted}; {fix}")
+    missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
+    if found is None and missing:
+        raise ConfigError(f"{flag} {value} is a folder without {', '.join(missing)}, so it holds no checkpoint; "
+                          f"{fix}")
+
+
+def check_init(init: str, kind: str, tokenizer: str | None = None) -> None:
+    """Refuse what a training job cannot start from, before any data is loaded.
+
+    Parameters
+    ----------
+    init : str
+        ``--init``: ``"scratch"``, a checkpoint folder or a Hugging Face id (``owner/name``; it is
+        downloaded, or found in the cache, when the model loads).
+    kind : str
+        The job's checkpoint kind, a key of :data:`KINDS`. A folder holding another job's checkpoint
+        is refused; a folder of the job's own kind, or of ``config.json`` and ``model.safetensors``
+        (a published checkpoint), is accepted.
+    tokenizer : str, optional
+        kronostraining's ``--init-tokenizer``: a tokenizer folder or a hub id, and only when
+        fine-tuning (from scratch the tokenizer is trained from random weights).
+
+    Raises
+    ------
+    ConfigError
+        Naming the flag, the value and the fix: an empty value, a path that does not exist and is no
+        hub id, a file, a folder with no checkpoint or with another job's, or ``--init-tokenizer``
+        with ``--init scratch``.
+    """
+    from .forecasters.registry import FAMILIES
+    from .kronos.card import DEFAULT_KRONOS_TOKENIZER
+
+    spec = KINDS[kind]
+    if init != "scratch":
+        _refuse_start(init, "--init", f"pass 'scratch', a {spec.label} checkpoint folder (as {spec.command} writes) "
+                                      f"or a Hugging Face id like {FAMILIES[kind].default_model!r}", kind)
+    if tokenizer is None:
+        return
+    _refuse_start(tokenizer, "--init-tokenizer", "pass a Kronos tokenizer folder (config.json, model.safetensors) "
+                                                 f"or a Hugging Face id like {DEFAULT_KRONOS_TOKENIZER!r}", None)
+    if init == "scratch":
+        raise ConfigError(f"--init-tokenizer {tokenizer} has no effect with --init scratch: {spec.command} then "
+                          f"trains the tokenizer from random weights (--preset); drop --init-tokenizer, or pass "
+                          f"--init a Kronos model to fine-tune beside it")

@@ -122,8 +122,9 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
     try:
         folder = Path(snapshot_download(repo_id=model, revision=revision, allow_patterns=list(files)))
     except Exception as e:  # network, auth, missing repo: all mean "cannot load this id"
+        cause = next((line.strip() for line in str(e).splitlines() if line.strip()), "no message")  # one line
         raise ModelLoadError(
             f"{flag} {model!r} could not be downloaded from the Hugging Face hub and is not in the local cache "
-            f"({type(e).__name__}: {e}); connect to the internet once to cache it, or pass a local checkpoint "
+            f"({type(e).__name__}: {cause}); connect to the internet once to cache it, or pass a local checkpoint "
             f"folder with {flag} DIR") from e
     return folder, {"model_id": model, "revision": folder.name}

@@ -111,13 +111,17 @@ def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict
     Raises
     ------
     DataValidationError, ConfigError
-        If a file is invalid or too short for the windows.
+        If a symbol is invalid, ``--data-dir`` is a file, or a file is invalid or too short for the windows.
     """
     from .data import load_ohlcv
     from .windows import walk_forward_splits
 
     spec = window_spec_from_args(args)
     folds = getattr(args, "folds", 1)
+    args.symbols = list(_symbols(args.symbols))  # each once, a repeat dropped with a warning (as the sweep's)
+    if args.data_dir.exists() and not args.data_dir.is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir} is a file, not a folder; pass the folder that holds "
+                          f"<SYMBOL>.csv or <SYMBOL>.csv.gz files")
     datasets, data_meta = [], {}
     for symbol in args.symbols:
         data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
@@ -143,7 +147,8 @@ def training_parser(prog: str, description: str, output_help: str, default_init:
 
     Symbols, data and window flags (the sweep's, so training stops before its first validation
     origin), ``--folds``, ``--output``, ``--overwrite``, ``--init``, ``--preset``, ``--steps``
-    (>= 1, refused while parsing otherwise), ``--seed`` and ``-v``; each job adds its own.
+    (>= 1, refused while parsing otherwise), ``--seed`` (0 to 2**31 - 1, likewise) and ``-v``; each job
+    adds its own.
 
     Parameters
     ----------
@@ -161,7 +166,7 @@ def training_parser(prog: str, description: str, output_help: str, default_init:
     -------
     argparse.ArgumentParser
     """
-    from .training_flags import positive_int
+    from .training_flags import positive_int, seed
 
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--symbols", nargs="+", required=True)
@@ -175,7 +180,7 @@ def training_parser(prog: str, description: str, output_help: str, default_init:
     p.add_argument("--init", default=default_init, help="'scratch', a Hugging Face id or a folder")
     p.add_argument("--preset", default="tiny", choices=sorted(presets), help="architecture for --init scratch")
     p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps, >= 1 (default 300)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**31 - 1 (default 0)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(checkpoint_kind=kind)
     return p
@@ -184,10 +189,12 @@ def training_parser(prog: str, description: str, output_help: str, default_init:
 def run_job(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) -> int:
     """Set up logging and run a training job, mapping errors to exit codes (0 ok, 2 invalid input, 1 failure).
 
-    ``--output`` is checked first (:func:`sweep.checkpoint_output.check_output`, made absolute), and
-    ``--init`` / ``--init-tokenizer`` must not lie in it: a refusal exits 2 before any data is loaded.
+    ``--output`` is checked first (:func:`sweep.checkpoint_output.check_output`, made absolute);
+    ``--init`` / ``--init-tokenizer`` must not lie in it, and must each be ``scratch`` (``--init``
+    only), an existing checkpoint folder or a Hugging Face id (:func:`sweep.checkpoint_output.check_init`):
+    a refusal exits 2 before any data is loaded.
     """
-    from .checkpoint_output import check_init_is_not_output, check_output
+    from .checkpoint_output import check_init, check_init_is_not_output, check_output
 
     setup_logging(args.verbose)
 
@@ -195,6 +202,7 @@ def run_job(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) 
         args.output = check_output(args.output, args.checkpoint_kind, args.overwrite)
         for dest in ("init", "init_tokenizer"):
             check_init_is_not_output(getattr(args, dest, None), args.output, "--" + dest.replace("_", "-"))
+        check_init(args.init, args.checkpoint_kind, getattr(args, "init_tokenizer", None))
         return run(args)
 
     return exit_code_of(checked_run)
@@ -329,7 +337,11 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbol", required=True)
     p.add_argument("--config", type=Path, required=True,
                    help="a candidate JSON (single model or ensemble) or a bare config object")
-    add_data_flags(p)
+    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"), help="folder of <SYMBOL>.csv files")
+    p.add_argument("--freq", default=None, help="bar frequency: default (and the only value accepted for a candidate "
+                   "that records one) the candidate's provenance.freq, else 1h")
+    p.add_argument("--gap-policy", choices=GAP_POLICIES, default=None, help="as the sweep's: default (and the only "
+                   "value accepted for a candidate that records one) the candidate's provenance.gap_policy, else error")
     add_window_flags(p, defaults=False)
     p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
     add_kronos_flags(p, None)
@@ -531,11 +543,13 @@ def _promote(settings, json_lines: bool = False) -> None:
     labels = {"promoted": "[green]promoted[/green]", "kept": "kept best", PERSISTENCE: "[yellow]persistence[/yellow]"}
     for r in reviews:
         t, tp = r.test, r.persistence_test
+        power = r.persistence_power() or {}  # a persistence candidate: the sweep's power block, else none
+        mde = f"{100 * power['mde_relative']:.1f}%" if power.get("mde_relative") is not None else "-"
         table.add_row(r.symbol, labels[r.outcome], f"{r.candidate.metrics['pct_return_mae']:.6f}",
                       f"{r.candidate.baseline['pct_return_mae']:.6f}", f"{tp.dm_p_value:.4f}",
                       f"{r.incumbent.metrics['pct_return_mae']:.6f}" if r.incumbent else "-",
                       f"{t.dm_p_value:.4f}" if t else "-",
-                      f"{100 * tp.mde / r.candidate.baseline['pct_return_mae']:.1f}%", str(r.path or "-"))
+                      mde, str(r.path or "-"))
     _table_console().print(table)
     for r in reviews:
         power = power_sentence(r.persistence_power())
@@ -575,7 +589,11 @@ def _predict_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep predict",
                                 description="Forecast the next bars with the promoted config of a symbol.")
     p.add_argument("--symbol", required=True)
-    add_data_flags(p)
+    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"), help="folder of <SYMBOL>.csv files")
+    p.add_argument("--freq", default=None, help="bar frequency: default (and the only value accepted) the one the "
+                   "best file was tuned on, its provenance.freq (1h for files that record none)")
+    p.add_argument("--gap-policy", choices=GAP_POLICIES, default=None, help="as the sweep's: default (and the only "
+                   "value accepted) the best file's provenance.gap_policy (error for files that record none)")
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
     p.add_argument("--at", default=None, help="open time of the first forecast bar (default: after the last bar)")
     p.add_argument("--json", action="store_true", help="print the forecast as JSON on stdout")
@@ -588,8 +606,9 @@ def _run_predict(argv: Sequence[str]) -> int:
     from .predict import load_predictor
 
     validate_symbol(args.symbol)
-    predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq)
-    forecast = predictor.predict(load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy), at=args.at)
+    predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq, gap_policy=args.gap_policy)
+    forecast = predictor.predict(load_ohlcv(args.data_dir, args.symbol, predictor.freq, predictor.gap_policy),
+                                 at=args.at)
     if args.json:
         print(json.dumps(forecast.to_dict(), indent=2))
         return EXIT_OK
@@ -714,11 +733,13 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     from .data import load_ohlcv
     from .ensemble import evaluate_document
     from .forecasters import document_loader
+    from .tuned_data import tuned_data_settings
     from .windows import make_splits
 
     document = _load_document(args.config, args)
-    spec = window_spec_from_args(args, document.get("windows"))
-    data = load_ohlcv(args.data_dir, args.symbol, args.freq, args.gap_policy)
+    spec = window_spec_from_args(args, document.get("windows"))  # other windows may be evaluated on purpose
+    freq, gap_policy = tuned_data_settings(document, args.config, args.freq, args.gap_policy)  # other bars may not
+    data = load_ohlcv(args.data_dir, args.symbol, freq, gap_policy)
     splits = make_splits(data.n_bars, spec, source=str(data.path))
     cache = SampleCache()
     out: dict[str, Any] = {"symbol": args.symbol, "model": document["model"], "config": document["config"],
@@ -742,9 +763,17 @@ def _run_evaluate(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """Keep a log record's message, drop its traceback (Optuna logs one with every failed or interrupted trial;
+    the trial's error is recorded in the study, and a bug's traceback goes to a log file)."""
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return True
+
+
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
+    handler = RichHandler(console=console, show_path=False)
+    handler.addFilter(_without_traceback)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", handlers=[handler])
     logging.getLogger("sweep").setLevel(logging.INFO)
     import optuna
 

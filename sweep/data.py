@@ -43,6 +43,8 @@ GAP_POLICIES = ("error", "ffill", "drop")
 GapPolicy = Literal["error", "ffill", "drop"]
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9._-]+$")
 MAX_PROBLEMS_IN_MESSAGE = 5
+#: Forward filling may at most double the bars: more than half made up means --freq is not the bars' spacing.
+MAX_INVENTED_SHARE_INVERSE = 2
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,13 @@ def validate_symbol(symbol: str) -> str:
         If the symbol does not match ``[A-Z0-9._-]+`` (e.g. lower case or a path separator).
     """
     if not SYMBOL_PATTERN.match(symbol) or symbol in (".", ".."):
+        # 'btc/usd' -> 'BTCUSD'; an empty value or a path ('../x') gets an example, never '' or '..X'
+        cleaned = re.sub(r"[^A-Z0-9._-]", "", symbol.upper()).strip("._-")
+        path_like = ".." in symbol or symbol.startswith(("/", "\\", "~"))
+        example = cleaned if cleaned and not path_like and SYMBOL_PATTERN.match(cleaned) else "BTCUSD"
         raise ConfigError(
             f"symbol {symbol!r} is invalid: symbols must match [A-Z0-9._-]+ "
-            f"(upper case, no path separators); use e.g. {symbol.upper().replace('/', '')!r}"
+            f"(upper case, no path separators); use e.g. {example!r}"
         )
     return symbol
 
@@ -284,8 +290,22 @@ def _check_raw(raw: pd.DataFrame, freq: str, gap_policy: GapPolicy) -> tuple[pd.
         return None, sorted(problems, key=lambda p: (p.row or 0))
     frame = values.set_index(pd.DatetimeIndex(timestamps, name="timestamp"))
     if gap_policy == "ffill":
+        invented = _invented_bars(frame.index, delta, freq)
+        if invented:
+            return None, [invented]
         frame = _forward_fill(frame, delta)
     return frame, []
+
+
+def _invented_bars(index: pd.DatetimeIndex, delta: pd.Timedelta, freq: str) -> Problem | None:
+    """A problem when forward-filling at ``freq`` would make up most bars (a ``--freq`` finer than the data's),
+    before any of them is allocated (``--freq 1ns`` would ask for petabytes)."""
+    n_full = (index[-1] - index[0]) // delta + 1
+    if n_full <= MAX_INVENTED_SHARE_INVERSE * len(index):
+        return None
+    spacing = pd.Series(index).diff().median()
+    return Problem(None, "frequency", f"--freq {freq} with --gap-policy ffill would make up {n_full - len(index):,} "
+                                      f"of {n_full:,} bars; the bars are every {spacing}: pass that --freq")
 
 
 def _forward_fill(frame: pd.DataFrame, freq: pd.Timedelta) -> pd.DataFrame:

@@ -237,6 +237,12 @@ def _best_problem(document: Any, symbol: str) -> str | None:
         return f"its config is malformed ({type(e).__name__}: {e})"
     if not any(weight > 0 for *_, weight in members):
         return "no member of its ensemble has a positive weight"
+    for label, identity, config, _ in members:  # a toto block over a naive config would load one, serve the other
+        family = identity.get("family") if isinstance(identity, dict) else None
+        if family is not None and family != config.model:
+            where = "its 'model' block" if model["family"] != "ensemble" else f"ensemble member {label!r}'s model"
+            return (f"{where} names the family {family!r} but its config is a {config.model!r} config "
+                    f"(config.model); a file written by the sweep has them agree")
     return None
 
 
@@ -258,7 +264,8 @@ def check_best(document: Any, path: str | Path) -> dict[str, Any]:
     ------
     ConfigError
         If it is not a JSON object, lacks ``model`` or ``config``, names an unknown model family or another
-        symbol, or holds an invalid config; the message names the file, the problem and the fix.
+        symbol, holds an invalid config, or a ``model`` block whose family is not its config's ``model`` (a
+        ``toto`` block over a naive config); the message names the file, the problem and the fix.
     """
     path = Path(path)
     problem = _best_problem(document, path.stem)

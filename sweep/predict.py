@@ -8,7 +8,8 @@ origin from the bars before it only. The forecast goes through
 ``evaluate`` score, and every forecaster draws each window's paths from that
 window's own random stream, so a one-origin forecast equals, number for number,
 what the batched evaluation scored at that origin (tested). Context slicing,
-aggregation and blending therefore cannot drift between tuning and serving.
+aggregation and blending therefore cannot drift between tuning and serving; nor can the bars, which are read
+at the frequency and gap policy the config was tuned on (:mod:`sweep.tuned_data`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .ensemble import document_forecast, document_members, read_best
 from .errors import ConfigError, DataValidationError
 from .forecasters import Forecaster, document_loader
 from .store import best_path
+from .tuned_data import tuned_data_settings
 
 __all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS"]
 
@@ -91,20 +93,24 @@ class Predictor:
     load : callable, optional
         Loads a model from its ``model`` block (default :func:`sweep.forecasters.document_loader` of ``source``:
         relative checkpoint paths resolve against the hyperparams folder ``source`` lies in).
-    freq : str
-        Bar frequency of the data the config was tuned on.
+    freq, gap_policy : str, optional
+        ``--freq`` and ``--gap-policy``: default the bar frequency and gap policy the document records
+        (``provenance.freq``, ``provenance.gap_policy``), else ``"1h"`` and ``"error"``
+        (:func:`sweep.tuned_data.tuned_data_settings`).
 
     Raises
     ------
     ConfigError
-        If the document has no valid config or horizon.
+        If the document has no valid config or horizon, or ``freq`` or ``gap_policy`` differs from the recorded one.
     ModelLoadError
         If a model cannot be loaded, or a local checkpoint's hash differs from the recorded one.
     """
 
     def __init__(self, document: dict[str, Any], source: Path,
-                 load: Callable[[dict[str, Any]], Forecaster] | None = None, freq: str = "1h"):
-        self.document, self.source, self.freq = document, Path(source), freq
+                 load: Callable[[dict[str, Any]], Forecaster] | None = None, freq: str | None = None,
+                 gap_policy: str | None = None):
+        self.document, self.source = document, Path(source)
+        self.freq, self.gap_policy = tuned_data_settings(document, source, freq, gap_policy)
         load = load or document_loader(source)
         try:
             self.members = document_members(document)
@@ -148,27 +154,39 @@ class Predictor:
                                  SampleCache(), self._load)
 
     def predict(self, bars: OHLCVData | pd.DataFrame, at: str | pd.Timestamp | None = None,
-                gap_policy: str = "error") -> Forecast:
+                gap_policy: str | None = None) -> Forecast:
         """Forecast the ``horizon`` bars after the latest bar of ``bars`` (or from the bar at ``at``).
 
         Parameters
         ----------
         bars : OHLCVData or pandas.DataFrame
-            Loaded data, or a frame in the CSV's columns (validated as a file would be).
+            Loaded data (read at the config's bar frequency, :attr:`freq`), or a frame in the CSV's columns
+            (validated as a file would be).
         at : str or pandas.Timestamp, optional
             Open time of the first forecast bar: a bar of ``bars`` (only the bars before it are
             used) or the bar right after the last one. Default: after the last bar.
-        gap_policy : str
-            For a DataFrame, as ``--gap-policy``.
+        gap_policy : str, optional
+            For a DataFrame, as ``--gap-policy``: default, and the only value accepted, the config's
+            (:attr:`gap_policy`).
 
         Raises
         ------
         DataValidationError
             If the bars break a data rule or are too few for the context.
         ConfigError
-            If ``at`` is not a bar time.
+            If ``at`` is not a bar time, ``bars`` were read at another frequency than the config's, or
+            ``gap_policy`` is not the config's.
         """
-        data = bars if isinstance(bars, OHLCVData) else ohlcv_from_frame(bars, self.symbol, self.freq, gap_policy)
+        if isinstance(bars, OHLCVData):
+            if bars.freq != parse_freq(self.freq):
+                raise ConfigError(f"{bars.path} was read with bars every {bars.freq}, but {self.source} was tuned on "
+                                  f"{self.freq} bars; read it with freq={self.freq!r} (`predict --freq` default)")
+            data = bars
+        elif gap_policy not in (None, self.gap_policy):
+            raise ConfigError(f"gap_policy {gap_policy!r} differs from {self.gap_policy!r}, the gap policy "
+                              f"{self.source} is served with; leave gap_policy out")
+        else:
+            data = ohlcv_from_frame(bars, self.symbol, self.freq, self.gap_policy)
         origin = self._origin(data, at)
         forecast = self.forecast_origins(data, np.array([origin]))
         last_close = float(data.close[origin - 1])
@@ -186,14 +204,30 @@ class Predictor:
 
 def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
                    load: Callable[[dict[str, Any]], Forecaster] | None = None,
-                   freq: str = "1h") -> Predictor:
+                   freq: str | None = None, gap_policy: str | None = None) -> Predictor:
     """The :class:`Predictor` of ``<hyperparams_dir>/best/<SYMBOL>.json``.
+
+    Parameters
+    ----------
+    symbol : str
+    hyperparams_dir : str or Path
+        The sweep's ``--output-dir``.
+    load : callable, optional
+        Loads a ``model`` block (default :func:`sweep.forecasters.document_loader`).
+    freq, gap_policy : str, optional
+        Default: the ones the best file records (``provenance.freq``, ``provenance.gap_policy``), else
+        ``"1h"`` and ``"error"``; a value that differs from the recorded one is refused.
+
+    Returns
+    -------
+    Predictor
 
     Raises
     ------
     ConfigError
-        If the symbol has no promoted config (naming the file and the promote command), or its file is not a
-        best config (:func:`sweep.ensemble.read_best`).
+        If the symbol has no promoted config (naming the file and the promote command), its file is not a
+        best config (:func:`sweep.ensemble.read_best`), or ``freq`` or ``gap_policy`` differs from the one it
+        was tuned on (naming both values and the file).
     ModelLoadError
         If a model cannot be loaded, its recorded checkpoint folder is gone, or a file of it changed since it
         was recorded (the message names the best file, the recorded path and the changed files). Checkpoint
@@ -203,4 +237,4 @@ def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: {symbol} has no promoted config; run "
                           f"`python -m sweep promote --run RUN_ID` first")
-    return Predictor(read_best(path), path, load or document_loader(path, hyperparams_dir), freq)
+    return Predictor(read_best(path), path, load or document_loader(path, hyperparams_dir), freq, gap_policy)

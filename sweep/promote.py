@@ -16,6 +16,7 @@ their write of the new one.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -29,9 +30,10 @@ from .forecasters import Forecaster, document_loader, forecaster_from_identity
 from .config import ForecastConfig
 from .stats import PairedTest, paired_test
 from .review_file import review_markdown, write_review
+from .promote_files import check_best_file, review_cache
 from .store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
 from .windows import WindowSpec, make_splits
-from .settings import validate_run_id
+from .settings import read_run_settings, validate_run_id
 
 __all__ = ["PromoteSettings", "Review", "promote", "review_symbol", "decide", "persistence_document", "LOCK_NAME",
            "PROMOTED", "KEPT", "PERSISTENCE"]
@@ -56,7 +58,7 @@ class PromoteSettings:
     alpha : float
         Level of the one-sided paired tests.
     dry_run : bool
-        Print the decisions; write no review and touch no best config.
+        Print the decisions; write nothing: no review, no best config, no lock file and no forecast cache entry.
     candidate : str or None
         ``"selected"`` (the run's per-symbol candidate) or ``"ensemble"``; None (default) reviews the one the
         sweep declared (``--promote-candidate``, recorded as ``selection.promotion_candidate``). Asking for the
@@ -179,8 +181,8 @@ def _window_spec(document: dict[str, Any], source: Path) -> WindowSpec:
 
 def _run_data_settings(settings: PromoteSettings) -> tuple[str, str]:
     """Bar frequency and gap policy the run used (its run.json), or the defaults."""
-    path = settings.runs_dir / settings.run_id / "run.json"
-    stored = read_json(path, "run settings") if path.is_file() else {}
+    run_dir = Path(settings.runs_dir) / settings.run_id
+    stored = read_run_settings(run_dir) if (run_dir / "run.json").exists() else {}  # a corrupt one is refused
     return stored.get("freq", "1h"), stored.get("gap_policy", "error")
 
 
@@ -207,24 +209,24 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     source = settings.candidate_file(symbol, settings.declared_candidate(symbol))
     candidate = read_json(source, "candidate")
     document_members(candidate)  # validate before waiting for the lock
-    if best_path(settings.output_dir, symbol).is_file():
-        read_best(best_path(settings.output_dir, symbol))  # a broken incumbent is refused before any evaluation
+    check_best_file(best_path(settings.output_dir, symbol))  # a broken incumbent is refused before any evaluation
     _preload(settings, symbol, load)
     spec = _window_spec(candidate, source)
     freq, gap_policy = _run_data_settings(settings)
     data = load_ohlcv(settings.data_dir, symbol, freq, gap_policy)
     splits = make_splits(data.n_bars, spec, source=str(data.path))
     origins = splits.test_origins
-    cache = SampleCache(settings.runs_dir / settings.run_id / "cache")
+    cache = review_cache(Path(settings.runs_dir) / settings.run_id, settings.dry_run)
     windows = {"test_origins": len(origins), "n_test_origins": len(origins), "test_stride": spec.test_stride,
                "origins_per_day": spec.test_origins_per_day(data.freq.total_seconds()),
                "first_test_origin_time": str(data.frame.index[origins[0]]),
                "last_test_origin_time": str(data.frame.index[origins[-1]]), "horizon": spec.horizon,
                "data_fingerprint": data.fingerprint, "data_range": data.date_range()}
     lock_path = Path(settings.output_dir) / LOCK_NAME
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    if not settings.dry_run:  # a dry run writes nothing, so it reads without the lock (and creates no lock file)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(str(lock_path), timeout=settings.lock_timeout_s):
+        with nullcontext() if settings.dry_run else FileLock(str(lock_path), timeout=settings.lock_timeout_s):
             review, incumbent = _decide(settings, symbol, candidate, data, origins, spec.horizon, cache, load, windows,
                                         source)
             return _record(settings, review, candidate, incumbent, source)
@@ -266,7 +268,8 @@ def persistence_document(symbol: str, candidate: dict[str, Any], review: Review,
             "test": {**review.candidate.baseline, "n_windows": review.candidate.n_windows},
             "windows": candidate["windows"],
             "provenance": {"written_because": review.reason, "rejected_candidate": {
-                k: candidate.get(k) for k in ("model", "config")}, "created_at": utc_now()}}
+                k: candidate.get(k) for k in ("model", "config")}, "created_at": utc_now(),
+                **{k: v for k, v in (candidate.get("provenance") or {}).items() if k in ("freq", "gap_policy")}}}
 
 
 def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], data, origins, horizon: int,
@@ -362,8 +365,7 @@ def promote(settings: PromoteSettings,
     load_once = _once(load or _loader(settings))
     symbols = settings.symbols_to_review()
     for symbol in symbols:  # every incumbent is checked before any review is written
-        if best_path(settings.output_dir, symbol).is_file():
-            read_best(best_path(settings.output_dir, symbol))
+        check_best_file(best_path(settings.output_dir, symbol))
     for symbol in symbols:  # and every model loads, unchanged, before any review is written
         _preload(settings, symbol, load_once)
     return [review_symbol(settings, symbol, load_once) for symbol in symbols]

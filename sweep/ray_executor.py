@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import zlib
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 WORKER_ATTR = "worker"
 POLL_S = 1.0
 MAX_REPLACEMENTS = 8
+#: Seconds to wait for a TCP connection to --ray-address before refusing it.
+CONNECT_TIMEOUT_S = 5.0
 
 
 def _count(study: optuna.Study, *states: TrialState) -> int:
@@ -114,6 +117,30 @@ def fail_trials_of(study: optuna.Study, worker_id: str) -> int:
     return len(orphans)
 
 
+
+def check_reachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse a ``--ray-address`` ``host:port`` (or ``ray://host:port``) where nothing accepts connections.
+
+    ``ray.init`` retries an unreachable address for minutes without a message of its own; ``None``
+    (a local instance) and ``auto`` (the cluster this machine belongs to) are left to Ray.
+
+    Raises
+    ------
+    ConfigError
+        If the address is malformed or a TCP connection is refused or times out within ``timeout_s``.
+    """
+    if address in (None, "auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address {address!r} is not 'auto' or host:port (e.g. 10.0.0.5:6379, or "
+                          f"ray://10.0.0.5:10001 for Ray Client)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(f"--ray-address {address}: nothing accepts connections there ({e.strerror or e}); start "
+                          f"the cluster's head ('ray start --head') or fix the address") from e
+
 class RayExecutor:
     """Runs the studies on Ray actors (``--executor ray``).
 
@@ -141,6 +168,7 @@ class RayExecutor:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         if gpus_per_worker < 0:
             raise ConfigError(f"--gpus-per-worker must be >= 0, got {gpus_per_worker}")
+        check_reachable(address)
         self.address, self.workers, self.gpus_per_worker, self.run_label = address, workers, gpus_per_worker, run_label
 
     def _connect(self):

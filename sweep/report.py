@@ -35,10 +35,11 @@ from .evaluate import evaluate
 from .forecasters.registry import family_of
 from .forecasters import document_loader
 from .kronos.card import DEFAULT_KRONOS_MODEL
-from .settings import validate_run_id
+from .settings import read_run_settings, validate_run_id
 from .space import n_max_samples
 from .storage_url import check_storage
 from .store import candidate_path, check_output_folder, read_json, write_text_atomic
+from .report_folder import check_report_folder, removed_on_failure
 from .study import make_storage
 from .windows import WindowSpec, make_splits
 
@@ -337,11 +338,24 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
     ------
     ConfigError
         If the run does not exist or has no study, ``storage`` is not a usable URL or journal path,
-        or the report folder cannot be written.
+        or the report folder cannot be written or lies inside ``<output_dir>/best`` or ``candidates``
+        (:func:`sweep.report_folder.check_report_folder`).
+    DataValidationError
+        If a symbol's data is missing or invalid. On any failure no folder or file this call created is left
+        (:func:`sweep.report_folder.removed_on_failure`).
     """
+    folder = Path(report_dir or Path(runs_dir) / validate_run_id(run_id, "--run") / "report")
+    check_report_folder(folder, output_dir)
+    with removed_on_failure(folder):
+        return _write_report(run_id, data_dir, output_dir, runs_dir, report_dir, storage)
+
+
+def _write_report(run_id: str, data_dir: Path, output_dir: Path, runs_dir: Path, report_dir: Path | None,
+                  storage: str | None) -> Report:
+    """:func:`write_report` without the cleanup on failure."""
     check_storage(storage)
     run_dir = Path(runs_dir) / validate_run_id(run_id, "--run")
-    settings = read_json(run_dir / "run.json", f"run {run_id!r} settings (is --runs-dir right?)")
+    settings = read_run_settings(run_dir)
     folder = Path(report_dir or run_dir / "report")
     check_output_folder(folder, "--report-dir")
     backend = make_storage(storage or run_dir / "optuna.journal")

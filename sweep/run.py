@@ -21,7 +21,7 @@ from .forecasters.registry import FAMILIES, family_of
 from .forecasters.base import Forecaster
 from .overlap import warn_overlaps
 from .run_lock import run_lock
-from .settings import SweepSettings, check_run_settings, checkpoint_sources, model_sources
+from .settings import SweepSettings, check_run_settings, checkpoint_sources, model_sources, run_settings_document
 from .study import Progress, StudyJob, StudyOutcome
 from .warm_start import warm_starts
 from .store import candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic, write_text_atomic
@@ -87,6 +87,20 @@ def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | Tri
 
 
 def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
+    """The ``provenance`` block of a candidate of ``data`` under ``settings``.
+
+    It records the bar ``freq`` and ``gap_policy`` the data was read with: ``predict`` and ``evaluate --config``
+    read bars the same way and refuse other values (:func:`sweep.tuned_data.tuned_data_settings`).
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    data : OHLCVData
+
+    Returns
+    -------
+    dict
+    """
     return {
         "sweep_version": __version__,
         "git_commit": git_commit(),
@@ -94,6 +108,8 @@ def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
         "data_fingerprint": data.fingerprint,
         "data_range": data.date_range(),
         "data_rows": data.n_bars,
+        "freq": settings.freq,
+        "gap_policy": settings.gap_policy,
         "run_id": settings.run_id,
         "storage": settings.storage_url() if settings.storage is None else "<external>",
         "seed": settings.seed,
@@ -118,8 +134,9 @@ def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: s
 
 
 def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
+    recorded = run_settings_document(settings, datasets)  # on every study: a resume without run.json checks it
     return [study_job(settings, datasets[symbol], splits[symbol], label,
-                      warm_start=warm_starts(settings, symbol, label))
+                      warm_start=warm_starts(settings, symbol, label), run_settings=recorded)
             for symbol in settings.symbols for label in settings.labels]
 
 
@@ -152,7 +169,10 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
     for warning in settings.windows.power_warnings():
         logger.warning(warning)
-    with run_lock(settings.run_dir, check=lambda: check_run_settings(settings, datasets)):
+    # a run folder new here (a shared --storage used from another --runs-dir) is checked against the run's studies
+    # before run_lock makes it, so a refusal leaves no folder; the storage is read once
+    seen = None if settings.run_dir.exists() else check_run_settings(settings, datasets, write=False)
+    with run_lock(settings.run_dir, check=lambda: check_run_settings(settings, datasets, recorded=seen)):
         return _sweep(settings, datasets, splits, executor, progress)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from .checkpoint_output import KINDS, checkpoint_kind_of
 from .checkpoints import is_hub_id
 from .config import MODEL_FAMILIES
 from .data import OHLCVData, validate_symbol
@@ -15,17 +18,20 @@ from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
 from .kronos.card import DEFAULT_KRONOS_MODEL
+from .run_record import read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
 from .space import CONTEXT_LENGTHS
-from .storage_url import check_storage
-from .store import check_output_folder, read_json, utc_now, write_json_atomic
+from .storage_url import check_storage, redacted
+from .store import check_output_folder, utc_now, write_json_atomic
 from .study import OBJECTIVE, OBJECTIVE_SETS
 from .windows import WindowSpec
 
 __all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "check_run_settings", "model_sources", "checkpoint_sources",
-           "RUN_ID_PATTERN"]
+           "RUN_ID_PATTERN", "read_run_settings", "run_settings_document"]
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 logger = logging.getLogger(__name__)
+#: Largest --seed: NumPy takes seeds below 2**32, and studies add the number of trials already run.
+MAX_SEED = 2**31 - 1
 
 
 def validate_run_id(run_id: str, flag: str = "--run-id") -> str:
@@ -147,8 +153,9 @@ class SweepSettings:
             raise ConfigError(f"--models {list(self.models)}: unknown {unknown}; choose from {list(MODEL_FAMILIES)}")
         if self.n_trials < 1:
             raise ConfigError(f"--n-trials must be at least 1, got {self.n_trials}")
-        if self.seed < 0:
-            raise ConfigError(f"--seed must be a non-negative integer (NumPy and Optuna seeds), got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED} (NumPy and Optuna seeds, offset by "
+                              f"the trials already run), got {self.seed}")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ConfigError(f"--timeout must be a positive number of seconds per study, got {self.timeout_s}")
         if self.finetune_steps < 1:
@@ -157,8 +164,9 @@ class SweepSettings:
         if tuple(self.objectives) not in OBJECTIVE_SETS:
             raise ConfigError(f"--objectives {list(self.objectives)} is not supported; use one of "
                               f"{[list(o) for o in OBJECTIVE_SETS]}")
-        if self.latency_budget_s is not None and (len(self.objectives) < 2 or self.latency_budget_s <= 0):
-            raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive value and "
+        budget = self.latency_budget_s
+        if budget is not None and (len(self.objectives) < 2 or not 0 < budget < math.inf):
+            raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive finite value and "
                               f"--objectives {OBJECTIVE} latency_s")
         trainable = [name for name, f in FAMILIES.items() if f.trainer]
         for family in self.finetune:
@@ -189,15 +197,17 @@ class SweepSettings:
     def _check_checkpoint_flags(self) -> None:
         """Each swept family's checkpoint is a folder, a hub id or bundled weights: a typo fails now, not after
         the run folder is made (whether the folder holds a loadable checkpoint is the loader's to say)."""
-        named = [(FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
+        named = [(label, FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
                  if label in self.models]
         if "kronos" in self.models and self.kronos_tokenizer:
-            named.append(("--kronos-tokenizer", self.kronos_tokenizer))
-        for flag, source in named:
-            if source.startswith("bundled:") or is_hub_id(source) or Path(source).expanduser().is_dir():
-                continue
-            raise ConfigError(f"{flag} {source!r} is neither an existing checkpoint folder nor a Hugging Face id "
-                              f"(owner/name); pass the folder a training job wrote, or a hub id")
+            named.append((None, "--kronos-tokenizer", self.kronos_tokenizer))
+        for family, flag, source in named:
+            folder = Path(source).expanduser()
+            if folder.is_dir():
+                _check_folder_kind(family, flag, folder)
+            elif not (source.startswith("bundled:") or is_hub_id(source)):
+                raise ConfigError(f"{flag} {source!r} is neither an existing checkpoint folder nor a Hugging Face id "
+                                  f"(owner/name); pass the folder a training job wrote, or a hub id")
 
     @property
     def run_dir(self) -> Path:
@@ -215,6 +225,15 @@ class SweepSettings:
     def labels(self) -> tuple[str, ...]:
         """Every model a study is run for: the families, then the fine-tuned variants."""
         return (*self.models, *self.variants)
+
+
+def _check_folder_kind(family: str | None, flag: str, folder: Path) -> None:
+    """Refuse a folder a training job wrote for another family (a Kronos folder as ``--toto-model``)."""
+    kind = checkpoint_kind_of(folder)
+    if kind is not None and kind != family:
+        job = KINDS[kind]
+        raise ConfigError(f"{flag} {folder} holds a {job.label} checkpoint written by {job.command}; pass it with "
+                          f"{FAMILIES[kind].flag}, or give {flag} a checkpoint of its own family")
 
 
 def unique(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
@@ -240,41 +259,96 @@ def model_sources(settings: SweepSettings) -> dict[str, str]:
     return {label: sources[label] for label in settings.labels if label in sources}
 
 
-def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None) -> None:
+def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData],
+                          folds: int | None = None) -> dict[str, Any]:
+    """What a run's studies depend on: written to ``run.json`` and recorded on every study the run creates.
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    datasets : dict
+        ``{symbol: OHLCVData}`` of the run (their fingerprints).
+    folds : int, optional
+        The walk-forward fold count of a backtest run (None for a sweep).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; ``storage`` is the ``--storage`` value with its password redacted (None: the
+        run's own journal).
+    """
+    return {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
+            "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
+            "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
+            "model_ids": model_sources(settings), "objectives": list(settings.objectives),
+            "finetune": list(settings.finetune), "variants": settings.variants,
+            "storage": None if settings.storage is None else redacted(settings.storage),
+            "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
+            "data": {s: d.fingerprint for s, d in datasets.items()}, "run_id": settings.run_id}
+
+
+def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None,
+                       write: bool = True,
+                       recorded: list[tuple[str, dict[str, Any] | None]] | None = None
+                       ) -> list[tuple[str, dict[str, Any] | None]]:
     """Record what a run's studies depend on; refuse to resume a run with different values.
 
-    ``folds`` is the walk-forward fold count of a backtest run (None for a sweep).
+    The record is ``<run_dir>/run.json``; without it (another ``--runs-dir`` on a shared ``--storage``, or a
+    deleted file) the run settings recorded on the run's studies in its storage, read once. Studies recorded
+    before they carried settings, and keys a document lacks, are accepted.
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    datasets : dict
+        ``{symbol: OHLCVData}``.
+    folds : int, optional
+        The walk-forward fold count of a backtest run (None for a sweep).
+    write : bool
+        Write ``run.json``; ``False`` only checks (before the run folder exists).
+    recorded : list, optional
+        The studies' records an earlier call returned; used instead of reading the storage again.
+
+    Returns
+    -------
+    list
+        The studies' ``(name, settings)`` records read from the storage (empty when ``run.json`` was used).
 
     Raises
     ------
     ConfigError
-        If the run folder records other windows, seed, data, models, objectives or folds.
+        If ``run.json`` or a study records other windows, seed, data, models, objectives, folds, storage,
+        promotion candidate or ensemble (naming each with its recorded and given value), or ``run.json`` is
+        corrupt (:func:`read_run_settings`).
+    StorageError
+        If the storage cannot be read.
     """
     path = settings.run_dir / "run.json"
-    current = {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
-               "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
-               "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
-               "model_ids": model_sources(settings), "objectives": list(settings.objectives),
-               "finetune": list(settings.finetune), "variants": settings.variants,
-               "data": {s: d.fingerprint for s, d in datasets.items()}}
-    if path.is_file():
-        # runs recorded before a key existed default to today's value for it
-        stored = {"objectives": [OBJECTIVE], "finetune": False, "kronos_model": settings.kronos_model,
-                  "kronos_tokenizer": settings.kronos_tokenizer, "folds": None, "model_ids": {},
-                  **read_json(path, "run settings")}
-        if isinstance(stored["finetune"], bool):  # runs recorded when --finetune meant Toto only
-            stored["finetune"] = ["toto"] if stored["finetune"] else []
-        stored["windows"] = asdict(WindowSpec.from_document(stored["windows"]))  # before test_stride: every stride
-        changed = [k for k in ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model",
-                               "kronos_tokenizer", "objectives", "finetune")
-                   if stored.get(k) != current[k]]
-        changed += [f"the checkpoint of {label}" for label, source in current["model_ids"].items()
-                    if stored["model_ids"].get(label, source) != source]
-        changed += [f"data of {s}" for s, fp in current["data"].items()
-                    if stored.get("data", {}).get(s, fp) != fp]
+    current = run_settings_document(settings, datasets, folds)
+    from_storage = not path.is_file()
+    if from_storage:
+        records = (recorded_in_storage(settings.storage_url(), settings.study_namespace, settings.run_dir)
+                   if recorded is None else recorded)
+    else:
+        records = [(str(path), read_run_settings(settings.run_dir))]
+    data = {}
+    for name, stored in records:
+        if stored is None:  # a study recorded before studies carried their run's settings
+            continue
+        where = (f"(no {path}; study {name!r} in {redacted(settings.storage_url())} records its settings)"
+                 if from_storage else f"in {settings.run_dir}")
+        problem = run_settings_problem(stored)
+        if problem:
+            raise ConfigError(f"the run settings recorded on study {name!r} in {redacted(settings.storage_url())} "
+                              f"{problem}; start a new run with a new --run-id")
+        if from_storage:  # a study found in this storage: whatever the URL's spelling, it is the same storage
+            stored = {**stored, "storage": current["storage"]}
+        changed = settings_changes(stored, current)
         if changed:
-            raise ConfigError(f"run {settings.run_id!r} in {settings.run_dir} was started with different "
-                              f"{', '.join(changed)}; resuming would mix incomparable trials. Rerun with the "
-                              f"original flags and data, or start a new run with a new --run-id")
-        current["data"] = {**stored.get("data", {}), **current["data"]}
-    write_json_atomic(path, {**current, "run_id": settings.run_id, "updated_at": utc_now()})
+            raise ConfigError(f"run {settings.run_id!r} {where} was started with different {'; '.join(changed)}; "
+                              f"resuming would mix incomparable trials. Rerun with the original flags and data, or "
+                              f"start a new run with a new --run-id")
+        data.update(stored["data"])
+    if write:
+        write_json_atomic(path, {**current, "data": {**data, **current["data"]}, "updated_at": utc_now()})
+    return records if from_storage else []

@@ -9,10 +9,12 @@ database the user asked for.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from .errors import ConfigError
+from .store import check_output_folder
 
 __all__ = ["RDB_BACKENDS", "is_database_url", "redacted", "check_storage"]
 
@@ -49,8 +51,9 @@ def check_storage(storage: str | None, flag: str = "--storage") -> None:
     ------
     ConfigError
         If a URL is malformed, its backend is not one of :data:`RDB_BACKENDS` (e.g. ``postgres://``
-        for ``postgresql://``), or its driver is not installed; or if a journal path is a folder
-        or lies under a file. Messages hide any password.
+        for ``postgresql://``), its driver is not installed, or an SQLite file's folder is missing;
+        or if a journal path is a folder, an existing file that is not a journal, or cannot be
+        created. Messages hide any password.
     """
     if storage is None:
         return
@@ -61,10 +64,36 @@ def check_storage(storage: str | None, flag: str = "--storage") -> None:
     if path.is_dir():
         raise ConfigError(f"{flag} {storage!r} is a folder; a journal storage is a file path (e.g. "
                           f"{path / 'optuna.journal'}), a database a URL like postgresql://user@host/db")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise ConfigError(f"{flag} {storage!r}: {blocking} is a file, so the journal cannot be created under it; "
-                          f"choose another path")
+    check_output_folder(path.parent, f"{flag} {storage!r}: the journal's folder")
+    if path.is_file() and not _is_journal(path):
+        raise ConfigError(f"{flag} {storage!r} is an existing file that is not an Optuna journal; sweep would "
+                          f"append to it (and repair its 'torn' tail), so it is left alone: pass a new path, the "
+                          f"journal of an earlier run, or a database URL")
+
+
+def _is_journal(path: Path) -> bool:
+    """Whether ``path`` is empty or starts with an Optuna journal record (a JSON object with ``op_code``)."""
+    with open(path, "rb") as f:
+        first = f.readline(1 << 20)
+    if not first:
+        return True
+    try:
+        record = json.loads(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(record, dict) and "op_code" in record
+
+
+def _check_sqlite_folder(url, shown: str, flag: str) -> None:
+    """SQLite creates the database file but not its folder: a missing folder fails only at the first query."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {shown!r}: the folder {folder} of the SQLite database does not exist; create it "
+                          f"first (SQLite creates the file, not its folder)")
+    check_output_folder(folder, f"{flag} {shown!r}: the database's folder")
 
 
 def _check_database_url(storage: str, flag: str) -> None:
@@ -85,6 +114,8 @@ def _check_database_url(storage: str, flag: str) -> None:
             f"Optuna's RDB storage takes {', '.join(b + '://' for b in RDB_BACKENDS)} URLs; a value without "
             f"'://' is a journal file path")
         raise ConfigError(f"{flag} {shown!r}: unknown database scheme {scheme!r}; {fix}")
+    if backend == "sqlite":
+        _check_sqlite_folder(url, shown, flag)
     try:
         url.get_dialect().import_dbapi()
     except Exception as e:  # NoSuchModuleError (unknown +driver) or ImportError (driver not installed)

@@ -188,6 +188,8 @@ def check_output_folder(path: str | Path, flag: str) -> None:
         raise ConfigError(f"{flag} {path}: {existing} is a broken symbolic link; fix it or choose another path")
     if not existing.is_dir():
         raise ConfigError(f"{flag} {path}: {existing} is a file, so the folder cannot be created; choose another path")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{flag} {path}: {existing} is not writable by this user; choose a writable folder or "
-                          f"fix its permissions")
+    try:  # a probe, not os.access: root passes os.access on read-only mounts and /proc
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".sweep-write-probe-"))
+    except OSError as e:
+        raise ConfigError(f"{flag} {path}: nothing can be created in {existing} ({e.strerror}); choose a writable "
+                          f"folder or fix its permissions") from e

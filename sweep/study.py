@@ -34,7 +34,7 @@ from .windows import Splits
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
            "fail_stale_running", "enqueue_warm_start", "run_study", "study_name", "OBJECTIVE", "OBJECTIVE_SETS",
-           "SOURCE_ATTR", "WINDOW_ERRORS_ATTR"]
+           "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "RUN_SETTINGS_ATTR"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ SOURCE_ATTR = "source"
 #: Trial attribute holding the ``[n_validation_windows]`` per-window validation pct-return errors
 #: (the inputs of the SPA test, the Model Confidence Set and the report; no new inference needed).
 WINDOW_ERRORS_ATTR = "validation_window_errors"
+#: Study attribute: the run settings (run.json's document) of the run that created the study.
+RUN_SETTINGS_ATTR = "run_settings"
 
 
 def study_name(symbol: str, model: str, namespace: str | None = None) -> str:
@@ -176,6 +178,8 @@ class StudyJob:
     origin_universe : numpy.ndarray or None
         ``[n_origins]`` sorted superset of the validation origins: inference runs once over it
         and each evaluation slices its rows (walk-forward folds share one inference).
+    run_settings : dict or None
+        Recorded on the study when it has none (:data:`RUN_SETTINGS_ATTR`).
     """
 
     symbol: str
@@ -195,6 +199,7 @@ class StudyJob:
     family: str | None = None
     warm_start: tuple[WarmStart, ...] = ()
     origin_universe: np.ndarray | None = None
+    run_settings: dict[str, Any] | None = None
 
     @property
     def model_family(self) -> str:
@@ -295,8 +300,11 @@ def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
 
     A trial of every source, in any state, counts as seen, so a rerun (a resumed
     run, or a second worker's driver) never enqueues the same warm start twice; a
-    study that already holds its target of completed trials gets none.
+    study that already holds its target of completed trials gets none. A study without run settings first
+    records ``job.run_settings``.
     """
+    if job.run_settings and RUN_SETTINGS_ATTR not in study.user_attrs:
+        study.set_user_attr(RUN_SETTINGS_ATTR, job.run_settings)
     trials = study.get_trials(deepcopy=False)
     if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials(job.splits.spec.max_context_length):
         return 0  # nothing will run: a finished study gets no pending trials

@@ -9,7 +9,10 @@ import argparse
 import math
 from typing import Callable
 
-__all__ = ["positive_int", "positive_float"]
+__all__ = ["positive_int", "positive_float", "seed", "MAX_SEED"]
+
+#: Largest ``--seed``: every generator a job seeds (numpy, torch, Lightning, Python's) takes it, and ``seed + 1``.
+MAX_SEED = 2**31 - 1
 
 
 def _positive(text: str, cast: Callable[[str], float], what: str) -> float:
@@ -43,3 +46,20 @@ def positive_float(text: str) -> float:
         If ``text`` is not a number, or is not finite and above 0 (the message names the value and the fix).
     """
     return _positive(text, float, "a finite number > 0, e.g. 1e-4")
+
+
+def seed(text: str) -> int:
+    """A random seed, 0 <= seed <= :data:`MAX_SEED` (``--seed``).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not an integer or is out of that range (the message names the value and the range).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; pass a seed from 0 to {MAX_SEED}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"got {text}; a seed must be from 0 to {MAX_SEED} (2**31 - 1)")
+    return value

@@ -37,7 +37,9 @@ def test_when_the_init_is_not_chronos2_then_the_error_names_the_flag(shared_data
                                                                      capsys):
     assert main(["--symbols", "BTCUSD", "--data-dir", str(shared_data), "--output", str(tmp_path / "x"), "--init",
                  str(tiny_quantile_dirs["chronos-bolt"]), *FLAGS]) == 1
-    assert "ChronosBoltPipeline" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    err = capsys.readouterr().err
+    assert "ChronosBoltPipeline" in err and not (tmp_path / "x").exists()
+    assert f"--init '{tiny_quantile_dirs['chronos-bolt']}'" in err and "--chronos2-model" not in err  # its own flag
 
 
 @pytest.mark.parametrize("preset", ["huge"])

@@ -209,3 +209,19 @@ def test_when_postgres_restarts_mid_sweep_then_the_sweep_finishes_and_no_trial_s
     after = _complete(postgres_url, name)
     assert len(after) >= 150 and all(after[n] == v for n, v in before.items())
     assert TrialState.RUNNING not in _states(postgres_url, name)
+
+
+def test_when_a_sweep_is_interrupted_mid_trial_then_it_says_how_to_resume_without_a_traceback(data_dir, tiny_toto_dir,
+                                                                                            tmp_path):
+    import signal
+
+    sweep = subprocess.Popen(_command(data_dir, tiny_toto_dir, tmp_path, 400), cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    journal = tmp_path / "runs/f1/optuna.journal"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (journal.is_file() and journal.read_text().count('"op_code":6') >= 2):
+        time.sleep(0.1)  # op_code 6 sets a trial's state: trials are running
+    sweep.send_signal(signal.SIGINT)
+    out, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err[-2000:]
+    assert "Traceback" not in out + err and "rerun the same command" in " ".join(err.split())

@@ -229,3 +229,117 @@ def test_when_a_checkpoint_flag_names_neither_a_folder_nor_a_hub_id_then_no_run_
                                               "8", flag, tmp_path / "no-such-checkpoint"))
     assert_refused(result, flag, "no-such-checkpoint", "neither an existing checkpoint folder")
     assert not tmp_path.joinpath("runs").exists()
+
+
+# --- a resume never mixes incomparable trials, wherever the run's settings are recorded -----------------------
+
+
+def _with(argv: list, flag: str, value: str) -> list:
+    """``argv`` with ``flag``'s value replaced."""
+    argv = list(argv)
+    argv[argv.index(flag) + 1] = value
+    return argv
+
+
+def test_when_a_shared_storage_is_resumed_from_another_runs_dir_then_its_studies_refuse_other_settings(tmp_path,
+                                                                                                      capsys):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = sweep_argv(tmp_path / "a", *NAIVE, "--storage", storage, run_id="sq")
+    assert run_cli(capsys, main, first).code == 0
+    before = tree_digest(tmp_path)
+    elsewhere = sweep_argv(tmp_path / "b", *_with(NAIVE, "--val-windows", "12"), "--seed", "5", "--storage", storage,
+                           run_id="sq")
+    result = run_cli(capsys, main, elsewhere)
+    assert_refused(result, "'sq/BTCUSD.naive'", "val_windows 8 recorded, 12 now", "seed (0 recorded, 5 now)")
+    assert tree_digest(tmp_path) == before and not (tmp_path / "b").exists()  # no run folder, database unchanged
+    same = sweep_argv(tmp_path / "b", *NAIVE, "--storage", storage, run_id="sq")
+    assert run_cli(capsys, main, same).code == 0  # the same settings resume from any runs folder
+
+
+def test_when_run_json_is_deleted_then_the_runs_journal_studies_refuse_other_settings(tmp_path, capsys):
+    assert run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE)).code == 0
+    (tmp_path / "runs" / "r1" / "run.json").unlink()
+    before = tree_digest(tmp_path)
+    result = run_cli(capsys, main, sweep_argv(tmp_path, *_with(NAIVE, "--val-windows", "12")))
+    assert_refused(result, "'BTCUSD.naive'", "optuna.journal", "val_windows 8 recorded, 12 now")
+    assert tree_digest(tmp_path) == before
+
+
+def test_when_a_shared_storage_study_predates_recorded_settings_then_the_run_resumes(tmp_path, capsys):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    optuna.create_study(storage=storage, study_name="old/BTCUSD.naive")  # as written before studies recorded them
+    result = run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, "--storage", storage, run_id="old"))
+    assert result.code == 0, result
+    recorded = optuna.load_study(study_name="old/BTCUSD.naive", storage=storage).user_attrs["run_settings"]
+    assert recorded["windows"]["val_windows"] == 8 and recorded["storage"] == storage  # recorded from now on
+
+
+@pytest.mark.parametrize("first_storage", [True, False])
+def test_when_a_resume_names_another_storage_then_it_is_refused(first_storage, tmp_path, capsys):
+    storage = ["--storage", f"sqlite:///{tmp_path / 'x.db'}"]
+    first, then = (storage, []) if first_storage else ([], storage)
+    assert run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, *first)).code == 0
+    before = tree_digest(tmp_path)
+    result = run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, *then))
+    recorded = f"'{storage[1]}' recorded, None now" if first_storage else f"None recorded, '{storage[1]}' now"
+    assert_refused(result, "different storage", recorded)
+    assert tree_digest(tmp_path) == before  # the candidates are not overwritten by empty studies' results
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--ensemble", "lp"], ["ensemble (None recorded, 'lp' now)"]),
+    (["--ensemble", "greedy", "--promote-candidate", "ensemble"],
+     ["promote_candidate ('selected' recorded, 'ensemble' now)", "ensemble (None recorded, 'greedy' now)"]),
+])
+def test_when_a_resume_changes_the_promotion_candidate_or_ensemble_then_it_is_refused(extra, named, promoted,
+                                                                                       capsys):
+    before = tree_digest(promoted)
+    result = run_cli(capsys, main, sweep_argv(promoted, *NAIVE, *extra))
+    assert_refused(result, "'r1'", *named)
+    assert tree_digest(promoted) == before
+
+
+TOTO = ["--models", "toto", "--n-trials", "1", "--max-context-length", "64", "--val-windows", "8",
+        "--test-windows", "8"]
+
+
+def test_when_a_checkpoint_folder_is_spelled_otherwise_then_the_run_resumes_and_another_folder_is_named(
+        tiny_toto_dir, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    root = tmp_path / "project"
+    assert run_cli(capsys, main, sweep_argv(root, *TOTO, "--toto-model", tiny_toto_dir)).code == 0
+    monkeypatch.chdir(tiny_toto_dir.parent)
+    link = tmp_path / "linked"
+    link.symlink_to(tiny_toto_dir, target_is_directory=True)
+    for spelling in (f"{tiny_toto_dir}/", tiny_toto_dir.name, link):
+        result = run_cli(capsys, main, sweep_argv(root, *TOTO, "--toto-model", spelling))
+        assert result.code == 0, (spelling, result)
+    other = shutil.copytree(tiny_toto_dir, tmp_path / "toto-copy")
+    before = tree_digest(root)
+    result = run_cli(capsys, main, sweep_argv(root, *TOTO, "--toto-model", other))
+    assert_refused(result, "different toto_model", f"recorded, '{other}' now", "the checkpoint of toto")
+    assert tree_digest(root) == before
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"windows": null}', "not json {", "incomplete windows"])
+@pytest.mark.parametrize("command", ["sweep", "report", "promote"])
+def test_when_run_json_is_corrupt_then_every_reader_names_it_and_changes_nothing(content, command, promoted,
+                                                                                  tmp_path, capsys):
+    import shutil
+
+    root = Path(shutil.copytree(promoted, tmp_path / "project"))
+    run_json = root / "runs" / "r1" / "run.json"
+    if content == "incomplete windows":
+        content = json.dumps({**json.loads(run_json.read_text()), "windows": {"horizon": 1}})
+    run_json.write_text(content)
+    before = tree_digest(root)
+    places = ["--runs-dir", root / "runs", "--output-dir", root / "hp"]
+    argv = {"sweep": sweep_argv(root, *NAIVE), "report": ["report", "--run", "r1", *places],
+            "promote": ["promote", "--run", "r1", "--data-dir", SHIPPED_DATA, *places]}[command]
+    result = run_cli(capsys, main, argv)
+    assert_refused(result, str(run_json), "restore it, or start a new run with a new --run-id")
+    assert "unexpected" not in result.err
+    assert tree_digest(root) == before

@@ -16,7 +16,7 @@ import pytest
 from chronostraining.__main__ import main as chronos_main
 from conftest import CliResult, assert_refused, run_cli, tree_digest
 from kronostraining.__main__ import main as kronos_main
-from sweep.checkpoint_output import KINDS, check_output, checkpoint_kind_of
+from sweep.checkpoint_output import KINDS, check_init, check_output, checkpoint_kind_of
 from sweep.errors import ConfigError
 from sweep.store import staged_folder
 from tototraining.__main__ import main as toto_main
@@ -243,3 +243,152 @@ def test_when_a_checkpoints_record_is_not_json_then_it_is_no_checkpoint(checkpoi
 def test_when_output_is_the_root_folder_then_it_is_refused():
     with pytest.raises(ConfigError, match="root folder"):
         check_output("/", "toto", overwrite=True)
+
+
+def with_init(job: str, output: Path, data_dir: Path, init: str, *extra: str) -> list[str]:
+    """:func:`argv` with ``--init init``."""
+    args = argv(job, output, data_dir, *extra)
+    args[args.index("--init") + 1] = init
+    return args
+
+
+def refuse_init(capsys, job: str, tmp_path: Path, init: str, *extra: str) -> CliResult:
+    """Run ``job`` from ``init`` on a ``--data-dir`` that does not exist, asserting nothing under ``tmp_path``
+    changed: a refusal of the start comes before any data is loaded."""
+    before = snapshot(tmp_path)
+    result = run_cli(capsys, MAINS[job], with_init(job, tmp_path / "ckpt", tmp_path / "no-data", init, *extra))
+    assert snapshot(tmp_path) == before, result
+    return result
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999", "2147483648"])
+@pytest.mark.parametrize("job", JOBS)
+def test_when_seed_is_out_of_range_then_it_is_refused_while_parsing(job, seed, tmp_path, capsys):
+    result = parse_refused(capsys, MAINS[job], argv(job, tmp_path / "ckpt", tmp_path / "no-data", "--seed", seed))
+    assert_refused(result, "argument --seed", f"got {seed}", "from 0 to 2147483647")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["missing", "file", "empty folder", "empty string", "broken link"])
+@pytest.mark.parametrize("job", JOBS)
+def test_when_init_is_no_checkpoint_then_it_is_refused_naming_init(job, where, tmp_path, capsys):
+    (tmp_path / "weights.bin").write_bytes(b"\x00" * 4)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    init = {"missing": str(tmp_path / "nonexist"), "file": str(tmp_path / "weights.bin"),
+            "empty folder": str(tmp_path / "empty"), "empty string": "", "broken link": str(tmp_path / "dangling")}[where]
+    said = {"missing": "neither an existing folder nor a Hugging Face id", "file": "is a file",
+            "empty folder": "without config.json, model.safetensors", "empty string": "--init is empty",
+            "broken link": "a symbolic link to nothing"}[where]
+    result = refuse_init(capsys, job, tmp_path, init)
+    assert_refused(result, f"--init {init}".strip(), said, "pass 'scratch', a", "or a Hugging Face id like")
+    assert not any(flag in result.err for flag in ("--toto-model", "--kronos-model", "--chronos2-model"))
+
+
+@pytest.mark.parametrize("job,other", [(j, o) for j in JOBS for o in JOBS if o != j])
+def test_when_init_is_another_jobs_checkpoint_then_it_is_refused_naming_its_kind(job, other, checkpoints, tmp_path,
+                                                                                capsys):
+    start = place(checkpoints, other, tmp_path / "start")
+    result = refuse_init(capsys, job, tmp_path, str(start))
+    assert_refused(result, f"--init {start}", f"holds a {KINDS[other].label} checkpoint written by "
+                   f"{KINDS[other].command}", f"not a {KINDS[job].label} checkpoint")
+
+
+def test_when_init_tokenizer_does_not_exist_with_scratch_then_it_is_refused(tmp_path, capsys):
+    result = refuse_init(capsys, "kronos", tmp_path, "scratch", "--init-tokenizer", str(tmp_path / "nonexist"))
+    assert_refused(result, "--init-tokenizer", str(tmp_path / "nonexist"), "neither an existing folder",
+                   "a Kronos tokenizer folder")
+
+
+def test_when_init_tokenizer_is_given_with_scratch_then_it_is_refused_as_meaningless(tiny_kronos_dir, tmp_path,
+                                                                                   capsys):
+    tokenizer = str(tiny_kronos_dir / "tokenizer")
+    result = refuse_init(capsys, "kronos", tmp_path, "scratch", "--init-tokenizer", tokenizer)
+    assert_refused(result, f"--init-tokenizer {tokenizer}", "has no effect with --init scratch",
+                   "drop --init-tokenizer")
+
+
+def test_when_init_tokenizer_is_a_whole_kronos_checkpoint_then_its_tokenizer_folder_is_named(tiny_kronos_dir,
+                                                                                           tmp_path, capsys):
+    result = refuse_init(capsys, "kronos", tmp_path, str(tiny_kronos_dir / "predictor"), "--init-tokenizer",
+                         str(tiny_kronos_dir))
+    assert_refused(result, f"--init-tokenizer {tiny_kronos_dir}", "holds a Kronos checkpoint",
+                   str(tiny_kronos_dir / "tokenizer"))
+
+
+@pytest.mark.parametrize("init", ["predictor folder", "nobody/unknown-kronos"])
+def test_when_kronos_init_has_no_known_tokenizer_then_it_is_refused_up_front(init, tiny_kronos_dir, tmp_path,
+                                                                           capsys):
+    init = str(tiny_kronos_dir / "predictor") if init == "predictor folder" else init
+    result = refuse_init(capsys, "kronos", tmp_path, init)
+    assert_refused(result, f"--init {init}", "has no known tokenizer", "pass --init-tokenizer")
+    assert "--kronos-tokenizer" not in result.err
+
+
+@pytest.mark.parametrize("extra,named", [
+    (["--context-length", "600"], ["--context-length 600 exceeds 512", "--max-context 600"]),
+    (["--context-length", "64", "--max-context", "32"], ["--context-length 64 exceeds --max-context 32"]),
+    (["--no-train-tokenizer"], ["--init scratch needs the tokenizer trained", "drop --no-train-tokenizer"])])
+def test_when_kronos_flags_contradict_then_they_are_refused_before_the_data(extra, named, tmp_path, capsys):
+    assert_refused(refuse_init(capsys, "kronos", tmp_path, "scratch", *extra), *named)
+
+
+def test_when_tokenizer_steps_are_given_but_the_tokenizer_is_kept_then_it_is_refused(tiny_kronos_dir, tmp_path,
+                                                                                   capsys):
+    result = refuse_init(capsys, "kronos", tmp_path, str(tiny_kronos_dir), "--tokenizer-steps", "3")
+    assert_refused(result, "--tokenizer-steps 3 has no effect", "add --train-tokenizer or drop --tokenizer-steps")
+
+
+def test_when_init_is_a_folder_or_hub_id_then_check_init_accepts_it(tiny_toto_dir, tiny_kronos_dir, checkpoints):
+    check_init("scratch", "toto")
+    check_init("Datadog/Toto-Open-Base-1.0", "toto")
+    check_init(str(tiny_toto_dir), "toto")  # a published layout, no training record
+    check_init(str(checkpoints["chronos2"]), "chronos2")
+    check_init(str(tiny_kronos_dir), "kronos")
+    check_init(str(tiny_kronos_dir / "predictor"), "kronos", str(tiny_kronos_dir / "tokenizer"))
+    check_init("NeoQuasar/Kronos-small", "kronos", "NeoQuasar/Kronos-Tokenizer-base")
+
+
+def broken_toto(tiny_toto_dir: Path, where: Path) -> Path:
+    """A Toto folder whose config.json lacks the constructor's arguments: it passes the up-front check, and fails
+    to load."""
+    folder = Path(shutil.copytree(tiny_toto_dir, where))
+    (folder / "config.json").write_text(json.dumps({"patch_size": 16}))
+    return folder
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_when_init_fails_to_load_then_the_error_names_init_not_a_sweep_flag(job, tiny_toto_dir, tiny_kronos_dir,
+                                                                          shared_data, tmp_path, capsys):
+    extra = []
+    if job == "toto":
+        init = str(broken_toto(tiny_toto_dir, tmp_path / "broken"))
+    elif job == "kronos":  # a Toto folder as the tokenizer: its config.json lacks the tokenizer's arguments
+        init, extra = str(tiny_kronos_dir / "predictor"), ["--init-tokenizer", str(tiny_toto_dir)]
+    else:
+        init = str(tiny_toto_dir)
+    result = run_cli(capsys, MAINS[job], with_init(job, tmp_path / "ckpt", shared_data, init, *extra))
+    flag, value = ("--init-tokenizer", str(tiny_toto_dir)) if job == "kronos" else ("--init", init)
+    assert_refused(result, flag, value, code=1)
+    assert not any(f in result.err for f in ("--toto-model", "--kronos-model", "--kronos-tokenizer", "--chronos2-model"))
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_when_symbols_repeat_then_training_data_holds_each_once_with_a_warning(shared_data, tmp_path, caplog):
+    from sweep.cli import load_training_data
+    from tototraining.__main__ import parse_args
+
+    args = parse_args(argv("toto", tmp_path / "ckpt", shared_data, "--symbols", "BTCUSD", "ETHUSD", "BTCUSD"))
+    _spec, datasets, metadata = load_training_data(args)
+    assert [data.symbol for data, _splits in datasets] == ["BTCUSD", "ETHUSD"]
+    assert list(metadata["datasets"]) == ["BTCUSD", "ETHUSD"]
+    assert "--symbols names BTCUSD more than once" in caplog.text
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_when_data_dir_is_a_file_then_it_is_refused_naming_it(job, tmp_path, capsys):
+    (tmp_path / "bars.csv").write_text("timestamp,open\n")
+    before = snapshot(tmp_path)
+    result = run_cli(capsys, MAINS[job], argv(job, tmp_path / "ckpt", tmp_path / "bars.csv"))
+    assert snapshot(tmp_path) == before
+    assert_refused(result, f"--data-dir {tmp_path / 'bars.csv'} is a file, not a folder", "pass the folder")

@@ -92,19 +92,31 @@ def build_scratch(preset: str, seed: int = 0):
     return Toto(**config), config
 
 
-def load_init(init: str):
-    """Pretrained Toto to fine-tune: a Hugging Face id or a checkpoint folder.
+def load_init(init: str, flag: str = "--init"):
+    """Pretrained Toto to fine-tune: a Hugging Face id or a checkpoint folder (as
+    :func:`sweep.forecasters.toto.load_toto` loads it, with ``flag`` named in messages).
 
     Raises
     ------
     ModelLoadError
-        If it cannot be loaded.
+        If toto-ts is missing, or the checkpoint cannot be found or loaded.
     """
-    from sweep.forecasters.toto import load_toto, resolve_checkpoint
+    from sweep.checkpoints import resolve_checkpoint
+    from sweep.errors import ModelLoadError
+    from sweep.forecasters.toto import DEFAULT_TOTO_MODEL, INSTALL_HINT
 
-    module, _identity = load_toto(init)
-    folder, _ = resolve_checkpoint(init)
-    return module, json.loads((folder / "config.json").read_text())
+    try:
+        from toto.model.toto import Toto
+    except ImportError as e:
+        raise ModelLoadError(f"Toto needs the toto-ts package ({e}); install it with: {INSTALL_HINT}") from e
+    folder, _identity = resolve_checkpoint(init, None, flag, DEFAULT_TOTO_MODEL, "'python -m tototraining'")
+    try:
+        module = Toto.load_from_checkpoint(str(folder), map_location="cpu")
+        config = json.loads((folder / "config.json").read_text())
+    except (RuntimeError, TypeError, KeyError, ValueError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"{flag} {init!r}: {folder} is not a loadable Toto checkpoint ({e})") from e
+    module.eval()
+    return module, config
 
 
 def save_checkpoint(module, config: dict[str, Any], output: str | Path) -> Path:

@@ -113,14 +113,14 @@ class KronosCheckpoint:
         self.model, self.tokenizer, self.max_context, self.identity = model, tokenizer, max_context, identity
 
 
-def _trained_folder(model: str) -> dict[str, Any] | None:
+def _trained_folder(model: str, flag: str = "--kronos-model") -> dict[str, Any] | None:
     path = Path(model).expanduser() / TRAINED_METADATA
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ModelLoadError(f"--kronos-model: {path} is not valid JSON ({e}); re-run kronostraining") from e
+        raise ModelLoadError(f"{flag}: {path} is not valid JSON ({e}); re-run kronostraining") from e
 
 
 def _trained_identity(base: Path, predictor: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +132,8 @@ def _trained_identity(base: Path, predictor: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None, revision: str | None = None,
-                max_context: int | None = None, device: str = "cpu") -> KronosCheckpoint:
+                max_context: int | None = None, device: str = "cpu",
+                flags: tuple[str, str] = ("--kronos-model", "--kronos-tokenizer")) -> KronosCheckpoint:
     """Load a Kronos predictor and tokenizer.
 
     Parameters
@@ -148,6 +149,8 @@ def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None,
         Default: the model card's (512 for Kronos-small/base, 2048 for Kronos-mini), the
         trained folder's, else 512 (``KronosPredictor``'s default).
     device : str
+    flags : tuple of str
+        The flags of ``model`` and ``tokenizer`` named in messages (kronostraining: ``--init``, ``--init-tokenizer``).
 
     Raises
     ------
@@ -155,23 +158,24 @@ def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None,
         If a checkpoint cannot be found or does not fit its config, or the tokenizer's
         token sizes differ from the predictor's.
     """
-    trained = _trained_folder(model)
+    model_flag, tokenizer_flag = flags
+    trained = _trained_folder(model, model_flag)
     base = Path(model).expanduser()
     model_source = str(base / "predictor") if trained else model
     tokenizer = tokenizer or (str(base / "tokenizer") if trained else MODEL_CARD.get(model, {}).get("tokenizer"))
     if tokenizer is None:
-        raise ModelLoadError(f"--kronos-model {model!r} has no known tokenizer; pass --kronos-tokenizer "
+        raise ModelLoadError(f"{model_flag} {model!r} has no known tokenizer; pass {tokenizer_flag} "
                              f"(e.g. {DEFAULT_KRONOS_TOKENIZER})")
-    model_dir, model_identity = resolve_checkpoint(model_source, revision, "--kronos-model", DEFAULT_KRONOS_MODEL,
+    model_dir, model_identity = resolve_checkpoint(model_source, revision, model_flag, DEFAULT_KRONOS_MODEL,
                                                    WRITTEN_BY)
-    tokenizer_dir, tokenizer_identity = resolve_checkpoint(tokenizer, None, "--kronos-tokenizer",
+    tokenizer_dir, tokenizer_identity = resolve_checkpoint(tokenizer, None, tokenizer_flag,
                                                            DEFAULT_KRONOS_TOKENIZER, WRITTEN_BY)
-    predictor = load_module(Kronos, model_dir, "--kronos-model", device)
-    codec = load_module(KronosTokenizer, tokenizer_dir, "--kronos-tokenizer", device)
+    predictor = load_module(Kronos, model_dir, model_flag, device)
+    codec = load_module(KronosTokenizer, tokenizer_dir, tokenizer_flag, device)
     sizes = (predictor.config["s1_bits"], predictor.config["s2_bits"])
     if sizes != (codec.s1_bits, codec.s2_bits):
-        raise ModelLoadError(f"--kronos-tokenizer {tokenizer!r} makes (s1_bits, s2_bits) = {(codec.s1_bits, codec.s2_bits)} "
-                             f"but --kronos-model {model!r} expects {sizes}; pass the tokenizer it was trained with")
+        raise ModelLoadError(f"{tokenizer_flag} {tokenizer!r} makes (s1_bits, s2_bits) = {(codec.s1_bits, codec.s2_bits)} "
+                             f"but {model_flag} {model!r} expects {sizes}; pass the tokenizer it was trained with")
     max_context = max_context or (trained or {}).get("max_context") or MODEL_CARD.get(model, {}).get(
         "max_context", DEFAULT_MAX_CONTEXT)
     if trained:
