@@ -33,7 +33,7 @@ from rich.table import Table
 from .config import MODEL_FAMILIES, ForecastConfig
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
 from .data import GAP_POLICIES, check_ohlcv, symbol_path, validate_symbol
-from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, is_disk_full
+from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, exception_chain, is_disk_full
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .progress_views import JsonLinesProgress, RichStudyProgress
 from .windows import WindowSpec
@@ -802,15 +802,23 @@ def exit_code_of(command: Callable[[], int]) -> int:
         console.print(f"[red]error:[/red] {DiskFullError.at(e.filename or '.', e)}", highlight=False)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        console.print("interrupted; rerun the same command with the same --run-id to resume")
-        return 130
+        return _interrupted()
     except Exception as e:
         return _unexpected(e)
 
 
+def _interrupted() -> int:
+    console.print("interrupted; rerun the same command with the same --run-id to resume")
+    return 130
+
+
 def _unexpected(error: Exception) -> int:
-    """A bug: one line here, the traceback in a log for the report."""
+    """A bug: one line here, the traceback in a log for the report; an error raised while a Ctrl-C unwound (e.g.
+    Optuna's journal lock released half-taken) is the interrupt's consequence, not a bug."""
     from .crash_log import write_crash_log
+
+    if any(isinstance(e, KeyboardInterrupt) for e in exception_chain(error)):
+        return _interrupted()
 
     first_line = (str(error).splitlines() or [""])[0][:300]
     console.print(f"[red]error:[/red] unexpected {type(error).__name__}: {first_line}. This is a bug in sweep; the "

@@ -10,9 +10,10 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 __all__ = ["SweepError", "DataValidationError", "ConfigError", "ModelLoadError", "TrialError", "DiskFullError",
-           "StorageError", "is_disk_full"]
+           "StorageError", "exception_chain", "is_disk_full"]
 
 #: errno values of a full disk or an exhausted quota.
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -55,6 +56,20 @@ class DiskFullError(StorageError):
         return cls(f"no space left on the device holding {path}{cause}: {free / 2**20:.1f} MiB free. Free space "
                    f"there (or move --runs-dir / --output-dir to another disk) and rerun the same command: completed "
                    f"trials are kept, and no candidate, best or review file was left half-written")
+
+
+def exception_chain(error: BaseException | None) -> Iterator[BaseException]:
+    """``error`` and the exceptions it was raised from or while handling (``__cause__``, else ``__context__``).
+
+    Libraries re-raise a failure as another exception (Optuna: a storage error recorded while it
+    finishes a trial as ``AssertionError("Should not reach.")``; a lock released half-taken after a
+    Ctrl-C as ``FileNotFoundError``), so the cause is found by walking the chain.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 def is_disk_full(error: BaseException) -> bool:

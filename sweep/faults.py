@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import DiskFullError, StorageError, is_disk_full
+from .errors import DiskFullError, StorageError, exception_chain, is_disk_full
 from .storage_url import is_database_url, redacted
 
 __all__ = ["storage_faults", "STORAGE_RETRY_DELAYS_S"]
@@ -30,16 +30,6 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # journal-only installs
         return (StorageInternalError,)
     return StorageInternalError, OperationalError, DBAPIError
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions it was raised from or while handling (Optuna re-raises storage
-    failures that happen while it records a trial as ``AssertionError("Should not reach.")``)."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
 
 
 @contextmanager
@@ -65,7 +55,7 @@ def storage_faults(storage: str | Path, folder: str | Path | None = None) -> Ite
     except StorageError:
         raise
     except Exception as e:
-        for cause in _chain(e):
+        for cause in exception_chain(e):
             if is_disk_full(cause):
                 where = getattr(cause, "filename", None) or folder or (
                     storage if not is_database_url(storage) else ".")

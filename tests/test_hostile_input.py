@@ -343,3 +343,15 @@ def test_when_run_json_is_corrupt_then_every_reader_names_it_and_changes_nothing
     assert_refused(result, str(run_json), "restore it, or start a new run with a new --run-id")
     assert "unexpected" not in result.err
     assert tree_digest(root) == before
+
+
+def test_when_an_error_is_raised_while_ctrl_c_unwinds_then_it_is_an_interrupt_not_a_bug(crash_logs, capsys):
+    def lock_released_half_taken():  # what Optuna's journal lock does when Ctrl-C lands inside its rename
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise FileNotFoundError(2, "No such file or directory", "optuna.journal.lock.rename")
+
+    before = set(crash_logs.iterdir())
+    assert exit_code_of(lock_released_half_taken) == 130
+    assert "rerun the same command" in capsys.readouterr().err and set(crash_logs.iterdir()) == before
