@@ -221,7 +221,8 @@ def _best_problem(document: Any, symbol: str) -> str | None:
         return f"it holds {_JSON_TYPES.get(type(document), type(document).__name__)}, not a JSON object"
     missing = [key for key in ("model", "config") if key not in document]
     if missing:
-        return f"it has no {' and no '.join(repr(k) for k in missing)} key (it has {sorted(document)})"
+        held = f"its keys are {sorted(document)}" if document else "it is an empty object"
+        return f"it has no {' and no '.join(repr(k) for k in missing)} key ({held})"
     model = document["model"]
     if not isinstance(model, dict) or "family" not in model:
         return f"its 'model' block {model!r} is not an object with a 'family'"
