@@ -216,8 +216,10 @@ def test_when_a_sweep_is_interrupted_mid_trial_then_it_says_how_to_resume_withou
     import signal
 
     # --no-cache: every trial runs inference, so 400 of them outlast the wait (cached repeats take no time)
+    # a shell runs background jobs with SIGINT ignored, and Python keeps an ignored SIGINT: restore the default
     sweep = subprocess.Popen(_command(data_dir, tiny_toto_dir, tmp_path, 400, "--no-cache"), cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     journal = tmp_path / "runs/f1/optuna.journal"
     deadline = time.time() + 120
     while time.time() < deadline and not (journal.is_file() and journal.read_text().count('"op_code":6') >= 2):
