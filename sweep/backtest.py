@@ -36,9 +36,8 @@ from .errors import ConfigError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
-from .run_lock import run_lock
 from .run import forecaster_lookup, study_job
-from .settings import SweepSettings, check_run_settings, model_sources, run_settings_document
+from .settings import SweepSettings, claimed_run, model_sources, run_settings_document
 from .stats import block_bootstrap_ci
 from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyOutcome
@@ -250,11 +249,7 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     folds = {s: walk_forward_splits(d.n_bars, sweep.windows, settings.folds, source=str(d.path))
              for s, d in datasets.items()}
     overlapping = _check_overlap(settings, datasets, folds)
-    for warning in sweep.windows.power_warnings():
-        logger.warning(warning)
-    # a run folder new here is checked against the run's studies before run_lock makes it (see run_sweep)
-    seen = None if sweep.run_dir.exists() else check_run_settings(sweep, datasets, settings.folds, write=False)
-    with run_lock(sweep.run_dir, check=lambda: check_run_settings(sweep, datasets, settings.folds, recorded=seen)):
+    with claimed_run(sweep, datasets, settings.folds):
         return _backtest(settings, datasets, folds, overlapping, executor, progress)
 
 

@@ -29,8 +29,7 @@ from .cache import SampleCache
 from .faults import storage_faults
 from .errors import ConfigError, TrialError
 from .forecasters.base import Forecaster
-from .study import (Objective, Progress, StudyJob, StudyOutcome, enqueue_warm_start, fail_stale_running, make_storage,
-                    open_study, outcome_of)
+from .study import Objective, Progress, StudyJob, StudyOutcome, make_storage, open_job_study, outcome_of
 
 __all__ = ["RayExecutor", "StudyWorker", "worker_pass"]
 
@@ -251,9 +250,7 @@ class RayExecutor:
         """Create the studies and fail trials a crashed earlier run left RUNNING (no worker runs yet)."""
         studies = {}
         for job in jobs:
-            study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
-            fail_stale_running(study)
-            enqueue_warm_start(study, job)
+            study = open_job_study(job)
             studies[job.name] = study
             progress.start(job.name, job.target_trials(job.splits.spec.max_context_length),
                            _count(study, TrialState.COMPLETE))

@@ -20,8 +20,7 @@ from .model_paths import portable_document
 from .forecasters.registry import FAMILIES, family_of
 from .forecasters.base import Forecaster
 from .overlap import warn_overlaps
-from .run_lock import run_lock
-from .settings import SweepSettings, check_run_settings, checkpoint_sources, model_sources, run_settings_document
+from .settings import SweepSettings, check_run_settings, checkpoint_sources, claimed_run, model_sources, run_settings_document
 from .study import Progress, StudyJob, StudyOutcome
 from .warm_start import warm_starts
 from .store import candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic, write_text_atomic
@@ -167,12 +166,7 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     """
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
-    for warning in settings.windows.power_warnings():
-        logger.warning(warning)
-    # a run folder new here (a shared --storage used from another --runs-dir) is checked against the run's studies
-    # before run_lock makes it, so a refusal leaves no folder; the storage is read once
-    seen = None if settings.run_dir.exists() else check_run_settings(settings, datasets, write=False)
-    with run_lock(settings.run_dir, check=lambda: check_run_settings(settings, datasets, recorded=seen)):
+    with claimed_run(settings, datasets):
         return _sweep(settings, datasets, splits, executor, progress)
 
 

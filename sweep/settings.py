@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .checkpoint_output import KINDS, checkpoint_kind_of
 from .checkpoints import is_hub_id
@@ -18,6 +19,7 @@ from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
 from .kronos.card import DEFAULT_KRONOS_MODEL
+from .run_lock import run_lock
 from .run_record import read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
 from .space import CONTEXT_LENGTHS
 from .storage_url import check_storage, redacted
@@ -25,7 +27,7 @@ from .store import check_output_folder, utc_now, write_json_atomic
 from .study import OBJECTIVE, OBJECTIVE_SETS
 from .windows import WindowSpec
 
-__all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "check_run_settings", "model_sources", "checkpoint_sources",
+__all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "claimed_run", "check_run_settings", "model_sources", "checkpoint_sources",
            "RUN_ID_PATTERN", "read_run_settings", "run_settings_document"]
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -285,6 +287,26 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
             "storage": None if settings.storage is None else redacted(settings.storage),
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
             "data": {s: d.fingerprint for s, d in datasets.items()}, "run_id": settings.run_id}
+
+
+@contextmanager
+def claimed_run(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None) -> Iterator[None]:
+    """Hold the run's driver lock after :func:`check_run_settings` passed (sweep and backtest alike).
+
+    Warns about windows with little power first. A run folder that does not exist yet (a shared ``--storage``
+    used from another ``--runs-dir``) is checked against the run's studies before the lock creates it, so a
+    refusal leaves no folder; the storage is read once.
+
+    Raises
+    ------
+    ConfigError
+        If the run records other settings, or another driver holds the run (:func:`sweep.run_lock.run_lock`).
+    """
+    for warning in settings.windows.power_warnings():
+        logger.warning(warning)
+    seen = None if settings.run_dir.exists() else check_run_settings(settings, datasets, folds, write=False)
+    with run_lock(settings.run_dir, check=lambda: check_run_settings(settings, datasets, folds, recorded=seen)):
+        yield
 
 
 def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None,

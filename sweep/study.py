@@ -33,8 +33,8 @@ from .space import SPACES, n_max_samples, space_size
 from .windows import Splits
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
-           "fail_stale_running", "enqueue_warm_start", "run_study", "study_name", "OBJECTIVE", "OBJECTIVE_SETS",
-           "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "RUN_SETTINGS_ATTR"]
+           "fail_stale_running", "enqueue_warm_start", "open_job_study", "run_study", "study_name", "OBJECTIVE",
+           "OBJECTIVE_SETS", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "RUN_SETTINGS_ATTR"]
 
 logger = logging.getLogger(__name__)
 
@@ -295,16 +295,24 @@ class Objective:
         return TrialError(f"{self.job.name} trial {trial.number}: {message}")
 
 
+def open_job_study(job: StudyJob) -> optuna.Study:
+    """Open ``job``'s study before any worker runs: record the run's settings on a study that has none
+    (:data:`RUN_SETTINGS_ATTR`), fail trials a crashed run left RUNNING, enqueue the warm starts."""
+    study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
+    if job.run_settings and RUN_SETTINGS_ATTR not in study.user_attrs:
+        study.set_user_attr(RUN_SETTINGS_ATTR, job.run_settings)
+    fail_stale_running(study)
+    enqueue_warm_start(study, job)
+    return study
+
+
 def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
     """Enqueue each of ``job.warm_start`` whose source the study has not seen yet; returns how many.
 
     A trial of every source, in any state, counts as seen, so a rerun (a resumed
     run, or a second worker's driver) never enqueues the same warm start twice; a
-    study that already holds its target of completed trials gets none. A study without run settings first
-    records ``job.run_settings``.
+    study that already holds its target of completed trials gets none.
     """
-    if job.run_settings and RUN_SETTINGS_ATTR not in study.user_attrs:
-        study.set_user_attr(RUN_SETTINGS_ATTR, job.run_settings)
     trials = study.get_trials(deepcopy=False)
     if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials(job.splits.spec.max_context_length):
         return 0  # nothing will run: a finished study gets no pending trials
@@ -376,9 +384,7 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
 
 def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster) -> StudyOutcome:
     """Open the study (failing trials an interrupted attempt left RUNNING), then run the missing trials."""
-    study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
-    fail_stale_running(study)
-    enqueue_warm_start(study, job)
+    study = open_job_study(job)
     cache = SampleCache(job.cache_dir, enabled=job.use_cache)
     objective = Objective(job, forecaster, cache)
     target = job.target_trials(objective.max_context)
