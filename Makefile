@@ -31,7 +31,8 @@ test: $(VENV)/.installed
 # first validation origin, sweeps them, the pretrained Fracast-0 (its weights ship in the fracast package) and the
 # persistence baseline (Toto 2.0 and Chronos-Bolt have no trainer and need a download, so they are not swept
 # offline), fits ensemble weights on validation, runs the promotion review,
-# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds and writes both reports.
+# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds with per-symbol and pooled selection, and writes
+# both reports.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/toto-tiny --overwrite --init scratch --preset tiny --steps 1000 --max-context-length 512
@@ -49,7 +50,8 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos chronos2 fracast naive \
 		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny \
 		--kronos-model $(DEMO_DIR)/kronos-tiny --chronos2-model $(DEMO_DIR)/chronos2-tiny --max-context-length 512 \
-		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest \
+		--selection per-symbol pooled
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-backtest --data-dir $(DATA_DIR) \

@@ -15,6 +15,12 @@ the union of all folds' test origins; each fold slices its rows from the sample
 cache. A config that several folds try (every Toto context, every Kronos
 encoding) is inferred once for all of them.
 
+With ``--selection per-symbol pooled`` each fold runs both selection scopes
+(:mod:`sweep.selection`) on the same shared draws: a pooled study's trials hit the
+cache entries the per-symbol studies of the same configs filled. The summary then
+gives each scope's gains and the paired gain of pooled over per-symbol selection on
+the same test origins: which scope generalised better, with its interval.
+
 The production config is not enqueued here: it was chosen on data that later
 folds' pasts do not contain.
 """
@@ -30,21 +36,23 @@ import numpy as np
 
 from . import __version__
 from .cache import SampleCache
-from .candidate import Scoring, default_block, fit_ensemble, symbol_significance
+from .candidate import Scoring, default_block, fit_ensemble
 from .data import OHLCVData, load_ohlcv
 from .errors import ConfigError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
-from .run import forecaster_lookup, study_job
+from .run import forecaster_lookup, pooled_job, selections, study_job
 from .settings import SweepSettings, claimed_run, model_sources, run_settings_document
-from .stats import block_bootstrap_ci
+from .selection import Selection
+from .stats import block_bootstrap_ci, minimum_detectable_effect
 from .store import git_commit, utc_now, write_json_atomic
-from .study import Progress, StudyOutcome
+from .study import Progress, StudyJob
+from .study_job import PER_SYMBOL, POOLED, SCOPES, SymbolWindows
 from .warm_start import default_warm_start
 from .windows import Splits, origin_universe, walk_forward_splits
 
-__all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "BACKTEST_FILE"]
+__all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "pooled_vs_per_symbol", "BACKTEST_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +98,10 @@ class FoldResult:
     ----------
     selected, default : EvaluationResult
         On the fold's test origins; ``selected.baseline_window_errors`` is persistence.
+    validation_mae : float
+        The selected config's validation ``pct_return_mae`` on this symbol.
+    scope : str
+        The selection scope that chose it (``"per-symbol"`` or ``"pooled"``).
     """
 
     symbol: str
@@ -102,6 +114,7 @@ class FoldResult:
     default: EvaluationResult
     validation_mae: float
     spa_p_value: float | None
+    scope: str = PER_SYMBOL
 
     def row(self) -> dict[str, Any]:
         """The fold's row of ``backtest.json``."""
@@ -110,7 +123,7 @@ class FoldResult:
         def block(origins: np.ndarray) -> dict[str, Any]:
             return {"first": str(index[origins[0]]), "last": str(index[origins[-1]]), "count": len(origins)}
 
-        return {"symbol": self.symbol, "fold": self.fold,
+        return {"symbol": self.symbol, "fold": self.fold, "selection": self.scope,
                 "validation_origins": block(self.splits.validation_origins),
                 "test_origins": block(self.splits.test_origins),
                 "selected": {"model": self.selected_model, "config": self.selected_config},
@@ -156,26 +169,28 @@ def _fold_namespace(settings: SweepSettings, fold: int) -> str:
     return f"{settings.run_id}/fold{fold}" if settings.storage else f"fold{fold}"
 
 
-def _select(settings: SweepSettings, scoring: Scoring, fold: int, done: list[StudyOutcome]) -> FoldResult:
-    """The sweep's selection on one fold's validation origins, then all three on its test origins."""
-    significance = symbol_significance(scoring, done)
-    spa = significance["spa"]["p_value"] if significance["spa"] else None
+def _select(settings: SweepSettings, scoring: Scoring, fold: int, selection: Selection) -> FoldResult:
+    """The selected config (or ensemble) of one fold, its family default and persistence on the fold's test origins."""
+    spa = selection.significance["spa"]["p_value"] if selection.significance["spa"] else None
+    row = dict(symbol=scoring.data.symbol, fold=fold, splits=scoring.splits, data=scoring.data,
+               spa_p_value=spa, scope=selection.scope)
     if settings.ensemble:
-        fitted = fit_ensemble(scoring, settings.ensemble, done)
+        fitted = fit_ensemble(scoring, settings.ensemble, selection.done)
         _, default = default_block(scoring, fitted.strongest)
         members = {m.label: {"config": m.config.to_dict(), "weight": float(w)}
                    for m, w in zip(fitted.members, fitted.weights) if w > 0}
-        return FoldResult(scoring.data.symbol, fold, scoring.splits, scoring.data, f"ensemble-{settings.ensemble}",
-                          {"members": members}, fitted.test, default, fitted.validation.metrics["pct_return_mae"], spa)
-    best = min(done, key=lambda o: o.validation["pct_return_mae"])
-    selected = scoring.evaluate(best.model, best.config, "test")
+        return FoldResult(**row, selected_model=f"ensemble-{settings.ensemble}", selected_config={"members": members},
+                          selected=fitted.test, default=default,
+                          validation_mae=fitted.validation.metrics["pct_return_mae"])
+    best = selection.best
     _, default = default_block(scoring, best.model)
-    return FoldResult(scoring.data.symbol, fold, scoring.splits, scoring.data, best.model, best.config.to_dict(),
-                      selected, default, best.validation["pct_return_mae"], spa)
+    return FoldResult(**row, selected_model=best.model, selected_config=best.config.to_dict(),
+                      selected=scoring.evaluate(best.model, best.config, "test"), default=default,
+                      validation_mae=best.validation["pct_return_mae"])
 
 
 def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, alpha: float,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, reps: int = 2000) -> dict[str, Any]:
     """How much lower the selected config's test loss is than another's, over all folds' test windows.
 
     Parameters
@@ -187,6 +202,8 @@ def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, a
         ``[n_windows]`` fold index of each window.
     alpha : float
         The interval is the two-sided ``1 - 2 alpha`` circular block bootstrap one.
+    seed, reps : int
+        Bootstrap seed and resamples.
 
     Returns
     -------
@@ -196,7 +213,7 @@ def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, a
         selected test MAE is lower) and ``n_folds``.
     """
     gain = np.asarray(other, dtype=float) - np.asarray(selected, dtype=float)
-    low, high, block = block_bootstrap_ci(gain, alpha, seed=seed)
+    low, high, block = block_bootstrap_ci(gain, alpha, reps=reps, seed=seed)
     folds = np.unique(fold_of)
     won = sum(int(selected[fold_of == k].mean() < other[fold_of == k].mean()) for k in folds)
     return {"mean": float(gain.mean()), "ci_low": low, "ci_high": high, "ci_level": 1 - 2 * alpha,
@@ -204,24 +221,101 @@ def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, a
             "block_length": block, "n_windows": len(gain)}
 
 
-def _summaries(results: list[FoldResult], alpha: float, seed: int) -> dict[str, Any]:
-    """Gains vs the default and vs persistence, per symbol and over symbols (averaged window by window)."""
-    def stacked(rows: list[FoldResult]) -> tuple[np.ndarray, ...]:
-        rows = sorted(rows, key=lambda r: r.fold)
-        return tuple(np.concatenate(parts) for parts in zip(*[
-            (r.selected.window_errors, r.default.window_errors, r.selected.baseline_window_errors,
-             np.full(r.selected.n_windows, r.fold)) for r in rows]))
+def _stacked(rows: list[FoldResult]) -> tuple[np.ndarray, ...]:
+    """``(selected, default, persistence, fold_of)`` test losses of one symbol's folds, in fold order."""
+    rows = sorted(rows, key=lambda r: r.fold)
+    return tuple(np.concatenate(parts) for parts in zip(*[
+        (r.selected.window_errors, r.default.window_errors, r.selected.baseline_window_errors,
+         np.full(r.selected.n_windows, r.fold)) for r in rows]))
 
+
+def _over_symbols(per_symbol: dict[str, tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    """The symbols' loss columns averaged window by window (the fold index kept): symbols share the fold
+    layout, so windows line up by position and the average is one time series."""
+    columns = list(zip(*per_symbol.values()))
+    return [np.mean(c, axis=0) for c in columns[:-1]] + [columns[-1][0]]
+
+
+def _scope_summary(results: list[FoldResult], alpha: float, seed: int) -> dict[str, Any]:
+    """Gains vs the default and vs persistence, per symbol and over symbols (averaged window by window)."""
     def summary(selected, default, persistence, fold_of) -> dict[str, Any]:
         return {"gain_vs_default": gain_summary(selected, default, fold_of, alpha, seed),
                 "gain_vs_persistence": gain_summary(selected, persistence, fold_of, alpha, seed)}
 
+    per_symbol = {s: _stacked([r for r in results if r.symbol == s]) for s in sorted({r.symbol for r in results})}
+    return {**summary(*_over_symbols(per_symbol)), "per_symbol": {s: summary(*v) for s, v in per_symbol.items()}}
+
+
+def pooled_vs_per_symbol(results: list[FoldResult], alpha: float, seed: int = 0, reps: int = 2000) -> dict[str, Any]:
+    """The paired gain of pooled over per-symbol selection on the same test origins.
+
+    The gain is the per-symbol selection's test loss minus the pooled one's, averaged over symbols
+    window by window (positive: pooling generalised better). The question has no favoured side, so
+    the interval is the two-sided ``1 - alpha`` block-bootstrap one and the MDE is that of a
+    two-sided test at ``alpha``.
+
+    Parameters
+    ----------
+    results : list of FoldResult
+        Both scopes' rows of every (symbol, fold).
+    alpha : float
+    seed, reps : int
+        Bootstrap seed and resamples.
+
+    Returns
+    -------
+    dict
+        :func:`gain_summary`'s keys (``folds_won``: folds where pooling had the lower test MAE), plus
+        ``better`` (the scope with the lower test loss), ``significant`` (the interval excludes 0),
+        ``mde`` (return units), ``mde_relative`` and ``per_symbol``.
+    """
+    def compared(rows: list[FoldResult]) -> dict[str, Any]:
+        scopes = {scope: _stacked([r for r in rows if r.scope == scope]) for scope in SCOPES}
+        return _scope_gain(scopes[POOLED][0], scopes[PER_SYMBOL][0], scopes[POOLED][3], alpha, seed, reps)
+
     symbols = sorted({r.symbol for r in results})
-    per_symbol = {s: stacked([r for r in results if r.symbol == s]) for s in symbols}
-    # symbols share the fold layout, so windows line up by position; averaging them keeps one time series
-    pooled = [np.mean([per_symbol[s][i] for s in symbols], axis=0) for i in range(3)] + [per_symbol[symbols[0]][3]]
-    return {**summary(*pooled), "per_symbol": {s: summary(*per_symbol[s]) for s in symbols},
-            "gain": "other's test MAE minus the selected config's (return units; positive = tuning helped)"}
+    stacked = {scope: _over_symbols({s: _stacked([r for r in results if r.symbol == s and r.scope == scope])
+                                     for s in symbols}) for scope in SCOPES}
+    overall = _scope_gain(stacked[POOLED][0], stacked[PER_SYMBOL][0], stacked[POOLED][3], alpha, seed, reps)
+    return {**overall, "per_symbol": {s: compared([r for r in results if r.symbol == s]) for s in symbols},
+            "gain": "per-symbol selection's test MAE minus pooled selection's (return units; positive = pooled "
+                    "generalised better)"}
+
+
+def _scope_gain(pooled: np.ndarray, per_symbol: np.ndarray, fold_of: np.ndarray, alpha: float,
+                seed: int, reps: int) -> dict[str, Any]:
+    gain = gain_summary(pooled, per_symbol, fold_of, alpha / 2, seed, reps)
+    mde = minimum_detectable_effect(per_symbol - pooled, alpha / 2)
+    return {**gain, "better": POOLED if gain["mean"] > 0 else PER_SYMBOL,
+            "significant": bool(gain["ci_low"] > 0 or gain["ci_high"] < 0),
+            "mde": None if np.isnan(mde) else mde, "mde_relative": None if np.isnan(mde) else mde / np.mean(per_symbol)}
+
+
+def _summaries(results: list[FoldResult], scopes: tuple[str, ...], alpha: float, seed: int) -> dict[str, Any]:
+    """Each scope's gains (``by_selection``; the first scope's also at the top, as before scopes existed) and,
+    with both scopes, :func:`pooled_vs_per_symbol`."""
+    by_selection = {scope: _scope_summary([r for r in results if r.scope == scope], alpha, seed) for scope in scopes}
+    summary = {**by_selection[scopes[0]], "by_selection": by_selection,
+               "gain": "other's test MAE minus the selected config's (return units; positive = tuning helped)"}
+    if set(scopes) == set(SCOPES):
+        summary["pooled_vs_per_symbol"] = pooled_vs_per_symbol(results, alpha, seed)
+    return summary
+
+
+def _fold_jobs(sweep: SweepSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
+               universes: dict[str, dict[str, np.ndarray]], k: int, recorded: dict[str, Any]) -> list[StudyJob]:
+    """Fold ``k``'s studies in every selection scope, warm-started with the family default only."""
+    common = dict(namespace=_fold_namespace(sweep, k), run_settings=recorded)
+    jobs = []
+    if PER_SYMBOL in sweep.selection:
+        jobs += [study_job(sweep, datasets[s], folds[s][k], label, warm_start=(default_warm_start(sweep, label),),
+                           origin_universe=universes[s]["validation"], **common)
+                 for s in sweep.symbols for label in sweep.labels]
+    if POOLED in sweep.selection:
+        pool = tuple(SymbolWindows(s, datasets[s], folds[s][k], universes[s]["validation"]) for s in sweep.symbols)
+        jobs += [pooled_job(sweep, pool, label, warm_start=(default_warm_start(sweep, label),), **common)
+                 for label in sweep.labels]
+    return jobs
 
 
 def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
@@ -231,9 +325,11 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     Returns
     -------
     dict
-        The ``backtest.json`` document: ``folds`` (one row per symbol and fold) and ``summary``
-        (``gain_vs_default`` and ``gain_vs_persistence`` with ``mean``, ``ci_low``, ``ci_high``,
-        ``folds_won``; overall and ``per_symbol``).
+        The ``backtest.json`` document: ``folds`` (one row per symbol, fold and selection scope) and
+        ``summary``: ``by_selection.<scope>`` holds ``gain_vs_default`` and ``gain_vs_persistence`` with
+        ``mean``, ``ci_low``, ``ci_high``, ``folds_won`` (overall and ``per_symbol``); the first scope's
+        are also at the top of ``summary``; with both scopes, ``pooled_vs_per_symbol``
+        (:func:`pooled_vs_per_symbol`).
 
     Raises
     ------
@@ -258,28 +354,28 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
     sweep = settings.sweep
     universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     recorded = run_settings_document(sweep, datasets, settings.folds)  # on every study, like the sweep's
-    jobs = [study_job(sweep, datasets[s], folds[s][k], label, namespace=_fold_namespace(sweep, k),
-                      warm_start=(default_warm_start(sweep, label),), origin_universe=universes[s]["validation"],
-                      run_settings=recorded)
-            for k in range(settings.folds) for s in sweep.symbols for label in sweep.labels]
+    jobs = [job for k in range(settings.folds) for job in _fold_jobs(sweep, datasets, folds, universes, k, recorded)]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)
     cache = SampleCache(sweep.run_dir / "cache", enabled=sweep.use_cache)
     results = []
     for k in range(settings.folds):
-        for symbol in sweep.symbols:
-            done = [o for o, j in zip(outcomes, jobs)
-                    if j.symbol == symbol and j.namespace == _fold_namespace(sweep, k) and isinstance(o, StudyOutcome)]
-            if not done:
-                raise ConfigError(f"{symbol} fold {k}: no study has a completed trial (errors above)")
-            scoring = Scoring(datasets[symbol], folds[symbol][k], cache, forecaster_of, sweep.alpha, sweep.seed,
-                              universes[symbol])
-            results.append(_select(sweep, scoring, k, done))
+        fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
+        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, sweep.alpha, sweep.seed, universes[s])
+                    for s in sweep.symbols}
+        for scope in sweep.selection:
+            chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold])
+            for symbol in sweep.symbols:
+                if symbol not in chosen:
+                    raise ConfigError(f"{symbol} fold {k} ({scope} selection): no study has a completed trial "
+                                      "(errors above)")
+                results.append(_select(sweep, scorings[symbol], k, chosen[symbol]))
     document = {"run_id": sweep.run_id, "n_folds": settings.folds, "symbols": list(sweep.symbols),
+                "selection": list(sweep.selection),
                 "models": list(sweep.labels), "n_trials": sweep.n_trials, "ensemble": sweep.ensemble,
                 "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},
                 "overlap": overlapping, "folds": [r.row() for r in results],
-                "summary": _summaries(results, sweep.alpha, sweep.seed),
+                "summary": _summaries(results, sweep.selection, sweep.alpha, sweep.seed),
                 "inference": {"shared_origins": {s: {split: len(o) for split, o in u.items()}
                                                  for s, u in universes.items()},
                               "scoring_cache": {"hits": cache.hits, "misses": cache.misses}},

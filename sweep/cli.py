@@ -36,6 +36,7 @@ from .data import GAP_POLICIES, check_ohlcv, symbol_path, validate_symbol
 from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, exception_chain, is_disk_full
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .progress_views import JsonLinesProgress, RichStudyProgress
+from .study_job import PER_SYMBOL, SCOPES
 from .windows import WindowSpec
 
 __all__ = ["main", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging", "exit_code_of",
@@ -241,7 +242,8 @@ def family_model_ids(args: argparse.Namespace) -> dict[str, str]:
     return {f.name: getattr(args, _flag_dest(f.flag)) for f in FLAGGED_FAMILIES if getattr(args, _flag_dest(f.flag))}
 
 
-def _sweep_parser() -> argparse.ArgumentParser:
+def _sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
+    """The sweep's flags; ``scopes`` > 1 lets ``--selection`` name several scopes (the backtest compares them)."""
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
                                 "'backtest', 'export', 'predict' (see --help of each).")
@@ -249,6 +251,11 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=MODEL_FAMILIES,
                    help=f"model families to tune (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
+    p.add_argument("--selection", nargs="+" if scopes > 1 else None, choices=SCOPES, default=PER_SYMBOL,
+                   help="per-symbol: one study per (symbol, model), each symbol selects its own config (default); "
+                        "pooled: one study per model over every symbol, scored by the mean over symbols of "
+                        "validation MAE / persistence MAE, one config for all"
+                        + ("; the backtest runs each scope named and compares them" if scopes > 1 else ""))
     add_data_flags(p)
     add_window_flags(p)
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/ and best/")
@@ -377,6 +384,12 @@ def _print_sweep_table(results) -> None:
                       _p_value(doc["comparisons"]["persistence"]["p_value"]), _p_value(doc["comparisons"]["default"]["p_value"]),
                       _p_value(spa.get("p_value")), f"{t['latency_s']:.4f}")
     _table_console().print(table)
+    pooled = results[0].document["selection"].get("pooled") if results else None
+    if pooled:
+        console.print(f"pooled selection over {' '.join(pooled['symbols'])}: one config for every symbol, "
+                      f"{pooled['study_name']} trial {pooled['trial_number']}, validation relative_mae "
+                      f"{pooled['validation_relative_mae']:.4f} (mean over symbols of MAE / persistence MAE; "
+                      "persistence = 1)", highlight=False)
     for r in results:
         console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
         console.print(f"[green]wrote[/green] {r.path}")
@@ -417,7 +430,7 @@ def _sweep_settings(args: argparse.Namespace):
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
         ensemble=args.ensemble, promote_candidate=args.promote_candidate,
         finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
-        alpha=args.alpha)
+        alpha=args.alpha, selection=tuple([args.selection] if isinstance(args.selection, str) else args.selection))
 
 
 def _finetune_families(named: list[str] | None) -> tuple[str, ...]:
@@ -438,7 +451,7 @@ def _with_progress(args: argparse.Namespace, settings, work: Callable[..., Any])
     if args.log_format == "json":
         return work(executor, progress=JsonLinesProgress())
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("best val pct_return_mae {task.fields[best]}"), TimeElapsedColumn())
+               TextColumn("best val {task.fields[best]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         return work(executor, progress=RichStudyProgress(progress))
 
@@ -452,6 +465,7 @@ def _run_sweep(argv: Sequence[str]) -> int:
     if args.log_format == "json":
         for r in results:
             print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
+                              "selection": r.document["selection"]["scope"],
                               "validation_pct_return_mae": r.outcome.validation["pct_return_mae"],
                               "test_pct_return_mae": r.test.metrics["pct_return_mae"],
                               "spa_p_value": (r.document["selection"].get("spa") or {}).get("p_value"),
@@ -469,7 +483,7 @@ def _run_sweep(argv: Sequence[str]) -> int:
 
 
 def _backtest_parser() -> argparse.ArgumentParser:
-    p = _sweep_parser()
+    p = _sweep_parser(scopes=len(SCOPES))
     p.prog = "python -m sweep backtest"
     p.description = ("Walk-forward backtest of the tuning itself: the whole selection runs on each fold's "
                      "validation origins; the selected config, the family default and persistence are scored on "
@@ -498,29 +512,55 @@ def _run_backtest(argv: Sequence[str]) -> int:
 
 
 def print_backtest(document: dict[str, Any]) -> None:
-    """The folds table and the plain answer to "did tuning help?"."""
+    """The folds table and the plain answers to "did tuning help?" and "which scope generalised better?"."""
+    scopes = document.get("selection", [PER_SYMBOL])
     table = Table(title=f"Walk-forward backtest of the tuning, {document['n_folds']} folds (test pct_return_mae)")
-    for column in ("symbol", "fold", "test origins", "selected", "selected mae", "default mae", "persistence mae",
-                   "SPA p"):
+    for column in ("symbol", "fold", "test origins", "selection", "selected", "selected mae", "default mae",
+                   "persistence mae", "SPA p"):
         table.add_column(column, justify="right" if "mae" in column or column in ("fold", "SPA p") else "left")
     for row in document["folds"]:
         mae = row["test_pct_return_mae"]
         table.add_row(row["symbol"], str(row["fold"]),
                       f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
-                      row["selected"]["model"], f"{mae['selected']:.5f}", f"{mae['default']:.5f}",
-                      f"{mae['persistence']:.5f}", _p_value(row["spa_p_value"]))
+                      row.get("selection", PER_SYMBOL), row["selected"]["model"], f"{mae['selected']:.5f}",
+                      f"{mae['default']:.5f}", f"{mae['persistence']:.5f}", _p_value(row["spa_p_value"]))
     _table_console().print(table)
-    for name in ("default", "persistence"):
-        g = document["summary"][f"gain_vs_{name}"]
-        if g["ci_low"] > 0:
-            answer = "[green]tuning helped[/green]"
-        elif g["ci_high"] < 0:
-            answer = f"[red]the tuned configs were worse than {name}[/red]"
-        else:
-            answer = "[yellow]no evidence that tuning helped[/yellow]"
-        console.print(f"tuning vs {name}: gain {100 * g['relative']:+.2f}% of its MAE (mean {g['mean']:+.2e}, "
-                      f"{100 * g['ci_level']:.0f}% CI [{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in "
-                      f"{g['folds_won']} of {g['n_folds']} folds: {answer}", highlight=False)
+    for scope in scopes:
+        summary = document["summary"].get("by_selection", {}).get(scope, document["summary"])
+        for name in ("default", "persistence"):
+            console.print(f"{scope} tuning vs {name}: {_gain_sentence(summary[f'gain_vs_{name}'], name)}",
+                          highlight=False)
+    compared = document["summary"].get("pooled_vs_per_symbol")
+    if compared:
+        console.print(scope_verdict(compared), highlight=False)
+
+
+def _gain_sentence(g: dict[str, Any], name: str) -> str:
+    if g["ci_low"] > 0:
+        answer = "[green]tuning helped[/green]"
+    elif g["ci_high"] < 0:
+        answer = f"[red]the tuned configs were worse than {name}[/red]"
+    else:
+        answer = "[yellow]no evidence that tuning helped[/yellow]"
+    return (f"gain {100 * g['relative']:+.2f}% of its MAE (mean {g['mean']:+.2e}, {100 * g['ci_level']:.0f}% CI "
+            f"[{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in {g['folds_won']} of {g['n_folds']} folds: {answer}")
+
+
+def scope_verdict(compared: dict[str, Any]) -> str:
+    """One sentence: which selection scope generalised better out of sample, and is the difference significant?"""
+    level = f"{100 * compared['ci_level']:.0f}%"
+    interval = f"{level} CI [{compared['ci_low']:+.2e}, {compared['ci_high']:+.2e}]"
+    mde = "" if compared.get("mde_relative") is None else \
+        f"; these windows could see a difference of {100 * compared['mde_relative']:.1f}% (MDE, 80% power)"
+    share = f"{100 * abs(compared['relative']):.2f}%"
+    if compared["significant"]:
+        head = f"[green]{compared['better']} selection generalised better[/green], significantly"
+    else:
+        head = (f"[yellow]no significant difference between the scopes[/yellow]: {compared['better']} selection was "
+                f"better by {share}, within noise")
+    return (f"pooled vs per-symbol selection: {head} (per-symbol test MAE minus pooled: {compared['mean']:+.2e}, "
+            f"{share} of per-symbol's, {interval}, pooled better in {compared['folds_won']} of "
+            f"{compared['n_folds']} folds){mde}")
 
 
 def _promote(settings, json_lines: bool = False) -> None:

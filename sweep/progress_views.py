@@ -11,18 +11,25 @@ from typing import Any
 from optuna.trial import TrialState
 from rich.progress import Progress
 
+from .objective import OBJECTIVE, POOLED_OBJECTIVE
+from .study_job import POOLED
+
 __all__ = ["RichStudyProgress", "JsonLinesProgress"]
 
 
 class RichStudyProgress:
-    """One progress bar per study: trials done and best validation pct_return_mae so far."""
+    """One progress bar per study: trials done and the best validation objective so far (``pct_return_mae``,
+    or a pooled study's ``relative_mae``), shown in the ``best`` field."""
 
     def __init__(self, progress: Progress):
         self.progress = progress
         self.tasks: dict[str, Any] = {}
+        self.objectives: dict[str, str] = {}
 
     def start(self, name: str, total: int, done: int) -> None:
-        self.tasks[name] = self.progress.add_task(name, total=total, completed=done, best="-")
+        pooled = name.rpartition("/")[2].startswith(f"{POOLED}.")
+        self.objectives[name] = POOLED_OBJECTIVE if pooled else OBJECTIVE
+        self.tasks[name] = self.progress.add_task(name, total=total, completed=done, best=f"{self.objectives[name]} -")
 
     def trial(self, name: str, study, trial) -> None:
         task = self.tasks[name]
@@ -30,7 +37,7 @@ class RichStudyProgress:
             self.progress.advance(task)
         values = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
         if values:
-            self.progress.update(task, best=f"{min(values):.5f}")
+            self.progress.update(task, best=f"{self.objectives[name]} {min(values):.5f}")
 
 
 class JsonLinesProgress:

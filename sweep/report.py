@@ -39,8 +39,11 @@ from .settings import read_run_settings, validate_run_id
 from .space import n_max_samples
 from .storage_url import check_storage
 from .store import candidate_path, check_output_folder, read_json, write_text_atomic
+from .plots import pyplot, save_figure
+from .report_backtest import backtest_section
 from .report_folder import check_report_folder, removed_on_failure
 from .study import make_storage
+from .study_job import POOLED
 from .windows import WindowSpec, make_splits
 
 __all__ = ["StudySummary", "Report", "write_report", "pareto_front"]
@@ -106,22 +109,6 @@ class Report:
     candidates: dict[str, dict[str, Any]]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    _pyplot().close(figure)
-    return path
-
-
 def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
     from optuna.exceptions import ExperimentalWarning
     from optuna.visualization import matplotlib as optuna_plots
@@ -131,7 +118,7 @@ def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # Optuna's matplotlib plots are marked experimental
-        plots = [_save(optuna_plots.plot_optimization_history(study, target=accuracy,
+        plots = [save_figure(optuna_plots.plot_optimization_history(study, target=accuracy,
                                                               target_name="validation pct_return_mae").figure,
                        folder / f"{label}-history.png")]
         if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
@@ -140,14 +127,14 @@ def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
             warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA notes it explains low values: what we minimise
             axes = optuna_plots.plot_param_importances(study, evaluator=PedAnovaImportanceEvaluator(), target=accuracy,
                                                        target_name="validation pct_return_mae")
-            plots.append(_save(axes.figure, folder / f"{label}-importances.png"))
+            plots.append(save_figure(axes.figure, folder / f"{label}-importances.png"))
         except (ValueError, RuntimeError) as e:  # e.g. a single config
             logger.info("study %s: no parameter importances (%s)", label, e)
     return plots
 
 
 def _accuracy_latency_plot(summary: StudySummary, folder: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.scatter(summary.latency_s, summary.validation, s=14, alpha=0.6, label="trials")
     front = pareto_front(summary.validation, summary.latency_s)
@@ -155,11 +142,11 @@ def _accuracy_latency_plot(summary: StudySummary, folder: Path) -> Path:
     axes.set(xlabel="latency_s per origin (validation)", ylabel="validation pct_return_mae",
              title=f"{summary.name}: accuracy vs latency")
     axes.legend()
-    return _save(figure, folder / f"{summary.name}-accuracy-latency.png")
+    return save_figure(figure, folder / f"{summary.name}-accuracy-latency.png")
 
 
 def _overfitting_plot(summary: StudySummary, folder: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(5, 5))
     axes.scatter(summary.validation, summary.test, s=14, alpha=0.6)
     low = min(summary.validation.min(), summary.test.min())
@@ -168,7 +155,7 @@ def _overfitting_plot(summary: StudySummary, folder: Path) -> Path:
     axes.set(xlabel="validation pct_return_mae", ylabel="test pct_return_mae",
              title=f"{summary.name}: validation vs test per trial")
     axes.legend()
-    return _save(figure, folder / f"{summary.name}-validation-vs-test.png")
+    return save_figure(figure, folder / f"{summary.name}-validation-vs-test.png")
 
 
 def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
@@ -178,7 +165,7 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     # Return units: hourly moves are ~0.3 % of the price, invisible on a price axis.
     bands = forecast.predictive.quantiles([0.05, 0.25, 0.75, 0.95])[:, :, 0].T / last_close - 1  # [4, n_windows]
     times = data.frame.index[origins]
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(10, 4))
     axes.fill_between(times, bands[0], bands[3], alpha=0.25, color="C0", label="5-95%")
     axes.fill_between(times, bands[1], bands[2], alpha=0.5, color="C0", label="25-75%")
@@ -187,7 +174,7 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     axes.set(ylabel="return of the first forecast bar",
              title=f"{symbol}: test forecasts vs actuals ({document['model'].get('family')})")
     axes.legend(loc="upper left")
-    return _save(figure, folder / f"{symbol}-fan.png")
+    return save_figure(figure, folder / f"{symbol}-fan.png")
 
 
 def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | None:
@@ -205,7 +192,7 @@ def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | Non
     rows = {s: p for s, p in power.items() if p.get("long_run_variance")}
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 4))
     n = np.logspace(1, 5, 200)
     for k, (symbol, c) in enumerate(sorted(rows.items())):
@@ -221,45 +208,13 @@ def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | Non
     axes.set(xlabel="test origins", ylabel="MDE vs persistence (% of its MAE)",
              title=f"Smallest gain the review sees with {100 * MDE_POWER:.0f}% power (dot: this run)")
     axes.legend()
-    return _save(figure, folder / "mde-vs-origins.png")
+    return save_figure(figure, folder / "mde-vs-origins.png")
 
 
-def _backtest_plot(document: dict[str, Any], folder: Path) -> Path:
-    """Per symbol, grouped bars of each fold's test MAE: selected, family default, persistence."""
-    plt = _pyplot()
-    symbols = document["symbols"]
-    figure, axes = plt.subplots(1, len(symbols), figsize=(5 * len(symbols), 3.6), squeeze=False)
-    for ax, symbol in zip(axes[0], symbols):
-        rows = sorted((r for r in document["folds"] if r["symbol"] == symbol), key=lambda r: r["fold"])
-        folds = np.arange(len(rows))
-        for offset, key in enumerate(("selected", "default", "persistence")):
-            ax.bar(folds + (offset - 1) * 0.27, [r["test_pct_return_mae"][key] for r in rows], 0.27, label=key)
-        ax.set_xticks(folds, [f"fold {r['fold']}\n{r['test_origins']['first'][:10]}" for r in rows])
-        ax.set(ylabel="test pct_return_mae", title=f"{symbol}: walk-forward folds")
-        ax.legend(fontsize=8)
-    return _save(figure, folder / "backtest-folds.png")
-
-
-def _backtest_markdown(document: dict[str, Any], plot: Path, folder: Path) -> list[str]:
-    lines = ["", f"## Walk-forward backtest of the tuning ({document['n_folds']} folds)", "",
-             "| symbol | fold | test origins | selected | selected | default | persistence | SPA p |",
-             "|---|---:|---|---|---:|---:|---:|---:|"]
-    for r in document["folds"]:
-        mae, spa = r["test_pct_return_mae"], r["spa_p_value"]
-        lines.append(f"| {r['symbol']} | {r['fold']} | {r['test_origins']['first'][:10]} .. "
-                     f"{r['test_origins']['last'][:10]} | {r['selected']['model']} | {mae['selected']:.6g} | "
-                     f"{mae['default']:.6g} | {mae['persistence']:.6g} | {'-' if spa is None else f'{spa:.3f}'} |")
-    lines += ["", "| gain of tuning over | mean (return units) | relative | CI | folds won |", "|---|---:|---:|---|---:|"]
-    for name in ("default", "persistence"):
-        g = document["summary"][f"gain_vs_{name}"]
-        lines.append(f"| {name} | {g['mean']:+.3g} | {100 * g['relative']:+.2f}% | "
-                     f"{100 * g['ci_level']:.0f}% [{g['ci_low']:+.3g}, {g['ci_high']:+.3g}] | "
-                     f"{g['folds_won']} of {g['n_folds']} |")
-    return lines + ["", f"![backtest folds]({plot.relative_to(folder)})"]
-
-
-def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[str, Any], cache: SampleCache,
-               folder: Path) -> StudySummary:
+def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_settings: dict[str, Any],
+               cache: SampleCache, folder: Path) -> StudySummary:
+    """A study's trials on validation and on test origins at the validation stride: the ``pct_return_mae`` of
+    its symbol, or, for a pooled study (several ``members``), the mean over symbols of MAE / persistence MAE."""
     from .run import make_forecaster
     from .settings import SweepSettings
 
@@ -268,16 +223,23 @@ def _summarise(study: optuna.Study, data: OHLCVData, splits, run_settings: dict[
     configs = [ForecastConfig.from_dict(t.user_attrs["config"], source=f"{study.study_name} trial {t.number}")
                for t in complete]
     label = study.study_name.split("/")[-1]  # without a shared database's run-id prefix
-    settings = SweepSettings(symbols=(data.symbol,), toto_model=run_settings["toto_model"],
+    settings = SweepSettings(symbols=(members[0][0].symbol,), toto_model=run_settings["toto_model"],
                              kronos_model=run_settings.get("kronos_model", DEFAULT_KRONOS_MODEL),
                              kronos_tokenizer=run_settings.get("kronos_tokenizer"),
                              model_ids=run_settings.get("model_ids", {}), variants=run_settings.get("variants", {}))
-    model = label.split(".", 1)[1]
+    symbol, _, model = label.rpartition(".")
     forecaster = make_forecaster(model, settings)
-    horizon, n_max = splits.spec.horizon, n_max_samples(family_of(model))  # one inference per context length
-    daily = splits.test_origins_at_stride  # every trial is scored here: one test origin per validation stride
-    test = np.array([evaluate(forecaster, c, data, daily, horizon, cache, n_max).metrics["pct_return_mae"]
-                     for c in configs])
+    n_max = n_max_samples(family_of(model))  # one inference per context length
+
+    def test_loss(config: ForecastConfig) -> float:
+        scores = []
+        for data, splits in members:  # every trial is scored here: one test origin per validation stride
+            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, splits.spec.horizon, cache, n_max)
+            scores.append(result.metrics["pct_return_mae"] / (result.baseline["pct_return_mae"]
+                                                              if symbol == POOLED else 1.0))
+        return float(np.mean(scores))
+
+    test = np.array([test_loss(c) for c in configs])
     validation = np.array([t.values[0] for t in complete])
     summary = StudySummary(label, len(complete), len(failed), float(validation.min()), validation, test,
                            np.array([t.user_attrs["validation"]["latency_s"] for t in complete]))
@@ -303,7 +265,9 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
                      f"{doc['test']['skill']:+.4f} | {p_value(compared.get('persistence'))} | "
                      f"{default.get('pct_return_mae', float('nan')):.6g} | {p_value(compared.get('default'))} | "
                      f"{p_value(doc.get('selection', {}).get('spa'))} |")
-    lines += ["", "## Studies", "", "| study | complete | failed | best val | Spearman(val, test at stride) over trials |",
+    lines += ["", "## Studies", "", "Validation and test are pct_return_mae; for a pooled study (`pooled.<model>`), "
+              "relative_mae: the mean over symbols of MAE / persistence MAE.", "",
+              "| study | complete | failed | best val | Spearman(val, test at stride) over trials |",
               "|---|---:|---:|---:|---:|"]
     for s in studies:
         lines.append(f"| {s.name} | {s.n_complete} | {s.n_failed} | {s.best_validation:.6g} | "
@@ -369,13 +333,18 @@ def _write_report(run_id: str, data_dir: Path, output_dir: Path, runs_dir: Path,
     spec = WindowSpec.from_document(settings["windows"])
     cache = SampleCache(run_dir / "cache")
     studies, candidates, fans = [], {}, {}
-    for symbol in sorted({n[len(prefix):].split(".")[0] for n in names}):
+    symbol_of = {n: n[len(prefix):].rpartition(".")[0] for n in names}
+    pool = (settings.get("pool") or []) if POOLED in symbol_of.values() else []
+    members = {}
+    for symbol in sorted({s for s in symbol_of.values() if s != POOLED} | set(pool)):
         data = load_ohlcv(data_dir, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error"))
-        splits = make_splits(data.n_bars, spec, source=str(data.path))
-        for name in (n for n in names if n[len(prefix):].split(".")[0] == symbol):
-            study = optuna.load_study(study_name=name, storage=backend)
-            if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-                studies.append(_summarise(study, data, splits, settings, cache, folder))
+        members[symbol] = (data, make_splits(data.n_bars, spec, source=str(data.path)))
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=backend)
+        scored = [members[s] for s in pool] if symbol_of[name] == POOLED else [members[symbol_of[name]]]
+        if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            studies.append(_summarise(study, scored, settings, cache, folder))
+    for symbol, (data, splits) in members.items():
         path = candidate_path(output_dir, run_id, symbol)
         if path.is_file():
             candidates[symbol] = read_json(path, "candidate")
@@ -385,6 +354,6 @@ def _write_report(run_id: str, data_dir: Path, output_dir: Path, runs_dir: Path,
     text = _markdown(run_id, studies, candidates, fans, folder)
     if backtest_file.is_file():
         backtest = read_json(backtest_file, "backtest")
-        text += "\n".join(_backtest_markdown(backtest, _backtest_plot(backtest, folder), folder)) + "\n"
+        text += "\n".join(backtest_section(backtest, folder)) + "\n"
     write_text_atomic(report, text)
     return Report(report, studies, candidates)

@@ -25,10 +25,11 @@ __all__ = ["read_run_settings", "run_settings_problem", "settings_changes", "rec
 _REQUIRED_KEYS = {"windows": dict, "seed": int, "freq": str, "gap_policy": str, "toto_model": str, "data": dict}
 _LATER_KEYS = {"folds": (int, type(None)), "kronos_model": str, "kronos_tokenizer": (str, type(None)),
                "model_ids": dict, "objectives": list, "finetune": (bool, list), "variants": dict,
-               "storage": (str, type(None)), "promote_candidate": str, "ensemble": (str, type(None))}
+               "storage": (str, type(None)), "promote_candidate": str, "ensemble": (str, type(None)),
+               "selection": list, "pool": (list, type(None))}
 #: Keys a resume must keep; checkpoints compare as resolved folders, the storage as its redacted URL.
 _COMPARED = ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model", "kronos_tokenizer",
-             "objectives", "finetune", "storage", "promote_candidate", "ensemble")
+             "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool")
 _CHECKPOINT_KEYS = ("toto_model", "kronos_model", "kronos_tokenizer")
 RUN_FIX = "restore it, or start a new run with a new --run-id"
 
@@ -143,7 +144,8 @@ def settings_changes(stored: dict[str, Any], current: dict[str, Any]) -> list[st
     """
     stored = {**{k: current[k] for k in ("kronos_model", "kronos_tokenizer", "storage", "promote_candidate",
                                           "ensemble")},
-              "objectives": [OBJECTIVE], "finetune": False, "folds": None, "model_ids": {}, **stored}
+              "objectives": [OBJECTIVE], "finetune": False, "folds": None, "model_ids": {},
+              "selection": ["per-symbol"], "pool": None, **stored}
     if isinstance(stored["finetune"], bool):  # runs recorded when --finetune meant Toto only
         stored["finetune"] = ["toto"] if stored["finetune"] else []
     stored["windows"] = asdict(WindowSpec.from_document(stored["windows"]))  # before test_stride: every stride

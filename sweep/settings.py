@@ -25,6 +25,7 @@ from .space import CONTEXT_LENGTHS
 from .storage_url import check_storage, redacted
 from .store import check_output_folder, utc_now, write_json_atomic
 from .study import OBJECTIVE, OBJECTIVE_SETS
+from .study_job import PER_SYMBOL, POOLED, SCOPES
 from .windows import WindowSpec
 
 __all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "claimed_run", "check_run_settings", "model_sources", "checkpoint_sources",
@@ -107,6 +108,10 @@ class SweepSettings:
     finetune_steps : int
     variants : dict
         ``{label: checkpoint folder}`` of fine-tuned variants (filled by :func:`run_sweep`).
+    selection : tuple of str
+        Selection scopes (``--selection``): ``"per-symbol"`` (one study per symbol and model) or ``"pooled"``
+        (one study per model over every symbol; see :mod:`sweep.selection`). A sweep takes one; a backtest
+        may compare both.
 
     Raises
     ------
@@ -142,6 +147,7 @@ class SweepSettings:
     variants: dict[str, str] = field(default_factory=dict)
     alpha: float = 0.05
     promote_candidate: str = "selected"
+    selection: tuple[str, ...] = (PER_SYMBOL,)
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -179,6 +185,10 @@ class SweepSettings:
             raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
         if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
             raise ConfigError(f"--ensemble {self.ensemble!r} is unknown; choose from {sorted(ENSEMBLE_METHODS)}")
+        scopes = (self.selection,) if isinstance(self.selection, str) else tuple(self.selection)
+        object.__setattr__(self, "selection", unique(scopes, "--selection"))
+        if not self.selection or set(self.selection) - set(SCOPES):
+            raise ConfigError(f"--selection {list(self.selection)}: choose from {list(SCOPES)}")
         self._check_places()
         if self.promote_candidate not in ("selected", "ensemble") or (
                 self.promote_candidate == "ensemble" and self.ensemble is None):
@@ -222,6 +232,16 @@ class SweepSettings:
     def study_namespace(self) -> str | None:
         """Run id as study-name prefix in shared ``--storage``; none in the run's own journal."""
         return self.run_id if self.storage else None
+
+    @property
+    def scope(self) -> str:
+        """The selection scope of a sweep (the first of ``selection``)."""
+        return self.selection[0]
+
+    @property
+    def pool(self) -> list[str] | None:
+        """The symbols a pooled study scores (sorted), or None when no scope pools them."""
+        return sorted(self.symbols) if POOLED in self.selection else None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -286,6 +306,7 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
             "finetune": list(settings.finetune), "variants": settings.variants,
             "storage": None if settings.storage is None else redacted(settings.storage),
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
+            "selection": list(settings.selection), "pool": settings.pool,
             "data": {s: d.fingerprint for s, d in datasets.items()}, "run_id": settings.run_id}
 
 
@@ -340,7 +361,7 @@ def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], 
     ------
     ConfigError
         If ``run.json`` or a study records other windows, seed, data, models, objectives, folds, storage,
-        promotion candidate or ensemble (naming each with its recorded and given value), or ``run.json`` is
+        promotion candidate, ensemble, selection scopes or pooled symbols (naming each with its recorded and given value), or ``run.json`` is
         corrupt (:func:`read_run_settings`).
     StorageError
         If the storage cannot be read.

@@ -1,7 +1,8 @@
-"""One Optuna study per (symbol, model): objective, persistent storage, resume.
+"""Running a study: persistent storage, resume, warm starts, and its best trial.
 
-The objective is the validation ``pct_return_mae``; test origins are never
-touched here. Studies live in persistent storage (a journal file by default),
+A study is per (symbol, model), or per model over every symbol with ``--selection pooled``
+(:mod:`sweep.study_job`); what its trials score is :mod:`sweep.objective`. Test origins are
+never touched here. Studies live in persistent storage (a journal file by default),
 so rerunning the same run resumes: completed trials are kept, trials left
 RUNNING by a killed process are marked FAIL, and only the missing number of
 trials runs.
@@ -12,9 +13,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import optuna
@@ -22,44 +23,26 @@ from optuna.trial import TrialState
 
 from .cache import SampleCache
 from .config import ForecastConfig
-from .data import OHLCVData
-from .errors import ConfigError, DiskFullError, StorageError, SweepError, TrialError
+from .errors import ConfigError, DiskFullError, StorageError, TrialError
 from .faults import STORAGE_RETRY_DELAYS_S, storage_faults
-from .storage_url import is_database_url
-from .evaluate import evaluate
 from .forecasters.base import Forecaster
 from .journal import repair_journal
-from .space import SPACES, n_max_samples, space_size
-from .windows import Splits
+from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, POOLED_OBJECTIVE, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
+                        Objective)
+from .storage_url import is_database_url
+from .study_job import StudyJob, TrialLosses, WarmStart, study_name
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
-           "fail_stale_running", "enqueue_warm_start", "open_job_study", "run_study", "study_name", "OBJECTIVE",
-           "OBJECTIVE_SETS", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "RUN_SETTINGS_ATTR"]
+           "fail_stale_running", "enqueue_warm_start", "open_job_study", "run_study", "study_name", "outcome_of",
+           "Objective", "OBJECTIVE", "OBJECTIVE_SETS", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "RUN_SETTINGS_ATTR"]
 
 logger = logging.getLogger(__name__)
 
-OBJECTIVE = "pct_return_mae"
-#: Supported objective tuples: accuracy alone, or accuracy and inference cost (both minimised).
-OBJECTIVE_SETS = ((OBJECTIVE,), (OBJECTIVE, "latency_s"))
 HEARTBEAT_INTERVAL_S = 30
 HEARTBEAT_GRACE_S = 120
 MAX_RETRIES = 3
-#: Trial attribute naming where a trial's config came from: "default", "production" or "search".
-SOURCE_ATTR = "source"
-#: Trial attribute holding the ``[n_validation_windows]`` per-window validation pct-return errors
-#: (the inputs of the SPA test, the Model Confidence Set and the report; no new inference needed).
-WINDOW_ERRORS_ATTR = "validation_window_errors"
 #: Study attribute: the run settings (run.json's document) of the run that created the study.
 RUN_SETTINGS_ATTR = "run_settings"
-
-
-def study_name(symbol: str, model: str, namespace: str | None = None) -> str:
-    """Name of the study of ``model`` on ``symbol``: ``"BTCUSD.toto"``, or ``"<namespace>/BTCUSD.toto"``.
-
-    A run's own journal file needs no namespace; a shared database (``--storage``)
-    holds many runs, so their studies are prefixed with the run id.
-    """
-    return f"{namespace}/{symbol}.{model}" if namespace else f"{symbol}.{model}"
 
 
 def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
@@ -123,117 +106,6 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int, n_obj
     return study
 
 
-@dataclass(frozen=True)
-class WarmStart:
-    """A config enqueued as one of a study's first trials (Optuna's ``enqueue_trial``).
-
-    Attributes
-    ----------
-    source : str
-        ``"default"`` (the family's documented default) or ``"production"`` (the current best config).
-    params : dict
-        The config as the family's search-space parameters (:func:`sweep.space.params_of`).
-    user_attrs : dict
-        Extra attributes recorded on the trial (e.g. the production file it came from).
-    """
-
-    source: str
-    params: dict[str, Any]
-    user_attrs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class StudyJob:
-    """Everything one (symbol, model) study needs.
-
-    Attributes
-    ----------
-    symbol, model : str
-        ``model`` labels the model: a family (``"toto"``, ``"naive"``) or a variant of
-        one (``"toto-ft"``, a fine-tuned checkpoint; see ``family``).
-    data : OHLCVData
-    splits : Splits
-    make_forecaster : callable
-        Loads the model; called once per study, inside the worker.
-    n_trials : int
-        Completed trials wanted in the study (including earlier runs).
-    storage : str
-        Journal file path or RDB URL.
-    seed : int
-    cache_dir : str or None
-        Sample cache folder; ``None`` keeps samples in memory.
-    use_cache : bool
-    timeout_s : float or None
-        Wall-clock limit of this run of the study.
-    objectives : tuple of str
-        One of :data:`OBJECTIVE_SETS`.
-    latency_budget_s : float or None
-        With two objectives: the outcome is the most accurate trial within this latency.
-    namespace : str or None
-        Study name prefix (the run id) in shared storage; see :func:`study_name`.
-    family : str or None
-        Model family whose search space applies; default ``model``.
-    warm_start : tuple of WarmStart
-        Configs enqueued once, before the sampler's own suggestions.
-    origin_universe : numpy.ndarray or None
-        ``[n_origins]`` sorted superset of the validation origins: inference runs once over it
-        and each evaluation slices its rows (walk-forward folds share one inference).
-    run_settings : dict or None
-        Recorded on the study when it has none (:data:`RUN_SETTINGS_ATTR`).
-    """
-
-    symbol: str
-    model: str
-    data: OHLCVData
-    splits: Splits
-    make_forecaster: Callable[[], Forecaster]
-    n_trials: int
-    storage: str
-    seed: int = 0
-    cache_dir: str | None = None
-    use_cache: bool = True
-    timeout_s: float | None = None
-    objectives: tuple[str, ...] = (OBJECTIVE,)
-    latency_budget_s: float | None = None
-    namespace: str | None = None
-    family: str | None = None
-    warm_start: tuple[WarmStart, ...] = ()
-    origin_universe: np.ndarray | None = None
-    run_settings: dict[str, Any] | None = None
-
-    @property
-    def model_family(self) -> str:
-        return self.family or self.model
-
-    @property
-    def name(self) -> str:
-        return study_name(self.symbol, self.model, self.namespace)
-
-    def target_trials(self, max_context_length: int) -> int:
-        """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
-        return self.n_trials if space_size(self.model_family, max_context_length) > 1 else min(self.n_trials, 1)
-
-
-@dataclass(frozen=True)
-class TrialLosses:
-    """Per-window validation losses of one completed trial.
-
-    Attributes
-    ----------
-    study_name : str
-    trial_number : int
-    source : str
-        See :data:`SOURCE_ATTR`.
-    losses : numpy.ndarray
-        ``[n_validation_windows]`` absolute pct-return errors.
-    """
-
-    study_name: str
-    trial_number: int
-    source: str
-    losses: np.ndarray
-
-
 @dataclass
 class StudyOutcome:
     """Best validation trial of a study.
@@ -243,9 +115,12 @@ class StudyOutcome:
     config : ForecastConfig
         Best config on the validation origins.
     validation : dict
-        Its validation metrics (see :class:`sweep.evaluate.EvaluationResult`).
+        Its validation metrics (see :class:`sweep.evaluate.EvaluationResult`; of a pooled study,
+        :func:`sweep.objective.pooled_validation`).
     trials : list of TrialLosses
         Every completed trial that recorded its per-window validation losses.
+    by_symbol : dict
+        Of a pooled study: ``{symbol: validation metrics}`` of the best trial (see :meth:`for_symbol`).
     """
 
     symbol: str
@@ -258,41 +133,24 @@ class StudyOutcome:
     n_failed: int
     forecaster: Forecaster | None = field(default=None, repr=False)
     trials: list[TrialLosses] = field(default_factory=list, repr=False)
+    by_symbol: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
+    @property
+    def selection_loss(self) -> float:
+        """What selection minimises: the validation ``pct_return_mae``, or a pooled study's ``relative_mae``."""
+        return self.validation[POOLED_OBJECTIVE if self.by_symbol else OBJECTIVE]
 
-class Objective:
-    """Validation ``pct_return_mae`` (and ``latency_s`` with two objectives) of the config a trial suggests."""
+    def for_symbol(self, symbol: str) -> "StudyOutcome":
+        """A pooled outcome seen from one of its symbols: that symbol's validation metrics, with the pooled
+        ``relative_mae`` beside them as ``pooled_relative_mae``.
 
-    def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache):
-        self.job, self.forecaster, self.cache = job, forecaster, cache
-        self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
-
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
-        if SOURCE_ATTR not in trial.user_attrs:
-            trial.set_user_attr(SOURCE_ATTR, "search")
-        try:
-            config = SPACES[self.job.model_family](trial, self.max_context, self.job.seed)
-        except ValueError as e:  # an enqueued config off this model's grid (e.g. a longer max context)
-            raise self._failure(trial, e, "the enqueued config is not in this model's search space") from e
-        try:
-            result = evaluate(self.forecaster, config, self.job.data, self.job.splits.validation_origins,
-                              self.job.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
-                              universe=self.job.origin_universe)
-        except StorageError:  # not the config's fault: stop the study rather than fail every trial
-            raise
-        except (SweepError, ValueError, RuntimeError, MemoryError) as e:
-            raise self._failure(trial, e) from e
-        trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("validation", result.to_dict())
-        trial.set_user_attr(WINDOW_ERRORS_ATTR, result.window_errors.tolist())
-        values = tuple(result.metrics[name] for name in self.job.objectives)
-        return values[0] if len(values) == 1 else values
-
-    def _failure(self, trial: optuna.Trial, error: Exception, why: str = "") -> TrialError:
-        """Record ``error`` on the trial; the :class:`TrialError` that marks it FAIL and lets the study go on."""
-        message = f"{type(error).__name__}: {error}" + (f" ({why})" if why else "")
-        trial.set_user_attr("error", message)
-        return TrialError(f"{self.job.name} trial {trial.number}: {message}")
+        Raises
+        ------
+        KeyError
+            If the pooled trial did not score ``symbol``.
+        """
+        validation = {**self.by_symbol[symbol], f"pooled_{POOLED_OBJECTIVE}": self.validation[POOLED_OBJECTIVE]}
+        return replace(self, symbol=symbol, validation=validation, by_symbol={})
 
 
 def open_job_study(job: StudyJob) -> optuna.Study:
@@ -309,17 +167,17 @@ def open_job_study(job: StudyJob) -> optuna.Study:
 def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
     """Enqueue each of ``job.warm_start`` whose source the study has not seen yet; returns how many.
 
-    A trial of every source, in any state, counts as seen, so a rerun (a resumed
+    A trial of every source (and production file), in any state, counts as seen, so a rerun (a resumed
     run, or a second worker's driver) never enqueues the same warm start twice; a
     study that already holds its target of completed trials gets none.
     """
     trials = study.get_trials(deepcopy=False)
     if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials(job.splits.spec.max_context_length):
         return 0  # nothing will run: a finished study gets no pending trials
-    seen = {t.user_attrs.get(SOURCE_ATTR) for t in trials}
+    seen = {WarmStart(t.user_attrs.get(SOURCE_ATTR), {}, t.user_attrs).key for t in trials}
     added = 0
     for warm in job.warm_start:
-        if warm.source not in seen:
+        if warm.key not in seen:
             study.enqueue_trial(warm.params, user_attrs={SOURCE_ATTR: warm.source, **warm.user_attrs})
             added += 1
     if added:
@@ -428,4 +286,4 @@ def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None
     return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=best.number,
                         config=ForecastConfig.from_dict(best.user_attrs["config"], source=f"{job.name} trial {best.number}"),
                         validation=best.user_attrs["validation"], n_complete=n_complete, n_failed=len(failed),
-                        forecaster=forecaster, trials=losses)
+                        forecaster=forecaster, trials=losses, by_symbol=best.user_attrs.get(BY_SYMBOL_ATTR, {}))

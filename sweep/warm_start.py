@@ -23,7 +23,7 @@ from .study import WarmStart
 if TYPE_CHECKING:
     from .settings import SweepSettings
 
-__all__ = ["warm_starts", "default_warm_start"]
+__all__ = ["warm_starts", "default_warm_start", "pooled_warm_starts"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,17 @@ def warm_starts(settings: "SweepSettings", symbol: str, label: str) -> tuple[War
     if params == default.params:
         return (WarmStart("default", params, {"production": str(path)}),)
     return default, WarmStart("production", params, {"production": str(path)})
+
+
+def pooled_warm_starts(settings: "SweepSettings", label: str) -> tuple[WarmStart, ...]:
+    """A pooled study's warm starts: the family default, then each symbol's production config of model
+    ``label`` once (a config two symbols share, or the default itself, is enqueued once)."""
+    starts: list[WarmStart] = [default_warm_start(settings, label)]
+    for symbol in settings.symbols:
+        for warm in warm_starts(settings, symbol, label):
+            if all(warm.params != kept.params for kept in starts):
+                starts.append(warm)
+    return tuple(starts)
 
 
 def default_warm_start(settings: "SweepSettings", label: str) -> WarmStart:

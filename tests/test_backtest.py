@@ -117,3 +117,58 @@ def test_when_a_checkpoint_saw_a_folds_windows_then_the_backtest_refuses_unless_
     assert _backtest(shared_data, seen, tmp_path, extra=["--allow-overlap"]) == 0
     doc = json.loads((tmp_path / "runs" / "bt" / "backtest.json").read_text())
     assert doc["overlap"] and all("2024-04-01" in line for line in doc["overlap"])
+
+
+@pytest.fixture(scope="module")
+def both_scopes(shared_data, tiny_toto_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("scopes")
+    assert _backtest(shared_data, tiny_toto_dir, root, run_id="scopes", symbols=("BTCUSD", "ETHUSD"), folds=2,
+                     extra=["--selection", "per-symbol", "pooled"]) == 0
+    return root, json.loads((root / "runs" / "scopes" / "backtest.json").read_text())
+
+
+def test_when_both_scopes_are_backtested_then_each_has_its_gains_and_pooling_picks_one_config_per_fold(both_scopes):
+    _root, doc = both_scopes
+    assert doc["selection"] == ["per-symbol", "pooled"] and len(doc["folds"]) == 2 * 2 * 2
+    summary = doc["summary"]
+    for scope in ("per-symbol", "pooled"):
+        for name in ("gain_vs_default", "gain_vs_persistence"):
+            gain = summary["by_selection"][scope][name]
+            assert {"mean", "ci_low", "ci_high", "folds_won"} <= set(gain) and gain["ci_low"] <= gain["ci_high"]
+    assert summary["gain_vs_default"] == summary["by_selection"]["per-symbol"]["gain_vs_default"]
+    for fold in range(2):
+        pooled = [r for r in doc["folds"] if r["fold"] == fold and r["selection"] == "pooled"]
+        assert len(pooled) == 2 and pooled[0]["selected"] == pooled[1]["selected"]
+
+
+def test_when_both_scopes_are_backtested_then_the_paired_gain_is_computed_from_the_fold_rows(both_scopes):
+    _root, doc = both_scopes
+    compared = doc["summary"]["pooled_vs_per_symbol"]
+    mae = {scope: np.mean([r["test_pct_return_mae"]["selected"] for r in doc["folds"] if r["selection"] == scope])
+           for scope in ("per-symbol", "pooled")}
+    assert compared["mean"] == pytest.approx(mae["per-symbol"] - mae["pooled"])  # equal-sized folds and symbols
+    assert compared["better"] == ("pooled" if compared["mean"] > 0 else "per-symbol")
+    assert compared["significant"] == (compared["ci_low"] > 0 or compared["ci_high"] < 0)
+    assert compared["ci_level"] == pytest.approx(0.95) and set(compared["per_symbol"]) == {"BTCUSD", "ETHUSD"}
+
+
+def test_when_both_scopes_are_backtested_then_the_cli_states_which_generalised_better(both_scopes, capsys):
+    from sweep.cli import print_backtest
+
+    _root, doc = both_scopes
+    print_backtest(doc)
+    out = capsys.readouterr().err  # the sentences go with the messages; the table to stdout
+    assert "pooled vs per-symbol selection:" in out and "significant" in out
+    assert "pooled tuning vs persistence" in out and "per-symbol tuning vs default" in out
+
+
+def test_when_both_scopes_share_a_backtest_then_pooled_studies_reuse_the_per_symbol_draws(both_scopes):
+    root, _doc = both_scopes
+    storage = make_storage(root / "runs/scopes/optuna.journal")
+    per_symbol = {t.params["context_length"] for s in ("BTCUSD", "ETHUSD") for k in range(2)
+                  for t in optuna.load_study(study_name=f"fold{k}/{s}.toto", storage=storage).trials}
+    pooled = {t.params["context_length"] for k in range(2)
+              for t in optuna.load_study(study_name=f"fold{k}/pooled.toto", storage=storage).trials}
+    validation = sum(1 for e in (root / "runs/scopes/cache").glob("*.npz") if np.load(e)["samples"].shape[0] == 2 * 8)
+    # one validation draw per (symbol, context) whichever scope tried it, plus persistence per symbol
+    assert validation == 2 * len(per_symbol | pooled) + 2

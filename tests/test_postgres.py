@@ -58,3 +58,22 @@ def test_when_a_worker_stops_beating_then_its_trial_fails_and_is_retried(postgre
     assert trials[trial.number].state == TrialState.FAIL
     retry = [t for t in trials if t.state == TrialState.WAITING]
     assert len(retry) == 1 and retry[0].params == trials[trial.number].params
+
+
+def test_when_a_pooled_run_shares_the_database_then_it_resumes_and_promotes_and_never_meets_a_per_symbol_run(
+        postgres_url, data_dir, tiny_toto_dir, tmp_path):
+    from conftest import synthetic_frame, write_csv
+
+    write_csv(data_dir, "TEST2", synthetic_frame(seed=1))
+    pooled = ("--symbols", "TEST", "TEST2", "--selection", "pooled")
+    assert _sweep(postgres_url, data_dir, tiny_toto_dir, tmp_path, "pg-pool", *pooled) == 0
+    assert _sweep(postgres_url, data_dir, tiny_toto_dir, tmp_path, "pg-per", "--symbols", "TEST", "TEST2") == 0
+    names = set(optuna.get_all_study_names(make_storage(postgres_url)))
+    assert {"pg-pool/pooled.toto", "pg-per/TEST.toto", "pg-per/TEST2.toto"} <= names
+    assert not any(n.startswith("pg-pool/TEST") or n.startswith("pg-per/pooled") for n in names)
+    before = len(_study(postgres_url, "pg-pool/pooled.toto").trials)
+    assert _sweep(postgres_url, data_dir, tiny_toto_dir, tmp_path, "pg-pool", *pooled) == 0  # resume: nothing to run
+    assert len(_study(postgres_url, "pg-pool/pooled.toto").trials) == before
+    assert main(["promote", "--run", "pg-pool", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "hp"),
+                 "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert (tmp_path / "hp/best/TEST.json").is_file() and (tmp_path / "hp/best/TEST2.json").is_file()

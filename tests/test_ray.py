@@ -150,3 +150,24 @@ def test_when_the_driver_is_killed_then_a_rerun_keeps_completed_trials(data_dir,
 
 def test_when_a_task_runs_on_ray_then_it_runs_in_a_worker_process(ray_session):
     assert RayExecutor(workers=1).run_task(lambda: os.getpid()) != os.getpid()
+
+
+def test_when_a_pooled_sweep_runs_on_ray_actors_then_every_symbol_gets_the_pooled_winner(ray_session, data_dir,
+                                                                                        tiny_toto_dir, tmp_path):
+    import json
+
+    from conftest import synthetic_frame, write_csv
+    from sweep.cli import main
+
+    write_csv(data_dir, "TEST2", synthetic_frame(seed=1))
+    argv = ["--symbols", "TEST", "TEST2", "--models", "toto", "naive", "--n-trials", "6", "--selection", "pooled",
+            "--data-dir", str(data_dir), "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"),
+            "--output-dir", str(tmp_path / "hp"), "--run-id", "pool-ray", "--val-windows", "5", "--test-windows", "5",
+            "--stride", "12", "--max-context-length", "128", "--executor", "ray", "--workers", "2"]
+    assert main(argv) == 0
+    study = optuna.load_study(study_name="pooled.toto", storage=make_storage(tmp_path / "runs/pool-ray/optuna.journal"))
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert 6 <= len(complete) <= 7 and {t.user_attrs["worker"] for t in complete} <= {"pool-ray-w0-g0", "pool-ray-w1-g0"}
+    assert all(set(t.user_attrs["validation_by_symbol"]) == {"TEST", "TEST2"} for t in complete)
+    docs = [json.loads((tmp_path / f"hp/candidates/pool-ray/{s}.json").read_text()) for s in ("TEST", "TEST2")]
+    assert docs[0]["config"] == docs[1]["config"] and {d["selection"]["scope"] for d in docs} == {"pooled"}
