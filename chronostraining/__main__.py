@@ -9,8 +9,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
+from sweep.flags import EXIT_OK, console
 from sweep.forecasters.presets import PRESETS
+from sweep.training import load_training_data, run_job, training_parser
 from sweep.training_flags import positive_float, positive_int
 from tototraining.dataset import fit_series
 

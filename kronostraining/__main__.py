@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
 from sweep.errors import ConfigError
+from sweep.flags import EXIT_OK, console
 from sweep.kronos.card import (DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, DEFAULT_MAX_CONTEXT, MODEL_CARD,
                                TRAINED_METADATA)
+from sweep.training import load_training_data, run_job, training_parser
 from sweep.training_flags import positive_float, positive_int
 
 from .dataset import fit_bars

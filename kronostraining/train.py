@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sweep import __version__
+from sweep._version import __version__
 from sweep.errors import ConfigError
 from sweep.kronos.card import DEFAULT_KRONOS_MODEL, DEFAULT_MAX_CONTEXT, TRAINED_METADATA
 from sweep.overlap import inherited_limits

@@ -1,7 +1,6 @@
 """sweep: tune inference settings of time-series foundation models per trading symbol."""
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .aggregate import aggregate, parse_aggregation
 from .cache import SampleCache
 from .config import ForecastConfig

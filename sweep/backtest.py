@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .cache import SampleCache
 from .candidate import Scoring, default_block, fit_ensemble
 from .data import OHLCVData, load_ohlcv

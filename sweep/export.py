@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .aggregate import parse_aggregation
 from .data import validate_symbol
 from .ensemble import document_members, read_best

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
+from ._version import __version__
 from .cache import SampleCache
 from .candidate import (Scoring, candidate_document, ensemble_document, fit_ensemble, persistence_power,
                         window_losses_csv, window_losses_path)

@@ -17,6 +17,7 @@ from .config import MODEL_FAMILIES
 from .data import OHLCVData, validate_symbol
 from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
+from .flags import unique
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
 from .kronos.card import DEFAULT_KRONOS_MODEL
 from .run_lock import run_lock
@@ -256,16 +257,6 @@ def _check_folder_kind(family: str | None, flag: str, folder: Path) -> None:
         job = KINDS[kind]
         raise ConfigError(f"{flag} {folder} holds a {job.label} checkpoint written by {job.command}; pass it with "
                           f"{FAMILIES[kind].flag}, or give {flag} a checkpoint of its own family")
-
-
-def unique(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
-    """``values`` in order with repeats dropped; a warning names the repeats (a symbol run twice would
-    write its candidate twice and count its studies twice in the run)."""
-    kept = tuple(dict.fromkeys(values))
-    if len(kept) < len(values):
-        repeated = sorted({v for v in values if values.count(v) > 1})
-        logger.warning("%s names %s more than once; each runs once", flag, ", ".join(repeated))
-    return kept
 
 
 def checkpoint_sources(settings: SweepSettings) -> dict[str, str]:

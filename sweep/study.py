@@ -30,7 +30,8 @@ from .journal import repair_journal
 from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, POOLED_OBJECTIVE, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
                         Objective)
 from .storage_url import is_database_url
-from .study_job import StudyJob, TrialLosses, WarmStart, study_name
+from .significance import TrialLosses
+from .study_job import StudyJob, WarmStart, study_name
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
            "fail_stale_running", "enqueue_warm_start", "open_job_study", "run_study", "study_name", "outcome_of",

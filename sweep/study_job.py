@@ -17,7 +17,7 @@ from .forecasters.base import Forecaster
 from .space import space_size
 from .windows import Splits
 
-__all__ = ["PER_SYMBOL", "POOLED", "SCOPES", "SymbolWindows", "WarmStart", "StudyJob", "TrialLosses", "study_name"]
+__all__ = ["PER_SYMBOL", "POOLED", "SCOPES", "SymbolWindows", "WarmStart", "StudyJob", "study_name"]
 
 #: Selection scopes (``--selection``): one study per (symbol, model), or one per model over every symbol.
 PER_SYMBOL, POOLED = "per-symbol", "pooled"
@@ -161,25 +161,3 @@ class StudyJob:
     def target_trials(self, max_context_length: int) -> int:
         """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
         return self.n_trials if space_size(self.model_family, max_context_length) > 1 else min(self.n_trials, 1)
-
-
-@dataclass(frozen=True)
-class TrialLosses:
-    """Per-window validation losses of one completed trial.
-
-    Attributes
-    ----------
-    study_name : str
-    trial_number : int
-    source : str
-        See :data:`sweep.objective.SOURCE_ATTR`.
-    losses : numpy.ndarray
-        ``[n_validation_windows]`` absolute pct-return errors (return units); of a pooled trial, the
-        symbols' errors relative to persistence's MAE, averaged window by window
-        (:func:`sweep.objective.relative_window_losses`; unitless).
-    """
-
-    study_name: str
-    trial_number: int
-    source: str
-    losses: np.ndarray

@@ -10,7 +10,8 @@ import logging
 import sys
 from typing import Sequence
 
-from sweep.cli import EXIT_OK, console, load_training_data, run_job, training_parser
+from sweep.flags import EXIT_OK, console
+from sweep.training import load_training_data, run_job, training_parser
 from sweep.training_flags import positive_float, positive_int
 
 from .dataset import fit_series

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweep import __version__
+from sweep._version import __version__
 from sweep.errors import ConfigError
 from sweep.overlap import TRAINING_METADATA, inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic

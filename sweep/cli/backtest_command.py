@@ -1,0 +1,97 @@
+"""``python -m sweep backtest``: walk-forward backtest of the tuning, and its folds table and verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from ..errors import ConfigError
+from ..flags import EXIT_OK, console, table_console
+from ..study_job import PER_SYMBOL, SCOPES
+from .sweep_command import p_value, sweep_parser, sweep_settings, with_progress
+
+__all__ = ["backtest_command", "print_backtest", "scope_verdict"]
+
+
+def _backtest_parser() -> argparse.ArgumentParser:
+    p = sweep_parser(scopes=len(SCOPES))
+    p.prog = "python -m sweep backtest"
+    p.description = ("Walk-forward backtest of the tuning itself: the whole selection runs on each fold's "
+                     "validation origins; the selected config, the family default and persistence are scored on "
+                     "its test origins. Takes every sweep flag.")
+    p.add_argument("--folds", type=int, default=3, help="walk-forward folds; the last is today's split (default 3)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="run folds whose windows a model saw in (pre)training, flagged instead of refused")
+    return p
+
+
+def backtest_command(argv: Sequence[str]) -> int:
+    args = _backtest_parser().parse_args(argv)
+    from ..backtest import BACKTEST_FILE, BacktestSettings, run_backtest
+
+    if args.promote:
+        raise ConfigError("backtest writes no candidate to promote; drop --promote (run a sweep to promote)")
+    settings = BacktestSettings(sweep_settings(args), folds=args.folds, allow_overlap=args.allow_overlap)
+    document = with_progress(args, settings.sweep,
+                             lambda executor, progress: run_backtest(settings, executor, progress))
+    if args.log_format == "json":
+        print(json.dumps({"backtest": str(settings.sweep.run_dir / BACKTEST_FILE), "summary": document["summary"]}))
+        return EXIT_OK
+    print_backtest(document)
+    console.print(f"[green]wrote[/green] {settings.sweep.run_dir / BACKTEST_FILE}")
+    return EXIT_OK
+
+
+def print_backtest(document: dict[str, Any]) -> None:
+    """The folds table and the plain answers to "did tuning help?" and "which scope generalised better?"."""
+    scopes = document.get("selection", [PER_SYMBOL])
+    table = Table(title=f"Walk-forward backtest of the tuning, {document['n_folds']} folds (test pct_return_mae)")
+    for column in ("symbol", "fold", "test origins", "selection", "selected", "selected mae", "default mae",
+                   "persistence mae", "SPA p"):
+        table.add_column(column, justify="right" if "mae" in column or column in ("fold", "SPA p") else "left")
+    for row in document["folds"]:
+        mae = row["test_pct_return_mae"]
+        table.add_row(row["symbol"], str(row["fold"]),
+                      f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
+                      row.get("selection", PER_SYMBOL), row["selected"]["model"], f"{mae['selected']:.5f}",
+                      f"{mae['default']:.5f}", f"{mae['persistence']:.5f}", p_value(row["spa_p_value"]))
+    table_console().print(table)
+    for scope in scopes:
+        summary = document["summary"].get("by_selection", {}).get(scope, document["summary"])
+        for name in ("default", "persistence"):
+            console.print(f"{scope} tuning vs {name}: {_gain_sentence(summary[f'gain_vs_{name}'], name)}",
+                          highlight=False)
+    compared = document["summary"].get("pooled_vs_per_symbol")
+    if compared:
+        console.print(scope_verdict(compared), highlight=False)
+
+
+def _gain_sentence(g: dict[str, Any], name: str) -> str:
+    if g["ci_low"] > 0:
+        answer = "[green]tuning helped[/green]"
+    elif g["ci_high"] < 0:
+        answer = f"[red]the tuned configs were worse than {name}[/red]"
+    else:
+        answer = "[yellow]no evidence that tuning helped[/yellow]"
+    return (f"gain {100 * g['relative']:+.2f}% of its MAE (mean {g['mean']:+.2e}, {100 * g['ci_level']:.0f}% CI "
+            f"[{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in {g['folds_won']} of {g['n_folds']} folds: {answer}")
+
+
+def scope_verdict(compared: dict[str, Any]) -> str:
+    """One sentence: which selection scope generalised better out of sample, and is the difference significant?"""
+    level = f"{100 * compared['ci_level']:.0f}%"
+    interval = f"{level} CI [{compared['ci_low']:+.2e}, {compared['ci_high']:+.2e}]"
+    mde = "" if compared.get("mde_relative") is None else \
+        f"; these windows could see a difference of {100 * compared['mde_relative']:.1f}% (MDE, 80% power)"
+    share = f"{100 * abs(compared['relative']):.2f}%"
+    if compared["significant"]:
+        head = f"[green]{compared['better']} selection generalised better[/green], significantly"
+    else:
+        head = (f"[yellow]no significant difference between the scopes[/yellow]: {compared['better']} selection was "
+                f"better by {share}, within noise")
+    return (f"pooled vs per-symbol selection: {head} (per-symbol test MAE minus pooled: {compared['mean']:+.2e}, "
+            f"{share} of per-symbol's, {interval}, pooled better in {compared['folds_won']} of "
+            f"{compared['n_folds']} folds){mde}")

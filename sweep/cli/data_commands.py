@@ -1,0 +1,158 @@
+"""``python -m sweep data validate|download`` and ``python -m sweep evaluate``: check data, score one config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from ..config import ForecastConfig
+from ..data import GAP_POLICIES, check_ohlcv, symbol_path, validate_symbol
+from ..errors import DataValidationError
+from ..flags import (DEFAULT_TOTO_MODEL, EXIT_INVALID, EXIT_OK, add_data_flags, add_family_flags, add_kronos_flags,
+                     add_window_flags, console, family_model_ids, table_console, valid_symbols, window_spec_from_args)
+from ..forecasters.registry import FAMILIES
+from ..kronos.card import DEFAULT_KRONOS_MODEL
+from .sweep_command import config_summary
+
+__all__ = ["data_command", "evaluate_command"]
+
+
+def _data_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep data", description="Validate or download OHLCV data.")
+    sub = p.add_subparsers(dest="action", required=True)
+    v = sub.add_parser("validate", help="check <SYMBOL>.csv files against every data rule")
+    v.add_argument("--symbols", nargs="+", required=True)
+    add_data_flags(v)
+    dl = sub.add_parser("download", help="fetch hourly candles with ccxt")
+    dl.add_argument("--symbols", nargs="+", required=True)
+    dl.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
+    dl.add_argument("--exchange", default="binance")
+    dl.add_argument("--since", default="2020-01-01", help="first day to fetch (UTC)")
+    return p
+
+
+def data_command(argv: Sequence[str]) -> int:
+    args = _data_parser().parse_args(argv)
+    args.symbols = valid_symbols(args.symbols)
+    if args.action == "download":
+        from ..download import download_symbol
+
+        for symbol in args.symbols:
+            path = download_symbol(symbol, args.data_dir, exchange_id=args.exchange, since=args.since)
+            console.print(f"[green]wrote[/green] {path}")
+        return EXIT_OK
+    table = Table(title=f"OHLCV files in {args.data_dir}")
+    for column in ("symbol", "rows", "first bar", "last bar", "frequency", "problems"):
+        table.add_column(column)
+    details: list[str] = []
+    for symbol in args.symbols:
+        path = symbol_path(args.data_dir, symbol)
+        try:
+            frame, problems = check_ohlcv(path, freq=args.freq, gap_policy=args.gap_policy)
+        except DataValidationError as e:
+            table.add_row(symbol, "-", "-", "-", args.freq, "[red]unreadable[/red]")
+            details.append(str(e))
+            continue
+        details += [p.describe(path) for p in problems]
+        rows, first, last = (str(len(frame)), str(frame.index[0]), str(frame.index[-1])) if frame is not None else ("-",) * 3
+        table.add_row(symbol, rows, first, last, args.freq, f"[red]{len(problems)}[/red]" if problems else "[green]ok[/green]")
+    out = table_console()
+    out.print(table)
+    for line in details:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    return EXIT_INVALID if details else EXIT_OK
+
+
+def _evaluate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep evaluate",
+                                description="Evaluate one config on the validation and test windows.")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--config", type=Path, required=True,
+                   help="a candidate JSON (single model or ensemble) or a bare config object")
+    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"), help="folder of <SYMBOL>.csv files")
+    p.add_argument("--freq", default=None, help="bar frequency: default (and the only value accepted for a candidate "
+                   "that records one) the candidate's provenance.freq, else 1h")
+    p.add_argument("--gap-policy", choices=GAP_POLICIES, default=None, help="as the sweep's: default (and the only "
+                   "value accepted for a candidate that records one) the candidate's provenance.gap_policy, else error")
+    add_window_flags(p, defaults=False)
+    p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
+    add_kronos_flags(p, None)
+    add_family_flags(p, with_defaults=False)
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
+    return p
+
+
+def _flag_identity(family: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The model that ``--toto-model`` / ``--kronos-model`` / a family flag name for ``family``, or ``None``."""
+    from ..model_paths import flag_path  # a folder relative to the working directory, never to a hyperparams folder
+
+    if family in family_model_ids(args):
+        return {"family": family, "model_id": flag_path(family_model_ids(args)[family])}
+    if family == "toto" and args.toto_model:
+        return {"family": "toto", "model_id": flag_path(args.toto_model)}
+    if family == "kronos" and (args.kronos_model or args.kronos_tokenizer):
+        return {"family": "kronos", "model_id": flag_path(args.kronos_model or DEFAULT_KRONOS_MODEL),
+                "tokenizer_id": flag_path(args.kronos_tokenizer)}
+    return None
+
+
+def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """A candidate (single model or ensemble) or a bare config, as a document naming its model.
+
+    ``--toto-model`` / ``--kronos-model`` override a single candidate's model of that family;
+    a bare config uses them, else the default checkpoints (Toto-Open-Base-1.0, Kronos-small).
+    """
+    from ..ensemble import document_members
+    from ..store import read_json
+
+    document = read_json(path, "config file")
+    if not (isinstance(document, dict) and "config" in document):
+        document = {"config": document}
+    if document.get("model", {}).get("family") == "ensemble":
+        document_members(document)  # validates every member's config
+        return document
+    config = ForecastConfig.from_dict(document["config"], source=str(path))
+    defaults = {name: {"family": name, "model_id": f.default_model or "persistence"} for name, f in FAMILIES.items()}
+    identity = _flag_identity(config.model, args) or document.get("model") or defaults[config.model]
+    return {**document, "model": identity, "config": config.to_dict()}
+
+
+def evaluate_command(argv: Sequence[str]) -> int:
+    args = _evaluate_parser().parse_args(argv)
+    validate_symbol(args.symbol)
+    from ..cache import SampleCache
+    from ..data import load_ohlcv
+    from ..ensemble import evaluate_document
+    from ..forecasters import document_loader
+    from ..tuned_data import tuned_data_settings
+    from ..windows import make_splits
+
+    document = _load_document(args.config, args)
+    spec = window_spec_from_args(args, document.get("windows"))  # other windows may be evaluated on purpose
+    freq, gap_policy = tuned_data_settings(document, args.config, args.freq, args.gap_policy)  # other bars may not
+    data = load_ohlcv(args.data_dir, args.symbol, freq, gap_policy)
+    splits = make_splits(data.n_bars, spec, source=str(data.path))
+    cache = SampleCache()
+    out: dict[str, Any] = {"symbol": args.symbol, "model": document["model"], "config": document["config"],
+                           "windows": splits.describe(data.frame.index)}
+    for split in ("validation", "test"):
+        origins = splits.origins(split)
+        result = evaluate_document(document, data, origins, spec.horizon, cache, document_loader(args.config))
+        out[split] = {**result.to_dict(), "persistence": result.baseline}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    family = document["model"].get("family")
+    summary = config_summary(document["config"]) if family != "ensemble" else document["model"].get("method")
+    table = Table(title=f"{args.symbol} {family}: {summary}")
+    for column in ("metric", "validation", "test"):
+        table.add_column(column, justify="right")
+    for key, value in out["validation"].items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.6g}", f"{out['test'][key]:.6g}")
+    table_console().print(table)
+    return EXIT_OK

@@ -1,0 +1,109 @@
+"""``python -m sweep promote`` and ``python -m sweep report``: review a run's candidates.
+
+:func:`run_promotion` also serves the sweep's ``--promote``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Sequence
+
+from rich.table import Table
+
+from ..flags import EXIT_OK, add_data_flags, console, table_console, valid_symbols
+
+__all__ = ["promote_command", "report_command", "run_promotion"]
+
+
+def _promote_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep promote", description="Promote a run's candidates that beat "
+                                "the current best on identical test windows (paired tests); write a review each.")
+    p.add_argument("--run", required=True, help="the sweep's --run-id")
+    p.add_argument("--symbols", nargs="+", default=None, help="default: every candidate of the run")
+    p.add_argument("--alpha", type=float, default=0.05, help="level of the one-sided paired tests (default 0.05)")
+    p.add_argument("--dry-run", action="store_true", help="print decisions; write nothing")
+    p.add_argument("--candidate", choices=["selected", "ensemble"], default=None,
+                   help="the candidate the sweep declared (default; see the sweep's --promote-candidate); naming the "
+                        "other one is refused, since it would be a second try at alpha on the same test windows")
+    add_data_flags(p)
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/, best/, reviews/")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    return p
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep report", description="Write report.md with plots for a run.")
+    p.add_argument("--run", required=True, help="the sweep's --run-id")
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"),
+                   help="the sweep's --output-dir (root of candidates/)")
+    p.add_argument("--report-dir", type=Path, default=None, help="where report.md goes (default runs/<run>/report)")
+    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    p.add_argument("--storage", default=None, help="the sweep's --storage URL, if it used one")
+    return p
+
+
+def run_promotion(settings, json_lines: bool = False) -> None:
+    """Run the promotion review of ``settings`` (a :class:`sweep.promote.PromoteSettings`) and print its
+    decisions: a table and a sentence per symbol, or one JSON line per symbol with ``json_lines``."""
+    from ..promote import PERSISTENCE, promote
+    from ..review_file import power_sentence
+
+    reviews = promote(settings)
+    if json_lines:
+        for r in reviews:
+            print(json.dumps({"symbol": r.symbol, "decision": r.outcome, "promoted": r.promoted, "reason": r.reason,
+                              "review": str(r.path) if r.path else None,
+                              "vs_persistence_p_value": r.persistence_test.dm_p_value,
+                              "dm_p_value": r.test.dm_p_value if r.test else None}), flush=True)
+        return
+    table = Table(title=f"Promotion review of run {settings.run_id} (alpha {settings.alpha}"
+                        f"{', dry run: nothing written' if settings.dry_run else ''})")
+    for column in ("symbol", "decision", "candidate test mae", "persistence", "vs persistence p", "best test mae",
+                   "vs best p", "MDE vs persistence", "review"):
+        table.add_column(column)
+    labels = {"promoted": "[green]promoted[/green]", "kept": "kept best", PERSISTENCE: "[yellow]persistence[/yellow]"}
+    for r in reviews:
+        t, tp = r.test, r.persistence_test
+        power = r.persistence_power() or {}  # a persistence candidate: the sweep's power block, else none
+        mde = f"{100 * power['mde_relative']:.1f}%" if power.get("mde_relative") is not None else "-"
+        table.add_row(r.symbol, labels[r.outcome], f"{r.candidate.metrics['pct_return_mae']:.6f}",
+                      f"{r.candidate.baseline['pct_return_mae']:.6f}", f"{tp.dm_p_value:.4f}",
+                      f"{r.incumbent.metrics['pct_return_mae']:.6f}" if r.incumbent else "-",
+                      f"{t.dm_p_value:.4f}" if t else "-",
+                      mde, str(r.path or "-"))
+    table_console().print(table)
+    for r in reviews:
+        power = power_sentence(r.persistence_power())
+        console.print(f"{r.symbol}: {r.outcome}: {r.reason}; vs persistence, {power}", highlight=False)
+
+
+def promote_command(argv: Sequence[str]) -> int:
+    args = _promote_parser().parse_args(argv)
+    from ..promote import PromoteSettings
+
+    run_promotion(PromoteSettings(run_id=args.run, symbols=valid_symbols(args.symbols) if args.symbols else None,
+                                  alpha=args.alpha, dry_run=args.dry_run, candidate=args.candidate,
+                                  data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir))
+    return EXIT_OK
+
+
+def report_command(argv: Sequence[str]) -> int:
+    args = _report_parser().parse_args(argv)
+    from ..report import write_report
+
+    report = write_report(args.run, data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
+                          report_dir=args.report_dir, storage=args.storage)
+    if report.studies:
+        table = Table(title=f"Run {args.run}: studies")
+        for column in ("study", "complete", "failed", "best val pct_return_mae", "Spearman(val, test)"):
+            table.add_column(column, justify="right")
+        for s in report.studies:
+            table.add_row(s.name, str(s.n_complete), str(s.n_failed), f"{s.best_validation:.6f}",
+                          f"{s.rank_correlation:.3f}")
+        table_console().print(table)
+    console.print(f"[green]wrote[/green] {report.path} ({sum(len(s.plots) for s in report.studies)} study plots, "
+                  f"{len(report.candidates)} fan charts)")
+    return EXIT_OK

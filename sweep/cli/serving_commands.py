@@ -1,0 +1,89 @@
+"""``python -m sweep predict`` and ``python -m sweep export``: serve the promoted configs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Sequence
+
+from rich.table import Table
+
+from ..data import GAP_POLICIES, validate_symbol
+from ..flags import EXIT_OK, console, table_console
+
+__all__ = ["predict_command", "export_command"]
+
+
+def _predict_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sweep predict",
+                                description="Forecast the next bars with the promoted config of a symbol.")
+    p.add_argument("--symbol", required=True)
+    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"), help="folder of <SYMBOL>.csv files")
+    p.add_argument("--freq", default=None, help="bar frequency: default (and the only value accepted) the one the "
+                   "best file was tuned on, its provenance.freq (1h for files that record none)")
+    p.add_argument("--gap-policy", choices=GAP_POLICIES, default=None, help="as the sweep's: default (and the only "
+                   "value accepted) the best file's provenance.gap_policy (error for files that record none)")
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
+    p.add_argument("--at", default=None, help="open time of the first forecast bar (default: after the last bar)")
+    p.add_argument("--json", action="store_true", help="print the forecast as JSON on stdout")
+    return p
+
+
+def predict_command(argv: Sequence[str]) -> int:
+    args = _predict_parser().parse_args(argv)
+    from ..data import load_ohlcv
+    from ..predict import load_predictor
+
+    validate_symbol(args.symbol)
+    predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq, gap_policy=args.gap_policy)
+    forecast = predictor.predict(load_ohlcv(args.data_dir, args.symbol, predictor.freq, predictor.gap_policy),
+                                 at=args.at)
+    if args.json:
+        print(json.dumps(forecast.to_dict(), indent=2))
+        return EXIT_OK
+    family = forecast.model.get("family")
+    table = Table(title=f"{forecast.symbol}: {family} forecast after {forecast.last_bar_time} "
+                        f"(last close {forecast.last_close:.6g}; {predictor.source})")
+    for column in ("bar", "point", "return", *(f"q{100 * q:g}" for q in forecast.quantiles)):
+        table.add_column(column, justify="left" if column == "bar" else "right")
+    for k, time in enumerate(forecast.times):
+        table.add_row(time, f"{forecast.point[k]:.6g}", f"{forecast.point_return[k]:+.4%}",
+                      *(f"{values[k]:.6g}" for values in forecast.quantiles.values()))
+    table_console().print(table)
+    return EXIT_OK
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    from ..export import LAYOUTS
+
+    p = argparse.ArgumentParser(prog="python -m sweep export",
+                                description="Write the promoted configs in another system's layout, all or nothing: "
+                                            "the folder is rebuilt beside --to and swapped in, with a manifest.")
+    p.add_argument("--layout", required=True, choices=LAYOUTS,
+                   help="stock-prediction: the predecessor's best/, toto/ and kronos/ files")
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
+    p.add_argument("--to", type=Path, required=True,
+                   help="folder to write the layout into: new, empty, or written by an earlier export (its "
+                        "sweep-export.json says which files are ours; other files are kept)")
+    p.add_argument("--symbols", nargs="+", default=None,
+                   help="default: every best/<SYMBOL>.json (files of symbols without one are removed); with a list, "
+                        "other symbols keep their files from the previous export")
+    return p
+
+
+def export_command(argv: Sequence[str]) -> int:
+    args = _export_parser().parse_args(argv)
+    from ..export import export_stock_prediction
+
+    result = export_stock_prediction(args.output_dir, args.to, tuple(args.symbols) if args.symbols else None)
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+    for path in result.written:
+        console.print(f"[green]wrote[/green] {path}", highlight=False)
+    for path, reason in result.removed:
+        console.print(f"[yellow]removed[/yellow] {path}: {reason}", highlight=False)
+    if result.kept:
+        console.print(f"kept {len(result.kept)} files of symbols not in --symbols, as the previous export wrote "
+                      f"them: {', '.join(str(p) for p in result.kept)}", highlight=False)
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""``python -m sweep --symbols ...``: the sweep's flags, its run with progress, and its results table.
+
+:func:`sweep_parser` and :func:`sweep_settings` also serve the backtest (:mod:`sweep.cli.backtest_command`);
+:func:`verdict` is the plain sentence under each selected candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import MODEL_FAMILIES
+from ..flags import (DEFAULT_TOTO_MODEL, EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_kronos_flags,
+                     add_window_flags, console, family_model_ids, table_console, window_spec_from_args)
+from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
+from ..kronos.card import DEFAULT_KRONOS_MODEL
+from ..progress_views import JsonLinesProgress, RichStudyProgress
+from ..study_job import PER_SYMBOL, SCOPES
+from .review_commands import run_promotion
+
+__all__ = ["sweep_command", "sweep_parser", "sweep_settings", "with_progress", "verdict", "config_summary",
+           "p_value"]
+
+
+def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
+    """The sweep's flags; ``scopes`` > 1 lets ``--selection`` name several scopes (the backtest compares them)."""
+    p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
+                                "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
+                                "'backtest', 'export', 'predict' (see --help of each).")
+    p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
+    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=MODEL_FAMILIES,
+                   help=f"model families to tune (default: {' '.join(DEFAULT_MODELS)})")
+    p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
+    p.add_argument("--selection", nargs="+" if scopes > 1 else None, choices=SCOPES, default=PER_SYMBOL,
+                   help="per-symbol: one study per (symbol, model), each symbol selects its own config (default); "
+                        "pooled: one study per model over every symbol, scored by the mean over symbols of "
+                        "validation MAE / persistence MAE, one config for all"
+                        + ("; the backtest runs each scope named and compares them" if scopes > 1 else ""))
+    add_data_flags(p)
+    add_window_flags(p)
+    p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/ and best/")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="run folders (study journal, sample cache)")
+    p.add_argument("--run-id", default=None, help="reuse to resume a run (default: a new UTC timestamp)")
+    p.add_argument("--storage", default=None, help="Optuna RDB URL, e.g. postgresql://... (default: journal file)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=None, help="seconds per study")
+    p.add_argument("--toto-model", default=DEFAULT_TOTO_MODEL, help="Hugging Face id or local checkpoint folder")
+    add_kronos_flags(p, DEFAULT_KRONOS_MODEL)
+    add_family_flags(p, with_defaults=True)
+    p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
+    p.add_argument("--objectives", nargs="+", default=["pct_return_mae"], choices=["pct_return_mae", "latency_s"],
+                   help="pct_return_mae, or pct_return_mae latency_s for multi-objective studies")
+    p.add_argument("--latency-budget-s", type=float, default=None,
+                   help="with two objectives: pick the most accurate trial within this many seconds per origin")
+    p.add_argument("--ensemble", choices=["lp", "greedy"], default=None,
+                   help="also fit ensemble weights across the tuned models on validation")
+    p.add_argument("--promote", action="store_true", help="run the promotion review of the candidates afterwards")
+    p.add_argument("--promote-candidate", choices=["selected", "ensemble"], default="selected",
+                   help="the one candidate per symbol the promotion review may test (default selected; ensemble "
+                        "needs --ensemble), declared before any test result is seen")
+    trainable = [name for name, f in FAMILIES.items() if f.trainer]
+    p.add_argument("--finetune", nargs="*", choices=trainable, default=None, metavar="FAMILY",
+                   help=f"fine-tune these families' checkpoints ({' '.join(trainable)}; none named: toto) on "
+                        f"pre-validation bars first; sweep each as the extra variant <family>-ft")
+    p.add_argument("--finetune-steps", type=int, default=300, help="fine-tuning steps (default 300)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: studies one after another in this process; ray: Ray actors as Optuna workers")
+    p.add_argument("--ray-address", default=None, help="'auto' or a cluster address (default: a local Ray instance)")
+    p.add_argument("--workers", type=int, default=2, help="Ray actors (Optuna workers), one CPU each")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPU fraction per Ray actor")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: one JSON object per finished trial on stdout, no progress bars")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="level of the paired tests, the Model Confidence Set and the promotion review (default 0.05)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def config_summary(config: dict[str, Any]) -> str:
+    """A config in one short line for a table: its context, samples, aggregate and sampling."""
+    if config.get("model") == "naive":
+        return "persistence"
+    keys = ("context_length", "num_samples", "aggregate")
+    return " ".join([f"{k}={config[k]}" for k in keys if k in config]
+                    + [f"{k}={v}" for k, v in config.get("sampling", {}).items()])
+
+
+def p_value(value: float | None) -> str:
+    """A p-value for a table, ``-`` where there is none."""
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print_sweep_table(results) -> None:
+    table = Table(title="Selected candidates (selection on validation; test never used for selection)")
+    columns = ("symbol", "model", "config", "val mae", "test mae", "test persistence", "test skill",
+               "vs persistence p", "vs default p", "SPA p (all trials)", "latency_s/origin")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("symbol", "model", "config") else "right")
+    for r in results:
+        v, t, doc = r.outcome.validation, r.test.metrics, r.document
+        spa = doc["selection"].get("spa") or {}
+        table.add_row(r.symbol, r.outcome.model, config_summary(r.outcome.config.to_dict()),
+                      f"{v['pct_return_mae']:.5f}", f"{t['pct_return_mae']:.5f}",
+                      f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}",
+                      p_value(doc["comparisons"]["persistence"]["p_value"]), p_value(doc["comparisons"]["default"]["p_value"]),
+                      p_value(spa.get("p_value")), f"{t['latency_s']:.4f}")
+    table_console().print(table)
+    pooled = results[0].document["selection"].get("pooled") if results else None
+    if pooled:
+        console.print(f"pooled selection over {' '.join(pooled['symbols'])}: one config for every symbol, "
+                      f"{pooled['study_name']} trial {pooled['trial_number']}, validation relative_mae "
+                      f"{pooled['validation_relative_mae']:.4f} (mean over symbols of MAE / persistence MAE; "
+                      "persistence = 1)", highlight=False)
+    for r in results:
+        console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
+        console.print(f"[green]wrote[/green] {r.path}")
+
+
+def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
+    """One plain sentence: did tuning beat persistence and the default out of sample, and does the search hold up?"""
+    comparisons, spa = document["comparisons"], document["selection"].get("spa")
+    alpha = alpha or comparisons["persistence"]["alpha"]
+    beats = {name: c["significant"] for name, c in comparisons.items()}
+    if beats["persistence"] and beats["default"]:
+        text = "the tuned config beats persistence and the untuned default on test windows"
+    elif beats["persistence"]:
+        text = "the tuned config beats persistence on test windows but not the untuned default: tuning did not help"
+    else:
+        text = ("the tuned config does not beat persistence on test windows "
+                f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {p_value(comparisons['persistence']['p_value'])})"
+                ": no model is better than the last close here")
+    from ..review_file import power_sentence
+
+    text += f"; vs persistence, {power_sentence(document.get('power_vs_persistence') or comparisons['persistence'])}"
+    if spa is not None:
+        text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
+                 + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
+    return text
+
+
+def sweep_settings(args: argparse.Namespace):
+    """The :class:`sweep.settings.SweepSettings` of the sweep's (or the backtest's) parsed flags."""
+    from ..settings import SweepSettings, new_run_id
+
+    return SweepSettings(
+        symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
+        data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
+        run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
+        toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
+        model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq,
+        gap_policy=args.gap_policy,
+        use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
+        ensemble=args.ensemble, promote_candidate=args.promote_candidate,
+        finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
+        alpha=args.alpha, selection=tuple([args.selection] if isinstance(args.selection, str) else args.selection))
+
+
+def _finetune_families(named: list[str] | None) -> tuple[str, ...]:
+    """``--finetune`` alone fine-tunes Toto (its meaning before other families had trainers)."""
+    if named is None:
+        return ()
+    return tuple(dict.fromkeys(named or ["toto"]))
+
+
+def with_progress(args: argparse.Namespace, settings, work: Callable[..., Any]) -> Any:
+    """Run ``work(settings, executor, progress=...)`` on the chosen executor, with rich bars or JSON lines."""
+    console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
+    executor = None
+    if args.executor == "ray":
+        from ..ray_executor import RayExecutor
+
+        executor = RayExecutor(args.ray_address, args.workers, args.gpus_per_worker, run_label=settings.run_id)
+    if args.log_format == "json":
+        return work(executor, progress=JsonLinesProgress())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("best val {task.fields[best]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        return work(executor, progress=RichStudyProgress(progress))
+
+
+def sweep_command(argv: Sequence[str]) -> int:
+    args = sweep_parser().parse_args(argv)
+    from ..run import run_sweep
+
+    settings = sweep_settings(args)
+    results = with_progress(args, settings, lambda executor, progress: run_sweep(settings, executor, progress))
+    if args.log_format == "json":
+        for r in results:
+            print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
+                              "selection": r.document["selection"]["scope"],
+                              "validation_pct_return_mae": r.outcome.validation["pct_return_mae"],
+                              "test_pct_return_mae": r.test.metrics["pct_return_mae"],
+                              "spa_p_value": (r.document["selection"].get("spa") or {}).get("p_value"),
+                              "vs_persistence": r.document["comparisons"]["persistence"],
+                              "vs_default": r.document["comparisons"]["default"]}), flush=True)
+    else:
+        _print_sweep_table(results)
+    if args.promote and results:
+        from ..promote import PromoteSettings
+
+        run_promotion(PromoteSettings(run_id=settings.run_id, symbols=tuple(r.symbol for r in results),
+                                      alpha=args.alpha, data_dir=args.data_dir, output_dir=args.output_dir,
+                                      runs_dir=args.runs_dir),
+                      json_lines=args.log_format == "json")
+    return EXIT_OK if len(results) == len(settings.symbols) else EXIT_FAILURE
