@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
-from sweep.flags import EXIT_OK, console
 from sweep.forecasters.presets import PRESETS
-from sweep.training import load_training_data, run_job, training_parser
+from sweep.training import fit_window, training_main, training_parser
 from sweep.training_flags import positive_float, positive_int
-from tototraining.dataset import fit_series
+from sweep.windows import WindowSpec
 
-from .train import train_chronos2
+from .train import train_chronos2, window_options
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -27,19 +26,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    spec, datasets, metadata = load_training_data(args)
-    series = [fit_series(data, splits) for data, splits in datasets]
-    result = train_chronos2(series, args.output, init=args.init, preset=args.preset,
-                            context_length=spec.max_context_length, horizon=spec.horizon, steps=args.steps,
-                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, metadata=metadata)
-    console.print(f"[green]wrote[/green] {result.output} after {result.steps} steps")
-    return EXIT_OK
+def train(args: argparse.Namespace, spec: WindowSpec, datasets: list, metadata: dict[str, Any]) -> str:
+    series = [fit_window(data, splits) for data, splits in datasets]
+    result = train_chronos2(series, args.output, init=args.init, preset=args.preset, steps=args.steps,
+                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, metadata=metadata,
+                            **window_options(spec))
+    return f"{result.output} after {result.steps} steps"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m chronostraining``; returns the exit code."""
-    return run_job(parse_args(sys.argv[1:] if argv is None else argv), run)
+    return training_main(argv, parse_args, train)
 
 
 if __name__ == "__main__":

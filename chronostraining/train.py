@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from sweep.errors import ConfigError, ModelLoadError
+from sweep.errors import ModelLoadError
 from sweep.forecasters.presets import PRESETS
 from sweep.overlap import TRAINING_METADATA, inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
-from tototraining.dataset import FitSeries
+from sweep.training import FitWindow, check_preset
+from sweep.windows import WindowSpec
 
-__all__ = ["DEFAULT_LR", "SCRATCH_LR", "TrainResult", "load_init", "train_chronos2"]
+__all__ = ["DEFAULT_LR", "SCRATCH_LR", "TrainResult", "load_init", "window_options", "train_chronos2"]
 
 #: ``Chronos2Pipeline.fit``'s own default learning rate (chronos-forecasting 2.3), for fine-tuning.
 DEFAULT_LR = 1e-6
@@ -78,14 +79,20 @@ def load_init(folder_or_id: str, init: str, flag: str = "--init"):
     return pipeline
 
 
-def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "amazon/chronos-2", preset: str = "tiny",
+def window_options(spec: WindowSpec) -> dict[str, Any]:
+    """The keyword arguments of :func:`train_chronos2` that follow the sweep's windows: the longest context
+    searched and the horizon."""
+    return {"context_length": spec.max_context_length, "horizon": spec.horizon}
+
+
+def train_chronos2(series: list[FitWindow], output: str | Path, init: str = "amazon/chronos-2", preset: str = "tiny",
                    context_length: int = 512, horizon: int = 1, steps: int = 300, batch_size: int = 32,
                    lr: float | None = None, seed: int = 0, metadata: dict[str, Any] | None = None) -> TrainResult:
     """Train or fine-tune Chronos-2 on ``series`` and write ``output/{config.json,model.safetensors,training.json}``.
 
     Parameters
     ----------
-    series : list of FitSeries
+    series : list of FitWindow
         Pre-validation closes of each symbol.
     init : str
         ``"scratch"`` (shape ``preset``), or a hub id / folder to fine-tune.
@@ -110,8 +117,8 @@ def train_chronos2(series: list[FitSeries], output: str | Path, init: str = "ama
 
     from sweep.forecasters.presets import save_random_checkpoint
 
-    if init == "scratch" and preset not in PRESETS["chronos2"]:
-        raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(PRESETS['chronos2'])}")
+    if init == "scratch":
+        check_preset(PRESETS["chronos2"], preset)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work.") as work:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from sweep.errors import ConfigError
-from sweep.flags import EXIT_OK, console
 from sweep.kronos.card import (DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, DEFAULT_MAX_CONTEXT, MODEL_CARD,
                                TRAINED_METADATA)
-from sweep.training import load_training_data, run_job, training_parser
+from sweep.training import training_main, training_parser
 from sweep.training_flags import positive_float, positive_int
 
 from .dataset import fit_bars
@@ -86,22 +85,19 @@ def check_flags(args: argparse.Namespace) -> None:
     check_tokenizer(args.init, args.init_tokenizer)
 
 
-def run(args: argparse.Namespace) -> int:
-    check_flags(args)
-    _spec, datasets, metadata = load_training_data(args)
+def train(args: argparse.Namespace, _spec, datasets: list, metadata: dict[str, Any]) -> str:
     series = [fit_bars(data, splits) for data, splits in datasets]
     result = train_kronos(series, args.output, init=args.init, init_tokenizer=args.init_tokenizer,
                           preset=args.preset, train_tokenizer=args.train_tokenizer, context_length=args.context_length,
                           max_context=args.max_context, steps=args.steps, tokenizer_steps=args.tokenizer_steps,
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           metadata=metadata)
-    console.print(f"[green]wrote[/green] {result.output} (losses {result.losses})")
-    return EXIT_OK
+    return f"{result.output} (losses {result.losses})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m kronostraining``; returns the exit code."""
-    return run_job(parse_args(sys.argv[1:] if argv is None else argv), run)
+    return training_main(argv, parse_args, train, before=check_flags)
 
 
 if __name__ == "__main__":

@@ -7,40 +7,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweep.data import COLUMNS, OHLCVData
-from sweep.kronos.sampler import bars_with_amount, calendar_features, normalise, scale
+from sweep.training import FitWindow, fit_spans, fit_window
 from sweep.windows import Splits
 
 __all__ = ["FitBars", "fit_bars", "WindowSampler"]
 
 
 @dataclass(frozen=True)
-class FitBars:
-    """The bars a training job may use for one symbol.
+class FitBars(FitWindow):
+    """The bars a training job may use for one symbol (:class:`sweep.training.FitWindow`), as Kronos reads them.
 
     Attributes
     ----------
-    symbol : str
     bars : numpy.ndarray
-        ``[n_fit_bars, 6]`` open, high, low, close, volume, amount of bars ``[0, first_validation_origin)``.
-    timestamps_s : numpy.ndarray
-        ``[n_fit_bars]`` bar open times, POSIX seconds.
-    first_bar, last_bar : str
-        ISO times of the first and last bar used.
+        ``[n_fit_bars, 6]`` open, high, low, close, volume, amount of the same bars.
     """
 
-    symbol: str
     bars: np.ndarray
-    timestamps_s: np.ndarray
-    first_bar: str
-    last_bar: str
 
 
 def fit_bars(data: OHLCVData, splits: Splits) -> FitBars:
-    """Bars before ``splits.first_validation_origin``: nothing a validation or test origin scores."""
-    end = splits.first_validation_origin
-    bars = bars_with_amount(data.frame[list(COLUMNS)].to_numpy(np.float64)[:end])
-    return FitBars(data.symbol, bars, data.timestamps_s[:end], data.frame.index[0].isoformat(),
-                   data.frame.index[end - 1].isoformat())
+    """Bars before ``splits.first_validation_origin`` (:func:`sweep.training.fit_window`), with the amount column."""
+    from sweep.kronos.sampler import bars_with_amount  # torch: kept out of ``import kronostraining``
+
+    window = fit_window(data, splits)
+    ohlcv = data.frame[list(COLUMNS)].to_numpy(np.float64)[:len(window.close)]
+    return FitBars(**vars(window), bars=bars_with_amount(ohlcv))
 
 
 class WindowSampler:
@@ -68,17 +60,13 @@ class WindowSampler:
     def __init__(self, series: list[FitBars], context_length: int, start: float, stop: float, clip: float,
                  seed: int):
         self.length, self.context_length, self.clip = context_length + 1, context_length, clip
-        self.spans = []
-        for s in series:
-            lo, hi = int(len(s.bars) * start), int(len(s.bars) * stop)
-            if hi - lo < self.length:
-                raise ValueError(f"{s.symbol}: {hi - lo} fit bars in [{start}, {stop}) of the pre-validation data "
-                                 f"but a window needs {self.length}; use a shorter --context-length")
-            self.spans.append((s, lo, hi))
+        self.spans = fit_spans(series, start, stop, self.length)
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """``[size, context_length + 1, 6]`` normalised bars and ``[size, context_length + 1, 5]`` calendar features."""
+        from sweep.kronos.sampler import calendar_features, normalise, scale
+
         bars, stamps = [], []
         for pick in self.rng.integers(0, len(self.spans), size=size):
             s, lo, hi = self.spans[pick]

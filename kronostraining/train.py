@@ -28,6 +28,7 @@ from sweep.errors import ConfigError
 from sweep.kronos.card import DEFAULT_KRONOS_MODEL, DEFAULT_MAX_CONTEXT, TRAINED_METADATA
 from sweep.overlap import inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
+from sweep.training import seeded_preset
 
 from .dataset import FitBars, WindowSampler
 
@@ -84,15 +85,11 @@ def build_scratch(preset: str, seed: int = 0):
     ConfigError
         If the preset is unknown.
     """
-    import torch
-
     from sweep.kronos.model import Kronos
     from sweep.kronos.tokenizer import KronosTokenizer
 
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(PRESETS)}")
-    torch.manual_seed(seed)
-    return KronosTokenizer(**PRESETS[preset]["tokenizer"]), Kronos(**PRESETS[preset]["predictor"])
+    shape = seeded_preset(PRESETS, preset, seed)
+    return KronosTokenizer(**shape["tokenizer"]), Kronos(**shape["predictor"])
 
 
 def _tokenizer_loss(tokenizer, x):

@@ -42,9 +42,9 @@ from .errors import ConfigError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
-from .run import forecaster_lookup, pooled_job, selections, study_job
+from .jobs import forecaster_lookup, pooled_job, study_job
 from .settings import SweepSettings, claimed_run, model_sources, run_settings_document
-from .selection import Selection
+from .selection import Selection, selections
 from .stats import block_bootstrap_ci, minimum_detectable_effect
 from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyJob

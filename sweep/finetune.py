@@ -1,8 +1,8 @@
 """``--finetune FAMILY ...``: fine-tune base checkpoints first, then sweep each result as an extra model variant.
 
-Each named family's training job (``tototraining``, ``kronostraining``,
-``chronostraining``) trains on the bars before each symbol's first validation origin only, so the variant's
-validation and test scores stay honest. Jobs run as Ray tasks with the sweep's
+Each named family's training package (the registry's ``Family.trainer``, whose ``TRAINER`` is a
+:class:`sweep.training.Trainer`) trains on the bars before each symbol's first validation origin only, so the
+variant's validation and test scores stay honest. Jobs run as Ray tasks with the sweep's
 ``--executor ray`` (one CPU, the worker GPU fraction) and in this process
 otherwise. A checkpoint that a previous attempt of the same run already wrote is
 reused, so a rerun does not train again. The variants are labelled
@@ -11,25 +11,36 @@ reused, so a rerun does not train again. The variants are labelled
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from .data import OHLCVData
+from .errors import ConfigError
 from .execution import Executor
 from .forecasters.registry import FAMILIES, family_of, variant_label
-from .kronos.card import TRAINED_METADATA as KRONOS_METADATA
-from .overlap import TRAINING_METADATA
+from .training import Trainer
 from .windows import Splits
 
-__all__ = ["FINETUNED_TOTO", "TRAINED_MARKERS", "family_of", "finetune_checkpoints", "train_variant"]
+__all__ = ["family_of", "finetune_checkpoints", "train_variant", "trainer_of"]
 
 logger = logging.getLogger(__name__)
 
-#: Label of the fine-tuned Toto variant in studies and outputs (family "toto").
-FINETUNED_TOTO = variant_label("toto")
-#: The file each trainer writes last: its presence means the checkpoint is complete.
-TRAINED_MARKERS = {"toto": TRAINING_METADATA, "kronos": KRONOS_METADATA, "chronos2": TRAINING_METADATA}
+
+def trainer_of(family: str) -> Trainer:
+    """The ``TRAINER`` of ``family``'s training package (the registry's ``Family.trainer``).
+
+    Raises
+    ------
+    ConfigError
+        If the family has no trainer.
+    """
+    package = FAMILIES[family].trainer if family in FAMILIES else None
+    if not package:
+        raise ConfigError(f"--finetune {family}: the project has no trainer for it; fine-tune "
+                          f"{[n for n, f in FAMILIES.items() if f.trainer]}")
+    return importlib.import_module(package).TRAINER
 
 
 def _provenance(datasets: list[OHLCVData], splits: list[Splits]) -> dict[str, Any]:
@@ -49,31 +60,7 @@ def train_variant(family: str, datasets: list[OHLCVData], splits: list[Splits], 
     ConfigError
         If there are too few pre-validation bars, or the family has no trainer.
     """
-    metadata = _provenance(datasets, splits)
-    if family == "toto":
-        from tototraining.dataset import fit_series
-        from tototraining.train import train_toto
-
-        series = [fit_series(data, split) for data, split in zip(datasets, splits)]
-        return str(train_toto(series, output, init=init, steps=steps, seed=seed, metadata=metadata).output)
-    if family == "kronos":
-        from kronostraining.dataset import fit_bars
-        from kronostraining.train import train_kronos
-
-        bars = [fit_bars(data, split) for data, split in zip(datasets, splits)]
-        return str(train_kronos(bars, output, init=init, steps=steps, seed=seed, metadata=metadata).output)
-    if family == "chronos2":
-        from chronostraining.train import train_chronos2
-        from tototraining.dataset import fit_series
-
-        series = [fit_series(data, split) for data, split in zip(datasets, splits)]
-        spec = splits[0].spec
-        return str(train_chronos2(series, output, init=init, context_length=spec.max_context_length,
-                                  horizon=spec.horizon, steps=steps, seed=seed, metadata=metadata).output)
-    from .errors import ConfigError
-
-    raise ConfigError(f"--finetune {family}: the project has no trainer for it; fine-tune "
-                      f"{[n for n, f in FAMILIES.items() if f.trainer]}")
+    return trainer_of(family).fit(datasets, splits, output, init, steps, seed, _provenance(datasets, splits))
 
 
 def finetune_checkpoints(run_dir: Path, datasets: dict[str, OHLCVData], splits: dict[str, Splits],
@@ -103,7 +90,7 @@ def finetune_checkpoints(run_dir: Path, datasets: dict[str, OHLCVData], splits: 
     for family, init in inits.items():
         label = variant_label(family)
         output = run_dir / "finetune" / label
-        if (output / TRAINED_MARKERS[family]).is_file():
+        if (output / trainer_of(family).marker).is_file():
             logger.info("reusing the fine-tuned checkpoint %s", output)
             variants[label] = str(output.resolve())
             continue

@@ -80,12 +80,18 @@ def window_spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None 
     return WindowSpec(**values)
 
 
-def add_folds_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--folds K`` (an integer >= 1, refused while parsing otherwise); ``what`` ends its help."""
+def add_folds_flag(parser: argparse.ArgumentParser, what: str = "", default: int = 1) -> None:
+    """``--folds K``: K walk-forward folds (:func:`sweep.windows.walk_forward_splits`), the last being today's split.
+
+    An integer >= 1, refused while parsing otherwise. The backtest scores each fold (default 3); a training job
+    stops before the oldest fold's first validation origin (default 1), so its model can be backtested on the
+    same K folds. ``what``, if given, ends the help: what the command does with them.
+    """
     from .training_flags import positive_int
 
-    parser.add_argument("--folds", type=positive_int, default=1,
-                        help=f"walk-forward folds (default 1: today's split only); {what}")
+    parser.add_argument("--folds", type=positive_int, default=default,
+                        help=f"walk-forward folds; the last is today's split (default {default})"
+                             + (f"; {what}" if what else ""))
 
 
 def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None) -> None:

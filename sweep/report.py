@@ -215,7 +215,7 @@ def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_se
                cache: SampleCache, folder: Path) -> StudySummary:
     """A study's trials on validation and on test origins at the validation stride: the ``pct_return_mae`` of
     its symbol, or, for a pooled study (several ``members``), the mean over symbols of MAE / persistence MAE."""
-    from .run import make_forecaster
+    from .jobs import make_forecaster
     from .settings import SweepSettings
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

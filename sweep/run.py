@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ._version import __version__
 from .cache import SampleCache
@@ -16,20 +16,16 @@ from .errors import ConfigError, TrialError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .finetune import finetune_checkpoints
+from .jobs import forecaster_lookup, sweep_jobs
 from .model_paths import portable_document
-from .forecasters.registry import FAMILIES, family_of
-from .forecasters.base import Forecaster
 from .overlap import warn_overlaps
-from .settings import SweepSettings, check_run_settings, checkpoint_sources, claimed_run, model_sources, run_settings_document
-from .selection import Selection, select_per_symbol, select_pooled
-from .study import Progress, StudyJob, StudyOutcome
-from .study_job import POOLED, SymbolWindows
-from .warm_start import pooled_warm_starts, warm_starts
+from .settings import SweepSettings, check_run_settings, claimed_run, model_sources
+from .selection import Selection, selections
+from .study import Progress, StudyOutcome
 from .store import candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic, write_text_atomic
 from .windows import Splits, make_splits
 
-__all__ = ["SymbolResult", "run_sweep", "make_forecaster", "forecaster_lookup", "provenance", "selection_settings",
-           "study_job", "pooled_job", "selections"]
+__all__ = ["SymbolResult", "run_sweep", "provenance", "selection_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,33 +54,6 @@ class SymbolResult:
     document: dict[str, Any]
     outcomes: list[StudyOutcome | TrialError]
     ensemble: dict[str, Any] | None = None
-
-
-def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
-    """Load the model ``label`` names: a family, or a fine-tuned variant in ``settings.variants``.
-
-    Raises
-    ------
-    ModelLoadError
-        If the model cannot be loaded.
-    """
-    family = FAMILIES[family_of(label)]
-    if label == "kronos":
-        return family.load(settings.kronos_model, tokenizer=settings.kronos_tokenizer)
-    return family.load(checkpoint_sources(settings).get(label))
-
-
-def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> Callable[[str], Forecaster]:
-    """Loaded model of a study label: the one a study already loaded in this process, else loaded once now
-    (executors on other processes return no loaded model)."""
-    loaded = {o.model: o.forecaster for o in outcomes if isinstance(o, StudyOutcome) and o.forecaster}
-
-    def forecaster_of(label: str) -> Forecaster:
-        if label not in loaded:
-            loaded[label] = make_forecaster(label, settings)
-        return loaded[label]
-
-    return forecaster_of
 
 
 def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
@@ -121,44 +90,6 @@ def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
 def selection_settings(settings: SweepSettings) -> dict[str, Any]:
     return {"objectives": list(settings.objectives), "latency_budget_s": settings.latency_budget_s,
             "promotion_candidate": settings.promote_candidate}
-
-
-def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: str, **overrides: Any) -> StudyJob:
-    """The study of model ``label`` on ``data`` under ``settings``; ``overrides`` replace job fields
-    (a backtest fold's namespace, warm start and origin universe; a pooled study's symbol and pool)."""
-    fields = dict(symbol=data.symbol, model=label, family=family_of(label), data=data, splits=splits,
-                  make_forecaster=lambda: make_forecaster(label, settings), n_trials=settings.n_trials,
-                  storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.run_dir / "cache"),
-                  use_cache=settings.use_cache, timeout_s=settings.timeout_s, objectives=settings.objectives,
-                  latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
-    return StudyJob(**{**fields, **overrides})
-
-
-def pooled_job(settings: SweepSettings, pool: tuple[SymbolWindows, ...], label: str, **overrides: Any) -> StudyJob:
-    """The pooled study of model ``label`` over every symbol of ``pool`` (named ``pooled.<label>``)."""
-    return study_job(settings, pool[0].data, pool[0].splits, label, symbol=POOLED, pool=pool, **overrides)
-
-
-def _jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
-    recorded = run_settings_document(settings, datasets)  # on every study: a resume without run.json checks it
-    if settings.scope == POOLED:
-        pool = tuple(SymbolWindows(s, datasets[s], splits[s]) for s in settings.symbols)
-        return [pooled_job(settings, pool, label, warm_start=pooled_warm_starts(settings, label),
-                           run_settings=recorded) for label in settings.labels]
-    return [study_job(settings, datasets[symbol], splits[symbol], label,
-                      warm_start=warm_starts(settings, symbol, label), run_settings=recorded)
-            for symbol in settings.symbols for label in settings.labels]
-
-
-def selections(scope: str, scorings: dict[str, Scoring], jobs: list[StudyJob],
-               outcomes: list[StudyOutcome | TrialError]) -> dict[str, Selection]:
-    """``{symbol: Selection}`` of every symbol with a completed study, from ``jobs``' outcomes in ``scope``."""
-    mine = [(job, o) for job, o in zip(jobs, outcomes) if job.scope == scope]
-    if scope == POOLED:
-        return select_pooled(scorings, [o for _, o in mine])
-    chosen = {symbol: select_per_symbol(scoring, [o for job, o in mine if job.symbol == symbol])
-              for symbol, scoring in scorings.items()}
-    return {symbol: selection for symbol, selection in chosen.items() if selection is not None}
 
 
 def run_sweep(settings: SweepSettings, executor: Executor | None = None,
@@ -208,7 +139,7 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
                                         settings.finetune_steps, settings.seed, executor)
         settings = replace(settings, variants=variants)
         check_run_settings(settings, datasets)  # records the variants for resumes and reports
-    jobs = _jobs(settings, datasets, splits)
+    jobs = sweep_jobs(settings, datasets, splits)
     outcomes = executor.run(jobs, progress)
     forecaster_of = forecaster_lookup(settings, outcomes)
     cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)

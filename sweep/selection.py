@@ -21,9 +21,9 @@ from .evaluate import persistence_errors
 from .objective import POOLED_OBJECTIVE, relative_window_losses
 from .significance import selection_significance
 from .study import StudyOutcome
-from .study_job import PER_SYMBOL, POOLED
+from .study_job import PER_SYMBOL, POOLED, StudyJob
 
-__all__ = ["Selection", "select_per_symbol", "select_pooled", "pooled_benchmark"]
+__all__ = ["Selection", "select_per_symbol", "select_pooled", "pooled_benchmark", "selections"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,14 @@ def select_pooled(scorings: dict[str, Scoring], studies: list[StudyOutcome | Tri
 
 def _seen_from(outcome: StudyOutcome | TrialError, symbol: str) -> StudyOutcome | TrialError:
     return outcome.for_symbol(symbol) if isinstance(outcome, StudyOutcome) else outcome
+
+
+def selections(scope: str, scorings: dict[str, Scoring], jobs: list[StudyJob],
+               outcomes: list[StudyOutcome | TrialError]) -> dict[str, Selection]:
+    """``{symbol: Selection}`` of every symbol with a completed study, from ``jobs``' outcomes in ``scope``."""
+    mine = [(job, o) for job, o in zip(jobs, outcomes) if job.scope == scope]
+    if scope == POOLED:
+        return select_pooled(scorings, [o for _, o in mine])
+    chosen = {symbol: select_per_symbol(scoring, [o for job, o in mine if job.symbol == symbol])
+              for symbol, scoring in scorings.items()}
+    return {symbol: selection for symbol, selection in chosen.items() if selection is not None}

@@ -1,21 +1,112 @@
 """What every training job shares (``tototraining``, ``kronostraining``, ``chronostraining``).
 
 :func:`training_parser` (the common flags), :func:`run_job` (logging, ``--output`` / ``--init`` checks
-and exit codes) and :func:`load_training_data` (the bars before the first validation origin).
+and exit codes), :func:`load_training_data` and :func:`fit_window` (the bars before the first validation
+origin) with :func:`fit_spans` (where windows are cut from them), :func:`seeded_preset` (the architecture of
+``--init scratch``), :func:`training_main` (a job's ``main``) and :class:`Trainer` (what ``--finetune`` needs of
+a job, :class:`JobTrainer` being one).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, TypeVar
+
+import numpy as np
 
 from .errors import ConfigError
-from .flags import (add_data_flags, add_folds_flag, add_window_flags, exit_code_of, setup_logging, valid_symbols,
-                    window_spec_from_args)
+from .flags import (EXIT_OK, add_data_flags, add_folds_flag, add_window_flags, console, exit_code_of, setup_logging,
+                    valid_symbols, window_spec_from_args)
 from .windows import WindowSpec
 
-__all__ = ["training_parser", "run_job", "load_training_data"]
+if TYPE_CHECKING:
+    from .data import OHLCVData
+    from .windows import Splits
+
+__all__ = ["training_parser", "run_job", "load_training_data", "FitWindow", "fit_window", "fit_spans", "check_preset",
+           "seeded_preset", "training_main", "Trainer", "JobTrainer"]
+
+Shape = TypeVar("Shape")
+
+
+@dataclass(frozen=True)
+class FitWindow:
+    """The bars a training job may use for one symbol: ``[0, first_validation_origin)``.
+
+    Attributes
+    ----------
+    symbol : str
+    close : numpy.ndarray
+        ``[n_fit_bars]`` close prices.
+    timestamps_s : numpy.ndarray
+        ``[n_fit_bars]`` bar open times, POSIX seconds.
+    first_bar, last_bar : str
+        ISO times of the first and last bar used.
+    """
+
+    symbol: str
+    close: np.ndarray
+    timestamps_s: np.ndarray
+    first_bar: str
+    last_bar: str
+
+
+def fit_window(data: OHLCVData, splits: Splits) -> FitWindow:
+    """Bars before ``splits.first_validation_origin``: nothing a validation or test origin scores."""
+    end = splits.first_validation_origin
+    return FitWindow(data.symbol, data.close[:end], data.timestamps_s[:end],
+                     data.frame.index[0].isoformat(), data.frame.index[end - 1].isoformat())
+
+
+def fit_spans(series: Sequence[FitWindow], start: float, stop: float,
+              length: int) -> list[tuple[FitWindow, int, int]]:
+    """Where a job cuts its training windows: ``(series, lo, hi)``, bars ``[lo, hi)`` being the fraction
+    ``[start, stop)`` of each series (``0.9, 1.0`` for the held-out tail a job validates on).
+
+    Raises
+    ------
+    ValueError
+        If a series' part is shorter than one window of ``length`` bars.
+    """
+    spans = []
+    for s in series:
+        lo, hi = int(len(s.close) * start), int(len(s.close) * stop)
+        if hi - lo < length:
+            raise ValueError(f"{s.symbol}: {hi - lo} fit bars in [{start}, {stop}) of the pre-validation data "
+                             f"but a window needs {length}; use a shorter --context-length")
+        spans.append((s, lo, hi))
+    return spans
+
+
+def check_preset(presets: Mapping[str, Any], preset: str) -> None:
+    """Refuse a ``--preset`` that is not a key of ``presets``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the preset and the choices.
+    """
+    if preset not in presets:
+        raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(presets)}")
+
+
+def seeded_preset(presets: Mapping[str, Shape], preset: str, seed: int) -> Shape:
+    """The architecture ``presets[preset]`` of ``--init scratch``, with torch's generator seeded by ``seed``, so
+    that the random weights built next are the seed's.
+
+    Raises
+    ------
+    ConfigError
+        If the preset is unknown (:func:`check_preset`).
+    """
+    import torch
+
+    check_preset(presets, preset)
+    torch.manual_seed(seed)
+    return presets[preset]
 
 
 def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict[str, Any]]:
@@ -123,3 +214,87 @@ def run_job(args: argparse.Namespace, run: Callable[[argparse.Namespace], int]) 
         return run(args)
 
     return exit_code_of(checked_run)
+
+
+def training_main(argv: Sequence[str] | None, parse_args: Callable[[Sequence[str]], argparse.Namespace],
+                  train: Callable[[argparse.Namespace, WindowSpec, list, dict[str, Any]], str],
+                  before: Callable[[argparse.Namespace], None] | None = None) -> int:
+    """A training job's ``main``: parse, load the data, train, say what was written; returns the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str or None
+        The arguments (default: the command line).
+    parse_args : callable
+        The job's parser.
+    train : callable
+        ``train(args, spec, datasets, metadata)`` with :func:`load_training_data`'s results: trains, writes
+        ``args.output`` and returns what it wrote, as printed after ``wrote``.
+    before : callable, optional
+        ``before(args)``, run first under :func:`run_job` (after the ``--output`` and ``--init`` checks, before any
+        data is loaded): the job's own flag checks or logging.
+    """
+    def run(args: argparse.Namespace) -> int:
+        if before is not None:
+            before(args)
+        spec, datasets, metadata = load_training_data(args)
+        console.print(f"[green]wrote[/green] {train(args, spec, datasets, metadata)}")
+        return EXIT_OK
+
+    return run_job(parse_args(sys.argv[1:] if argv is None else argv), run)
+
+
+class Trainer(Protocol):
+    """What ``--finetune`` needs of a family's training package: its ``TRAINER``.
+
+    :mod:`sweep.finetune` finds it through the registry's ``Family.trainer`` (the package's name).
+
+    Attributes
+    ----------
+    marker : str
+        The file the job writes last into its output folder: its presence means a finished checkpoint.
+    """
+
+    marker: str
+
+    def fit(self, datasets: list[OHLCVData], splits: list[Splits], output: str, init: str, steps: int, seed: int,
+            metadata: dict[str, Any]) -> str:
+        """Train ``init`` for ``steps`` steps on each symbol's bars before its first validation origin, with the
+        job's defaults otherwise; ``metadata`` joins the checkpoint's record. Returns the checkpoint folder.
+
+        Raises
+        ------
+        ModelLoadError
+            If ``init`` cannot be loaded.
+        ConfigError
+            If there are too few pre-validation bars.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class JobTrainer:
+    """A :class:`Trainer` made of a training job's own functions.
+
+    Attributes
+    ----------
+    marker : str
+    windows : callable
+        ``windows(data, splits)``: one symbol's training bars (:func:`fit_window` or a job's richer kind).
+    train : callable
+        ``train(windows, output, init=, steps=, seed=, metadata=, **options)``: the job's training function,
+        returning a result with its ``output`` folder.
+    options : callable, optional
+        ``options(spec)``: further keyword arguments of ``train`` from the windows of the splits.
+    """
+
+    marker: str
+    windows: Callable[[OHLCVData, Splits], Any]
+    train: Callable[..., Any]
+    options: Callable[[WindowSpec], dict[str, Any]] | None = None
+
+    def fit(self, datasets: list[OHLCVData], splits: list[Splits], output: str, init: str, steps: int, seed: int,
+            metadata: dict[str, Any]) -> str:
+        series = [self.windows(data, split) for data, split in zip(datasets, splits)]
+        options = self.options(splits[0].spec) if self.options else {}
+        return str(self.train(series, output, init=init, steps=steps, seed=seed, metadata=metadata, **options).output)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
-from sweep.flags import EXIT_OK, console
-from sweep.training import load_training_data, run_job, training_parser
+from sweep.training import training_main, training_parser
 from sweep.training_flags import positive_float, positive_int
 
 from .dataset import fit_series
@@ -28,22 +27,22 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
-    _spec, datasets, metadata = load_training_data(args)
+def train(args: argparse.Namespace, _spec, datasets: list, metadata: dict[str, Any]) -> str:
     series = [fit_series(data, splits) for data, splits in datasets]
     result = train_toto(series, args.output, init=args.init, preset=args.preset, context_length=args.context_length,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                         metadata=metadata)
-    console.print(f"[green]wrote[/green] {result.output} after {result.steps} steps "
-                  f"(train loss {result.train_loss}, validation loss {result.val_loss})")
-    return EXIT_OK
+    return (f"{result.output} after {result.steps} steps "
+            f"(train loss {result.train_loss}, validation loss {result.val_loss})")
+
+
+def quiet_lightning(args: argparse.Namespace) -> None:
+    logging.getLogger("lightning").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m tototraining``; returns the exit code."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.getLogger("lightning").setLevel(logging.INFO if args.verbose else logging.WARNING)
-    return run_job(args, run)
+    return training_main(argv, parse_args, train, before=quiet_lightning)
 
 
 if __name__ == "__main__":

@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from sweep.data import OHLCVData
-from sweep.windows import Splits
+from sweep.training import FitWindow, fit_spans, fit_window
 
 __all__ = ["FitSeries", "fit_series", "CausalWindows", "collate_windows"]
 
-
-@dataclass(frozen=True)
-class FitSeries:
-    """The bars a fine-tuning job may use for one symbol.
-
-    Attributes
-    ----------
-    close : numpy.ndarray
-        ``[n_fit_bars]`` close prices, bars ``[0, first_validation_origin)``.
-    timestamps_s : numpy.ndarray
-        ``[n_fit_bars]`` bar open times, POSIX seconds.
-    first_bar, last_bar : str
-        ISO times of the first and last bar used.
-    """
-
-    symbol: str
-    close: np.ndarray
-    timestamps_s: np.ndarray
-    first_bar: str
-    last_bar: str
-
-
-def fit_series(data: OHLCVData, splits: Splits) -> FitSeries:
-    """Bars before ``splits.first_validation_origin``: nothing a validation or test origin scores."""
-    end = splits.first_validation_origin
-    return FitSeries(data.symbol, data.close[:end], data.timestamps_s[:end],
-                     data.frame.index[0].isoformat(), data.frame.index[end - 1].isoformat())
+#: The bars a fine-tuning job may use for one symbol (:class:`sweep.training.FitWindow`): Toto reads the closes.
+FitSeries = FitWindow
+#: Bars before ``splits.first_validation_origin`` (:func:`sweep.training.fit_window`).
+fit_series = fit_window
 
 
 class CausalWindows:
@@ -69,13 +43,7 @@ class CausalWindows:
 
         self.length = context_length + patch_size
         self.context_length, self.patch_size = context_length, patch_size
-        spans = []
-        for s in series:
-            lo, hi = int(len(s.close) * start), int(len(s.close) * stop)
-            if hi - lo < self.length:
-                raise ValueError(f"{s.symbol}: {hi - lo} fit bars in [{start}, {stop}) of the pre-validation data "
-                                 f"but a window needs {self.length}; use a shorter --context-length")
-            spans.append((s, lo, hi))
+        spans = fit_spans(series, start, stop, self.length)
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, len(spans), size=n_windows)
         self.windows = [(spans[i][0], int(rng.integers(spans[i][1], spans[i][2] - self.length + 1))) for i in picks]

@@ -13,6 +13,7 @@ from sweep._version import __version__
 from sweep.errors import ConfigError
 from sweep.overlap import TRAINING_METADATA, inherited_limits
 from sweep.store import staged_folder, utc_now, write_json_atomic
+from sweep.training import seeded_preset
 
 from .dataset import CausalWindows, FitSeries, collate_windows
 
@@ -82,13 +83,9 @@ def build_scratch(preset: str, seed: int = 0):
     ConfigError
         If the preset is unknown.
     """
-    import torch
     from toto.model.toto import Toto
 
-    if preset not in PRESETS:
-        raise ConfigError(f"--preset {preset!r} is unknown; choose from {sorted(PRESETS)}")
-    torch.manual_seed(seed)
-    config = json.loads(json.dumps(PRESETS[preset]))
+    config = json.loads(json.dumps(seeded_preset(PRESETS, preset, seed)))
     return Toto(**config), config
 
 

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..flags import EXIT_OK, console, table_console
+from ..flags import EXIT_OK, add_folds_flag, console, table_console
 from ..study_job import PER_SYMBOL, SCOPES
 from .sweep_command import p_value, sweep_parser, sweep_settings, with_progress
 
@@ -22,7 +22,7 @@ def _backtest_parser() -> argparse.ArgumentParser:
     p.description = ("Walk-forward backtest of the tuning itself: the whole selection runs on each fold's "
                      "validation origins; the selected config, the family default and persistence are scored on "
                      "its test origins. Takes every sweep flag.")
-    p.add_argument("--folds", type=int, default=3, help="walk-forward folds; the last is today's split (default 3)")
+    add_folds_flag(p, default=3)
     p.add_argument("--allow-overlap", action="store_true",
                    help="run folds whose windows a model saw in (pre)training, flagged instead of refused")
     return p

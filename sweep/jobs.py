@@ -1,0 +1,77 @@
+"""Settings -> study jobs: which studies a run has, how each loads its model, what each tries first.
+
+The sweep (:mod:`sweep.run`), the backtest (:mod:`sweep.backtest`) and the report build their
+studies and models here, so a study of the same model on the same windows is the same job for all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .data import OHLCVData
+from .errors import TrialError
+from .forecasters.base import Forecaster
+from .forecasters.registry import FAMILIES, family_of
+from .settings import SweepSettings, checkpoint_sources, run_settings_document
+from .study import StudyJob, StudyOutcome
+from .study_job import POOLED, SymbolWindows
+from .warm_start import pooled_warm_starts, warm_starts
+from .windows import Splits
+
+__all__ = ["make_forecaster", "forecaster_lookup", "study_job", "pooled_job", "sweep_jobs"]
+
+
+def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
+    """Load the model ``label`` names: a family, or a fine-tuned variant in ``settings.variants``.
+
+    Raises
+    ------
+    ModelLoadError
+        If the model cannot be loaded.
+    """
+    family = FAMILIES[family_of(label)]
+    if label == "kronos":
+        return family.load(settings.kronos_model, tokenizer=settings.kronos_tokenizer)
+    return family.load(checkpoint_sources(settings).get(label))
+
+
+def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> Callable[[str], Forecaster]:
+    """Loaded model of a study label: the one a study already loaded in this process, else loaded once now
+    (executors on other processes return no loaded model)."""
+    loaded = {o.model: o.forecaster for o in outcomes if isinstance(o, StudyOutcome) and o.forecaster}
+
+    def forecaster_of(label: str) -> Forecaster:
+        if label not in loaded:
+            loaded[label] = make_forecaster(label, settings)
+        return loaded[label]
+
+    return forecaster_of
+
+
+def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: str, **overrides: Any) -> StudyJob:
+    """The study of model ``label`` on ``data`` under ``settings``; ``overrides`` replace job fields
+    (a backtest fold's namespace, warm start and origin universe; a pooled study's symbol and pool)."""
+    fields = dict(symbol=data.symbol, model=label, family=family_of(label), data=data, splits=splits,
+                  make_forecaster=lambda: make_forecaster(label, settings), n_trials=settings.n_trials,
+                  storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.run_dir / "cache"),
+                  use_cache=settings.use_cache, timeout_s=settings.timeout_s, objectives=settings.objectives,
+                  latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
+    return StudyJob(**{**fields, **overrides})
+
+
+def pooled_job(settings: SweepSettings, pool: tuple[SymbolWindows, ...], label: str, **overrides: Any) -> StudyJob:
+    """The pooled study of model ``label`` over every symbol of ``pool`` (named ``pooled.<label>``)."""
+    return study_job(settings, pool[0].data, pool[0].splits, label, symbol=POOLED, pool=pool, **overrides)
+
+
+def sweep_jobs(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits]) -> list[StudyJob]:
+    """Every study of a sweep: one per (symbol, model), or one per model with ``--selection pooled``; each
+    warm-started with its family default and production config(s), and recording the run's settings."""
+    recorded = run_settings_document(settings, datasets)  # on every study: a resume without run.json checks it
+    if settings.scope == POOLED:
+        pool = tuple(SymbolWindows(s, datasets[s], splits[s]) for s in settings.symbols)
+        return [pooled_job(settings, pool, label, warm_start=pooled_warm_starts(settings, label),
+                           run_settings=recorded) for label in settings.labels]
+    return [study_job(settings, datasets[symbol], splits[symbol], label,
+                      warm_start=warm_starts(settings, symbol, label), run_settings=recorded)
+            for symbol in settings.symbols for label in settings.labels]
