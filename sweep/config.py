@@ -8,40 +8,11 @@ from typing import Any
 from .aggregate import parse_aggregation, parse_quantile_aggregation
 from .errors import ConfigError
 from .forecasters.registry import FAMILIES
+from .kronos.card import KRONOS_SAMPLING_KEYS, check_kronos_sampling
 
 __all__ = ["ForecastConfig", "MODEL_FAMILIES", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
 
 MODEL_FAMILIES = tuple(FAMILIES)
-#: Keys of a Kronos config's ``sampling`` dict.
-KRONOS_SAMPLING_KEYS = ("temperature", "top_k", "top_p", "clip")
-
-
-def check_kronos_sampling(sampling: dict[str, Any]) -> None:
-    """Check a Kronos ``sampling`` dict: known keys, numbers in range, never both filters active.
-
-    Raises
-    ------
-    ConfigError
-        If a key is unknown, a value is out of range (``temperature > 0``, ``top_k >= 0``
-        integer, ``0 < top_p <= 1``, ``clip > 0``), or ``top_k > 0`` and ``top_p < 1``
-        are both set (upstream silently ignores ``top_p`` then).
-    """
-    unknown = sorted(set(sampling) - set(KRONOS_SAMPLING_KEYS))
-    if unknown:
-        raise ConfigError(f"Kronos sampling keys {unknown} are unknown; use {list(KRONOS_SAMPLING_KEYS)}")
-    temperature, top_k = sampling.get("temperature", 1.0), sampling.get("top_k", 0)
-    top_p, clip = sampling.get("top_p", 1.0), sampling.get("clip", 5.0)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-        raise ConfigError(f"Kronos top_k must be a non-negative integer (0 = off), got {top_k!r}")
-    for name, value, ok in (("temperature", temperature, lambda v: v > 0), ("top_p", top_p, lambda v: 0 < v <= 1),
-                            ("clip", clip, lambda v: v > 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
-            raise ConfigError(f"Kronos {name} {value!r} is out of range (temperature > 0, 0 < top_p <= 1, clip > 0)")
-    if top_k > 0 and top_p < 1.0:
-        raise ConfigError(f"Kronos sampling sets both top_k={top_k} and top_p={top_p}; top_k disables top_p, "
-                          f"so set top_p to 1.0 or top_k to 0")
-
-
 @dataclass(frozen=True)
 class ForecastConfig:
     """Statistical settings of one forecaster (speed settings are chosen automatically elsewhere).
@@ -92,10 +63,7 @@ class ForecastConfig:
                               f"set num_samples to 1")
         if family.output == "quantiles":
             parse_quantile_aggregation(self.aggregate)
-        if self.model == "kronos":
-            check_kronos_sampling(self.sampling)
-        else:
-            family.check_sampling(self.sampling)
+        family.check_sampling(self.sampling)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

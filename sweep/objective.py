@@ -20,7 +20,7 @@ from .config import ForecastConfig
 from .errors import StorageError, SweepError, TrialError
 from .evaluate import EvaluationResult, evaluate
 from .forecasters.base import Forecaster
-from .space import SPACES, n_max_samples
+from .space import n_max_samples, space_of
 from .study_job import StudyJob, SymbolWindows
 
 __all__ = ["Objective", "relative_window_losses", "pooled_validation", "OBJECTIVE", "OBJECTIVE_SETS",
@@ -102,12 +102,13 @@ class Objective:
     def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache):
         self.job, self.forecaster, self.cache = job, forecaster, cache
         self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
+        self.space = space_of(job.model_family)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         if SOURCE_ATTR not in trial.user_attrs:
             trial.set_user_attr(SOURCE_ATTR, "search")
         try:
-            config = SPACES[self.job.model_family](trial, self.max_context, self.job.seed)
+            config = self.space(trial, self.max_context, self.job.seed)
         except ValueError as e:  # an enqueued config off this model's grid (e.g. a longer max context)
             raise self._failure(trial, e, "the enqueued config is not in this model's search space") from e
         try:

@@ -10,13 +10,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import import_module
 from itertools import product
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ConfigError
-from ..kronos.card import DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING
+from ..kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
+                           check_kronos_sampling)
 
-__all__ = ["Family", "FAMILIES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
+__all__ = ["Family", "FamilyDefault", "FAMILIES", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
            "get_family", "variant_label"]
+
+
+#: Paths a sample family's search tries per forecast (Toto's grid).
+NUM_SAMPLES = (16, 32, 64, 128, 256)
+#: Kronos draws every path token by token, so its grid stops lower than Toto's. 1 is upstream's
+#: default ``sample_count`` (``KronosPredictor.predict``), the family default.
+KRONOS_NUM_SAMPLES = (1, 8, 16, 32, 64, 128)
+
+
+@dataclass(frozen=True)
+class FamilyDefault:
+    """The untuned config a family's authors use, and where that is documented.
+
+    Attributes
+    ----------
+    family : str
+    context_length : int
+        The authors' context; a study with a shorter maximum uses the longest grid value that fits.
+    num_samples : int
+    aggregate : str
+    source : str
+        The model card or upstream code the values come from.
+    sampling : dict
+    """
+
+    family: str
+    context_length: int
+    num_samples: int
+    aggregate: str
+    source: str
+    sampling: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,17 @@ class Family:
         that is documented (read by :mod:`sweep.overlap`).
     trainer : str or None
         Package of its fine-tuning job (``--finetune``); None when the project has none.
+    default : FamilyDefault or None
+        Its documented untuned config: every study is warm-started with it and every candidate is compared
+        with it on the test windows.
+    num_samples : tuple of int
+        The path counts its search tries (a sample family's; quantile families draw no paths).
+    space : str or None
+        ``"module:Class"`` of a search space of its own (:mod:`sweep.space`); None: the generic space of
+        its output (context, paths and point for samples; context, point and choices for quantiles).
+    sampling_rules : callable or None
+        Checks a config's ``sampling`` dict of a family with sampling parameters of its own (Kronos'
+        temperature and filters); None: only the keys of :attr:`choices`.
     """
 
     name: str
@@ -57,6 +100,10 @@ class Family:
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     pretraining_cutoffs: dict[str, tuple[str | None, str]] = field(default_factory=dict, hash=False)
     trainer: str | None = None
+    default: FamilyDefault | None = field(default=None, hash=False)
+    num_samples: tuple[int, ...] = NUM_SAMPLES
+    space: str | None = None
+    sampling_rules: Callable[[dict[str, Any]], None] | None = field(default=None, hash=False, compare=False)
 
     def forecaster_class(self):
         """The forecaster class (imports the family's module, and with it torch)."""
@@ -82,13 +129,17 @@ class Family:
         return [dict(zip(self.choices, values)) for values in product(*self.choices.values())]
 
     def check_sampling(self, sampling: dict[str, Any]) -> None:
-        """Check a non-Kronos config's ``sampling`` dict: only the keys of :attr:`choices`, each one of its choices.
+        """Check a config's ``sampling`` dict: by :attr:`sampling_rules`, else only the keys of :attr:`choices`,
+        each one of its choices.
 
         Raises
         ------
         ConfigError
-            If a key is unknown or a value is not one of its choices.
+            If a key is unknown or a value is not one of its choices (or breaks the family's rules).
         """
+        if self.sampling_rules is not None:
+            self.sampling_rules(sampling)
+            return
         unknown = sorted(set(sampling) - set(self.choices))
         if unknown:
             allowed = f"only {dict(self.choices)}" if self.choices else "none"
@@ -113,22 +164,53 @@ _TOTO_PRETRAINING = (None, "Toto-Open-Base-1.0 model card: Datadog observability
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("toto", "sweep.forecasters.toto", "TotoForecaster", flag="--toto-model",
            default_model="Datadog/Toto-Open-Base-1.0", trainer="tototraining",
-           pretraining_cutoffs={"Datadog/Toto-Open-Base-1.0": _TOTO_PRETRAINING}),
+           pretraining_cutoffs={"Datadog/Toto-Open-Base-1.0": _TOTO_PRETRAINING},
+           default=FamilyDefault(
+               "toto", context_length=4096, num_samples=256, aggregate="median",
+               source="Toto-Open-Base-1.0 model card, inference example: a 4096-step context, num_samples=256, "
+                      "the median of the samples as the point forecast")),
     Family("kronos", "sweep.forecasters.kronos", "KronosForecaster", flag="--kronos-model",
            default_model=DEFAULT_KRONOS_MODEL, trainer="kronostraining",
-           pretraining_cutoffs={model: KRONOS_PRETRAINING for model in KRONOS_CARD}),
+           pretraining_cutoffs={model: KRONOS_PRETRAINING for model in KRONOS_CARD},
+           num_samples=KRONOS_NUM_SAMPLES, space="sweep.space:KronosSpace", sampling_rules=check_kronos_sampling,
+           default=FamilyDefault(
+               "kronos", context_length=512, num_samples=1, aggregate="mean",
+               sampling={"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0},
+               source="upstream KronosPredictor defaults: max_context=512, clip=5, predict(T=1.0, top_k=0, "
+                      "top_p=0.9, sample_count=1), paths averaged")),
     Family("toto2", "sweep.forecasters.toto2", "Toto2Forecaster", output="quantiles", flag="--toto2-model",
-           default_model="Datadog/Toto-2.0-22m", choices={"inputs": ("close", "ohlcv")}),
+           default_model="Datadog/Toto-2.0-22m", choices={"inputs": ("close", "ohlcv")},
+           default=FamilyDefault(
+               "toto2", context_length=512, num_samples=1, aggregate="median", sampling={"inputs": "close"},
+               source="toto-2 2.0.0 README quick start: a 512-step univariate context, one forward pass "
+                      "(decode_block_size=None); the 0.5 quantile as the point")),
     Family("chronos2", "sweep.forecasters.chronos", "Chronos2Forecaster", output="quantiles",
            flag="--chronos2-model", default_model="amazon/chronos-2", choices={"inputs": ("close", "covariates")},
-           trainer="chronostraining"),
+           trainer="chronostraining",
+           default=FamilyDefault(
+               "chronos2", context_length=8192, num_samples=1, aggregate="median", sampling={"inputs": "close"},
+               source="chronos-forecasting 2.3 Chronos2Pipeline.predict defaults: the model's full context "
+                      "(8192 for amazon/chronos-2), a univariate target, cross_learning off; predict_quantiles "
+                      "returns the median as its point")),
     Family("chronos-bolt", "sweep.forecasters.chronos", "ChronosBoltForecaster", output="quantiles",
-           flag="--chronos-bolt-model", default_model="amazon/chronos-bolt-base"),
+           flag="--chronos-bolt-model", default_model="amazon/chronos-bolt-base",
+           default=FamilyDefault(
+               "chronos-bolt", context_length=2048, num_samples=1, aggregate="median",
+               source="chronos-forecasting 2.3 ChronosBoltPipeline.predict: the model's full context (2048 for "
+                      "amazon/chronos-bolt-base); predict_quantiles returns the median as its point")),
     # "w8" first: the package's own default (FracastModel.from_pretrained(weights="w8"))
     Family("fracast", "sweep.forecasters.fracast", "FracastForecaster", output="quantiles", flag="--fracast-model",
            default_model=FRACAST_BUNDLED, choices={"weights": ("w8", "fp32")},
-           pretraining_cutoffs={FRACAST_BUNDLED: _FRACAST_PRETRAINING, FRACAST_HUB_ID: _FRACAST_PRETRAINING}),
-    Family("naive", "sweep.forecasters.naive", "PersistenceForecaster"),
+           pretraining_cutoffs={FRACAST_BUNDLED: _FRACAST_PRETRAINING, FRACAST_HUB_ID: _FRACAST_PRETRAINING},
+           default=FamilyDefault(
+               "fracast", context_length=2048, num_samples=1, aggregate="median", sampling={"weights": "w8"},
+               source="fracast 0.1.0 README and FracastModel: from_pretrained() loads the bundled W8 weights by "
+                      "default; 'the model uses the latest 2,048 observations' (weights/config.json W=2048); the "
+                      "only point the package uses is the median ('longer horizons append median blocks')")),
+    Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", space="sweep.space:PersistenceSpace",
+           num_samples=(1,),
+           default=FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
+                                 source="persistence: the last close for every step")),
 )}
 
 #: ``--models`` when none is given: Toto, Kronos and the persistence baseline. A newer family joins when its
