@@ -51,7 +51,7 @@ def main() -> None:
         settings = SweepSettings(symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
                                  data_dir=args.data_dir,
                                  output_dir=root / "hp", runs_dir=root / "runs", run_id="sweep",
-                                 toto_model=args.toto_model or toto, kronos_model=args.kronos_model or kronos,
+                                 model_ids={"toto": args.toto_model or toto, "kronos": args.kronos_model or kronos},
                                  windows=WindowSpec(max_context_length=args.max_context_length))
         start = time.perf_counter()
         run_sweep(settings)

@@ -20,18 +20,16 @@ from rich.logging import RichHandler
 from .data import GAP_POLICIES, validate_symbol
 from .errors import ConfigError, DataValidationError, DiskFullError, SweepError, exception_chain, is_disk_full
 from .forecasters.registry import FAMILIES
-from .kronos.card import DEFAULT_KRONOS_MODEL
 from .windows import WindowSpec
 
-__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID", "DEFAULT_TOTO_MODEL", "FLAGGED_FAMILIES", "console",
+__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID", "FLAGGED_FAMILIES", "console",
            "table_console", "add_data_flags", "add_window_flags", "window_spec_from_args", "add_folds_flag",
-           "add_kronos_flags", "unique", "valid_symbols", "add_family_flags", "family_model_ids", "setup_logging",
+           "unique", "valid_symbols", "add_family_flags", "family_model_ids", "family_options", "setup_logging",
            "exit_code_of"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
-DEFAULT_TOTO_MODEL = FAMILIES["toto"].default_model
-#: Families whose checkpoint flag is generic (Toto and Kronos have flags of their own).
-FLAGGED_FAMILIES = [f for f in FAMILIES.values() if f.flag and f.name not in ("toto", "kronos")]
+#: Families with a checkpoint flag (every one but persistence).
+FLAGGED_FAMILIES = [f for f in FAMILIES.values() if f.flag]
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs and pipes
 TABLE_WIDTH_WHEN_PIPED = 180
 logger = logging.getLogger(__name__)
@@ -94,14 +92,6 @@ def add_folds_flag(parser: argparse.ArgumentParser, what: str = "", default: int
                              + (f"; {what}" if what else ""))
 
 
-def add_kronos_flags(parser: argparse.ArgumentParser, model_default: str | None) -> None:
-    where = f"default {model_default}" if model_default else f"default: the candidate's model, else {DEFAULT_KRONOS_MODEL}"
-    parser.add_argument("--kronos-model", default=model_default,
-                        help=f"Kronos predictor: hub id, checkpoint folder or kronostraining output ({where})")
-    parser.add_argument("--kronos-tokenizer", default=None,
-                        help="Kronos tokenizer: hub id or folder (default: the model card's, or the training output's)")
-
-
 def unique(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
     """``values`` in order with repeats dropped; a warning names the repeats (a symbol run twice would
     write its candidate twice and count its studies twice in the run)."""
@@ -122,17 +112,31 @@ def _flag_dest(flag: str) -> str:
 
 
 def add_family_flags(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
-    """``--toto2-model``, ``--chronos2-model``, ...: one checkpoint flag per registry family that has one."""
+    """``--toto-model``, ``--kronos-model``, ``--chronos2-model``, ...: one checkpoint flag per registry family that
+    has one, and a flag per further checkpoint its loader takes (``--kronos-tokenizer``), all read from the registry.
+
+    With ``with_defaults`` the checkpoint flags default to the registry's checkpoints (the sweep); without, to
+    None, so the command uses the candidate's model unless a flag is given (``evaluate``).
+    """
     for family in FLAGGED_FAMILIES:
         default = family.default_model if with_defaults else None
         where = f"default {family.default_model}" if with_defaults else \
             f"default: the candidate's model, else {family.default_model}"
-        parser.add_argument(family.flag, default=default, help=f"{family.name}: hub id or checkpoint folder ({where})")
+        parser.add_argument(family.flag, default=default, help=f"{family.flag_help} ({where})")
+        for flag, text in family.options.values():
+            parser.add_argument(flag, default=None, help=text)
 
 
 def family_model_ids(args: argparse.Namespace) -> dict[str, str]:
-    """``{family: checkpoint}`` named by the generic family flags (those given, or their defaults)."""
+    """``{family: checkpoint}`` named by the family flags (those given, or their defaults)."""
     return {f.name: getattr(args, _flag_dest(f.flag)) for f in FLAGGED_FAMILIES if getattr(args, _flag_dest(f.flag))}
+
+
+def family_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """``{family: {option: checkpoint}}`` of the further checkpoint flags given (``--kronos-tokenizer``)."""
+    named = {f.name: {option: getattr(args, _flag_dest(flag)) for option, (flag, _) in f.options.items()
+                      if getattr(args, _flag_dest(flag), None)} for f in FLAGGED_FAMILIES}
+    return {family: options for family, options in named.items() if options}
 
 
 def _without_traceback(record: logging.LogRecord) -> bool:

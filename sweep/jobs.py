@@ -29,10 +29,9 @@ def make_forecaster(label: str, settings: SweepSettings) -> Forecaster:
     ModelLoadError
         If the model cannot be loaded.
     """
-    family = FAMILIES[family_of(label)]
-    if label == "kronos":
-        return family.load(settings.kronos_model, tokenizer=settings.kronos_tokenizer)
-    return family.load(checkpoint_sources(settings).get(label))
+    # a family's further checkpoints (Kronos' tokenizer) go with its flag's model, not a fine-tuned variant's
+    options = settings.model_options.get(label, {})
+    return FAMILIES[family_of(label)].load(checkpoint_sources(settings).get(label), **options)
 
 
 def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> Callable[[str], Forecaster]:

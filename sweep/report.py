@@ -34,7 +34,7 @@ from .errors import ConfigError
 from .evaluate import evaluate
 from .forecasters.registry import family_of
 from .forecasters import document_loader
-from .kronos.card import DEFAULT_KRONOS_MODEL
+from .run_record import recorded_models
 from .settings import read_run_settings, validate_run_id
 from .space import n_max_samples
 from .storage_url import check_storage
@@ -223,10 +223,7 @@ def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_se
     configs = [ForecastConfig.from_dict(t.user_attrs["config"], source=f"{study.study_name} trial {t.number}")
                for t in complete]
     label = study.study_name.split("/")[-1]  # without a shared database's run-id prefix
-    settings = SweepSettings(symbols=(members[0][0].symbol,), toto_model=run_settings["toto_model"],
-                             kronos_model=run_settings.get("kronos_model", DEFAULT_KRONOS_MODEL),
-                             kronos_tokenizer=run_settings.get("kronos_tokenizer"),
-                             model_ids=run_settings.get("model_ids", {}), variants=run_settings.get("variants", {}))
+    settings = SweepSettings(symbols=(members[0][0].symbol,), **recorded_models(run_settings))
     symbol, _, model = label.rpartition(".")
     forecaster = make_forecaster(model, settings)
     n_max = n_max_samples(family_of(model))  # one inference per context length

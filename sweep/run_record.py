@@ -19,7 +19,8 @@ from .store import read_json
 from .study import OBJECTIVE, RUN_SETTINGS_ATTR, make_storage
 from .windows import WindowSpec
 
-__all__ = ["read_run_settings", "run_settings_problem", "settings_changes", "recorded_in_storage", "RUN_FIX"]
+__all__ = ["read_run_settings", "run_settings_problem", "settings_changes", "recorded_in_storage", "recorded_models",
+           "RUN_FIX"]
 
 #: run.json keys every reader needs (written since the first run.json) and the keys added later, with their types.
 _REQUIRED_KEYS = {"windows": dict, "seed": int, "freq": str, "gap_policy": str, "toto_model": str, "data": dict}
@@ -100,6 +101,19 @@ def read_run_settings(run_dir: str | Path) -> dict[str, Any]:
     if problem:
         raise ConfigError(f"run settings {path} {problem}; {RUN_FIX}")
     return document
+
+
+def recorded_models(document: dict[str, Any]) -> dict[str, Any]:
+    """The ``model_ids``, ``model_options`` and ``variants`` of :class:`sweep.settings.SweepSettings` that a valid run
+    settings document records (``toto_model``, ``kronos_model``, ``kronos_tokenizer`` and ``model_ids``)."""
+    variants = document.get("variants", {})
+    ids = {label: source for label, source in document.get("model_ids", {}).items() if label not in variants}
+    ids["toto"] = document["toto_model"]
+    if document.get("kronos_model"):
+        ids["kronos"] = document["kronos_model"]
+    tokenizer = document.get("kronos_tokenizer")
+    return {"model_ids": ids, "model_options": {"kronos": {"tokenizer": tokenizer}} if tokenizer else {},
+            "variants": variants}
 
 
 def _same_place(source: Any) -> Any:

@@ -19,7 +19,6 @@ from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
 from .flags import unique
 from .forecasters.registry import DEFAULT_MODELS, FAMILIES
-from .kronos.card import DEFAULT_KRONOS_MODEL
 from .run_lock import run_lock
 from .run_record import read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
 from .space import CONTEXT_LENGTHS
@@ -77,14 +76,13 @@ class SweepSettings:
     seed : int
     timeout_s : float or None
         Wall-clock limit per study.
-    toto_model : str
-        Hugging Face id or checkpoint folder.
-    kronos_model, kronos_tokenizer : str
-        Kronos predictor (hub id, checkpoint folder or ``kronostraining`` output) and its
-        tokenizer (``None``: the model card's, or the training output's).
     model_ids : dict
-        ``{family: hub id or folder}`` of the other families with a checkpoint (``--toto2-model``,
-        ``--chronos2-model``, ``--chronos-bolt-model``); a family not named loads its registry default.
+        ``{family: hub id or folder}`` of every family with a checkpoint flag (``--toto-model``,
+        ``--kronos-model``, ``--chronos2-model``, ...); a family not named loads its registry default.
+    model_options : dict
+        ``{family: {option: hub id or folder}}`` of the further checkpoints a family's loader takes
+        (``{"kronos": {"tokenizer": ...}}`` from ``--kronos-tokenizer``; none: the model card's, or the
+        training output's).
     windows : WindowSpec
     freq, gap_policy : str
         See :func:`sweep.data.load_ohlcv`.
@@ -132,10 +130,8 @@ class SweepSettings:
     storage: str | None = None
     seed: int = 0
     timeout_s: float | None = None
-    toto_model: str = FAMILIES["toto"].default_model
-    kronos_model: str = DEFAULT_KRONOS_MODEL
-    kronos_tokenizer: str | None = None
     model_ids: dict[str, str] = field(default_factory=dict)
+    model_options: dict[str, dict[str, str]] = field(default_factory=dict)
     windows: WindowSpec = field(default_factory=WindowSpec)
     freq: str = "1h"
     gap_policy: str = "error"
@@ -212,8 +208,9 @@ class SweepSettings:
         the run folder is made (whether the folder holds a loadable checkpoint is the loader's to say)."""
         named = [(label, FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
                  if label in self.models]
-        if "kronos" in self.models and self.kronos_tokenizer:
-            named.append((None, "--kronos-tokenizer", self.kronos_tokenizer))
+        named += [(None, FAMILIES[family].options[option][0], source)  # no kind check: a tokenizer has none
+                  for family, options in self.model_options.items() if family in self.models
+                  for option, source in options.items()]
         for family, flag, source in named:
             folder = Path(source).expanduser()
             if folder.is_dir():
@@ -262,14 +259,21 @@ def _check_folder_kind(family: str | None, flag: str, folder: Path) -> None:
 def checkpoint_sources(settings: SweepSettings) -> dict[str, str]:
     """Checkpoint (hub id or folder) of every family (its flag's, else its default) and every fine-tuned variant."""
     sources = {name: f.default_model for name, f in FAMILIES.items() if f.default_model}
-    return sources | {**settings.model_ids, "toto": settings.toto_model, "kronos": settings.kronos_model,
-                      **settings.variants}
+    return sources | {**settings.model_ids, **settings.variants}
 
 
 def model_sources(settings: SweepSettings) -> dict[str, str]:
     """Checkpoint (hub id or folder) of each swept model label that has one."""
     sources = checkpoint_sources(settings)
     return {label: sources[label] for label in settings.labels if label in sources}
+
+
+def _checkpoint_keys(settings: SweepSettings) -> dict[str, Any]:
+    """``toto_model``, ``kronos_model`` and ``kronos_tokenizer``: run.json's first checkpoint keys, kept so that
+    every reader of older runs and of new ones finds them (the other families' are in ``model_ids``)."""
+    sources = checkpoint_sources(settings)
+    return {"toto_model": sources["toto"], "kronos_model": sources["kronos"],
+            "kronos_tokenizer": settings.model_options.get("kronos", {}).get("tokenizer")}
 
 
 def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData],
@@ -291,8 +295,7 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
         run's own journal).
     """
     return {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
-            "gap_policy": settings.gap_policy, "toto_model": settings.toto_model,
-            "kronos_model": settings.kronos_model, "kronos_tokenizer": settings.kronos_tokenizer,
+            "gap_policy": settings.gap_policy, **_checkpoint_keys(settings),
             "model_ids": model_sources(settings), "objectives": list(settings.objectives),
             "finetune": list(settings.finetune), "variants": settings.variants,
             "storage": None if settings.storage is None else redacted(settings.storage),

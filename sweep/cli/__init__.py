@@ -27,9 +27,9 @@ import sys
 import threading
 from typing import Callable, Sequence
 
-from ..flags import (DEFAULT_TOTO_MODEL, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, FLAGGED_FAMILIES, add_data_flags,
-                     add_family_flags, add_folds_flag, add_kronos_flags, add_window_flags, console, exit_code_of,
-                     family_model_ids, setup_logging, window_spec_from_args)
+from ..flags import (EXIT_FAILURE, EXIT_INVALID, EXIT_OK, FLAGGED_FAMILIES, add_data_flags, add_family_flags,
+                     add_folds_flag, add_window_flags, console, exit_code_of, family_model_ids, family_options,
+                     setup_logging, window_spec_from_args)
 from ..training import load_training_data, run_job, training_parser
 from .backtest_command import backtest_command, print_backtest, scope_verdict
 from .data_commands import data_command, evaluate_command
@@ -39,8 +39,7 @@ from .sweep_command import sweep_command, verdict
 
 __all__ = ["main", "COMMANDS", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging",
            "exit_code_of", "verdict", "print_backtest", "scope_verdict", "EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID",
-           "DEFAULT_TOTO_MODEL", "FLAGGED_FAMILIES", "console", "add_folds_flag", "add_kronos_flags",
-           "add_family_flags", "family_model_ids", "load_training_data", "run_job", "training_parser"]
+           "FLAGGED_FAMILIES", "console", "add_folds_flag", "add_family_flags", "family_model_ids", "family_options", "load_training_data", "run_job", "training_parser"]
 
 logger = logging.getLogger("sweep")
 

@@ -12,10 +12,9 @@ from rich.table import Table
 from ..config import ForecastConfig
 from ..data import GAP_POLICIES, check_ohlcv, symbol_path, validate_symbol
 from ..errors import DataValidationError
-from ..flags import (DEFAULT_TOTO_MODEL, EXIT_INVALID, EXIT_OK, add_data_flags, add_family_flags, add_kronos_flags,
-                     add_window_flags, console, family_model_ids, table_console, valid_symbols, window_spec_from_args)
+from ..flags import (EXIT_INVALID, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
+                     family_model_ids, family_options, table_console, valid_symbols, window_spec_from_args)
 from ..forecasters.registry import FAMILIES
-from ..kronos.card import DEFAULT_KRONOS_MODEL
 from .sweep_command import config_summary
 
 __all__ = ["data_command", "evaluate_command"]
@@ -79,25 +78,21 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--gap-policy", choices=GAP_POLICIES, default=None, help="as the sweep's: default (and the only "
                    "value accepted for a candidate that records one) the candidate's provenance.gap_policy, else error")
     add_window_flags(p, defaults=False)
-    p.add_argument("--toto-model", default=None, help="default: the candidate's model, else " + DEFAULT_TOTO_MODEL)
-    add_kronos_flags(p, None)
     add_family_flags(p, with_defaults=False)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     return p
 
 
 def _flag_identity(family: str, args: argparse.Namespace) -> dict[str, Any] | None:
-    """The model that ``--toto-model`` / ``--kronos-model`` / a family flag name for ``family``, or ``None``."""
+    """The model that ``family``'s flags name (``--toto-model``; ``--kronos-model`` and ``--kronos-tokenizer``),
+    or ``None`` when none is given."""
     from ..model_paths import flag_path  # a folder relative to the working directory, never to a hyperparams folder
 
-    if family in family_model_ids(args):
-        return {"family": family, "model_id": flag_path(family_model_ids(args)[family])}
-    if family == "toto" and args.toto_model:
-        return {"family": "toto", "model_id": flag_path(args.toto_model)}
-    if family == "kronos" and (args.kronos_model or args.kronos_tokenizer):
-        return {"family": "kronos", "model_id": flag_path(args.kronos_model or DEFAULT_KRONOS_MODEL),
-                "tokenizer_id": flag_path(args.kronos_tokenizer)}
-    return None
+    model, options = family_model_ids(args).get(family), family_options(args).get(family, {})
+    if not (model or options):
+        return None
+    return {"family": family, "model_id": flag_path(model or FAMILIES[family].default_model),
+            **{f"{option}_id": flag_path(source) for option, source in options.items()}}
 
 
 def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -15,10 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import MODEL_FAMILIES
-from ..flags import (DEFAULT_TOTO_MODEL, EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_kronos_flags,
-                     add_window_flags, console, family_model_ids, table_console, window_spec_from_args)
+from ..flags import (EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
+                     family_model_ids, family_options, table_console, window_spec_from_args)
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
-from ..kronos.card import DEFAULT_KRONOS_MODEL
 from ..progress_views import JsonLinesProgress, RichStudyProgress
 from ..study_job import PER_SYMBOL, SCOPES
 from .review_commands import run_promotion
@@ -49,8 +48,6 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
     p.add_argument("--storage", default=None, help="Optuna RDB URL, e.g. postgresql://... (default: journal file)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=None, help="seconds per study")
-    p.add_argument("--toto-model", default=DEFAULT_TOTO_MODEL, help="Hugging Face id or local checkpoint folder")
-    add_kronos_flags(p, DEFAULT_KRONOS_MODEL)
     add_family_flags(p, with_defaults=True)
     p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
     p.add_argument("--objectives", nargs="+", default=["pct_return_mae"], choices=["pct_return_mae", "latency_s"],
@@ -151,8 +148,7 @@ def sweep_settings(args: argparse.Namespace):
         symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
-        toto_model=args.toto_model, kronos_model=args.kronos_model, kronos_tokenizer=args.kronos_tokenizer,
-        model_ids=family_model_ids(args), windows=window_spec_from_args(args), freq=args.freq,
+        model_ids=family_model_ids(args), model_options=family_options(args), windows=window_spec_from_args(args), freq=args.freq,
         gap_policy=args.gap_policy,
         use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
         ensemble=args.ensemble, promote_candidate=args.promote_candidate,

@@ -89,6 +89,12 @@ class Family:
     sampling_rules : callable or None
         Checks a config's ``sampling`` dict of a family with sampling parameters of its own (Kronos'
         temperature and filters); None: only the keys of :attr:`choices`.
+    options : dict
+        ``{name: (flag, help)}`` of further checkpoints its loader takes (Kronos' ``tokenizer``,
+        ``--kronos-tokenizer``); passed to :meth:`load` as keyword arguments and recorded in a model block
+        as ``<name>_id``.
+    flag_help : str
+        What :attr:`flag` accepts (shown by ``--help``).
     """
 
     name: str
@@ -104,6 +110,8 @@ class Family:
     num_samples: tuple[int, ...] = NUM_SAMPLES
     space: str | None = None
     sampling_rules: Callable[[dict[str, Any]], None] | None = field(default=None, hash=False, compare=False)
+    options: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
+    flag_help: str = "hub id or checkpoint folder"
 
     def forecaster_class(self):
         """The forecaster class (imports the family's module, and with it torch)."""
@@ -163,6 +171,7 @@ _TOTO_PRETRAINING = (None, "Toto-Open-Base-1.0 model card: Datadog observability
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("toto", "sweep.forecasters.toto", "TotoForecaster", flag="--toto-model",
+           flag_help="Hugging Face id or local checkpoint folder",
            default_model="Datadog/Toto-Open-Base-1.0", trainer="tototraining",
            pretraining_cutoffs={"Datadog/Toto-Open-Base-1.0": _TOTO_PRETRAINING},
            default=FamilyDefault(
@@ -173,6 +182,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            default_model=DEFAULT_KRONOS_MODEL, trainer="kronostraining",
            pretraining_cutoffs={model: KRONOS_PRETRAINING for model in KRONOS_CARD},
            num_samples=KRONOS_NUM_SAMPLES, space="sweep.space:KronosSpace", sampling_rules=check_kronos_sampling,
+           flag_help="Kronos predictor: hub id, checkpoint folder or kronostraining output",
+           options={"tokenizer": ("--kronos-tokenizer", "Kronos tokenizer: hub id or folder (default: the model "
+                                                        "card's, or the training output's)")},
            default=FamilyDefault(
                "kronos", context_length=512, num_samples=1, aggregate="mean",
                sampling={"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0},
