@@ -8,6 +8,7 @@ DEMO_TRIALS ?= 30
 DEMO_RUN_ID ?= demo
 DEMO_SYMBOLS ?= BTCUSD ETHUSD
 DEMO_FOLDS ?= 3
+DEMO_BACKTEST_MODELS ?= toto kronos chronos2 fracast naive
 
 .PHONY: test demo bench clean
 
@@ -47,7 +48,7 @@ demo: $(VENV)/.installed
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID) --ensemble lp
 	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
-	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models toto kronos chronos2 fracast naive \
+	$(BIN)/python -m sweep backtest --symbols $(DEMO_SYMBOLS) --folds $(DEMO_FOLDS) --models $(DEMO_BACKTEST_MODELS) \
 		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny \
 		--kronos-model $(DEMO_DIR)/kronos-tiny --chronos2-model $(DEMO_DIR)/chronos2-tiny --max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest \
