@@ -31,7 +31,7 @@ from checkpoints import random_checkpoints  # benchmarks/, on the path when run 
 from sweep.data import COLUMNS, load_ohlcv
 from sweep.forecasters.presets import PRESETS, parameter_count, save_random_checkpoint
 from sweep.forecasters.registry import FAMILIES
-from sweep.space import FAMILY_DEFAULTS, context_choices, n_max_samples
+from sweep.space import context_choices, n_max_samples
 from sweep.windows import WindowSpec, gather_contexts
 
 SHOWN_CONTEXTS = (512, 2048)
@@ -89,7 +89,7 @@ def main() -> None:
             contexts = context_choices(min(max_context, forecaster.max_context_length))
             study_seconds, keys = 0.0, 0
             for choices in FAMILIES[name].choice_grid():
-                sampling = choices or dict(FAMILY_DEFAULTS[name].sampling)
+                sampling = choices or dict(FAMILIES[name].default.sampling)
                 seconds = {c: seconds_per_100(forecaster, data, origins, c, sampling) for c in contexts}
                 study_seconds, keys = study_seconds + sum(seconds.values()), keys + len(seconds)
                 table.add_row(name, size(parameters(path)), " ".join(choices.values()) or "close",

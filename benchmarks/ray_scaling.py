@@ -42,7 +42,8 @@ def make_jobs(args, model: str, storage: Path) -> list[StudyJob]:
         data = load_ohlcv(args.data_dir, symbol)
         jobs.append(StudyJob(symbol=symbol, model="toto", data=data, splits=make_splits(data.n_bars, spec),
                              make_forecaster=partial(TotoForecaster, model), n_trials=args.n_trials,
-                             storage=str(storage), seed=0, use_cache=False))
+                             storage=str(storage), seed=0, use_cache=False,
+                             context_ceiling=min(TotoForecaster.context_limit(model), spec.max_context_length)))
     return jobs
 
 

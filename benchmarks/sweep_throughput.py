@@ -53,7 +53,8 @@ def main() -> None:
         for use_cache in (True, False):
             job = StudyJob(symbol=args.symbol, model="toto", data=data, splits=splits, make_forecaster=lambda: forecaster,
                            n_trials=args.n_trials, storage=str(Path(tmp) / f"cache-{use_cache}.journal"), seed=0,
-                           cache_dir=None, use_cache=use_cache)
+                           cache_dir=None, use_cache=use_cache,
+                           context_ceiling=min(forecaster.max_context_length, spec.max_context_length))
             seconds, best = timed_study(job, forecaster)
             rows.append(("sample cache" if use_cache else "inference every trial", seconds, args.n_trials / seconds, best))
 

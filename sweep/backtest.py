@@ -42,7 +42,7 @@ from .errors import ConfigError
 from .evaluate import EvaluationResult
 from .execution import Executor, InProcessExecutor
 from .overlap import overlaps, training_limits
-from .jobs import forecaster_lookup, pooled_job, study_job
+from .jobs import context_ceilings, forecaster_lookup, pooled_job, study_job
 from .settings import SweepSettings, claimed_run, model_sources, run_settings_document
 from .selection import Selection, selections
 from .stats import block_bootstrap_ci, minimum_detectable_effect
@@ -303,18 +303,20 @@ def _summaries(results: list[FoldResult], scopes: tuple[str, ...], alpha: float,
 
 
 def _fold_jobs(sweep: SweepSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
-               universes: dict[str, dict[str, np.ndarray]], k: int, recorded: dict[str, Any]) -> list[StudyJob]:
+               universes: dict[str, dict[str, np.ndarray]], k: int, recorded: dict[str, Any],
+               ceilings: dict[str, int]) -> list[StudyJob]:
     """Fold ``k``'s studies in every selection scope, warm-started with the family default only."""
     common = dict(namespace=_fold_namespace(sweep, k), run_settings=recorded)
+    starts = {label: (default_warm_start(sweep, label, ceiling),) for label, ceiling in ceilings.items()}
     jobs = []
     if PER_SYMBOL in sweep.selection:
-        jobs += [study_job(sweep, datasets[s], folds[s][k], label, warm_start=(default_warm_start(sweep, label),),
+        jobs += [study_job(sweep, datasets[s], folds[s][k], label, ceiling, warm_start=starts[label],
                            origin_universe=universes[s]["validation"], **common)
-                 for s in sweep.symbols for label in sweep.labels]
+                 for s in sweep.symbols for label, ceiling in ceilings.items()]
     if POOLED in sweep.selection:
         pool = tuple(SymbolWindows(s, datasets[s], folds[s][k], universes[s]["validation"]) for s in sweep.symbols)
-        jobs += [pooled_job(sweep, pool, label, warm_start=(default_warm_start(sweep, label),), **common)
-                 for label in sweep.labels]
+        jobs += [pooled_job(sweep, pool, label, ceiling, warm_start=starts[label], **common)
+                 for label, ceiling in ceilings.items()]
     return jobs
 
 
@@ -354,14 +356,17 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
     sweep = settings.sweep
     universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     recorded = run_settings_document(sweep, datasets, settings.folds)  # on every study, like the sweep's
-    jobs = [job for k in range(settings.folds) for job in _fold_jobs(sweep, datasets, folds, universes, k, recorded)]
+    ceilings = context_ceilings(sweep)
+    jobs = [job for k in range(settings.folds)
+            for job in _fold_jobs(sweep, datasets, folds, universes, k, recorded, ceilings)]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)
     cache = SampleCache(sweep.run_dir / "cache", enabled=sweep.use_cache)
     results = []
     for k in range(settings.folds):
         fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
-        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, sweep.alpha, sweep.seed, universes[s])
+        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, ceilings, sweep.alpha, sweep.seed,
+                               universes[s])
                     for s in sweep.symbols}
         for scope in sweep.selection:
             chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold])

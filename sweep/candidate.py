@@ -21,11 +21,11 @@ from .data import OHLCVData
 from .ensemble import Member, ensemble_result, fit_weights, member_entries, member_forecast
 from .errors import TrialError
 from .evaluate import EvaluationResult, evaluate, persistence_errors, persistence_metrics
-from .forecasters.registry import family_of
+from .forecasters.registry import FAMILIES, family_of
 from .forecasters.base import Forecaster
 from .overlap import overlap_flags
 from .significance import selection_significance
-from .space import FAMILY_DEFAULTS, default_config, n_max_samples
+from .space import default_config, n_max_samples
 from .stats import paired_test
 from .study import StudyOutcome
 from .windows import Splits
@@ -52,6 +52,9 @@ class Scoring:
     cache : SampleCache
     forecaster_of : callable
         Loaded model of a study label (``"toto"``, ``"toto-ft"``, ...).
+    context_ceilings : dict
+        ``{study label: longest context}`` of the run's studies (:func:`sweep.jobs.context_ceiling`); the
+        family default's context fits it.
     alpha : float
         Level of the paired tests and the MCS.
     seed : int
@@ -65,6 +68,7 @@ class Scoring:
     splits: Splits
     cache: SampleCache
     forecaster_of: Callable[[str], Forecaster]
+    context_ceilings: dict[str, int]
     alpha: float = 0.05
     seed: int = 0
     universes: dict[str, np.ndarray] | None = None
@@ -99,11 +103,9 @@ def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], Evaluat
         For the paired comparison.
     """
     family = family_of(label)
-    forecaster = scoring.forecaster_of(label)
-    config = default_config(family, min(forecaster.max_context_length, scoring.splits.spec.max_context_length),
-                            scoring.seed)
+    config = default_config(family, scoring.context_ceilings[label], scoring.seed)
     validation, test = (scoring.evaluate(label, config, split) for split in ("validation", "test"))
-    return {"model": label, "config": config.to_dict(), "source": FAMILY_DEFAULTS[family].source,
+    return {"model": label, "config": config.to_dict(), "source": FAMILIES[family].default.source,
             "validation": validation.to_dict(), "test": test.to_dict()}, test
 
 

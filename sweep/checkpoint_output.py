@@ -14,61 +14,22 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
 
 from .errors import ConfigError
+from .forecasters.registry import FAMILIES, CheckpointKind
 from .store import check_output_folder
 
-__all__ = ["CheckpointKind", "KINDS", "checkpoint_kind_of", "check_output", "check_init_is_not_output", "check_init"]
+__all__ = ["CheckpointKind", "checkpoint_kinds", "checkpoint_kind_of", "check_output", "check_init_is_not_output", "check_init"]
 
 #: How many entries of a refused folder its message lists.
 LISTED_ENTRIES = 5
 
 
-@dataclass(frozen=True)
-class CheckpointKind:
-    """The folder one training job writes.
-
-    Attributes
-    ----------
-    label : str
-        Name in messages, e.g. ``"Toto"``.
-    command : str
-        The job that writes it, e.g. ``"tototraining"``.
-    files, folders : tuple of str
-        Entries every such checkpoint has.
-    extra : tuple of str
-        Glob patterns of further entries the job may write (e.g. sharded weights).
-    signature : tuple of (str, str, object)
-        ``(json file, key, value)``: the file holds ``key``, equal to ``value`` unless ``value`` is ``None``.
-    """
-
-    label: str
-    command: str
-    files: tuple[str, ...]
-    folders: tuple[str, ...]
-    extra: tuple[str, ...]
-    signature: tuple[str, str, object]
-
-    def owns(self, name: str) -> bool:
-        """Whether the job writes an entry called ``name``."""
-        return name in self.files or name in self.folders or any(fnmatch(name, p) for p in self.extra)
-
-
-KINDS: dict[str, CheckpointKind] = {
-    # tototraining: the Toto constructor arguments (``scaler_cls`` is Toto's own) and training.json
-    "toto": CheckpointKind("Toto", "tototraining", ("config.json", "model.safetensors", "training.json"), (), (),
-                           ("config.json", "scaler_cls", None)),
-    # kronostraining: kronos.json beside the two modules' folders
-    "kronos": CheckpointKind("Kronos", "kronostraining", ("kronos.json",), ("tokenizer", "predictor"), (),
-                             ("kronos.json", "max_context", None)),
-    # chronostraining: Chronos2Pipeline.save_pretrained (weights possibly sharded) and training.json
-    "chronos2": CheckpointKind("Chronos-2", "chronostraining", ("config.json", "training.json"), (),
-                               ("model*.safetensors", "model.safetensors.index.json"),
-                               ("config.json", "chronos_pipeline_class", "Chronos2Pipeline")),
-}
+def checkpoint_kinds() -> dict[str, CheckpointKind]:
+    """``{family: the folder its training job writes}`` of every registered family with a trainer
+    (:attr:`sweep.forecasters.registry.Family.checkpoint`), read live."""
+    return {name: f.checkpoint for name, f in FAMILIES.items() if f.checkpoint is not None}
 
 
 def _json_key(path: Path, key: str) -> tuple[bool, object]:
@@ -88,7 +49,7 @@ def _holds(folder: Path, kind: CheckpointKind) -> bool:
 
 
 def checkpoint_kind_of(folder: str | Path) -> str | None:
-    """Which training job's checkpoint ``folder`` holds (a key of :data:`KINDS`), or ``None``.
+    """Which training job's checkpoint ``folder`` holds (a key of :func:`checkpoint_kinds`), or ``None``.
 
     Parameters
     ----------
@@ -103,7 +64,7 @@ def checkpoint_kind_of(folder: str | Path) -> str | None:
     folder = Path(folder)
     if folder.is_symlink() or not folder.is_dir():
         return None
-    return next((name for name, kind in KINDS.items() if _holds(folder, kind)), None)
+    return next((name for name, kind in checkpoint_kinds().items() if _holds(folder, kind)), None)
 
 
 def _listing(names: list[str]) -> str:
@@ -130,7 +91,7 @@ def _check_folder(path: Path, name: str, overwrite: bool, flag: str) -> None:
     ConfigError
         Otherwise, naming what is there and the fix.
     """
-    kind = KINDS[name]
+    kind = checkpoint_kinds()[name]
     try:
         names = [p.name for p in path.iterdir()]
     except OSError as e:
@@ -143,7 +104,7 @@ def _check_folder(path: Path, name: str, overwrite: bool, flag: str) -> None:
         raise ConfigError(f"{flag} {path} is a folder of {len(names)} entries ({_listing(names)}), not a "
                           f"{kind.label} checkpoint written by {kind.command}; nothing was written: {fresh}")
     if found != name:
-        other = KINDS[found]
+        other = checkpoint_kinds()[found]
         raise ConfigError(f"{flag} {path} holds a {other.label} checkpoint written by {other.command}, not a "
                           f"{kind.label} one; nothing was written: {fresh}")
     foreign = [n for n in names if not kind.owns(n)]
@@ -164,7 +125,7 @@ def check_output(output: str | Path, kind: str, overwrite: bool = False, flag: s
     output : str or Path
         Checkpoint folder the job is asked to write.
     kind : str
-        The job's checkpoint kind, a key of :data:`KINDS`.
+        The job's checkpoint kind, a key of :func:`checkpoint_kinds`.
     overwrite : bool
         ``--overwrite``: replace a checkpoint of ``kind`` already there.
     flag : str
@@ -182,7 +143,7 @@ def check_output(output: str | Path, kind: str, overwrite: bool = False, flag: s
         a checkpoint of ``kind`` with other files in it or without ``overwrite``, or if its parent
         is a file or not writable. Nothing on disk is changed.
     """
-    spec = KINDS[kind]
+    spec = checkpoint_kinds()[kind]
     path = Path(os.path.abspath(Path(output).expanduser()))
     if path == path.parent:
         raise ConfigError(f"{flag} {output} is the root folder; choose a new folder for the checkpoint")
@@ -242,9 +203,9 @@ def _refuse_start(value: str, flag: str, fix: str, kind: str | None) -> None:
         raise ConfigError(f"{flag} {value} is a file, not a checkpoint folder; {fix}")
     found = checkpoint_kind_of(path.resolve())
     if found is not None and found != kind:
-        other = KINDS[found]
+        other = checkpoint_kinds()[found]
         inside = f" such as its {path / 'tokenizer'}" if found == "kronos" else ""
-        wanted = f"a {KINDS[kind].label} checkpoint" if kind else f"a tokenizer folder{inside}"
+        wanted = f"a {checkpoint_kinds()[kind].label} checkpoint" if kind else f"a tokenizer folder{inside}"
         raise ConfigError(f"{flag} {value} holds a {other.label} checkpoint written by {other.command}, not "
                           f"{wanted}; {fix}")
     missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
@@ -262,7 +223,7 @@ def check_init(init: str, kind: str, tokenizer: str | None = None) -> None:
         ``--init``: ``"scratch"``, a checkpoint folder or a Hugging Face id (``owner/name``; it is
         downloaded, or found in the cache, when the model loads).
     kind : str
-        The job's checkpoint kind, a key of :data:`KINDS`. A folder holding another job's checkpoint
+        The job's checkpoint kind, a key of :func:`checkpoint_kinds`. A folder holding another job's checkpoint
         is refused; a folder of the job's own kind, or of ``config.json`` and ``model.safetensors``
         (a published checkpoint), is accepted.
     tokenizer : str, optional
@@ -276,10 +237,9 @@ def check_init(init: str, kind: str, tokenizer: str | None = None) -> None:
         hub id, a file, a folder with no checkpoint or with another job's, or ``--init-tokenizer``
         with ``--init scratch``.
     """
-    from .forecasters.registry import FAMILIES
     from .kronos.card import DEFAULT_KRONOS_TOKENIZER
 
-    spec = KINDS[kind]
+    spec = checkpoint_kinds()[kind]
     if init != "scratch":
         _refuse_start(init, "--init", f"pass 'scratch', a {spec.label} checkpoint folder (as {spec.command} writes) "
                                       f"or a Hugging Face id like {FAMILIES[kind].default_model!r}", kind)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from .errors import ModelLoadError
 
 __all__ = ["CHECKPOINT_FILES", "TRAINING_RECORD", "file_sha256", "fingerprint", "recorded_files", "changed_files",
-           "is_hub_id", "resolve_checkpoint"]
+           "is_hub_id", "resolve_checkpoint", "checkpoint_config"]
 
 #: What ``PyTorchModelHubMixin.save_pretrained`` (and our training jobs) write.
 CHECKPOINT_FILES = ("config.json", "model.safetensors")
@@ -128,3 +129,20 @@ def resolve_checkpoint(model: str, revision: str | None, flag: str, example: str
             f"({type(e).__name__}: {cause}); connect to the internet once to cache it, or pass a local checkpoint "
             f"folder with {flag} DIR") from e
     return folder, {"model_id": model, "revision": folder.name}
+
+
+def checkpoint_config(model: str, revision: str | None, flag: str, example: str, written_by: str) -> dict[str, Any]:
+    """The ``config.json`` of checkpoint ``model`` (a folder, or a hub id: only that file is downloaded), read
+    without loading weights; how a family tells its context limit before a worker loads it.
+
+    Raises
+    ------
+    ModelLoadError
+        If the file is missing, cannot be downloaded, or is not JSON (the message names ``flag``).
+    """
+    folder, _identity = resolve_checkpoint(model, revision, flag, example, written_by, ("config.json",))
+    path = folder / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"{flag} {model!r}: {path} is not readable JSON ({e})") from e

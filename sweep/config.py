@@ -10,9 +10,8 @@ from .errors import ConfigError
 from .forecasters.registry import FAMILIES
 from .kronos.card import KRONOS_SAMPLING_KEYS, check_kronos_sampling
 
-__all__ = ["ForecastConfig", "MODEL_FAMILIES", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
+__all__ = ["ForecastConfig", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
 
-MODEL_FAMILIES = tuple(FAMILIES)
 @dataclass(frozen=True)
 class ForecastConfig:
     """Statistical settings of one forecaster (speed settings are chosen automatically elsewhere).
@@ -20,7 +19,7 @@ class ForecastConfig:
     Attributes
     ----------
     model : str
-        Model family, one of :data:`MODEL_FAMILIES`.
+        Model family, a key of :data:`sweep.forecasters.registry.FAMILIES`.
     context_length : int
         Bars of history each forecast sees.
     num_samples : int
@@ -48,8 +47,8 @@ class ForecastConfig:
     sampling: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_FAMILIES:
-            raise ConfigError(f"config model {self.model!r} is unknown; use one of {MODEL_FAMILIES}")
+        if self.model not in FAMILIES:
+            raise ConfigError(f"config model {self.model!r} is unknown; use one of {tuple(FAMILIES)}")
         for name in ("context_length", "num_samples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -22,14 +22,16 @@ from .errors import ConfigError, DataValidationError, DiskFullError, SweepError,
 from .forecasters.registry import FAMILIES
 from .windows import WindowSpec
 
-__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID", "FLAGGED_FAMILIES", "console",
+__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID", "flagged_families", "console",
            "table_console", "add_data_flags", "add_window_flags", "window_spec_from_args", "add_folds_flag",
            "unique", "valid_symbols", "add_family_flags", "family_model_ids", "family_options", "setup_logging",
            "exit_code_of"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 #: Families with a checkpoint flag (every one but persistence).
-FLAGGED_FAMILIES = [f for f in FAMILIES.values() if f.flag]
+def flagged_families() -> list:
+    """Every registered family with a checkpoint flag (read live, so a family registered at run time has its flag)."""
+    return [f for f in FAMILIES.values() if f.flag]
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs and pipes
 TABLE_WIDTH_WHEN_PIPED = 180
 logger = logging.getLogger(__name__)
@@ -118,7 +120,7 @@ def add_family_flags(parser: argparse.ArgumentParser, with_defaults: bool) -> No
     With ``with_defaults`` the checkpoint flags default to the registry's checkpoints (the sweep); without, to
     None, so the command uses the candidate's model unless a flag is given (``evaluate``).
     """
-    for family in FLAGGED_FAMILIES:
+    for family in flagged_families():
         default = family.default_model if with_defaults else None
         where = f"default {family.default_model}" if with_defaults else \
             f"default: the candidate's model, else {family.default_model}"
@@ -129,13 +131,13 @@ def add_family_flags(parser: argparse.ArgumentParser, with_defaults: bool) -> No
 
 def family_model_ids(args: argparse.Namespace) -> dict[str, str]:
     """``{family: checkpoint}`` named by the family flags (those given, or their defaults)."""
-    return {f.name: getattr(args, _flag_dest(f.flag)) for f in FLAGGED_FAMILIES if getattr(args, _flag_dest(f.flag))}
+    return {f.name: getattr(args, _flag_dest(f.flag)) for f in flagged_families() if getattr(args, _flag_dest(f.flag))}
 
 
 def family_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     """``{family: {option: checkpoint}}`` of the further checkpoint flags given (``--kronos-tokenizer``)."""
     named = {f.name: {option: getattr(args, _flag_dest(flag)) for option, (flag, _) in f.options.items()
-                      if getattr(args, _flag_dest(flag), None)} for f in FLAGGED_FAMILIES}
+                      if getattr(args, _flag_dest(flag), None)} for f in flagged_families()}
     return {family: options for family, options in named.items() if options}
 
 

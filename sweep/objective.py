@@ -17,7 +17,7 @@ import optuna
 
 from .cache import SampleCache
 from .config import ForecastConfig
-from .errors import StorageError, SweepError, TrialError
+from .errors import ModelLoadError, StorageError, SweepError, TrialError
 from .evaluate import EvaluationResult, evaluate
 from .forecasters.base import Forecaster
 from .space import n_max_samples, space_of
@@ -101,7 +101,10 @@ class Objective:
 
     def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache):
         self.job, self.forecaster, self.cache = job, forecaster, cache
-        self.max_context = min(forecaster.max_context_length, job.splits.spec.max_context_length)
+        if forecaster.max_context_length < job.context_ceiling:  # the checkpoint changed since the job was built
+            raise ModelLoadError(f"{job.model} takes contexts of at most {forecaster.max_context_length} bars, but its "
+                                 f"study {job.name} was built for {job.context_ceiling}; rerun the command")
+        self.max_context = job.context_ceiling
         self.space = space_of(job.model_family)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:

@@ -91,7 +91,7 @@ def worker_pass(job: StudyJob, objective: Objective, worker_id: str) -> int:
     """
     study = optuna.load_study(study_name=job.name, storage=make_storage(job.storage))
     study.sampler = optuna.samplers.TPESampler(seed=job.seed + _count(study) + zlib.crc32(worker_id.encode()) % 10_000)
-    target = job.target_trials(objective.max_context)
+    target = job.target_trials()
     tag = {WORKER_ATTR: worker_id, "worker_pid": os.getpid()}
 
     def tagged(trial: optuna.Trial):
@@ -252,7 +252,7 @@ class RayExecutor:
         for job in jobs:
             study = open_job_study(job)
             studies[job.name] = study
-            progress.start(job.name, job.target_trials(job.splits.spec.max_context_length),
+            progress.start(job.name, job.target_trials(),
                            _count(study, TrialState.COMPLETE))
         return studies
 

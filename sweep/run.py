@@ -143,7 +143,8 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     outcomes = executor.run(jobs, progress)
     forecaster_of = forecaster_lookup(settings, outcomes)
     cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)
-    scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, settings.alpha, settings.seed)
+    ceilings = {job.model: job.context_ceiling for job in jobs}
+    scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed)
                 for s in settings.symbols}
     chosen = selections(settings.scope, scorings, jobs, outcomes)
     results = []

@@ -11,9 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .checkpoint_output import KINDS, checkpoint_kind_of
+from .checkpoint_output import checkpoint_kind_of, checkpoint_kinds
 from .checkpoints import is_hub_id
-from .config import MODEL_FAMILIES
 from .data import OHLCVData, validate_symbol
 from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
@@ -64,7 +63,7 @@ class SweepSettings:
     ----------
     symbols : tuple of str
     models : tuple of str
-        Families to tune, from :data:`sweep.config.MODEL_FAMILIES`.
+        Families to tune, from :data:`sweep.forecasters.registry.FAMILIES`.
     n_trials : int
         Completed trials per study.
     data_dir, output_dir, runs_dir : Path
@@ -153,9 +152,9 @@ class SweepSettings:
             validate_symbol(symbol)
         object.__setattr__(self, "symbols", unique(self.symbols, "--symbols"))
         object.__setattr__(self, "models", unique(self.models, "--models"))
-        unknown = [m for m in self.models if m not in MODEL_FAMILIES]
+        unknown = [m for m in self.models if m not in FAMILIES]
         if unknown or not self.models:
-            raise ConfigError(f"--models {list(self.models)}: unknown {unknown}; choose from {list(MODEL_FAMILIES)}")
+            raise ConfigError(f"--models {list(self.models)}: unknown {unknown}; choose from {list(FAMILIES)}")
         if self.n_trials < 1:
             raise ConfigError(f"--n-trials must be at least 1, got {self.n_trials}")
         if not 0 <= self.seed <= MAX_SEED:
@@ -251,7 +250,7 @@ def _check_folder_kind(family: str | None, flag: str, folder: Path) -> None:
     """Refuse a folder a training job wrote for another family (a Kronos folder as ``--toto-model``)."""
     kind = checkpoint_kind_of(folder)
     if kind is not None and kind != family:
-        job = KINDS[kind]
+        job = checkpoint_kinds()[kind]
         raise ConfigError(f"{flag} {folder} holds a {job.label} checkpoint written by {job.command}; pass it with "
                           f"{FAMILIES[kind].flag}, or give {flag} a checkpoint of its own family")
 

@@ -14,7 +14,7 @@ categorical grids so that repeated configs hit the sample cache.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import optuna
 
@@ -24,8 +24,7 @@ from .forecasters.registry import FAMILIES, KRONOS_NUM_SAMPLES, NUM_SAMPLES, Fam
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
            "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "Space", "SampleSpace", "QuantileSpace", "KronosSpace",
-           "PersistenceSpace", "space_of", "SPACES", "kronos_space", "n_max_samples", "space_size", "FamilyDefault",
-           "FAMILY_DEFAULTS", "default_config", "params_of", "context_choices"]
+           "PersistenceSpace", "space_of", "n_max_samples", "space_size", "FamilyDefault", "default_config", "params_of", "context_choices"]
 
 CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 #: Sampling grids around upstream's defaults (``KronosPredictor.predict``: T=1.0, top_k=0,
@@ -203,13 +202,6 @@ def space_of(family: str) -> Space:
     return (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
 
 
-#: ``{family: space}`` of every registered family (each a callable ``(trial, max_context_length, seed)``).
-SPACES: dict[str, Callable[[optuna.Trial, int, int], ForecastConfig]] = {name: space_of(name) for name in FAMILIES}
-#: Kronos' space as a function (``kronos_space(trial, max_context_length, seed)``).
-kronos_space = SPACES["kronos"]
-#: One documented default per family (the registry's ``Family.default``).
-FAMILY_DEFAULTS: dict[str, FamilyDefault] = {name: f.default for name, f in FAMILIES.items() if f.default}
-
 
 def n_max_samples(family: str) -> int:
     """Paths the sample cache draws per inference: the largest ``num_samples`` the space can ask for."""
@@ -233,7 +225,7 @@ def default_config(family: str, max_context_length: int, seed: int = 0) -> Forec
     """
     d = FAMILIES[family].default if family in FAMILIES else None
     if d is None:
-        raise ConfigError(f"model family {family!r} has no documented default; known: {sorted(FAMILY_DEFAULTS)}")
+        raise ConfigError(f"model family {family!r} has no documented default; known: {sorted(n for n, f in FAMILIES.items() if f.default)}")
     searched = "context_length" in space_of(family).grids(max_context_length)  # persistence has no context to fit
     context = d.context_length if not searched else max(
         c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))

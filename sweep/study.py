@@ -173,7 +173,7 @@ def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
     study that already holds its target of completed trials gets none.
     """
     trials = study.get_trials(deepcopy=False)
-    if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials(job.splits.spec.max_context_length):
+    if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials():
         return 0  # nothing will run: a finished study gets no pending trials
     seen = {WarmStart(t.user_attrs.get(SOURCE_ATTR), {}, t.user_attrs).key for t in trials}
     added = 0
@@ -246,7 +246,7 @@ def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster) -
     study = open_job_study(job)
     cache = SampleCache(job.cache_dir, enabled=job.use_cache)
     objective = Objective(job, forecaster, cache)
-    target = job.target_trials(objective.max_context)
+    target = job.target_trials()
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     progress.start(job.name, target, done)
     if done < target:

@@ -97,6 +97,9 @@ class StudyJob:
         Completed trials wanted in the study (including earlier runs).
     storage : str
         Journal file path or RDB URL.
+    context_ceiling : int
+        The longest context (bars) the study searches: the smaller of the model's limit and
+        ``--max-context-length`` (:func:`sweep.jobs.context_ceiling`, its one owner).
     seed : int
     cache_dir : str or None
         Sample cache folder; ``None`` keeps samples in memory.
@@ -128,6 +131,7 @@ class StudyJob:
     make_forecaster: Callable[[], Forecaster]
     n_trials: int
     storage: str
+    context_ceiling: int
     seed: int = 0
     cache_dir: str | None = None
     use_cache: bool = True
@@ -158,6 +162,6 @@ class StudyJob:
         """Every symbol whose validation windows score a trial: the pool, or the job's own symbol."""
         return self.pool or (SymbolWindows(self.symbol, self.data, self.splits, self.origin_universe),)
 
-    def target_trials(self, max_context_length: int) -> int:
+    def target_trials(self) -> int:
         """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
-        return self.n_trials if space_size(self.model_family, max_context_length) > 1 else min(self.n_trials, 1)
+        return self.n_trials if space_size(self.model_family, self.context_ceiling) > 1 else min(self.n_trials, 1)

@@ -167,7 +167,7 @@ def training_parser(prog: str, description: str, output_help: str, default_init:
     presets : list of str
         Choices of ``--preset``.
     kind : str
-        The job's checkpoint kind (a key of :data:`sweep.checkpoint_output.KINDS`), stored as
+        The job's checkpoint kind (a key of :func:`sweep.checkpoint_output.checkpoint_kinds`), stored as
         ``args.checkpoint_kind``: :func:`run_job` checks ``--output`` against it.
 
     Returns

@@ -28,20 +28,21 @@ __all__ = ["warm_starts", "default_warm_start", "pooled_warm_starts"]
 logger = logging.getLogger(__name__)
 
 
-def warm_starts(settings: "SweepSettings", symbol: str, label: str) -> tuple[WarmStart, ...]:
+def warm_starts(settings: "SweepSettings", symbol: str, label: str, context_ceiling: int) -> tuple[WarmStart, ...]:
     """The family default and, when ``best/<SYMBOL>.json`` holds a config of model ``label``, the
-    production config, as search-space parameters for ``enqueue_trial``.
+    production config, as search-space parameters for ``enqueue_trial`` in a study whose longest context is
+    ``context_ceiling`` (:func:`sweep.jobs.context_ceiling`).
 
     A production config that is not a point of this study's space (another max context, an
     old grid) is left out with a warning; one equal to the default marks the default trial.
     """
-    default = default_warm_start(settings, label)
+    default = default_warm_start(settings, label, context_ceiling)
     production = _production_config(settings, symbol, label)
     if production is None:
         return (default,)
     path, config = production
     try:
-        params = params_of(config, settings.windows.max_context_length)
+        params = params_of(config, context_ceiling)
     except ConfigError as e:
         logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
         return (default,)
@@ -50,21 +51,22 @@ def warm_starts(settings: "SweepSettings", symbol: str, label: str) -> tuple[War
     return default, WarmStart("production", params, {"production": str(path)})
 
 
-def pooled_warm_starts(settings: "SweepSettings", label: str) -> tuple[WarmStart, ...]:
+def pooled_warm_starts(settings: "SweepSettings", label: str, context_ceiling: int) -> tuple[WarmStart, ...]:
     """A pooled study's warm starts: the family default, then each symbol's production config of model
     ``label`` once (a config two symbols share, or the default itself, is enqueued once)."""
-    starts: list[WarmStart] = [default_warm_start(settings, label)]
+    starts: list[WarmStart] = [default_warm_start(settings, label, context_ceiling)]
     for symbol in settings.symbols:
-        for warm in warm_starts(settings, symbol, label):
+        for warm in warm_starts(settings, symbol, label, context_ceiling):
             if all(warm.params != kept.params for kept in starts):
                 starts.append(warm)
     return tuple(starts)
 
 
-def default_warm_start(settings: "SweepSettings", label: str) -> WarmStart:
-    """The documented default of model ``label``'s family (:func:`sweep.space.default_config`) as a warm start."""
-    max_context = settings.windows.max_context_length
-    return WarmStart("default", params_of(default_config(family_of(label), max_context, settings.seed), max_context))
+def default_warm_start(settings: "SweepSettings", label: str, context_ceiling: int) -> WarmStart:
+    """The documented default of model ``label``'s family (:func:`sweep.space.default_config`) as a warm start
+    of a study whose longest context is ``context_ceiling``."""
+    config = default_config(family_of(label), context_ceiling, settings.seed)
+    return WarmStart("default", params_of(config, context_ceiling))
 
 
 def _production_config(settings: "SweepSettings", symbol: str, label: str) -> tuple[Path, ForecastConfig] | None:

@@ -3,17 +3,18 @@
 import optuna
 import pytest
 
-from sweep.config import MODEL_FAMILIES, ForecastConfig
+from sweep.config import ForecastConfig
+from sweep.forecasters.registry import FAMILIES
 from sweep.errors import ConfigError
-from sweep.space import FAMILY_DEFAULTS, SPACES, default_config, params_of
+from sweep.space import default_config, params_of, space_of
 
 
-@pytest.mark.parametrize("family", MODEL_FAMILIES)
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_when_a_family_is_known_then_its_default_is_documented_and_a_point_of_its_space(family):
-    assert FAMILY_DEFAULTS[family].source
+    assert FAMILIES[family].default.source
     config = default_config(family, 512, seed=3)
     params = params_of(config, 512)
-    assert SPACES[family](optuna.trial.FixedTrial(params), 512, 3) == config
+    assert space_of(family)(optuna.trial.FixedTrial(params), 512, 3) == config
 
 
 def test_when_the_max_context_is_short_then_the_default_context_is_the_longest_that_fits():
@@ -33,7 +34,7 @@ def test_when_a_kronos_config_uses_top_k_then_its_params_choose_the_top_k_branch
                             sampling={"temperature": 0.7, "top_k": 20, "top_p": 1.0, "clip": 3.0})
     params = params_of(config, 512)
     assert params["filter"] == "top_k" and "top_p" not in params
-    assert SPACES["kronos"](optuna.trial.FixedTrial(params), 512, 0) == config
+    assert space_of("kronos")(optuna.trial.FixedTrial(params), 512, 0) == config
 
 
 @pytest.mark.parametrize("config, max_context", [

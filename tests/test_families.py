@@ -219,3 +219,40 @@ def test_when_a_quantile_candidate_is_reviewed_then_it_is_scored_on_test_and_com
     assert best["model"]["family"] == "naive"  # a random model does not beat persistence
     comparison = best["promotion"]["vs_persistence"]
     assert comparison["mean_diff"] > 0 and not comparison["significant"]
+
+
+def test_when_a_family_states_its_context_limit_then_it_equals_the_loaded_models(forecaster, checkpoints):
+    """The ceiling a study is built with is read without loading weights; it must be what the loaded model takes."""
+    family = FAMILIES[forecaster.family]
+    source = None if family.flag is None else str(checkpoints[family.name])
+    assert family.context_limit(source) == forecaster.max_context_length
+
+
+def test_when_the_model_takes_less_context_than_the_flag_then_every_trial_and_the_default_fit_it(
+        shared_data, tiny_quantile_dirs, tmp_path):
+    """A Chronos-2 checkpoint of 256 bars under --max-context-length 512: the warm-started default (8,192 bars on
+    its card) is tried at 256 and completes, no trial searches past 256, and the candidate's default fits too."""
+    import shutil
+
+    folder = tmp_path / "chronos2-256"
+    shutil.copytree(tiny_quantile_dirs["chronos2"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["chronos_config"]["context_length"] = 256
+    (folder / "config.json").write_text(json.dumps(config))
+    assert FAMILIES["chronos2"].context_limit(str(folder)) == 256
+    assert main(["--symbols", "BTCUSD", "--models", "chronos2", "--chronos2-model", str(folder), "--n-trials", "6",
+                 "--data-dir", str(shared_data), "--runs-dir", str(tmp_path / "runs"), "--output-dir",
+                 str(tmp_path / "hp"), "--run-id", "c", "--val-windows", "20", "--test-windows", "20", "--stride",
+                 "24", "--max-context-length", "512"]) == 0
+    import optuna
+
+    from sweep.study import make_storage
+
+    study = optuna.load_study(study_name="BTCUSD.chronos2", storage=make_storage(str(tmp_path / "runs/c/optuna.journal")))
+    trials = study.get_trials(deepcopy=False)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials) and len(trials) == 6
+    default = next(t for t in trials if t.user_attrs["source"] == "default")
+    assert default.params["context_length"] == 256
+    assert max(t.params["context_length"] for t in trials) <= 256
+    doc = json.loads((tmp_path / "hp/candidates/c/BTCUSD.json").read_text())
+    assert doc["default"]["config"]["context_length"] == 256

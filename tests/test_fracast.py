@@ -24,7 +24,7 @@ from sweep.evaluate import evaluate
 from sweep.forecasters import forecaster_from_identity
 from sweep.forecasters.registry import FAMILIES, FRACAST_BUNDLED, FRACAST_HUB_ID
 from sweep.overlap import PRETRAINING_CUTOFFS, overlap_flags
-from sweep.space import SPACES, default_config, params_of, space_size
+from sweep.space import default_config, params_of, space_of, space_size
 
 FAMILY = FAMILIES["fracast"]
 BUNDLED = Path(str(resources.files("fracast.weights")))
@@ -173,7 +173,7 @@ def test_when_fracast_configs_are_built_then_weights_are_a_searched_choice_and_t
     default = default_config("fracast", 2048)
     assert (default.context_length, default.aggregate, default.sampling) == (2048, "median", {"weights": "w8"})
     assert params_of(default, 2048) == {"context_length": 2048, "aggregate": "median", "weights": "w8"}
-    config = SPACES["fracast"](optuna.trial.FixedTrial({"context_length": 512, "aggregate": "quantile_0.4",
+    config = space_of("fracast")(optuna.trial.FixedTrial({"context_length": 512, "aggregate": "quantile_0.4",
                                                         "weights": "fp32"}), 2048, 0)
     assert config == _config(512, "fp32", "quantile_0.4")
     assert space_size("fracast", 2048) == 6 * 6 * 2  # contexts 64 ... 2048, six points, two weight files

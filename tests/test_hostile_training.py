@@ -16,7 +16,7 @@ import pytest
 from chronostraining.__main__ import main as chronos_main
 from conftest import CliResult, assert_refused, run_cli, tree_digest
 from kronostraining.__main__ import main as kronos_main
-from sweep.checkpoint_output import KINDS, check_init, check_output, checkpoint_kind_of
+from sweep.checkpoint_output import check_init, check_output, checkpoint_kind_of, checkpoint_kinds
 from sweep.errors import ConfigError
 from sweep.store import staged_folder
 from tototraining.__main__ import main as toto_main
@@ -85,7 +85,7 @@ def test_when_output_is_a_folder_of_other_files_then_it_is_refused_and_kept(job,
     (out / "results.csv").write_text("a,b\n1,2\n")
     (out / "notes" / "todo.txt").write_text("keep me")
     result = refuse(capsys, job, out, tmp_path, *overwrite)
-    assert_refused(result, "--output", str(out), "results.csv", f"not a {KINDS[job].label} checkpoint",
+    assert_refused(result, "--output", str(out), "results.csv", f"not a {checkpoint_kinds()[job].label} checkpoint",
                    "choose a new or empty --output")
 
 
@@ -103,8 +103,8 @@ def test_when_output_holds_another_jobs_checkpoint_then_even_overwrite_is_refuse
                                                                                   capsys):
     out = place(checkpoints, other, tmp_path / "ckpt")
     result = refuse(capsys, job, out, tmp_path, "--overwrite")
-    assert_refused(result, str(out), f"holds a {KINDS[other].label} checkpoint written by {KINDS[other].command}",
-                   f"not a {KINDS[job].label} one")
+    assert_refused(result, str(out), f"holds a {checkpoint_kinds()[other].label} checkpoint written by {checkpoint_kinds()[other].command}",
+                   f"not a {checkpoint_kinds()[job].label} one")
 
 
 @pytest.mark.parametrize("job", JOBS)
@@ -112,7 +112,7 @@ def test_when_output_holds_its_own_checkpoint_without_overwrite_then_it_is_refus
                                                                                    capsys):
     out = place(checkpoints, job, tmp_path / "ckpt")
     result = refuse(capsys, job, out, tmp_path)
-    assert_refused(result, str(out), f"already holds a {KINDS[job].label} checkpoint",
+    assert_refused(result, str(out), f"already holds a {checkpoint_kinds()[job].label} checkpoint",
                    "pass --overwrite to replace it, or choose a new --output")
 
 
@@ -290,8 +290,8 @@ def test_when_init_is_another_jobs_checkpoint_then_it_is_refused_naming_its_kind
                                                                                 capsys):
     start = place(checkpoints, other, tmp_path / "start")
     result = refuse_init(capsys, job, tmp_path, str(start))
-    assert_refused(result, f"--init {start}", f"holds a {KINDS[other].label} checkpoint written by "
-                   f"{KINDS[other].command}", f"not a {KINDS[job].label} checkpoint")
+    assert_refused(result, f"--init {start}", f"holds a {checkpoint_kinds()[other].label} checkpoint written by "
+                   f"{checkpoint_kinds()[other].command}", f"not a {checkpoint_kinds()[job].label} checkpoint")
 
 
 def test_when_init_tokenizer_does_not_exist_with_scratch_then_it_is_refused(tmp_path, capsys):
@@ -375,7 +375,7 @@ def test_when_init_fails_to_load_then_the_error_names_init_not_a_sweep_flag(job,
 
 
 def test_when_symbols_repeat_then_training_data_holds_each_once_with_a_warning(shared_data, tmp_path, caplog):
-    from sweep.cli import load_training_data
+    from sweep.training import load_training_data
     from tototraining.__main__ import parse_args
 
     args = parse_args(argv("toto", tmp_path / "ckpt", shared_data, "--symbols", "BTCUSD", "ETHUSD", "BTCUSD"))

@@ -222,12 +222,12 @@ def test_forecaster_paths_follow_the_sample_contract(tiny_kronos_dir):
 def test_kronos_space_never_activates_both_filters():
     import optuna
 
-    from sweep.space import kronos_space
+    from sweep.space import space_of
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(60):
         trial = study.ask()
-        config = kronos_space(trial, 256, 0)
+        config = space_of("kronos")(trial, 256, 0)
         study.tell(trial, 0.0)
         sampling = config.sampling
         assert config.context_length <= 256

@@ -160,7 +160,7 @@ def test_when_symbols_have_production_configs_then_the_pooled_study_enqueues_eac
                   "sampling": {}}
         (tmp_path / "best" / f"{symbol}.json").write_text(json.dumps(
             {"symbol": symbol, "model": {"family": "toto", "model_id": "x"}, "config": config}))
-    starts = pooled_warm_starts(settings, "toto")
+    starts = pooled_warm_starts(settings, "toto", 512)
     assert [w.source for w in starts] == ["default", "production", "production"]
     assert [w.params["context_length"] for w in starts[1:]] == [128, 256]
     assert starts[1].user_attrs["production"].endswith("BTCUSD.json")

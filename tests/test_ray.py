@@ -46,6 +46,7 @@ def _jobs(data_dir, tmp_path, model_dir, n_trials):
                      # importable callables: Ray workers cannot import this test module
                      make_forecaster=partial(TotoForecaster, model_dir) if model == "toto" else PersistenceForecaster,
                      n_trials=n_trials, storage=str(tmp_path / "optuna.journal"), seed=0,
+                     context_ceiling=SPEC.max_context_length if model == "toto" else 1,
                      cache_dir=str(tmp_path / "cache")) for model in ("toto", "naive")]
 
 

@@ -28,7 +28,8 @@ class FlakyToto(TotoForecaster):
 def _job(data_dir, tmp_path, make, n_trials=12):
     data = load_ohlcv(data_dir, "TEST")
     return StudyJob(symbol="TEST", model="toto", data=data, splits=make_splits(data.n_bars, SPEC),
-                    make_forecaster=make, n_trials=n_trials, storage=str(tmp_path / "optuna.journal"), seed=0)
+                    make_forecaster=make, n_trials=n_trials, storage=str(tmp_path / "optuna.journal"), seed=0,
+                    context_ceiling=SPEC.max_context_length)
 
 
 def test_when_a_trial_fails_then_it_is_recorded_fail_and_the_study_goes_on(data_dir, tiny_toto_dir, tmp_path):
@@ -126,7 +127,7 @@ def test_when_the_best_file_holds_a_config_of_the_model_then_it_is_the_productio
     from sweep.windows import WindowSpec
 
     settings = SweepSettings(symbols=("BTCUSD",), output_dir=tmp_path, windows=WindowSpec(max_context_length=512))
-    assert [w.source for w in warm_starts(settings, "BTCUSD", "toto")] == ["default"]
+    assert [w.source for w in warm_starts(settings, "BTCUSD", "toto", 512)] == ["default"]
     toto = {"model": "toto", "context_length": 128, "num_samples": 64, "aggregate": "median", "seed": 0, "sampling": {}}
     best = {"symbol": "BTCUSD", "model": {"family": "ensemble", "method": "lp"}, "config": {"members": [
         {"label": "toto", "model": {"family": "toto", "model_id": "x"}, "config": toto, "weight": 0.7},
@@ -134,10 +135,10 @@ def test_when_the_best_file_holds_a_config_of_the_model_then_it_is_the_productio
          "config": {"model": "naive", "context_length": 1, "num_samples": 1, "aggregate": "mean"}, "weight": 0.3}]}}
     (tmp_path / "best").mkdir()
     (tmp_path / "best" / "BTCUSD.json").write_text(json.dumps(best))
-    toto_warm = warm_starts(settings, "BTCUSD", "toto")
+    toto_warm = warm_starts(settings, "BTCUSD", "toto", 512)
     assert [w.source for w in toto_warm] == ["default", "production"]
     assert toto_warm[1].params == {"context_length": 128, "num_samples": 64, "aggregate": "median"}
-    assert [w.source for w in warm_starts(settings, "BTCUSD", "kronos")] == ["default"]
+    assert [w.source for w in warm_starts(settings, "BTCUSD", "kronos", 512)] == ["default"]
     # persistence's production config is its default: one trial, marked as production too
-    (naive,) = warm_starts(settings, "BTCUSD", "naive")
+    (naive,) = warm_starts(settings, "BTCUSD", "naive", 512)
     assert naive.source == "default" and naive.user_attrs["production"].endswith("BTCUSD.json")

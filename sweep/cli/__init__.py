@@ -17,7 +17,7 @@ Exit codes: 0 ok, 2 invalid input or config, 1 failure.
 This package holds :func:`main` and the dispatch table; each command lives in a module of its own
 (:mod:`.sweep_command`, :mod:`.backtest_command`, :mod:`.review_commands`, :mod:`.serving_commands`,
 :mod:`.data_commands`), the flags shared with the training jobs in :mod:`sweep.flags` and what the
-training jobs share in :mod:`sweep.training`. The names below are re-exported for existing imports.
+training jobs share in :mod:`sweep.training`.
 """
 
 from __future__ import annotations
@@ -27,19 +27,14 @@ import sys
 import threading
 from typing import Callable, Sequence
 
-from ..flags import (EXIT_FAILURE, EXIT_INVALID, EXIT_OK, FLAGGED_FAMILIES, add_data_flags, add_family_flags,
-                     add_folds_flag, add_window_flags, console, exit_code_of, family_model_ids, family_options,
-                     setup_logging, window_spec_from_args)
-from ..training import load_training_data, run_job, training_parser
+from ..flags import exit_code_of, setup_logging
 from .backtest_command import backtest_command, print_backtest, scope_verdict
 from .data_commands import data_command, evaluate_command
 from .review_commands import promote_command, report_command
 from .serving_commands import export_command, predict_command
 from .sweep_command import sweep_command, verdict
 
-__all__ = ["main", "COMMANDS", "add_data_flags", "add_window_flags", "window_spec_from_args", "setup_logging",
-           "exit_code_of", "verdict", "print_backtest", "scope_verdict", "EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID",
-           "FLAGGED_FAMILIES", "console", "add_folds_flag", "add_family_flags", "family_model_ids", "family_options", "load_training_data", "run_job", "training_parser"]
+__all__ = ["main", "COMMANDS", "verdict", "print_backtest", "scope_verdict"]
 
 logger = logging.getLogger("sweep")
 

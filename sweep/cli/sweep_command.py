@@ -14,7 +14,6 @@ from typing import Any, Callable, Sequence
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..config import MODEL_FAMILIES
 from ..flags import (EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
                      family_model_ids, family_options, table_console, window_spec_from_args)
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
@@ -32,7 +31,7 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
                                 "'backtest', 'export', 'predict' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
-    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=MODEL_FAMILIES,
+    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=tuple(FAMILIES),
                    help=f"model families to tune (default: {' '.join(DEFAULT_MODELS)})")
     p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
     p.add_argument("--selection", nargs="+" if scopes > 1 else None, choices=SCOPES, default=PER_SYMBOL,

@@ -202,6 +202,19 @@ class Forecaster(ABC):
         """Model id and revision or checkpoint hash: part of every cache key and provenance."""
 
     @classmethod
+    def context_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        """The longest context (bars) checkpoint ``model`` accepts, read without loading its weights; equals the
+        loaded model's :attr:`max_context_length`. A fixed architecture returns its class attribute; families
+        whose limit depends on the checkpoint read its config.
+
+        Raises
+        ------
+        ModelLoadError
+            If the checkpoint's config cannot be found or read.
+        """
+        return cls.max_context_length
+
+    @classmethod
     def from_identity(cls, identity: dict[str, Any]) -> "Forecaster":
         """Load the model an :meth:`identity` names (``model_id`` and ``revision``).
 

@@ -62,6 +62,19 @@ class _ChronosForecaster(QuantileForecaster):
     def identity(self) -> dict[str, Any]:
         return {"family": self.family, **self._identity}
 
+    @classmethod
+    def context_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        """``chronos_config.context_length`` of the checkpoint's ``config.json`` (the pipelines'
+        ``model_context_length``)."""
+        family = FAMILIES[cls.family]
+        config = checkpoints.checkpoint_config(model or family.default_model, revision, family.flag,
+                                               family.default_model, "the pipeline's save_pretrained")
+        try:
+            return int(config["chronos_config"]["context_length"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{family.flag} {model!r}: its config.json has no chronos_config.context_length; "
+                                 "it is not a Chronos checkpoint") from e
+
     def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         """Windows per forward pass: as many as half the memory budget holds (float32 activations)."""
         c = self.pipeline.model.config

@@ -106,6 +106,20 @@ class FracastForecaster(QuantileForecaster):
         self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(
             self.device, sum(module_bytes(m.core, m.head) for m in self.models.values()))
 
+    @classmethod
+    def context_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        """``model.W`` of the release's ``config.json`` (``FracastModel.context_length``)."""
+        model = model or FRACAST_BUNDLED
+        if model == FRACAST_BUNDLED:
+            config = json.loads((resources.files("fracast.weights") / "config.json").read_text())
+        else:
+            config = checkpoints.checkpoint_config(model, revision, FAMILY.flag, FRACAST_HUB_ID, "a Fracast release")
+        try:
+            return int(config["model"]["W"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{FAMILY.flag} {model!r}: its config.json has no model.W; it is not a Fracast "
+                                 "release") from e
+
     def identity(self) -> dict[str, Any]:
         """Model id (and hub revision), the package version, ``checkpoint_files``: the SHA-256 of every release
         file (:data:`RELEASE_FILES`: ``config.json``, ``model.safetensors`` for ``fp32``, ``model.int8.safetensors``

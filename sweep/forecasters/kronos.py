@@ -109,6 +109,12 @@ class KronosForecaster(Forecaster):
         return {"family": self.family, **self.checkpoint.identity}
 
     @classmethod
+    def context_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        from ..kronos.card import kronos_context_limit
+
+        return kronos_context_limit(model or DEFAULT_KRONOS_MODEL)
+
+    @classmethod
     def from_identity(cls, identity: dict[str, Any]) -> "KronosForecaster":
         return cls(identity["model_id"], identity.get("tokenizer_id"), revision=identity.get("revision"),
                    max_context=identity.get("max_context"))

@@ -8,6 +8,7 @@ the family's module when a model is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from importlib import import_module
 from itertools import product
 from typing import Any, Callable
@@ -16,7 +17,7 @@ from ..errors import ConfigError
 from ..kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
                            check_kronos_sampling)
 
-__all__ = ["Family", "FamilyDefault", "FAMILIES", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
+__all__ = ["Family", "FamilyDefault", "CheckpointKind", "FAMILIES", "register", "unregister", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
            "get_family", "variant_label"]
 
 
@@ -52,6 +53,36 @@ class FamilyDefault:
 
 
 @dataclass(frozen=True)
+class CheckpointKind:
+    """The folder a family's training job writes (read by :mod:`sweep.checkpoint_output`).
+
+    Attributes
+    ----------
+    label : str
+        Name in messages, e.g. ``"Toto"``.
+    command : str
+        The job that writes it, e.g. ``"tototraining"`` (the family's :attr:`Family.trainer`).
+    files, folders : tuple of str
+        Entries every such checkpoint has.
+    extra : tuple of str
+        Glob patterns of further entries the job may write (e.g. sharded weights).
+    signature : tuple of (str, str, object)
+        ``(json file, key, value)``: the file holds ``key``, equal to ``value`` unless ``value`` is ``None``.
+    """
+
+    label: str
+    command: str
+    files: tuple[str, ...]
+    folders: tuple[str, ...]
+    extra: tuple[str, ...]
+    signature: tuple[str, str, object]
+
+    def owns(self, name: str) -> bool:
+        """Whether the job writes an entry called ``name``."""
+        return name in self.files or name in self.folders or any(fnmatch(name, p) for p in self.extra)
+
+
+@dataclass(frozen=True)
 class Family:
     """A model family.
 
@@ -78,6 +109,9 @@ class Family:
         that is documented (read by :mod:`sweep.overlap`).
     trainer : str or None
         Package of its fine-tuning job (``--finetune``); None when the project has none.
+    checkpoint : CheckpointKind or None
+        The folder :attr:`trainer` writes (given with a trainer), so no other job overwrites it and no other
+        family's flag loads it.
     default : FamilyDefault or None
         Its documented untuned config: every study is warm-started with it and every candidate is compared
         with it on the test windows.
@@ -106,12 +140,19 @@ class Family:
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     pretraining_cutoffs: dict[str, tuple[str | None, str]] = field(default_factory=dict, hash=False)
     trainer: str | None = None
+    checkpoint: CheckpointKind | None = field(default=None, hash=False)
     default: FamilyDefault | None = field(default=None, hash=False)
     num_samples: tuple[int, ...] = NUM_SAMPLES
     space: str | None = None
     sampling_rules: Callable[[dict[str, Any]], None] | None = field(default=None, hash=False, compare=False)
     options: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
     flag_help: str = "hub id or checkpoint folder"
+
+    def __post_init__(self):
+        if (self.trainer is None) != (self.checkpoint is None) or (self.checkpoint and
+                                                                    self.checkpoint.command != self.trainer):
+            raise ValueError(f"family {self.name!r}: a trainer ({self.trainer!r}) and the checkpoint it writes "
+                             f"({self.checkpoint!r}) go together, and the checkpoint names that trainer")
 
     def forecaster_class(self):
         """The forecaster class (imports the family's module, and with it torch)."""
@@ -127,6 +168,18 @@ class Family:
         """
         cls = self.forecaster_class()
         return cls() if self.flag is None else cls(model or self.default_model, **kwargs)
+
+    def context_limit(self, model: str | None = None, **options: Any) -> int:
+        """The longest context (bars) of ``model`` (default :attr:`default_model`), read without loading weights
+        (:meth:`sweep.forecasters.base.Forecaster.context_limit`; imports the family's module).
+
+        Raises
+        ------
+        ModelLoadError
+            If the checkpoint's config cannot be found or read.
+        """
+        cls = self.forecaster_class()
+        return cls.context_limit() if self.flag is None else cls.context_limit(model or self.default_model, **options)
 
     def choice(self, sampling: dict[str, Any], key: str) -> str:
         """The config's choice for ``key`` (one of :attr:`choices`), or its default (the first)."""
@@ -173,6 +226,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("toto", "sweep.forecasters.toto", "TotoForecaster", flag="--toto-model",
            flag_help="Hugging Face id or local checkpoint folder",
            default_model="Datadog/Toto-Open-Base-1.0", trainer="tototraining",
+           # the Toto constructor arguments (``scaler_cls`` is Toto's own) and training.json
+           checkpoint=CheckpointKind("Toto", "tototraining", ("config.json", "model.safetensors", "training.json"),
+                                     (), (), ("config.json", "scaler_cls", None)),
            pretraining_cutoffs={"Datadog/Toto-Open-Base-1.0": _TOTO_PRETRAINING},
            default=FamilyDefault(
                "toto", context_length=4096, num_samples=256, aggregate="median",
@@ -180,6 +236,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "the median of the samples as the point forecast")),
     Family("kronos", "sweep.forecasters.kronos", "KronosForecaster", flag="--kronos-model",
            default_model=DEFAULT_KRONOS_MODEL, trainer="kronostraining",
+           # kronos.json beside the two modules' folders
+           checkpoint=CheckpointKind("Kronos", "kronostraining", ("kronos.json",), ("tokenizer", "predictor"), (),
+                                     ("kronos.json", "max_context", None)),
            pretraining_cutoffs={model: KRONOS_PRETRAINING for model in KRONOS_CARD},
            num_samples=KRONOS_NUM_SAMPLES, space="sweep.space:KronosSpace", sampling_rules=check_kronos_sampling,
            flag_help="Kronos predictor: hub id, checkpoint folder or kronostraining output",
@@ -199,6 +258,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("chronos2", "sweep.forecasters.chronos", "Chronos2Forecaster", output="quantiles",
            flag="--chronos2-model", default_model="amazon/chronos-2", choices={"inputs": ("close", "covariates")},
            trainer="chronostraining",
+           # Chronos2Pipeline.save_pretrained (weights possibly sharded) and training.json
+           checkpoint=CheckpointKind("Chronos-2", "chronostraining", ("config.json", "training.json"), (),
+                                     ("model*.safetensors", "model.safetensors.index.json"),
+                                     ("config.json", "chronos_pipeline_class", "Chronos2Pipeline")),
            default=FamilyDefault(
                "chronos2", context_length=8192, num_samples=1, aggregate="median", sampling={"inputs": "close"},
                source="chronos-forecasting 2.3 Chronos2Pipeline.predict defaults: the model's full context "
@@ -237,6 +300,34 @@ def variant_label(family: str) -> str:
 
 #: Fine-tuned variants: study label -> family (``--finetune``).
 VARIANTS: dict[str, str] = {variant_label(name): name for name, f in FAMILIES.items() if f.trainer}
+
+
+def register(family: Family) -> Family:
+    """Add ``family`` to :data:`FAMILIES` (and its fine-tuned variant to :data:`VARIANTS`) at run time: a family
+    defined outside this module (a plugin, a test) then has its ``--models`` choice, its flags, its space,
+    its default and its loading, as the built-in ones do (they all read the registry live).
+
+    Raises
+    ------
+    ConfigError
+        If a family or variant of that name is registered already, or ``family.output`` is neither
+        ``"samples"`` nor ``"quantiles"``.
+    """
+    if family.name in FAMILIES or family.name in VARIANTS:
+        raise ConfigError(f"model family {family.name!r} is registered already")
+    if family.output not in ("samples", "quantiles"):
+        raise ConfigError(f"model family {family.name!r}: output {family.output!r} is neither 'samples' nor "
+                          "'quantiles'")
+    FAMILIES[family.name] = family
+    if family.trainer:
+        VARIANTS[variant_label(family.name)] = family.name
+    return family
+
+
+def unregister(name: str) -> None:
+    """Remove family ``name`` (and its variant) from the registry; the inverse of :func:`register`."""
+    FAMILIES.pop(name, None)
+    VARIANTS.pop(variant_label(name), None)
 
 
 def family_of(label: str) -> str:

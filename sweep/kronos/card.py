@@ -3,12 +3,14 @@ configs)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelLoadError
 
 __all__ = ["DEFAULT_KRONOS_MODEL", "DEFAULT_KRONOS_TOKENIZER", "MODEL_CARD", "DEFAULT_MAX_CONTEXT", "TRAINED_METADATA",
-           "PRETRAINING", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
+           "trained_record", "kronos_context_limit", "PRETRAINING", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
 
 DEFAULT_KRONOS_MODEL = "NeoQuasar/Kronos-small"
 DEFAULT_KRONOS_TOKENIZER = "NeoQuasar/Kronos-Tokenizer-base"
@@ -26,6 +28,30 @@ PRETRAINING = ("2024-06-30", "Kronos paper (Shi et al., 2025, 'Kronos: A Foundat
 DEFAULT_MAX_CONTEXT = 512
 #: Metadata file of a ``python -m kronostraining`` output folder (beside ``tokenizer/`` and ``predictor/``).
 TRAINED_METADATA = "kronos.json"
+
+
+def trained_record(model: str, flag: str = "--kronos-model") -> dict[str, Any] | None:
+    """The :data:`TRAINED_METADATA` of a ``python -m kronostraining`` folder ``model``, or None for anything else.
+
+    Raises
+    ------
+    ModelLoadError
+        If the file is not valid JSON (the message names ``flag``).
+    """
+    path = Path(model).expanduser() / TRAINED_METADATA
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelLoadError(f"{flag}: {path} is not valid JSON ({e}); re-run kronostraining") from e
+
+
+def kronos_context_limit(model: str, flag: str = "--kronos-model") -> int:
+    """The longest context (bars) of predictor ``model``: a trained folder's ``max_context``, the model card's,
+    else :data:`DEFAULT_MAX_CONTEXT`; read without loading weights."""
+    trained = trained_record(model, flag) or {}
+    return int(trained.get("max_context") or MODEL_CARD.get(model, {}).get("max_context", DEFAULT_MAX_CONTEXT))
 
 
 #: Keys of a Kronos config's ``sampling`` dict.

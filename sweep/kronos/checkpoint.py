@@ -20,7 +20,8 @@ from torch import nn
 from ..checkpoints import file_sha256, resolve_checkpoint
 from ..errors import ModelLoadError
 from ..store import staged_folder
-from .card import DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, DEFAULT_MAX_CONTEXT, MODEL_CARD, TRAINED_METADATA
+from .card import (DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, MODEL_CARD, TRAINED_METADATA, kronos_context_limit,
+                   trained_record)
 from .model import MODEL_CONFIG_KEYS, Kronos
 from .tokenizer import TOKENIZER_CONFIG_KEYS, KronosTokenizer
 
@@ -113,16 +114,6 @@ class KronosCheckpoint:
         self.model, self.tokenizer, self.max_context, self.identity = model, tokenizer, max_context, identity
 
 
-def _trained_folder(model: str, flag: str = "--kronos-model") -> dict[str, Any] | None:
-    path = Path(model).expanduser() / TRAINED_METADATA
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ModelLoadError(f"{flag}: {path} is not valid JSON ({e}); re-run kronostraining") from e
-
-
 def _trained_identity(base: Path, predictor: dict[str, Any]) -> dict[str, Any]:
     """The identity of a ``python -m kronostraining`` folder named as a whole: the folder, and the hashes of its
     ``kronos.json`` (max context) and of the predictor's files (``predictor/config.json``, ...)."""
@@ -159,7 +150,7 @@ def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None,
         token sizes differ from the predictor's.
     """
     model_flag, tokenizer_flag = flags
-    trained = _trained_folder(model, model_flag)
+    trained = trained_record(model, model_flag)
     base = Path(model).expanduser()
     model_source = str(base / "predictor") if trained else model
     tokenizer = tokenizer or (str(base / "tokenizer") if trained else MODEL_CARD.get(model, {}).get("tokenizer"))
@@ -176,8 +167,7 @@ def load_kronos(model: str = DEFAULT_KRONOS_MODEL, tokenizer: str | None = None,
     if sizes != (codec.s1_bits, codec.s2_bits):
         raise ModelLoadError(f"{tokenizer_flag} {tokenizer!r} makes (s1_bits, s2_bits) = {(codec.s1_bits, codec.s2_bits)} "
                              f"but {model_flag} {model!r} expects {sizes}; pass the tokenizer it was trained with")
-    max_context = max_context or (trained or {}).get("max_context") or MODEL_CARD.get(model, {}).get(
-        "max_context", DEFAULT_MAX_CONTEXT)
+    max_context = max_context or kronos_context_limit(model, model_flag)
     if trained:
         model_identity = _trained_identity(base, model_identity)
     identity = {"model_id": model_identity.pop("model_id"), **model_identity,
