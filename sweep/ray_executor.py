@@ -29,17 +29,31 @@ from .cache import SampleCache
 from .faults import storage_faults
 from .errors import ConfigError, TrialError
 from .forecasters.base import Forecaster
-from .study import Objective, Progress, StudyJob, StudyOutcome, make_storage, open_job_study, outcome_of
+from .study import (SOURCE_ATTR, Objective, Progress, StudyJob, StudyOutcome, make_storage, open_job_study,
+                    outcome_of)
 
 __all__ = ["RayExecutor", "StudyWorker", "worker_pass"]
 
 logger = logging.getLogger(__name__)
 
 WORKER_ATTR = "worker"
+#: The Ray node a trial ran on (hex node id; None outside Ray).
+NODE_ATTR = "worker_node"
+#: The number of the trial a dead worker left, on the trial that re-runs its parameters.
+RETRY_ATTR = "retry_of"
+#: What a re-run keeps of the lost trial's attributes: where its config came from.
+CARRIED_ATTRS = (SOURCE_ATTR, "production")
 POLL_S = 1.0
 MAX_REPLACEMENTS = 8
 #: Seconds to wait for a TCP connection to --ray-address before refusing it.
 CONNECT_TIMEOUT_S = 5.0
+
+
+def _node_id() -> str | None:
+    """The Ray node this process runs on, or None when Ray is not running here."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
 def _count(study: optuna.Study, *states: TrialState) -> int:
@@ -92,7 +106,7 @@ def worker_pass(job: StudyJob, objective: Objective, worker_id: str) -> int:
     study = optuna.load_study(study_name=job.name, storage=make_storage(job.storage))
     study.sampler = optuna.samplers.TPESampler(seed=job.seed + _count(study) + zlib.crc32(worker_id.encode()) % 10_000)
     target = job.target_trials()
-    tag = {WORKER_ATTR: worker_id, "worker_pid": os.getpid()}
+    tag = {WORKER_ATTR: worker_id, "worker_pid": os.getpid(), NODE_ATTR: _node_id()}
 
     def tagged(trial: optuna.Trial):
         for key, value in tag.items():
@@ -107,12 +121,17 @@ def worker_pass(job: StudyJob, objective: Objective, worker_id: str) -> int:
 
 
 def fail_trials_of(study: optuna.Study, worker_id: str) -> int:
-    """Mark the RUNNING trials of a dead worker FAIL; returns how many."""
+    """Mark the RUNNING trials of a dead worker FAIL and enqueue each one's parameters again (the worker failed,
+    not the config, so the study re-runs it, as Optuna's RDB heartbeat does), recording
+    ``user_attrs["retry_of"]``; returns how many failed."""
     orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                if t.user_attrs.get(WORKER_ATTR) == worker_id]
     for trial in orphans:
         study._storage.set_trial_user_attr(trial._trial_id, "error", f"interrupted: worker {worker_id} died")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if trial.params:  # none when it died before suggesting: the sampler's next trial replaces it
+            kept = {k: v for k, v in trial.user_attrs.items() if k in CARRIED_ATTRS}
+            study.enqueue_trial(trial.params, user_attrs={**kept, RETRY_ATTR: trial.number})
     return len(orphans)
 
 
@@ -212,7 +231,8 @@ class RayExecutor:
         ray = self._connect()
         progress = progress or Progress()
         studies = self._prepare(jobs, progress)
-        actor_class = ray.remote(num_cpus=1, num_gpus=self.gpus_per_worker)(StudyWorker)
+        # SPREAD: one actor per node first, so a lost node takes as few workers (and their trials) as it can
+        actor_class = ray.remote(num_cpus=1, num_gpus=self.gpus_per_worker, scheduling_strategy="SPREAD")(StudyWorker)
         jobs_ref = ray.put(jobs)
         running: dict[Any, tuple[str, int, int, Any]] = {}  # ref -> (worker id, slot, generation, actor)
 

@@ -172,3 +172,68 @@ def test_when_a_pooled_sweep_runs_on_ray_actors_then_every_symbol_gets_the_poole
     assert all(set(t.user_attrs["validation_by_symbol"]) == {"TEST", "TEST2"} for t in complete)
     docs = [json.loads((tmp_path / f"hp/candidates/pool-ray/{s}.json").read_text()) for s in ("TEST", "TEST2")]
     assert docs[0]["config"] == docs[1]["config"] and {d["selection"]["scope"] for d in docs} == {"pooled"}
+
+
+@pytest.fixture
+def three_nodes():
+    """A real three-node Ray cluster (``ray.cluster_utils.Cluster``): a head with no CPU for actors and two worker
+    nodes of 2 CPUs each, whose loss the head notices within about a second."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "_system_config": {
+        "health_check_initial_delay_ms": 0, "health_check_period_ms": 200, "health_check_failure_threshold": 3}})
+    workers = [cluster.add_node(num_cpus=2) for _ in range(2)]
+    cluster.wait_for_nodes()
+    yield cluster, workers
+    cluster.shutdown()
+
+
+def test_node_loss_when_a_worker_node_is_lost_mid_sweep_then_its_actors_are_replaced_and_the_budget_completes(
+        data_dir, slow_toto_dir, tmp_path, three_nodes):
+    cluster, workers = three_nodes
+    n_trials = 100  # enough left after the loss for the replacement actor to load its model and run trials
+    journal = tmp_path / "runs" / "r" / "optuna.journal"
+    command = [*_command(data_dir, slow_toto_dir, tmp_path, n_trials), "--ray-address", cluster.address]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def running_on_a_worker_node():
+        try:
+            study = optuna.load_study(study_name="TEST.toto", storage=make_storage(journal))
+        except KeyError:
+            return None
+        trials = study.get_trials(deepcopy=False)
+        if sum(t.state == TrialState.COMPLETE for t in trials) < 3:
+            return None
+        nodes = {t.user_attrs.get("worker_node") for t in trials}
+        if not all(w.node_id in nodes for w in workers):  # SPREAD: both nodes have run trials
+            return None
+        return next((t for t in trials if t.state == TrialState.RUNNING), None)
+
+    _wait(lambda: running_on_a_worker_node() is not None, process)
+    victim = running_on_a_worker_node()
+    assert victim is not None, "the sweep ended before a node could be removed"
+    lost = next(w for w in workers if w.node_id == victim.user_attrs["worker_node"])
+    survivor = next(w for w in workers if w is not lost)
+    before = _completed(journal, "TEST.toto")
+    cluster.remove_node(lost, allow_graceful=False)
+    _stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+
+    study = optuna.load_study(study_name="TEST.toto", storage=make_storage(journal))
+    after = _completed(journal, "TEST.toto")
+    assert n_trials <= len(after) <= n_trials + 2  # the budget, plus at most one race per worker
+    assert all(after[number] == value for number, value in before.items())  # nothing completed was lost
+    assert len(after) == len(set(after))
+    interrupted = [t for t in study.trials if t.state == TrialState.FAIL and "died" in t.user_attrs.get("error", "")]
+    assert interrupted and all(t.user_attrs["worker_node"] == lost.node_id for t in interrupted)
+    retried = {t.user_attrs["retry_of"]: t for t in study.trials if "retry_of" in t.user_attrs}
+    for trial in (t for t in interrupted if t.params):  # each re-run with the same parameters on the node left
+        again = retried[trial.number]
+        assert again.state == TrialState.COMPLETE and again.params == trial.params
+        assert again.user_attrs["worker_node"] == survivor.node_id
+    replacements = {t.user_attrs["worker"] for t in study.trials if t.user_attrs["worker"].endswith("-g1")}
+    assert replacements, f"the lost actor was not replaced: {stderr}"
+    assert {t.user_attrs["worker_node"] for t in study.trials if t.user_attrs["worker"] in replacements} == {
+        survivor.node_id}
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    assert (tmp_path / "hp" / "candidates" / "r" / "TEST.json").is_file()

@@ -1,0 +1,88 @@
+"""docs/nightly.md is run as written: a cluster started with ``ray start --head``, the nightly command submitted
+through the Ray Jobs API (``ray job submit``), on PostgreSQL when a server is up (as in CI), else on a journal."""
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+NIGHTLY = REPO / "docs" / "nightly.md"
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bash_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", markdown, flags=re.S)
+
+
+def _submit_block() -> str:
+    """The first block of the page that submits the nightly job."""
+    return next(block for block in _bash_blocks(NIGHTLY.read_text()) if block.lstrip().startswith("RUN_ID="))
+
+
+@pytest.fixture
+def nightly_storage(request, tmp_path):
+    """``$SWEEP_STORAGE``: a fresh PostgreSQL database when a server is up, else a journal file."""
+    if os.environ.get("SWEEP_TEST_POSTGRES_URL") or os.environ.get("SWEEP_REQUIRE_POSTGRES"):
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "studies.journal")
+
+
+@pytest.fixture
+def head_node(tmp_path):
+    """``ray start --head`` as docs/nightly.md starts it (token authentication on), on free ports; ``--block``
+    keeps it a child of this test, so stopping it stops only this cluster."""
+    gcs, dashboard = _free_port(), _free_port()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    env.pop("RAY_ADDRESS", None)
+    head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", "2", "--port", str(gcs),
+                             "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and head.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", dashboard), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    assert head.poll() is None, head.stderr.read()
+    yield env, dashboard
+    head.terminate()
+    try:
+        head.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        head.kill()
+
+
+def test_jobs_api_when_the_nightly_command_is_submitted_as_documented_then_both_symbols_get_candidates(
+        head_node, nightly_storage, tiny_toto_dir, tiny_kronos_dir, tmp_path):
+    env, dashboard = head_node
+    block = (_submit_block().replace("http://127.0.0.1:8265", f"http://127.0.0.1:{dashboard}")
+             .replace("/tmp/e2e/toto", str(tiny_toto_dir)).replace("/tmp/e2e/kronos", str(tiny_kronos_dir))
+             .replace("/tmp/nightly", str(tmp_path / "nightly")))
+    assert "--storage \"$SWEEP_STORAGE\"" in block and "--executor ray --ray-address auto" in block
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=REPO, capture_output=True, text=True,
+                          timeout=900, env={**env, "SWEEP_STORAGE": nightly_storage})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "succeeded" in done.stdout + done.stderr
+    (run,) = (tmp_path / "nightly/hyperparams/candidates").iterdir()
+    assert sorted(p.name for p in run.glob("*.json")) == ["BTCUSD.json", "ETHUSD.json"]
+    assert sorted(p.name for p in (tmp_path / "nightly/hyperparams/best").glob("*.json")) == ["BTCUSD.json",
+                                                                                              "ETHUSD.json"]
+    shutil.rmtree(tmp_path / "nightly")  # the cluster's job logs stay under its own temp folder
