@@ -68,6 +68,11 @@ def head_node(tmp_path):
         head.wait(timeout=60)
     except subprocess.TimeoutExpired:
         head.kill()
+    from ray._common.utils import reset_ray_address
+    from ray._private.utils import read_ray_address
+
+    if (read_ray_address() or "").endswith(f":{gcs}"):  # as `ray stop` does: a later ray.init() would wait for it
+        reset_ray_address()
 
 
 def test_jobs_api_when_the_nightly_command_is_submitted_as_documented_then_both_symbols_get_candidates(
