@@ -12,6 +12,7 @@ from .kronos.card import KRONOS_SAMPLING_KEYS, check_kronos_sampling
 
 __all__ = ["ForecastConfig", "KRONOS_SAMPLING_KEYS", "check_kronos_sampling"]
 
+
 @dataclass(frozen=True)
 class ForecastConfig:
     """Statistical settings of one forecaster (speed settings are chosen automatically elsewhere).

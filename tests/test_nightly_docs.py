@@ -42,6 +42,21 @@ def nightly_storage(request, tmp_path):
     return str(tmp_path / "studies.journal")
 
 
+def _wait_for_job_agent(head: subprocess.Popen, env: dict[str, str], dashboard: int, timeout_s: float = 180) -> None:
+    """Wait until the head accepts jobs: its dashboard answers before its job agent has started, and until then
+    ``ray job submit`` fails with "No available agent to submit job" (docs/nightly.md says so too)."""
+    deadline, probe = time.time() + timeout_s, None
+    while time.time() < deadline and head.poll() is None:
+        probe = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{dashboard}",
+                                "--", "true"], env=env, capture_output=True, text=True, timeout=120)
+        if probe.returncode == 0:
+            return
+        time.sleep(1)
+    assert head.poll() is None, head.stderr.read()
+    pytest.fail(f"the head never accepted a job: {probe.stdout[-2000:] if probe else ''}"
+                f"{probe.stderr[-2000:] if probe else ''}")
+
+
 @pytest.fixture
 def head_node(tmp_path):
     """``ray start --head`` as docs/nightly.md starts it (token authentication on), on free ports; ``--block``
@@ -54,14 +69,7 @@ def head_node(tmp_path):
                              "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
                              "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, cwd=tmp_path)
-    deadline = time.time() + 120
-    while time.time() < deadline and head.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", dashboard), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    assert head.poll() is None, head.stderr.read()
+    _wait_for_job_agent(head, env, dashboard)
     yield env, dashboard
     head.terminate()
     try:

@@ -17,7 +17,8 @@ from ..errors import ConfigError
 from ..kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
                            check_kronos_sampling)
 
-__all__ = ["Family", "FamilyDefault", "CheckpointKind", "FAMILIES", "register", "unregister", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
+__all__ = ["Family", "FamilyDefault", "CheckpointKind", "FAMILIES", "register", "unregister", "NUM_SAMPLES",
+           "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
            "get_family", "variant_label"]
 
 
@@ -129,6 +130,11 @@ class Family:
         as ``<name>_id``.
     flag_help : str
         What :attr:`flag` accepts (shown by ``--help``).
+
+    Raises
+    ------
+    ValueError
+        If only one of :attr:`trainer` and :attr:`checkpoint` is given, or the checkpoint names another trainer.
     """
 
     name: str
