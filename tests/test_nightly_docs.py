@@ -59,27 +59,39 @@ def _wait_for_job_agent(head: subprocess.Popen, env: dict[str, str], dashboard: 
 
 @pytest.fixture
 def head_node(tmp_path):
-    """``ray start --head`` as docs/nightly.md starts it (token authentication on), on free ports; ``--block``
-    keeps it a child of this test, so stopping it stops only this cluster."""
+    """``ray start --head`` as docs/nightly.md starts it (token authentication on), every port free (another Ray
+    instance of this test session holds the defaults); ``--block`` keeps it a child of this test, so stopping it
+    stops only this cluster."""
     gcs, dashboard = _free_port(), _free_port()
+    ports = {flag: str(_free_port()) for flag in ("--ray-client-server-port", "--dashboard-agent-listen-port",
+                                                  "--dashboard-agent-grpc-port", "--runtime-env-agent-port",
+                                                  "--metrics-export-port")}
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     env.pop("RAY_ADDRESS", None)
     head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", "2", "--port", str(gcs),
                              "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
-                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, cwd=tmp_path)
-    _wait_for_job_agent(head, env, dashboard)
-    yield env, dashboard
+                             *(arg for item in ports.items() for arg in item), "--disable-usage-stats"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        _wait_for_job_agent(head, env, dashboard)
+        yield env, dashboard
+    finally:
+        _stop(head, gcs)
+
+
+def _stop(head: subprocess.Popen, gcs: int) -> None:
+    """Stop the head and remove the address file it leaves (as `ray stop` does), or a later ``ray.init()``
+    would wait for this cluster."""
+    from ray._common.utils import reset_ray_address
+    from ray._private.utils import read_ray_address
+
     head.terminate()
     try:
         head.wait(timeout=60)
     except subprocess.TimeoutExpired:
         head.kill()
-    from ray._common.utils import reset_ray_address
-    from ray._private.utils import read_ray_address
-
-    if (read_ray_address() or "").endswith(f":{gcs}"):  # as `ray stop` does: a later ray.init() would wait for it
+    if (read_ray_address() or "").endswith(f":{gcs}"):
         reset_ray_address()
 
 
