@@ -20,7 +20,8 @@ from .errors import ConfigError
 from .forecasters.registry import FAMILIES, CheckpointKind
 from .store import check_output_folder
 
-__all__ = ["CheckpointKind", "checkpoint_kinds", "checkpoint_kind_of", "check_output", "check_init_is_not_output", "check_init"]
+__all__ = ["CheckpointKind", "checkpoint_kinds", "checkpoint_kind_of", "check_output", "check_init_is_not_output",
+           "check_init"]
 
 #: How many entries of a refused folder its message lists.
 LISTED_ENTRIES = 5

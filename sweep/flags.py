@@ -28,13 +28,15 @@ __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID", "flagged_families", "conso
            "exit_code_of"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
-#: Families with a checkpoint flag (every one but persistence).
-def flagged_families() -> list:
-    """Every registered family with a checkpoint flag (read live, so a family registered at run time has its flag)."""
-    return [f for f in FAMILIES.values() if f.flag]
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs and pipes
 TABLE_WIDTH_WHEN_PIPED = 180
 logger = logging.getLogger(__name__)
+
+
+def flagged_families() -> list:
+    """Every registered family with a checkpoint flag, every one but persistence (read live, so a family
+    registered at run time has its flag)."""
+    return [f for f in FAMILIES.values() if f.flag]
 
 
 def table_console() -> Console:

@@ -24,7 +24,8 @@ from .forecasters.registry import FAMILIES, KRONOS_NUM_SAMPLES, NUM_SAMPLES, Fam
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
            "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "Space", "SampleSpace", "QuantileSpace", "KronosSpace",
-           "PersistenceSpace", "space_of", "n_max_samples", "space_size", "FamilyDefault", "default_config", "params_of", "context_choices"]
+           "PersistenceSpace", "space_of", "n_max_samples", "space_size", "FamilyDefault", "default_config",
+           "params_of", "context_choices"]
 
 CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 #: Sampling grids around upstream's defaults (``KronosPredictor.predict``: T=1.0, top_k=0,
@@ -79,11 +80,7 @@ class SampleSpace:
             num_samples=trial.suggest_categorical("num_samples", list(self.num_samples)),
             aggregate=trial.suggest_categorical("aggregate", list(AGGREGATIONS)),
             seed=seed,
-            **self._sampling(trial),
         )
-
-    def _sampling(self, trial: optuna.Trial) -> dict[str, Any]:
-        return {}
 
     def size(self, max_context_length: int) -> int:
         return len(context_choices(max_context_length)) * len(self.num_samples) * len(AGGREGATIONS)
@@ -202,7 +199,6 @@ def space_of(family: str) -> Space:
     return (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
 
 
-
 def n_max_samples(family: str) -> int:
     """Paths the sample cache draws per inference: the largest ``num_samples`` the space can ask for."""
     return 1 if FAMILIES[family].output == "quantiles" else max(FAMILIES[family].num_samples)
@@ -225,7 +221,8 @@ def default_config(family: str, max_context_length: int, seed: int = 0) -> Forec
     """
     d = FAMILIES[family].default if family in FAMILIES else None
     if d is None:
-        raise ConfigError(f"model family {family!r} has no documented default; known: {sorted(n for n, f in FAMILIES.items() if f.default)}")
+        known = sorted(name for name, f in FAMILIES.items() if f.default)
+        raise ConfigError(f"model family {family!r} has no documented default; known: {known}")
     searched = "context_length" in space_of(family).grids(max_context_length)  # persistence has no context to fit
     context = d.context_length if not searched else max(
         c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))
