@@ -8,16 +8,14 @@ default and persistence are then scored on the fold's test origins, which no
 selection of that fold saw. The gains over the folds say whether tuning helps
 at all on this data, with the search accounted for.
 
-Inference is shared across folds: every (model, context, sampling, seed) a study
-tries is drawn once over the union of all folds' validation origins
-(``StudyJob.origin_universe``), and the selected and default configs once over
-the union of all folds' test origins; each fold slices its rows from the sample
-cache. A config that several folds try (every Toto context, every Kronos
-encoding) is inferred once for all of them.
+Inference is shared, never wider than a fold needs: the sample cache keeps one row per
+forecast origin (:mod:`sweep.cache`), so a config that a fold tries is drawn on that
+fold's origins only, and an origin that two requests share (a fold's validation origins
+that an earlier fold's test period or study already drew) is drawn once.
 
 With ``--selection per-symbol pooled`` each fold runs both selection scopes
-(:mod:`sweep.selection`) on the same shared draws: a pooled study's trials hit the
-cache entries the per-symbol studies of the same configs filled. The summary then
+(:mod:`sweep.selection`) on the same rows: a pooled study's trials hit the cache rows
+the per-symbol studies of the same configs drew. The summary then
 gives each scope's gains and the paired gain of pooled over per-symbol selection on
 the same test origins: which scope generalised better, with its interval.
 
@@ -50,7 +48,7 @@ from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyJob
 from .study_job import PER_SYMBOL, POOLED, SCOPES, SymbolWindows
 from .warm_start import default_warm_start
-from .windows import Splits, origin_universe, walk_forward_splits
+from .windows import Splits, walk_forward_splits
 
 __all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "pooled_vs_per_symbol", "BACKTEST_FILE"]
 
@@ -302,19 +300,17 @@ def _summaries(results: list[FoldResult], scopes: tuple[str, ...], alpha: float,
     return summary
 
 
-def _fold_jobs(sweep: SweepSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
-               universes: dict[str, dict[str, np.ndarray]], k: int, recorded: dict[str, Any],
-               ceilings: dict[str, int]) -> list[StudyJob]:
+def _fold_jobs(sweep: SweepSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]], k: int,
+               recorded: dict[str, Any], ceilings: dict[str, int]) -> list[StudyJob]:
     """Fold ``k``'s studies in every selection scope, warm-started with the family default only."""
     common = dict(namespace=_fold_namespace(sweep, k), run_settings=recorded)
     starts = {label: (default_warm_start(sweep, label, ceiling),) for label, ceiling in ceilings.items()}
     jobs = []
     if PER_SYMBOL in sweep.selection:
-        jobs += [study_job(sweep, datasets[s], folds[s][k], label, ceiling, warm_start=starts[label],
-                           origin_universe=universes[s]["validation"], **common)
+        jobs += [study_job(sweep, datasets[s], folds[s][k], label, ceiling, warm_start=starts[label], **common)
                  for s in sweep.symbols for label, ceiling in ceilings.items()]
     if POOLED in sweep.selection:
-        pool = tuple(SymbolWindows(s, datasets[s], folds[s][k], universes[s]["validation"]) for s in sweep.symbols)
+        pool = tuple(SymbolWindows(s, datasets[s], folds[s][k]) for s in sweep.symbols)
         jobs += [pooled_job(sweep, pool, label, ceiling, warm_start=starts[label], **common)
                  for label, ceiling in ceilings.items()]
     return jobs
@@ -354,19 +350,17 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
 def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
               overlapping: list[str], executor: Executor | None, progress: Progress | None) -> dict[str, Any]:
     sweep = settings.sweep
-    universes = {s: {split: origin_universe(f, split) for split in ("validation", "test")} for s, f in folds.items()}
     recorded = run_settings_document(sweep, datasets, settings.folds)  # on every study, like the sweep's
     ceilings = context_ceilings(sweep)
     jobs = [job for k in range(settings.folds)
-            for job in _fold_jobs(sweep, datasets, folds, universes, k, recorded, ceilings)]
+            for job in _fold_jobs(sweep, datasets, folds, k, recorded, ceilings)]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)
     cache = SampleCache(sweep.run_dir / "cache", enabled=sweep.use_cache)
     results = []
     for k in range(settings.folds):
         fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
-        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, ceilings, sweep.alpha, sweep.seed,
-                               universes[s])
+        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, ceilings, sweep.alpha, sweep.seed)
                     for s in sweep.symbols}
         for scope in sweep.selection:
             chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold])
@@ -381,9 +375,8 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
                 "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},
                 "overlap": overlapping, "folds": [r.row() for r in results],
                 "summary": _summaries(results, sweep.selection, sweep.alpha, sweep.seed),
-                "inference": {"shared_origins": {s: {split: len(o) for split, o in u.items()}
-                                                 for s, u in universes.items()},
-                              "scoring_cache": {"hits": cache.hits, "misses": cache.misses}},
+                "inference": {"scoring_cache": {"hits": cache.hits, "misses": cache.misses,
+                                                "drawn_origins": cache.drawn_origins}},
                 "provenance": {"sweep_version": __version__, "git_commit": git_commit(),
                                "data": {s: {"path": str(d.path), "fingerprint": d.fingerprint} for s, d in
                                         datasets.items()}, "seed": sweep.seed, "created_at": utc_now()}}

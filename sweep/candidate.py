@@ -59,9 +59,6 @@ class Scoring:
         Level of the paired tests and the MCS.
     seed : int
         Bootstrap seed.
-    universes : dict or None
-        ``{"validation": ..., "test": ...}`` origins inference is drawn over once for each role
-        (walk-forward folds); see :func:`sweep.evaluate.draw_samples`.
     """
 
     data: OHLCVData
@@ -71,7 +68,6 @@ class Scoring:
     context_ceilings: dict[str, int]
     alpha: float = 0.05
     seed: int = 0
-    universes: dict[str, np.ndarray] | None = None
 
     @property
     def horizon(self) -> int:
@@ -82,14 +78,12 @@ class Scoring:
         """Test origins per day of bars (24 for hourly bars at test stride 1)."""
         return self.splits.spec.test_origins_per_day(self.data.freq.total_seconds())
 
-    def universe(self, split: str) -> np.ndarray | None:
-        """Origins the ``split`` forecasts are drawn over (None: the split's own origins)."""
-        return None if self.universes is None else self.universes[split]
-
     def evaluate(self, label: str, config: ForecastConfig, split: str) -> EvaluationResult:
-        """Metrics of ``config`` on the ``split`` origins, through the study's cache entries."""
+        """Metrics of ``config`` on the ``split`` origins, through the study's cache entries. Test origins are drawn
+        at the config's own ``num_samples`` (no trial searches them, so no other count is ever asked there)."""
+        n_max = n_max_samples(family_of(label)) if split == "validation" else None
         return evaluate(self.forecaster_of(label), config, self.data, self.splits.origins(split), self.horizon,
-                        self.cache, n_max_samples(family_of(label)), universe=self.universe(split))
+                        self.cache, n_max)
 
 
 def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], EvaluationResult]:
@@ -287,12 +281,11 @@ def fit_ensemble(scoring: Scoring, method: str, done: list[StudyOutcome]) -> Fit
     data, splits, horizon = scoring.data, scoring.splits, scoring.horizon
     members = [Member(o.model, scoring.forecaster_of(o.model), o.config, n_max_samples(family_of(o.model)))
                for o in done]
-    validation = [member_forecast(m, data, splits.validation_origins, horizon, scoring.cache,
-                                  scoring.universe("validation")) for m in members]
+    validation = [member_forecast(m, data, splits.validation_origins, horizon, scoring.cache) for m in members]
     weights = fit_weights(method, validation, data, splits.validation_origins, horizon)
     active = [(m, w) for m, w in zip(members, weights) if w > 0]  # test inference only for members in use
-    test_forecasts = [member_forecast(replace(m, n_max=m.n_max if scoring.universes is not None else None), data,
-                                      splits.test_origins, horizon, scoring.cache, scoring.universe("test"))
+    # test rows at the member's own num_samples: no later trial asks for more of them
+    test_forecasts = [member_forecast(replace(m, n_max=None), data, splits.test_origins, horizon, scoring.cache)
                       for m, _ in active]
     test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon)
     return FittedEnsemble(method, members, weights,

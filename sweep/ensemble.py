@@ -78,10 +78,9 @@ class MemberForecast:
 
 
 def member_forecast(member: Member, data: OHLCVData, origins: np.ndarray, horizon: int,
-                    cache: SampleCache, universe: np.ndarray | None = None) -> MemberForecast:
-    """Forecasts of ``member`` at ``origins``, through the sample cache (drawn over ``universe`` if given)."""
-    batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max,
-                                 universe)
+                    cache: SampleCache) -> MemberForecast:
+    """Forecasts of ``member`` at ``origins``, through the sample cache."""
+    batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max)
     predictive = batch.predictive
     return MemberForecast(member.label, predictive.point(member.config.aggregate), predictive, batch.latency_s())
 

@@ -17,7 +17,7 @@ from .predictive import Predictive
 from .windows import gather_contexts, gather_targets
 
 __all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "draw_samples",
-           "rows_of"]
+           "inference_fields", "window_inputs"]
 
 
 @dataclass(frozen=True)
@@ -71,29 +71,54 @@ def persistence_errors(data: OHLCVData, origins: np.ndarray, horizon: int) -> np
     return pct_return_errors(*_persistence(data, origins, horizon))
 
 
-def rows_of(universe: np.ndarray, origins: np.ndarray) -> np.ndarray:
-    """Row index of each of ``origins`` in the sorted ``universe``.
+def inference_fields(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
+                     horizon: int) -> dict[str, Any]:
+    """The sample cache's key fields of ``config``'s forecasts on ``data``: everything a window's paths depend on
+    but its origin (and, for a family whose windows depend on their request, the request's origins too).
 
     Raises
     ------
-    ValueError
-        If an origin is not in ``universe``.
+    ConfigError
+        If ``config.context_length`` exceeds the model's maximum.
     """
-    rows = np.searchsorted(universe, origins)
-    if np.any(rows >= len(universe)) or not np.array_equal(universe[np.minimum(rows, len(universe) - 1)], origins):
-        raise ValueError("every origin must be in the origin universe the forecasts are drawn over")
-    return rows
+    context_length = config.context_length
+    if context_length > forecaster.max_context_length:
+        raise ConfigError(f"context_length {context_length} exceeds the {forecaster.family} model's maximum "
+                          f"{forecaster.max_context_length}; lower it")
+    fields = {
+        "model": forecaster.identity(),
+        "data": data.fingerprint,
+        "context_length": context_length,
+        "horizon": horizon,
+        "sampling": config.sampling,
+        "seed": config.seed,
+        # block size, device and decoder all shape the random stream
+        "speed": forecaster.speed_settings(len(origins), context_length, horizon),
+    }
+    if not forecaster.rows_independent(horizon):  # a window's paths depend on its request: cache it whole
+        fields["origins"] = origins_digest(origins)
+    return fields
+
+
+def window_inputs(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData,
+                  origins: np.ndarray) -> dict[str, Any]:
+    """The keyword arguments of ``forecaster.forecast`` but ``num_samples`` for ``config`` at ``origins``: contexts
+    ``[n_windows, context_length]``, their bar times, the seed, sampling and (if read) the OHLCV bars."""
+    n = config.context_length
+    ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), origins, n) \
+        if forecaster.uses_ohlcv else None
+    return {"contexts": gather_contexts(data.close, origins, n), "timestamps_s": gather_contexts(
+        data.timestamps_s, origins, n), "seed": config.seed, "sampling": config.sampling, "ohlcv": ohlcv}
 
 
 def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
-                 horizon: int, cache: SampleCache, n_max: int | None = None,
-                 universe: np.ndarray | None = None) -> tuple[SampleBatch | QuantileBatch, dict[str, Any]]:
+                 horizon: int, cache: SampleCache, n_max: int | None = None
+                 ) -> tuple[SampleBatch | QuantileBatch, dict[str, Any]]:
     """Sample paths (or quantiles) of ``config`` at ``origins``, through the cache.
 
-    With ``universe`` (a sorted superset of ``origins``), inference runs once over every
-    origin of the universe and the rows of ``origins`` are returned: a walk-forward
-    backtest draws each config once for all its folds. The paths of a window do not
-    depend on the other windows' bars, only on its row in the batch.
+    The cache keeps one row per origin and draws only the origins no earlier request drew (a
+    window's paths depend on its own bars only): a walk-forward backtest's folds, or a study's
+    validation and a candidate's test origins, share every row they have in common.
 
     Returns
     -------
@@ -102,37 +127,17 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
     speed : dict
         The forecaster's automatic speed settings.
     """
-    context_length = config.context_length
-    if context_length > forecaster.max_context_length:
-        raise ConfigError(f"context_length {context_length} exceeds the {forecaster.family} model's maximum "
-                          f"{forecaster.max_context_length}; lower it")
-    drawn = origins if universe is None else np.asarray(universe)
-    speed = forecaster.speed_settings(len(drawn), context_length, horizon)
-    fields = {
-        "model": forecaster.identity(),
-        "data": data.fingerprint,
-        "origins": origins_digest(drawn),
-        "context_length": context_length,
-        "horizon": horizon,
-        "sampling": config.sampling,
-        "seed": config.seed,
-        "speed": speed,  # block size, device and decoder all shape the random stream
-    }
+    fields = inference_fields(forecaster, config, data, origins, horizon)
 
-    def draw(num_samples: int) -> SampleBatch | QuantileBatch:
-        contexts = gather_contexts(data.close, drawn, context_length)
-        stamps = gather_contexts(data.timestamps_s, drawn, context_length)
-        ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), drawn,
-                                context_length) if forecaster.uses_ohlcv else None
-        return forecaster.forecast(contexts, stamps, horizon, num_samples, config.seed, config.sampling, ohlcv)
+    def draw(drawn: np.ndarray, num_samples: int) -> SampleBatch | QuantileBatch:
+        return forecaster.forecast(**window_inputs(forecaster, config, data, drawn), horizon=horizon,
+                                   num_samples=num_samples)
 
-    batch = cache.get(fields, config.num_samples, n_max or config.num_samples, draw)
-    return (batch if universe is None else batch.windows(rows_of(drawn, origins))), speed
+    return cache.get(fields, origins, config.num_samples, n_max or config.num_samples, draw), fields["speed"]
 
 
 def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,
-             cache: SampleCache | None = None, n_max: int | None = None,
-             universe: np.ndarray | None = None) -> EvaluationResult:
+             cache: SampleCache | None = None, n_max: int | None = None) -> EvaluationResult:
     """Evaluate ``config`` at ``origins``.
 
     Parameters
@@ -149,8 +154,6 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
         Defaults to a fresh in-memory cache.
     n_max : int, optional
         Paths to draw on a cache miss (default ``config.num_samples``).
-    universe : numpy.ndarray, optional
-        Sorted superset of ``origins`` to draw over once (see :func:`draw_samples`).
 
     Returns
     -------
@@ -161,9 +164,9 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
     ConfigError
         If ``config.context_length`` exceeds the model's maximum.
     ValueError
-        If an origin lacks context or target bars, or is not in ``universe``.
+        If an origin lacks context or target bars.
     """
-    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max, universe)
+    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
     predictive = batch.predictive
     return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed)
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol, TypeVar
 from .errors import TrialError
 from .forecasters.base import Forecaster
 from .study import Progress, StudyJob, StudyOutcome, run_study
+from .symbol_batch import SymbolBatcher
 
 __all__ = ["Executor", "InProcessExecutor"]
 
@@ -54,9 +55,10 @@ class InProcessExecutor:
 
     def run(self, jobs: list[StudyJob], progress: Progress | None = None) -> list[StudyOutcome | TrialError]:
         outcomes: list[StudyOutcome | TrialError] = []
+        batcher = SymbolBatcher(jobs)
         for job in jobs:
             try:
-                outcomes.append(run_study(job, progress, forecaster=self._forecaster(job)))
+                outcomes.append(run_study(job, progress, forecaster=self._forecaster(job), batcher=batcher))
             except TrialError as e:
                 logger.error("%s", e)
                 outcomes.append(e)

@@ -74,8 +74,8 @@ def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | Tri
 def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: str, context_ceiling: int,
               **overrides: Any) -> StudyJob:
     """The study of model ``label`` on ``data`` under ``settings``, searching contexts up to ``context_ceiling``
-    (:func:`context_ceiling`); ``overrides`` replace job fields (a backtest fold's namespace, warm start and
-    origin universe; a pooled study's symbol and pool)."""
+    (:func:`context_ceiling`); ``overrides`` replace job fields (a backtest fold's namespace and warm start; a
+    pooled study's symbol and pool)."""
     fields = dict(symbol=data.symbol, model=label, family=family_of(label), data=data, splits=splits,
                   context_ceiling=context_ceiling, make_forecaster=lambda: make_forecaster(label, settings),
                   n_trials=settings.n_trials,

@@ -22,6 +22,7 @@ from .evaluate import EvaluationResult, evaluate
 from .forecasters.base import Forecaster
 from .space import n_max_samples, space_of
 from .study_job import StudyJob, SymbolWindows
+from .symbol_batch import SymbolBatcher
 
 __all__ = ["Objective", "relative_window_losses", "pooled_validation", "OBJECTIVE", "OBJECTIVE_SETS",
            "POOLED_OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "BY_SYMBOL_ATTR"]
@@ -99,8 +100,9 @@ class Objective:
     """The objective of ``job``'s trials: validation loss (and ``latency_s`` with two objectives) of the
     config a trial suggests, on the job's symbol or, pooled, on every symbol of its pool."""
 
-    def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache):
-        self.job, self.forecaster, self.cache = job, forecaster, cache
+    def __init__(self, job: StudyJob, forecaster: Forecaster, cache: SampleCache,
+                 batcher: SymbolBatcher | None = None):
+        self.job, self.forecaster, self.cache, self.batcher = job, forecaster, cache, batcher
         if forecaster.max_context_length < job.context_ceiling:  # the checkpoint changed since the job was built
             raise ModelLoadError(f"{job.model} takes contexts of at most {forecaster.max_context_length} bars, but its "
                                  f"study {job.name} was built for {job.context_ceiling}; rerun the command")
@@ -115,6 +117,8 @@ class Objective:
         except ValueError as e:  # an enqueued config off this model's grid (e.g. a longer max context)
             raise self._failure(trial, e, "the enqueued config is not in this model's search space") from e
         try:
+            if self.batcher is not None:
+                self.batcher.before(self.job, self.forecaster, config, self.cache)
             results = {w.symbol: self._evaluate(config, w) for w in self.job.windows}
         except StorageError:  # not the config's fault: stop the study rather than fail every trial
             raise
@@ -128,8 +132,7 @@ class Objective:
 
     def _evaluate(self, config: ForecastConfig, windows: SymbolWindows) -> EvaluationResult:
         return evaluate(self.forecaster, config, windows.data, windows.splits.validation_origins,
-                        windows.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
-                        universe=windows.origin_universe)
+                        windows.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family))
 
     def _record(self, trial: optuna.Trial, results: dict[str, EvaluationResult]) -> dict[str, Any]:
         """Store the validation metrics and per-window losses on the trial; the metrics the objective reads."""

@@ -31,6 +31,7 @@ from .errors import ConfigError, TrialError
 from .forecasters.base import Forecaster
 from .study import (SOURCE_ATTR, Objective, Progress, StudyJob, StudyOutcome, make_storage, open_job_study,
                     outcome_of)
+from .symbol_batch import SymbolBatcher
 
 __all__ = ["RayExecutor", "StudyWorker", "worker_pass"]
 
@@ -73,6 +74,7 @@ class StudyWorker:
         self.worker_id = worker_id
         self._forecasters: dict[str, Forecaster] = {}
         self._caches: dict[tuple[str | None, bool], SampleCache] = {}
+        self._batcher: SymbolBatcher | None = None
 
     def pid(self) -> int:
         return os.getpid()
@@ -83,7 +85,7 @@ class StudyWorker:
         key = (job.cache_dir, job.use_cache)
         if key not in self._caches:
             self._caches[key] = SampleCache(job.cache_dir, enabled=job.use_cache)
-        return Objective(job, self._forecasters[job.model], self._caches[key])
+        return Objective(job, self._forecasters[job.model], self._caches[key], self._batcher)
 
     def work(self, jobs: list[StudyJob], start: int) -> int:
         """Run trials of every job, beginning with ``jobs[start]``, until all reach their targets.
@@ -93,6 +95,7 @@ class StudyWorker:
         int
             Trials this worker ran.
         """
+        self._batcher = SymbolBatcher(jobs)
         order = jobs[start:] + jobs[:start]
         return sum(worker_pass(job, self._objective(job), self.worker_id) for job in order)
 

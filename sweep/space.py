@@ -66,6 +66,8 @@ class Space(Protocol):
 
     def grids(self, max_context_length: int) -> dict[str, Any]: ...
 
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None: ...
+
 
 class SampleSpace:
     """A sample family: ``context_length``, ``num_samples`` (the family's grid) and ``aggregate``."""
@@ -92,6 +94,12 @@ class SampleSpace:
     def grids(self, max_context_length: int) -> dict[str, Any]:
         return {"context_length": context_choices(max_context_length), "num_samples": self.num_samples,
                 "aggregate": AGGREGATIONS}
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None:
+        """Every ``(context_length, sampling)`` whose forecasts the space's configs share (``num_samples`` and
+        ``aggregate`` are served from one draw); ``None`` when they are too many to expect a study to try them
+        all (:class:`sweep.symbol_batch.SymbolBatcher` batches only the listed ones across symbols)."""
+        return [(c, {}) for c in context_choices(max_context_length)]
 
 
 class KronosSpace(SampleSpace):
@@ -130,6 +138,9 @@ class KronosSpace(SampleSpace):
         return {**super().grids(max_context_length), "temperature": TEMPERATURES, "top_k": TOP_KS, "top_p": TOP_PS,
                 "clip": CLIPS}
 
+    def inference_keys(self, max_context_length: int) -> None:
+        return None  # hundreds of sampling settings per context: two studies rarely share one
+
 
 class QuantileSpace:
     """A quantile family: ``context_length`` (up to the model's maximum), the point
@@ -163,6 +174,10 @@ class QuantileSpace:
         return {"context_length": context_choices(max_context_length), "aggregate": QUANTILE_AGGREGATIONS,
                 **self.choices}
 
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]]:
+        """Every context with every combination of the declared choices (the point is served from one draw)."""
+        return [(c, g) for c in context_choices(max_context_length) for g in FAMILIES[self.family].choice_grid()]
+
 
 class PersistenceSpace:
     """Persistence has nothing to tune: one fixed config."""
@@ -181,6 +196,9 @@ class PersistenceSpace:
 
     def grids(self, max_context_length: int) -> dict[str, Any]:
         return {}
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]]:
+        return [(1, {})]
 
 
 def space_of(family: str) -> Space:

@@ -32,6 +32,7 @@ from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, POOLED_OBJECT
 from .storage_url import is_database_url
 from .significance import TrialLosses
 from .study_job import StudyJob, WarmStart, study_name
+from .symbol_batch import SymbolBatcher
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
            "fail_stale_running", "enqueue_warm_start", "open_job_study", "run_study", "study_name", "outcome_of",
@@ -196,7 +197,8 @@ class Progress:
         """A trial of study ``name`` ended."""
 
 
-def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forecaster | None = None) -> StudyOutcome:
+def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forecaster | None = None,
+              batcher: SymbolBatcher | None = None) -> StudyOutcome:
     """Run (or resume) a study until it holds ``job.n_trials`` completed trials.
 
     Parameters
@@ -206,6 +208,9 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
         Told the trial count at start and every finished trial.
     forecaster : Forecaster, optional
         An already loaded model; by default ``job.make_forecaster()``.
+    batcher : SymbolBatcher, optional
+        Draws the configs the run's other studies share for all their symbols at once (see
+        :mod:`sweep.symbol_batch`).
 
     Returns
     -------
@@ -232,7 +237,7 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
     for attempt, delay in enumerate((*delays, None), start=1):
         try:
             with storage_faults(job.storage, Path(job.cache_dir).parent if job.cache_dir else None):
-                return _run_study_once(job, progress, forecaster)
+                return _run_study_once(job, progress, forecaster, batcher)
         except StorageError as e:
             if isinstance(e, DiskFullError) or delay is None:
                 raise
@@ -241,11 +246,12 @@ def run_study(job: StudyJob, progress: Progress | None = None, forecaster: Forec
             time.sleep(delay)
 
 
-def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster) -> StudyOutcome:
+def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster,
+                    batcher: SymbolBatcher | None) -> StudyOutcome:
     """Open the study (failing trials an interrupted attempt left RUNNING), then run the missing trials."""
     study = open_job_study(job)
     cache = SampleCache(job.cache_dir, enabled=job.use_cache)
-    objective = Objective(job, forecaster, cache)
+    objective = Objective(job, forecaster, cache, batcher)
     target = job.target_trials()
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     progress.start(job.name, target, done)

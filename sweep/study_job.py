@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
 
 from .data import OHLCVData
 from .forecasters.base import Forecaster
@@ -43,15 +42,11 @@ class SymbolWindows:
     symbol : str
     data : OHLCVData
     splits : Splits
-    origin_universe : numpy.ndarray or None
-        ``[n_origins]`` sorted superset of the validation origins: inference runs once over it
-        and each evaluation slices its rows (walk-forward folds share one inference).
     """
 
     symbol: str
     data: OHLCVData
     splits: Splits
-    origin_universe: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +111,6 @@ class StudyJob:
         Model family whose search space applies; default ``model``.
     warm_start : tuple of WarmStart
         Configs enqueued once, before the sampler's own suggestions.
-    origin_universe : numpy.ndarray or None
-        See :class:`SymbolWindows`.
     run_settings : dict or None
         Recorded on the study when it has none (:data:`sweep.study.RUN_SETTINGS_ATTR`).
     pool : tuple of SymbolWindows
@@ -141,7 +134,6 @@ class StudyJob:
     namespace: str | None = None
     family: str | None = None
     warm_start: tuple[WarmStart, ...] = ()
-    origin_universe: np.ndarray | None = None
     run_settings: dict[str, Any] | None = None
     pool: tuple[SymbolWindows, ...] = ()
 
@@ -160,7 +152,7 @@ class StudyJob:
     @property
     def windows(self) -> tuple[SymbolWindows, ...]:
         """Every symbol whose validation windows score a trial: the pool, or the job's own symbol."""
-        return self.pool or (SymbolWindows(self.symbol, self.data, self.splits, self.origin_universe),)
+        return self.pool or (SymbolWindows(self.symbol, self.data, self.splits),)
 
     def target_trials(self) -> int:
         """Trials to complete: ``n_trials``, or 1 for a space with a single config."""

@@ -26,7 +26,7 @@ from .errors import ConfigError, DataValidationError
 
 __all__ = ["MIN_ORIGINS", "FEW_ORIGINS", "WindowSpec", "Splits",
            "context_slice", "target_slice", "make_splits", "walk_forward_splits",
-           "origin_universe", "gather_contexts", "gather_targets"]
+           "gather_contexts", "gather_targets"]
 
 #: Fewest origins in the validation or test period. The paired tests' HAC variance takes a Newey-West
 #: (1994) bandwidth of at least 2 lags and the bootstrap a block of at least 1, so below 5 origins the
@@ -284,13 +284,6 @@ def walk_forward_splits(n_bars: int, spec: WindowSpec, folds: int, source: str =
             f"{spec.bars_needed()} bars plus {folds - 1} test blocks of {shift}); lower --folds, --test-windows, "
             f"--val-windows, --stride or --max-context-length")
     return [make_splits(n_bars - (folds - 1 - k) * shift, spec, source) for k in range(folds)]
-
-
-def origin_universe(splits: list[Splits], split: str) -> np.ndarray:
-    """Sorted union of every fold's ``split`` (``"validation"`` or ``"test"``) origins: what shared
-    inference draws over. Studies only ever need validation rows and only the selected and default
-    configs need test rows, so the two roles get separate universes."""
-    return np.unique(np.concatenate([s.origins(split) for s in splits]))
 
 
 def gather_contexts(values: np.ndarray, origins: np.ndarray, context_length: int) -> np.ndarray:

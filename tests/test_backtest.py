@@ -64,25 +64,26 @@ def test_when_a_backtest_is_summarised_then_gains_have_intervals_and_fold_counts
     assert per_symbol["mean"] == pytest.approx(expected)  # equal-sized folds: the mean of the fold gains
 
 
-def test_when_folds_share_inference_then_each_context_is_drawn_once_for_all_folds(backtest):
+def test_when_folds_share_inference_then_each_origin_is_drawn_once_and_only_for_a_fold_that_needs_it(
+        backtest, shared_data):
     root, doc = backtest
-    contexts = {}
+    periods = []  # the origins of each fold's validation and test periods: what one request may ask for
     for symbol in ("BTCUSD", "ETHUSD"):
-        for fold in range(3):
-            study = f"fold{fold}/{symbol}.toto"
-            trials = optuna.load_study(study_name=study, storage=make_storage(root / "runs/bt/optuna.journal")).trials
-            contexts.setdefault(symbol, set()).update(t.params["context_length"] for t in trials)
-    shared = doc["inference"]["shared_origins"]["BTCUSD"]
-    assert shared == {"validation": 3 * 8, "test": 3 * 8 * 24}  # every fold's origins of each role, drawn together
-    rows = []
-    for entry in (root / "runs" / "bt" / "cache").glob("*.npz"):
+        splits = walk_forward_splits(load_ohlcv(shared_data, symbol).n_bars, SPEC, 3)
+        periods += [set(s.origins(split).tolist()) for s in splits for split in ("validation", "test")]
+    draws = {}
+    for entry in (root / "runs" / "bt" / "cache").glob("*/*.npz"):
         with np.load(entry) as f:
-            rows.append(f["samples"].shape[0])
-    assert set(rows) == {3 * 8, 3 * 8 * 24}  # validation and test universes
-    # validation: one entry per (symbol, toto context tried in any fold) plus persistence per symbol; test: only
-    # the selected and default configs of the folds, far fewer than the trials
-    validation_entries = sum(len(c) for c in contexts.values()) + 2
-    assert validation_entries < len(rows) <= 2 * validation_entries
+            draws.setdefault(entry.parent.name, []).append((set(f["origins"].tolist()), f["samples"].shape[1]))
+    assert draws
+    for key_draws in draws.values():
+        for origins, _paths in key_draws:  # never more rows than one fold's period needed
+            assert any(origins <= period for period in periods)
+        by_paths = {}
+        for origins, paths in key_draws:  # and no origin drawn twice at the same path count
+            assert not origins & by_paths.get(paths, set())
+            by_paths.setdefault(paths, set()).update(origins)
+    assert doc["inference"]["scoring_cache"]["drawn_origins"] > 0
 
 
 def test_when_a_folds_test_bars_are_perturbed_then_its_selection_is_unchanged(shared_data, tiny_toto_dir, tmp_path):
@@ -165,10 +166,9 @@ def test_when_both_scopes_are_backtested_then_the_cli_states_which_generalised_b
 def test_when_both_scopes_share_a_backtest_then_pooled_studies_reuse_the_per_symbol_draws(both_scopes):
     root, _doc = both_scopes
     storage = make_storage(root / "runs/scopes/optuna.journal")
-    per_symbol = {t.params["context_length"] for s in ("BTCUSD", "ETHUSD") for k in range(2)
-                  for t in optuna.load_study(study_name=f"fold{k}/{s}.toto", storage=storage).trials}
-    pooled = {t.params["context_length"] for k in range(2)
-              for t in optuna.load_study(study_name=f"fold{k}/pooled.toto", storage=storage).trials}
-    validation = sum(1 for e in (root / "runs/scopes/cache").glob("*.npz") if np.load(e)["samples"].shape[0] == 2 * 8)
-    # one validation draw per (symbol, context) whichever scope tried it, plus persistence per symbol
-    assert validation == 2 * len(per_symbol | pooled) + 2
+    tried = {(k, t.params["context_length"]) for k in range(2) for study in ("BTCUSD", "ETHUSD", "pooled")
+             for t in optuna.load_study(study_name=f"fold{k}/{study}.toto", storage=storage).trials}
+    validation = sum(1 for e in (root / "runs/scopes/cache").glob("*/*.npz") if len(np.load(e)["origins"]) == 8)
+    # one validation draw per (fold, context, symbol), whichever scope tried it first, plus persistence per
+    # (fold, symbol)
+    assert validation == 2 * len(tried) + 2 * 2

@@ -1,4 +1,7 @@
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from sweep.cache import SampleCache
 from sweep.config import ForecastConfig
@@ -10,10 +13,12 @@ from sweep.windows import WindowSpec, make_splits
 
 class CountingForecaster(TotoForecaster):
     calls = 0
+    windows = 0
 
-    def forecast(self, *args, **kwargs):
+    def forecast(self, contexts, *args, **kwargs):
         CountingForecaster.calls += 1
-        return super().forecast(*args, **kwargs)
+        CountingForecaster.windows += len(contexts)
+        return super().forecast(contexts, *args, **kwargs)
 
 
 def _setup(data_dir, tiny_toto_dir):
@@ -54,40 +59,59 @@ def test_when_a_new_process_opens_the_cache_then_entries_come_from_disk(data_dir
     second = evaluate(forecaster, config, data, splits.validation_origins, 1, reopened, n_max=32)
     assert CountingForecaster.calls == 0 and reopened.hits == 1
     assert first.metrics == second.metrics
-    assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert len(list(tmp_path.glob("*/*.npz"))) == 1
 
 
 def test_when_a_cache_file_is_torn_then_it_is_recomputed(data_dir, tiny_toto_dir, tmp_path):
     data, splits, forecaster = _setup(data_dir, tiny_toto_dir)
     config = ForecastConfig("toto", 64, 16, "median")
     evaluate(forecaster, config, data, splits.validation_origins, 1, SampleCache(tmp_path), n_max=16)
-    entry = next(tmp_path.glob("*.npz"))
+    entry = next(tmp_path.glob("*/*.npz"))
     entry.write_bytes(entry.read_bytes()[:50])
     CountingForecaster.calls = 0
     evaluate(forecaster, config, data, splits.validation_origins, 1, SampleCache(tmp_path), n_max=16)
     assert CountingForecaster.calls == 1
 
 
-def test_when_origins_are_drawn_over_a_universe_then_their_rows_are_scored_with_their_share_of_latency(data_dir):
-    import numpy as np
-    import pytest
+def test_when_requests_overlap_then_only_the_missing_origins_are_drawn_and_rows_equal_a_direct_draw(
+        data_dir, tiny_toto_dir, tmp_path):
+    data, _splits, forecaster = _setup(data_dir, tiny_toto_dir)
+    config = ForecastConfig("toto", 64, 16, "mean", seed=2)
+    first, second = np.arange(200, 400, 10), np.arange(300, 500, 10)[::-1]  # half shared, asked in another order
+    cache = SampleCache(tmp_path)
+    CountingForecaster.calls = CountingForecaster.windows = 0
+    draw_samples(forecaster, config, data, first, 1, cache, n_max=32)
+    served, _ = draw_samples(forecaster, config, data, second, 1, cache, n_max=32)
+    assert CountingForecaster.windows == len(first) + 10 and cache.drawn_origins == len(first) + 10
+    direct, _ = draw_samples(forecaster, config, data, second, 1, SampleCache(enabled=False))
+    np.testing.assert_array_equal(served.samples, direct.samples)  # a window's paths are its own
+    assert served.latency_s() > 0
+    reopened, _ = draw_samples(forecaster, config, data, np.union1d(first, second), 1, SampleCache(tmp_path), n_max=32)
+    assert CountingForecaster.calls == 3  # the two draws on disk serve the union
+    more, _ = draw_samples(forecaster, replace(config, num_samples=64), data, second, 1, cache, n_max=32)
+    assert CountingForecaster.calls == 4 and more.samples.shape == (20, 64, 1)  # more paths than held: drawn again
+    np.testing.assert_array_equal(more.samples[:, :16], served.samples)
 
-    from sweep.cache import SampleCache
-    from sweep.config import ForecastConfig
-    from sweep.data import load_ohlcv
-    from sweep.evaluate import draw_samples, evaluate, rows_of
+
+def test_when_a_window_depends_on_its_request_then_the_request_is_cached_whole(data_dir, tiny_toto_dir):
+    data, _splits, forecaster = _setup(data_dir, tiny_toto_dir)
+    horizon = forecaster.backbone.patch_embed.patch_size + 1  # decoded by toto-ts: one stream for the batch
+    assert not forecaster.rows_independent(horizon) and forecaster.rows_independent(1)
+    config = ForecastConfig("toto", 64, 4, "mean")
+    cache = SampleCache()
+    CountingForecaster.calls = 0
+    for origins in (np.arange(200, 260, 10), np.arange(200, 250, 10), np.arange(200, 260, 10)):
+        draw_samples(forecaster, config, data, origins, horizon, cache)
+    assert CountingForecaster.calls == 2 and cache.hits == 1
+
+
+def test_when_rows_of_several_draws_are_served_then_latency_is_their_share_per_origin(data_dir):
     from sweep.forecasters import PersistenceForecaster
 
     data = load_ohlcv(data_dir, "TEST")
-    universe, origins = np.arange(100, 400, 10), np.array([150, 200, 390])
     config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean")
-    alone = evaluate(PersistenceForecaster(), config, data, origins, 1)
-    shared = evaluate(PersistenceForecaster(), config, data, origins, 1, universe=universe)
-    assert shared.metrics["pct_return_mae"] == alone.metrics["pct_return_mae"] and shared.n_windows == 3
     cache = SampleCache()
-    whole, _ = draw_samples(PersistenceForecaster(), config, data, universe, 1, cache)
-    part, _ = draw_samples(PersistenceForecaster(), config, data, origins, 1, cache, universe=universe)
-    np.testing.assert_array_equal(part.samples, whole.samples[rows_of(universe, origins)])
-    assert part.latency_s() == pytest.approx(whole.latency_s())  # seconds per origin, not per universe
-    with pytest.raises(ValueError, match="origin universe"):
-        rows_of(universe, np.array([155]))
+    whole, _ = draw_samples(PersistenceForecaster(), config, data, np.arange(100, 400, 10), 1, cache)
+    part, _ = draw_samples(PersistenceForecaster(), config, data, np.array([390, 150, 200]), 1, cache)
+    np.testing.assert_array_equal(part.samples[:, 0, 0], data.close[[389, 149, 199]])
+    assert cache.hits == 1 and part.latency_s() == pytest.approx(whole.latency_s())  # seconds per origin

@@ -52,6 +52,8 @@ def test_when_served_at_each_test_origin_then_the_point_is_exactly_what_evaluati
     document = _documents(sweep_run, tiny_toto_dir, tiny_kronos_dir)[kind]
     data = load_ohlcv(shared_data, "BTCUSD")
     origins = make_splits(data.n_bars, SPEC).test_origins
+    if kind == "kronos":  # a lone Kronos origin computes a whole padded group: every 4th keeps the test short
+        origins = origins[::4]
     scored = document_forecast(document, data, origins, 1, SampleCache(), forecaster_from_identity)
     predictor = Predictor(document, tmp_path / "best.json")
     served = np.stack([predictor.predict(data, at=data.frame.index[o]).point for o in origins])

@@ -129,7 +129,7 @@ def _settled(journal, quiet_s=3.0, timeout_s=60):
 
 
 def test_when_the_driver_is_killed_then_a_rerun_keeps_completed_trials(data_dir, slow_toto_dir, tmp_path):
-    n_trials = 100
+    n_trials = 50
     journal = tmp_path / "runs" / "r" / "optuna.journal"
     command = _command(data_dir, slow_toto_dir, tmp_path, n_trials)
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Forecaster", "QuantileForecaster", "SampleBatch", "QuantileBatch", "block_seed", "window_keys",
+__all__ = ["Forecaster", "QuantileForecaster", "SampleBatch", "QuantileBatch", "concatenate_batches", "block_seed",
+           "window_keys",
            "sample_in_blocks", "default_memory_budget",
            "module_bytes"]
 
@@ -55,11 +56,11 @@ class SampleBatch:
         blocks = -(-num_samples // self.samples_per_batch)
         return SampleBatch(self.samples[:, :num_samples], self.block_seconds[:blocks], self.samples_per_batch)
 
-    def windows(self, rows: np.ndarray) -> "SampleBatch":
+    def windows(self, rows: np.ndarray, share: bool = True) -> "SampleBatch":
         """The paths of windows ``rows`` only; block seconds are scaled to their share of the windows,
-        so :meth:`latency_s` stays the seconds per origin."""
-        share = len(rows) / self.samples.shape[0]
-        return SampleBatch(self.samples[rows], self.block_seconds * share, self.samples_per_batch)
+        so :meth:`latency_s` stays the seconds per origin (``share=False``: kept whole, for a reordering)."""
+        scale = len(rows) / self.samples.shape[0] if share else 1.0
+        return SampleBatch(self.samples[rows], self.block_seconds * scale, self.samples_per_batch)
 
     def latency_s(self) -> float:
         """Inference seconds per forecast origin."""
@@ -104,10 +105,11 @@ class QuantileBatch:
         """Always: any ``num_samples`` is served by the one quantile forecast."""
         return True
 
-    def windows(self, rows: np.ndarray) -> "QuantileBatch":
-        """The quantiles of windows ``rows`` only; seconds scaled to their share of the windows."""
-        share = len(rows) / self.quantiles.shape[0]
-        return QuantileBatch(self.quantiles[rows], self.levels, self.block_seconds * share)
+    def windows(self, rows: np.ndarray, share: bool = True) -> "QuantileBatch":
+        """The quantiles of windows ``rows`` only; seconds scaled to their share of the windows (see
+        :meth:`SampleBatch.windows`)."""
+        scale = len(rows) / self.quantiles.shape[0] if share else 1.0
+        return QuantileBatch(self.quantiles[rows], self.levels, self.block_seconds * scale)
 
     def latency_s(self) -> float:
         """Inference seconds per forecast origin."""
@@ -119,6 +121,19 @@ class QuantileBatch:
         from ..predictive import Predictive
 
         return Predictive(self.quantiles, self.levels)
+
+
+def concatenate_batches(parts: list) -> "SampleBatch | QuantileBatch":
+    """The windows of ``parts`` (batches of one kind, equal path counts) one after another; inference seconds add
+    up (block by block for paths, as one total for quantiles)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    if isinstance(first, QuantileBatch):
+        return QuantileBatch(np.concatenate([p.quantiles for p in parts]), first.levels,
+                             np.array([sum(float(p.block_seconds.sum()) for p in parts)]))
+    return SampleBatch(np.concatenate([p.samples for p in parts]), np.sum([p.block_seconds for p in parts], axis=0),
+                       first.samples_per_batch)
 
 
 def block_seed(seed: int, block: int, *more: int) -> int:
@@ -197,6 +212,24 @@ class Forecaster(ABC):
     #: ``"samples"`` (:class:`SampleBatch`) or ``"quantiles"`` (:class:`QuantileBatch`).
     output: str = "samples"
 
+    def rows_independent(self, horizon: int) -> bool:
+        """Whether a window's forecast depends on its own bars only (up to float rounding), never on the other
+        windows of its request: then the sample cache keeps one row per origin and draws only the origins it
+        lacks. ``False`` (the default, safe for any family) caches each request's origins as a whole."""
+        return False
+
+    def batches_symbols(self) -> bool:
+        """Whether many symbols' windows should go through one forward pass: on a GPU, where one symbol's 100
+        windows leave the device mostly idle. On a CPU one symbol's pass is already compute-bound, and one pass
+        over 10 symbols measured slower than 10 passes (0.87x Toto, 0.39x Chronos-2, ``benchmarks/symbol_batch.py``),
+        so studies draw symbol by symbol there."""
+        return str(getattr(self, "device", "cpu")).startswith("cuda")
+
+    def windows_per_pass(self, context_length: int, horizon: int) -> int | None:
+        """Most windows one :meth:`forecast` call should take when windows of many symbols are drawn together,
+        from the memory budget; ``None``: any number (the family splits its own work, e.g. into groups)."""
+        return None
+
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """Model id and revision or checkpoint hash: part of every cache key and provenance."""
@@ -272,6 +305,9 @@ class QuantileForecaster(Forecaster):
     """
 
     output = "quantiles"
+
+    def rows_independent(self, horizon: int) -> bool:
+        return True  # a window's quantiles never depend on its chunk (up to float32 rounding)
 
     def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         return 1

@@ -91,6 +91,9 @@ class KronosForecaster(Forecaster):
     family = "kronos"
     uses_ohlcv = True
 
+    def rows_independent(self, horizon: int) -> bool:
+        return True  # per-window streams, fixed group shapes (module docstring)
+
     def __init__(self, model: str | None = None, tokenizer: str | None = None, revision: str | None = None,
                  max_context: int | None = None, device: str | None = None, memory_budget_bytes: int | None = None):
         import torch

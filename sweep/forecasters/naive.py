@@ -31,6 +31,9 @@ class PersistenceForecaster(Forecaster):
     def samples_per_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         return 1
 
+    def rows_independent(self, horizon: int) -> bool:
+        return True
+
     def forecast(self, contexts: np.ndarray, timestamps_s: np.ndarray, horizon: int, num_samples: int,
                  seed: int, sampling: dict[str, Any] | None = None, ohlcv: np.ndarray | None = None) -> SampleBatch:
         last = contexts[:, -1].astype(np.float64)

@@ -161,19 +161,28 @@ class TotoForecaster(Forecaster):
         """
         if self._fits_one_patch(horizon):
             return MAX_SAMPLES_PER_BATCH
-        patch = self.backbone.patch_embed.patch_size
-        patches = -(-(context_length + horizon) // patch) + 1
-        embed_dim = self.backbone.embed_dim
-        n_layers = len(self.backbone.transformer.layers)
-        bytes_per_row = 4 * patches * embed_dim * (2 * n_layers + 16)
-        rows = max(1, self.memory_budget_bytes // max(1, bytes_per_row * n_windows))
+        rows = max(1, self.memory_budget_bytes // (self._bytes_per_row(context_length, horizon) * n_windows))
         spb = 1
         while spb * 2 <= min(rows, MAX_SAMPLES_PER_BATCH):
             spb *= 2
         return spb
 
+    def _bytes_per_row(self, context_length: int, horizon: int) -> int:
+        """The KV cache and about 16 activations of width ``embed_dim`` per patch and layer, in float32."""
+        patches = -(-(context_length + horizon) // self.backbone.patch_embed.patch_size) + 1
+        return 4 * patches * self.backbone.embed_dim * (2 * len(self.backbone.transformer.layers) + 16)
+
+    def windows_per_pass(self, context_length: int, horizon: int) -> int:
+        """Windows whose backbone pass fits the memory budget (the estimate of :meth:`samples_per_batch`)."""
+        return max(1, self.memory_budget_bytes // self._bytes_per_row(context_length, horizon))
+
     def _fits_one_patch(self, horizon: int) -> bool:
         return horizon <= self.backbone.patch_embed.patch_size
+
+    def rows_independent(self, horizon: int) -> bool:
+        """One patch: each window is sampled from its own stream. Longer horizons decode through toto-ts, whose
+        chains share one generator across the batch."""
+        return self._fits_one_patch(horizon)
 
     def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
         # the decoder name is part of every cache key: "per-window" streams changed the paths a seed gives
