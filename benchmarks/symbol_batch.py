@@ -7,7 +7,7 @@ once (``sweep.symbol_batch.draw_for_symbols``). Both draw into a fresh in-memory
 window is inferred (the fastest of 3 runs is kept); the rows are checked equal. Kronos is also timed encoding only (its
 ``encode_windows`` over fixed groups), the part batching across symbols could share.
 
-    python benchmarks/symbol_batch.py [--symbols 2 10 30] [--preset tiny]
+    python benchmarks/symbol_batch.py [--symbols 2 10 30] [--shapes tiny|published]
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ from sweep.space import n_max_samples
 from sweep.symbol_batch import draw_for_symbols
 from sweep.windows import WindowSpec, gather_contexts, make_splits
 
+#: Presets of each family: the demo's tiny models, or the published checkpoints' shapes (Toto-Open-Base-1.0,
+#: Kronos-small, amazon/chronos-2), random weights either way.
+SHAPES = {"tiny": ("tiny", "tiny", "tiny"), "published": ("base", "small", "default")}
 CONFIGS = {"toto": {}, "kronos": {"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0},
            "chronos2": {"inputs": "close"}}
 
@@ -88,17 +91,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
     parser.add_argument("--symbols", type=int, nargs="+", default=[2, 10, 30])
-    parser.add_argument("--preset", default="tiny", help="tiny, or base/small for the published shapes")
+    parser.add_argument("--shapes", choices=sorted(SHAPES), default="tiny")
     parser.add_argument("--context-length", type=int, default=512)
     args = parser.parse_args()
     spec = WindowSpec(max_context_length=args.context_length)
     with tempfile.TemporaryDirectory() as tmp:
-        toto, kronos = random_checkpoints(Path(tmp), args.preset, args.preset)
-        chronos2 = save_random_checkpoint("chronos2", "tiny" if args.preset == "tiny" else "base", Path(tmp) / "c2")
+        toto_preset, kronos_preset, chronos2_preset = SHAPES[args.shapes]
+        toto, kronos = random_checkpoints(Path(tmp), toto_preset, kronos_preset)
+        chronos2 = save_random_checkpoint("chronos2", chronos2_preset, Path(tmp) / "c2")
         loaded = {"toto": FAMILIES["toto"].load(toto), "kronos": FAMILIES["kronos"].load(kronos),
                   "chronos2": FAMILIES["chronos2"].load(str(chronos2))}
         table = Table(title=f"one config on 100 validation origins per symbol, context {args.context_length}, "
-                            f"{args.preset} checkpoints, {torch.get_num_threads()} threads, "
+                            f"{args.shapes} shapes, {torch.get_num_threads()} threads, "
                             f"{platform.processor() or platform.machine()}")
         for column in ("family", "symbols", "per symbol s", "batched s", "per symbol / batched"):
             table.add_column(column, justify="right")

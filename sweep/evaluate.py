@@ -102,8 +102,9 @@ def inference_fields(forecaster: Forecaster, config: ForecastConfig, data: OHLCV
 
 def window_inputs(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData,
                   origins: np.ndarray) -> dict[str, Any]:
-    """The keyword arguments of ``forecaster.forecast`` but ``num_samples`` for ``config`` at ``origins``: contexts
-    ``[n_windows, context_length]``, their bar times, the seed, sampling and (if read) the OHLCV bars."""
+    """The keyword arguments of ``forecaster.forecast`` but ``horizon`` and ``num_samples`` for ``config`` at
+    ``origins``: contexts ``[n_windows, context_length]``, their bar times, the seed, sampling and (if read) the
+    OHLCV bars ``[n_windows, context_length, 5]``."""
     n = config.context_length
     ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), origins, n) \
         if forecaster.uses_ohlcv else None

@@ -26,7 +26,7 @@ from .config import ForecastConfig
 from .errors import ConfigError, DiskFullError, StorageError, TrialError
 from .faults import STORAGE_RETRY_DELAYS_S, storage_faults
 from .forecasters.base import Forecaster
-from .journal import repair_journal
+from .journal import journal_storage
 from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, POOLED_OBJECTIVE, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
                         Objective)
 from .storage_url import is_database_url
@@ -51,8 +51,8 @@ def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
     """Optuna storage from a URL (``postgresql://...``, ``sqlite:///...``) or a journal file path.
 
     A journal file is Optuna's file-based storage; its file lock makes it safe
-    for several local processes. A torn last record is moved aside first
-    (:func:`sweep.journal.repair_journal`). An RDB storage gets heartbeats: a trial whose
+    for several local processes. A torn last record is moved aside first, and a process keeps one
+    open storage per journal (:func:`sweep.journal.journal_storage`). An RDB storage gets heartbeats: a trial whose
     worker stops beating for :data:`HEARTBEAT_GRACE_S` is marked FAIL by the next
     worker and re-queued with the same parameters (up to :data:`MAX_RETRIES` times).
     """
@@ -64,11 +64,8 @@ def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
                 text, engine_kwargs={"pool_pre_ping": True},  # a restarted server: reconnect, not fail
                 heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=HEARTBEAT_GRACE_S,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
-    from optuna.storages.journal import JournalFileBackend
-
     Path(text).parent.mkdir(parents=True, exist_ok=True)
-    repair_journal(text)  # a torn last record (crash, full disk) would break every later read
-    return optuna.storages.JournalStorage(JournalFileBackend(text))
+    return journal_storage(text)
 
 
 def fail_stale_running(study: optuna.Study) -> int:

@@ -145,7 +145,7 @@ def test_when_a_cache_entry_is_truncated_or_foreign_then_it_is_recomputed_with_a
     config = ForecastConfig(model="toto", context_length=64, num_samples=32, aggregate="median")
     origins = np.arange(300, 500, 20)
     first = evaluate(forecaster, config, data, origins, 1, SampleCache(tmp_path))
-    (entry,) = tmp_path.glob("*.npz")
+    (entry,) = tmp_path.glob("*/*.npz")
     for damage in ("truncate", "foreign"):
         if damage == "truncate":
             entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])

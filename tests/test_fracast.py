@@ -84,7 +84,7 @@ def test_when_only_the_weights_differ_then_the_cache_keys_differ(fracast, shared
     cache = SampleCache(tmp_path)
     fp32 = evaluate(fracast, _config(weights="fp32"), data, origins, 1, cache)
     w8 = evaluate(fracast, _config(weights="w8"), data, origins, 1, cache)
-    assert cache.misses == 2 and len(list(tmp_path.glob("*.npz"))) == 2
+    assert cache.misses == 2 and len(list(tmp_path.glob("*/*.npz"))) == 2
     assert fp32.metrics["pct_return_mae"] != w8.metrics["pct_return_mae"]
     evaluate(fracast, _config(weights="w8", aggregate="quantile_0.6"), data, origins, 1, cache)
     assert cache.hits == 1 and cache.misses == 2

@@ -142,3 +142,19 @@ def test_when_the_best_file_holds_a_config_of_the_model_then_it_is_the_productio
     # persistence's production config is its default: one trial, marked as production too
     (naive,) = warm_starts(settings, "BTCUSD", "naive", 512)
     assert naive.source == "default" and naive.user_attrs["production"].endswith("BTCUSD.json")
+
+
+def test_when_a_journal_is_opened_again_then_its_storage_is_reused_and_sees_other_writers(tmp_path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = tmp_path / "optuna.journal"
+    first = make_storage(path)
+    optuna.create_study(study_name="a", storage=first)
+    assert make_storage(path) is first  # no replay of the whole file per study
+    optuna.create_study(study_name="b", storage=JournalStorage(JournalFileBackend(str(path))))  # another writer
+    assert {s.study_name for s in make_storage(path).get_all_studies()} == {"a", "b"}
+    path.unlink()  # another journal at the same path: a fresh storage
+    optuna.create_study(study_name="c", storage=JournalStorage(JournalFileBackend(str(path))))
+    fresh = make_storage(path)
+    assert fresh is not first and [s.study_name for s in fresh.get_all_studies()] == ["c"]

@@ -66,10 +66,6 @@ class SampleBatch:
         """Inference seconds per forecast origin."""
         return float(self.block_seconds.sum() / self.samples.shape[0])
 
-    def holds(self, num_samples: int) -> bool:
-        """Whether at least ``num_samples`` paths are held."""
-        return self.samples.shape[1] >= num_samples
-
     @property
     def predictive(self):
         """The paths as a :class:`sweep.predictive.Predictive`."""
@@ -100,10 +96,6 @@ class QuantileBatch:
     def first(self, num_samples: int) -> "QuantileBatch":
         """Itself: a quantile forecast has no paths to count (the interface of :meth:`SampleBatch.first`)."""
         return self
-
-    def holds(self, num_samples: int) -> bool:
-        """Always: any ``num_samples`` is served by the one quantile forecast."""
-        return True
 
     def windows(self, rows: np.ndarray, share: bool = True) -> "QuantileBatch":
         """The quantiles of windows ``rows`` only; seconds scaled to their share of the windows (see
