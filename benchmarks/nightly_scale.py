@@ -9,7 +9,8 @@ Every symbol then has the shipped series' length, calendar and intrabar shape, a
 Each run sweeps random tiny Toto and Kronos checkpoints and persistence (``--n-trials`` per study) on
 every symbol, in a fresh run folder, and prints: the wall time; the seconds spent inside the
 forecasters' ``forecast`` calls (every process, Ray workers included) and the rest (driver, TPE,
-storage, JSON and candidate writes); that rest per completed trial; and the journal's size and the
+storage, JSON and candidate writes; with Ray, its 2 workers' seconds, ``2 x wall``, less the
+inference they ran in parallel); that rest per completed trial; and the journal's size and the
 time to open it (reading every study, as a resume does). The last line gives the overhead per trial
 at the largest universe over the smallest, per storage (target: at most 1.5).
 
@@ -46,6 +47,7 @@ from sweep.study import make_storage
 from sweep.windows import WindowSpec
 
 TIMINGS_ENV = "SWEEP_BENCH_TIMINGS"
+RAY_WORKERS = 2
 #: Installed in every process of a run (Ray workers import it from ``sitecustomize``): appends the seconds of
 #: each forecast call to ``<folder>/<pid>.txt``. Nested calls (a subclass calling its parent) count once.
 TIMER = textwrap.dedent('''
@@ -136,7 +138,8 @@ def run_once(args, symbols: list[str], storage_kind: str, checkpoints: tuple[str
                            max_context_length=args.max_context_length))
     for old in timings.glob("*.txt"):
         old.unlink()
-    executor = RayExecutor(workers=2) if storage_kind == "ray" else None
+    workers = RAY_WORKERS if storage_kind == "ray" else 1
+    executor = RayExecutor(workers=workers) if storage_kind == "ray" else None
     began = time.perf_counter()
     run_sweep(settings, executor)
     wall = time.perf_counter() - began
@@ -145,8 +148,9 @@ def run_once(args, symbols: list[str], storage_kind: str, checkpoints: tuple[str
     trials = sum(len(opened.get_all_trials(s._study_id, deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
                  for s in opened.get_all_studies() if storage is None or s.study_name.startswith(f"{run_id}/"))
     journal = settings.run_dir / "optuna.journal"
-    row = {"n": len(symbols), "wall": wall, "inference": inference, "rest": wall - inference, "trials": trials,
-           "overhead_ms": 1000 * (wall - inference) / trials,
+    rest = wall * workers - inference  # worker-seconds not spent in forecast calls (Ray's workers run in parallel)
+    row = {"n": len(symbols), "wall": wall, "inference": inference, "rest": rest, "trials": trials,
+           "overhead_ms": 1000 * rest / trials,
            "journal_bytes": journal.stat().st_size if journal.exists() else None,
            "open_s": journal_open_s(journal) if journal.exists() else None}
     shutil.rmtree(settings.run_dir, ignore_errors=True)
@@ -157,7 +161,8 @@ def table_of(kind: str, rows: list[dict[str, float]], args) -> Table:
     table = Table(title=f"{kind}: toto + kronos + naive (random tiny), {args.n_trials} trials per study, "
                         f"{args.val_windows} validation origins, contexts <= {args.max_context_length}, "
                         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    for column in ("symbols", "trials", "wall s", "inference s", "rest s", "overhead / trial ms", "journal bytes",
+    rest = f"rest s ({RAY_WORKERS} x wall - inference)" if kind == "ray" else "rest s"
+    for column in ("symbols", "trials", "wall s", "inference s", rest, "overhead / trial ms", "journal bytes",
                    "open s"):
         table.add_column(column, justify="right")
     for r in rows:

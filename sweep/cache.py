@@ -90,7 +90,8 @@ class _Rows:
         return np.array([o for o in origins.tolist() if not held(o)], dtype=np.int64)
 
     def serve(self, origins: np.ndarray, num_samples: int) -> Batch:
-        """The first ``num_samples`` paths of ``origins``, in their order, with each row's share of its draw's seconds."""
+        """The first ``num_samples`` paths of ``origins``, in their order, each row with its share of the seconds
+        of the draw it came from."""
         located = [self._best[o] for o in origins.tolist()]
         parts = []
         for index in sorted({i for i, _ in located}):
