@@ -10,8 +10,8 @@ at all on this data, with the search accounted for.
 
 Inference is shared, never wider than a fold needs: the sample cache keeps one row per
 forecast origin (:mod:`sweep.cache`), so a config that a fold tries is drawn on that
-fold's origins only, and an origin that two requests share (a fold's validation origins
-that an earlier fold's test period or study already drew) is drawn once.
+fold's origins only, and an origin that two requests share (one fold's test origins are
+a later fold's validation origins) is drawn once.
 
 With ``--selection per-symbol pooled`` each fold runs both selection scopes
 (:mod:`sweep.selection`) on the same rows: a pooled study's trials hit the cache rows

@@ -160,10 +160,12 @@ class SampleCache:
             If the disk fills while a draw is written.
         """
         origins = np.asarray(origins, dtype=np.int64)
-        if not self.enabled:
+        if not self.enabled:  # drawn as an enabled miss would be (sorted, unique), served in the order asked
             self.misses += 1
-            self.drawn_origins += len(origins)
-            return draw(origins, num_samples)
+            drawn = np.unique(origins)
+            self.drawn_origins += len(drawn)
+            batch = draw(drawn, num_samples)
+            return batch if np.array_equal(drawn, origins) else batch.windows(np.searchsorted(drawn, origins))
         missing = self.missing(fields, origins, num_samples)
         if len(missing):
             self.misses += 1
@@ -220,7 +222,7 @@ class SampleCache:
         if folder is None or not folder.is_dir():
             return
         for path in sorted(folder.glob("*.npz")):
-            if path.name not in rows.names:
+            if path.name not in rows.names and not path.name.startswith("."):  # another writer's temp file
                 draw = _read_draw(path)
                 if draw is not None:
                     rows.add(path.name, draw)

@@ -80,7 +80,8 @@ class Scoring:
 
     def evaluate(self, label: str, config: ForecastConfig, split: str) -> EvaluationResult:
         """Metrics of ``config`` on the ``split`` origins, through the study's cache entries. Test origins are drawn
-        at the config's own ``num_samples`` (no trial searches them, so no other count is ever asked there)."""
+        at the config's own ``num_samples``: no trial searches them, and a later request for more paths there (the
+        report's trial plots) draws the rows it lacks."""
         n_max = n_max_samples(family_of(label)) if split == "validation" else None
         return evaluate(self.forecaster_of(label), config, self.data, self.splits.origins(split), self.horizon,
                         self.cache, n_max)

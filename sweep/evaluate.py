@@ -85,6 +85,7 @@ def inference_fields(forecaster: Forecaster, config: ForecastConfig, data: OHLCV
     if context_length > forecaster.max_context_length:
         raise ConfigError(f"context_length {context_length} exceeds the {forecaster.family} model's maximum "
                           f"{forecaster.max_context_length}; lower it")
+    independent = forecaster.rows_independent(horizon)
     fields = {
         "model": forecaster.identity(),
         "data": data.fingerprint,
@@ -92,10 +93,11 @@ def inference_fields(forecaster: Forecaster, config: ForecastConfig, data: OHLCV
         "horizon": horizon,
         "sampling": config.sampling,
         "seed": config.seed,
-        # block size, device and decoder all shape the random stream
-        "speed": forecaster.speed_settings(len(origins), context_length, horizon),
+        # block size, device and decoder shape the random stream; rows that do not depend on their request
+        # share a key whatever its size (a quantile family's chunk size changes float32 rounding only)
+        "speed": forecaster.speed_settings(1 if independent else len(origins), context_length, horizon),
     }
-    if not forecaster.rows_independent(horizon):  # a window's paths depend on its request: cache it whole
+    if not independent:  # a window's paths depend on its request: cache it whole
         fields["origins"] = origins_digest(origins)
     return fields
 
@@ -134,7 +136,8 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
         return forecaster.forecast(**window_inputs(forecaster, config, data, drawn), horizon=horizon,
                                    num_samples=num_samples)
 
-    return cache.get(fields, origins, config.num_samples, n_max or config.num_samples, draw), fields["speed"]
+    batch = cache.get(fields, origins, config.num_samples, n_max or config.num_samples, draw)
+    return batch, forecaster.speed_settings(len(origins), config.context_length, horizon)
 
 
 def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,

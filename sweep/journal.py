@@ -109,19 +109,19 @@ def repair_journal(path: str | Path) -> int:
 
 #: Journal storages kept open per process, most recently used last (a few runs' journals at most).
 OPEN_JOURNALS = 8
-_open: OrderedDict[str, tuple[tuple[Any, ...], Any]] = OrderedDict()
+_open: OrderedDict[str, tuple[tuple[Any, ...] | None, Any]] = OrderedDict()
 
 
 def _identity(path: Path) -> tuple[Any, ...] | None:
-    """What tells this journal file from another at the same path: device, inode and first record (its writer's
-    uuid); None while the file does not exist."""
+    """What tells this journal file from another at the same path: device, inode, first record (it names its
+    writer's uuid) and size; None while the file does not exist."""
     try:
         stat = path.stat()
         with open(path, "rb") as f:
             first = f.readline(4096)
     except FileNotFoundError:
         return None
-    return stat.st_dev, stat.st_ino, first
+    return stat.st_dev, stat.st_ino, first, stat.st_size
 
 
 def journal_storage(path: str | Path):
@@ -132,8 +132,8 @@ def journal_storage(path: str | Path):
     journal, and opening each study's storage afresh replayed the whole file 300 times: the
     overhead per trial at 100 symbols was 1.9x its value at 2 (``benchmarks/nightly_scale.py``).
     The open storage is reused only while the file is the same one (device, inode and first
-    record; or it was opened before the file existed) and has not shrunk; a torn tail is repaired
-    first (:func:`repair_journal`).
+    record, which was empty when the storage created the file) and has not shrunk; a torn tail is
+    repaired first (:func:`repair_journal`).
 
     Raises
     ------
@@ -146,14 +146,19 @@ def journal_storage(path: str | Path):
     path = Path(path)
     repair_journal(path)  # a torn last record (crash, full disk) would break every later read
     key, identity = str(path.resolve()), _identity(path)
-    size = path.stat().st_size if identity is not None else 0
     cached = _open.pop(key, None)
-    # reusable: opened before the file existed (it has read nothing yet), or the same file, not shrunk
-    if cached is not None and (cached[0][0] is None or (cached[0][:3] == identity and size >= cached[0][3])):
-        storage = cached[1]
-    else:
-        storage = JournalStorage(JournalFileBackend(str(path)))
-    _open[key] = ((*identity, size) if identity is not None else (None, None, None, 0), storage)
+    storage = cached[1] if cached is not None and _same_file(cached[0], identity) else \
+        JournalStorage(JournalFileBackend(str(path)))  # creates the file
+    _open[key] = (_identity(path), storage)
     while len(_open) > OPEN_JOURNALS:
         _open.popitem(last=False)
     return storage
+
+
+def _same_file(before: tuple[Any, ...] | None, now: tuple[Any, ...] | None) -> bool:
+    """Whether the journal is still the file a storage was opened on: same device and inode, the same first record
+    (or none then), and not shrunk."""
+    if before is None or now is None:
+        return False
+    (dev, ino, first, size), (dev_now, ino_now, first_now, size_now) = before, now
+    return (dev, ino) == (dev_now, ino_now) and first in (b"", first_now) and size_now >= size

@@ -9,8 +9,9 @@ stores each symbol's rows under that symbol's own cache key; the later studies f
 
 Every window keeps its own random stream (:func:`sweep.forecasters.base.window_keys`) and the
 families compute it in shapes that do not depend on its batch, so a symbol's rows equal those of
-its own per-symbol draw: exactly for the sample families, to float32 rounding for the quantile
-families (the contract every family is tested against).
+its own per-symbol draw: on a CPU exactly for the sample families, to float32 rounding for the
+quantile families (the contract every family is tested against); a GPU's kernels, chosen by batch
+shape, may change float32 rounding (not measured here).
 
 It runs where it pays: on a GPU (:meth:`~sweep.forecasters.base.Forecaster.batches_symbols`). On
 a CPU one symbol's 100 windows already keep the cores busy, and one pass over 10 symbols measured
@@ -31,17 +32,22 @@ whatever the batch, so one pass over many symbols computes the same groups
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .cache import SampleCache
 from .config import ForecastConfig
 from .data import OHLCVData
+from .errors import StorageError, SweepError
 from .evaluate import inference_fields, window_inputs
 from .forecasters.base import Forecaster, concatenate_batches
 from .space import n_max_samples, space_of
 from .study_job import StudyJob, SymbolWindows
 
 __all__ = ["SymbolBatcher", "draw_for_symbols"]
+
+logger = logging.getLogger(__name__)
 
 
 def draw_for_symbols(forecaster: Forecaster, config: ForecastConfig, requests: list[tuple[OHLCVData, np.ndarray]],
@@ -123,20 +129,36 @@ class SymbolBatcher:
         self.drawn_windows = 0
 
     def shared(self, job: StudyJob, forecaster: Forecaster, config: ForecastConfig) -> bool:
-        """Whether the run's other studies of ``job``'s model will ask for ``config``'s forecasts too: it is their
-        default, or one of a few inference-relevant combinations that every study is expected to try."""
-        keys = space_of(job.model_family).inference_keys(job.context_ceiling)
-        return (len(self._symbols.get((job.model, job.namespace), {})) > 1 and forecaster.batches_symbols()
-                and forecaster.rows_independent(job.splits.spec.horizon)
-                and keys is not None and len(keys) <= job.target_trials()
+        """Whether the run's other studies of ``job``'s model will ask for ``config``'s forecasts too: on a GPU, one
+        of the few (context, inputs) combinations of a family whose forecasts depend on nothing else, each of which
+        every study is expected to try."""
+        if not (len(self._symbols.get((job.model, job.namespace), {})) > 1 and forecaster.batches_symbols()
+                and forecaster.rows_independent(job.splits.spec.horizon)):
+            return False
+        inference_keys = getattr(space_of(job.model_family), "inference_keys", None)  # a family's own space may lack it
+        keys = inference_keys(job.context_ceiling) if inference_keys else None
+        return (keys is not None and len(keys) <= job.target_trials()
                 and (config.context_length, config.sampling) in keys)
 
     def before(self, job: StudyJob, forecaster: Forecaster, config: ForecastConfig, cache: SampleCache) -> None:
         """Draw ``config`` for every symbol of ``job``'s model at once when it is :meth:`shared` (a no-op when the
-        cache already holds it)."""
+        cache already holds it). Batching only saves time: when the joint draw fails (out of memory, one
+        symbol's bad bars), it is logged and each study draws its own symbol, as without batching.
+
+        Raises
+        ------
+        StorageError
+            If the cache cannot be written (a full disk): not a batching problem.
+        """
         if not self.shared(job, forecaster, config):
             return
         symbols = self._symbols[(job.model, job.namespace)].values()
-        self.drawn_windows += draw_for_symbols(forecaster, config,
-                                               [(w.data, w.splits.validation_origins) for w in symbols],
-                                               job.splits.spec.horizon, cache, n_max_samples(job.model_family))
+        try:
+            self.drawn_windows += draw_for_symbols(forecaster, config,
+                                                   [(w.data, w.splits.validation_origins) for w in symbols],
+                                                   job.splits.spec.horizon, cache, n_max_samples(job.model_family))
+        except StorageError:
+            raise
+        except (SweepError, ValueError, RuntimeError, MemoryError) as e:
+            logger.warning("%s: drawing %s for %d symbols at once failed (%s: %s); drawing symbol by symbol",
+                           job.name, config.to_dict(), len(symbols), type(e).__name__, e)

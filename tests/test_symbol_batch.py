@@ -88,3 +88,27 @@ def test_when_a_batched_sweep_runs_then_every_trial_scores_as_if_drawn_alone(sha
     # other calls are the candidates' test origins, one symbol at a time
     validation_calls = [n for n in during_sweep if n not in n_test]
     assert sorted(validation_calls) == [len(SYMBOLS) * SPEC.val_windows] * len(contexts)
+
+
+def test_when_a_batched_draw_fails_then_each_study_draws_its_own_symbol(shared_data, tiny_toto_dir, tmp_path,
+                                                                       monkeypatch, caplog):
+    import sweep.symbol_batch as symbol_batch
+    from sweep.forecasters.toto import TotoForecaster
+
+    monkeypatch.setattr(TotoForecaster, "batches_symbols", lambda self: True)
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(symbol_batch, "draw_for_symbols", out_of_memory)
+    argv = ["--symbols", *SYMBOLS[:2], "--models", "toto", "--n-trials", "3", "--data-dir", str(shared_data),
+            "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"), "--output-dir",
+            str(tmp_path / "hp"), "--run-id", "fallback", "--val-windows", "12", "--test-windows", "5", "--stride",
+            "24", "--max-context-length", "128"]
+    with caplog.at_level("WARNING", logger="sweep.symbol_batch"):
+        assert main(argv) == 0
+    assert "drawing symbol by symbol" in caplog.text
+    storage = make_storage(tmp_path / "runs" / "fallback" / "optuna.journal")
+    for symbol in SYMBOLS[:2]:
+        study = optuna.load_study(study_name=f"{symbol}.toto", storage=storage)
+        assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3  # no trial failed for the batch's sake
