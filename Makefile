@@ -22,7 +22,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps toto-ts==0.2.0
 	# toto-2 declares Python >= 3.12 but runs on 3.11: install it alone, its imports come from the [toto2] extra.
 	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python toto-2==2.0.0 dd-unit-scaling==0.1.0
-	$(BIN)/python -m pip install --quiet -e '.[toto,toto2,chronos,fracast,kronos,data,ray,postgres,dashboard,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[toto,toto2,chronos,fracast,timesfm,tirex2,kronos,data,ray,postgres,dashboard,dev]'
 	touch $@
 
 test: $(VENV)/.installed

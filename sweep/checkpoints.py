@@ -10,7 +10,8 @@ from typing import Any
 
 from .errors import ModelLoadError
 
-__all__ = ["CHECKPOINT_FILES", "TRAINING_RECORD", "file_sha256", "fingerprint", "recorded_files", "changed_files",
+__all__ = ["CHECKPOINT_FILES", "TRAINING_RECORD", "file_sha256", "fingerprint", "package_identity", "recorded_files",
+           "changed_files",
            "is_hub_id", "resolve_checkpoint", "checkpoint_config"]
 
 #: What ``PyTorchModelHubMixin.save_pretrained`` (and our training jobs) write.
@@ -146,3 +147,13 @@ def checkpoint_config(model: str, revision: str | None, flag: str, example: str,
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelLoadError(f"{flag} {model!r}: {path} is not readable JSON ({e})") from e
+
+
+def package_identity(found: dict[str, Any], folder: Path, files: tuple[str, ...], package: str) -> dict[str, Any]:
+    """``found`` (from :func:`resolve_checkpoint`) with the installed ``package`` and its version, and
+    ``checkpoint_files``: the SHA-256 of ``files`` in ``folder``, also for a download or weights a package ships, so
+    a reload refuses any of them changed (another package version installed, a folder replaced)."""
+    from importlib import metadata
+
+    return {**found, "package": package, "package_version": metadata.version(package),
+            "checkpoint_files": found.get("checkpoint_files") or fingerprint(folder, files)}

@@ -124,12 +124,12 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def tiny_quantile_dirs(tmp_path_factory) -> dict[str, Path]:
-    """Randomly initialised tiny Toto 2.0, Chronos-2 and Chronos-Bolt, each saved by its own package."""
-    from sweep.forecasters.presets import save_random_checkpoint
+    """Randomly initialised tiny Toto 2.0, Chronos-2, Chronos-Bolt, TimesFM 2.5 and TiRex-2, each saved by its own
+    package."""
+    from sweep.forecasters.presets import PRESETS, save_random_checkpoint
 
     root = tmp_path_factory.mktemp("ckpt")
-    return {family: save_random_checkpoint(family, "tiny", root / family) for family in
-            ("toto2", "chronos2", "chronos-bolt")}
+    return {family: save_random_checkpoint(family, "tiny", root / family) for family in PRESETS}
 
 
 def tree_digest(*roots: Path) -> dict[str, str]:

@@ -67,10 +67,49 @@ def test_when_any_family_is_reloaded_from_its_identity_then_it_forecasts_the_sam
     np.testing.assert_array_equal(_forecast(again).predictive.values, _forecast(forecaster).predictive.values)
 
 
-def _package_quantiles(family, folder, close, ohlcv, horizon, inputs):
+def test_when_any_familys_requests_overlap_then_the_cache_draws_only_new_origins_and_serves_its_own_rows(
+        forecaster, shared_data, monkeypatch):
+    """The cache contract: a config drawn once is served again without inference (another point included), a
+    request overlapping an earlier one draws only the origins it lacks (whole requests for a family whose
+    windows depend on their batch), and the served rows equal a direct draw (to the batch-size rounding)."""
+    from dataclasses import replace
+
+    from sweep.cache import SampleCache
+    from sweep.data import load_ohlcv
+    from sweep.evaluate import draw_samples
+    from sweep.space import default_config
+
+    data = load_ohlcv(shared_data, "BTCUSD")
+    config = default_config(forecaster.family, 64)
+    drawn = []
+    real = forecaster.forecast
+    monkeypatch.setattr(forecaster, "forecast", lambda contexts, *a, **k: drawn.append(len(contexts)) or
+                        real(contexts, *a, **k))
+    first, second = np.arange(3000, 3012), np.arange(3006, 3018)
+    cache = SampleCache()
+    draw_samples(forecaster, config, data, first, 1, cache)
+    draw_samples(forecaster, replace(config, aggregate="mean"), data, first, 1, cache)
+    served, _ = draw_samples(forecaster, config, data, second, 1, cache)
+    assert drawn == [12, 6 if forecaster.rows_independent(1) else 12]
+    direct, _ = draw_samples(forecaster, config, data, second, 1, SampleCache(enabled=False))
+    np.testing.assert_allclose(served.predictive.values, direct.predictive.values, rtol=0,
+                               atol=1e-5 * data.close[second].max())
+
+
+def _package_quantiles(family, folder, close, ohlcv, horizon, sampling):
     """The package's own call on one window: ``[n_levels, horizon]``."""
     import torch
 
+    inputs = sampling.get("inputs")
+    if family == "timesfm":
+        return _timesfm_package_quantiles(folder, close, horizon, sampling)
+    if family == "tirex2":
+        import tirex2
+
+        series = tirex2.TimeseriesType(target=torch.tensor(close[None], dtype=torch.float32), past_covariates=None,
+                                       future_covariates=None)
+        return tirex2.load_model(str(folder), device="cpu").forecast([series], horizon, output_type="numpy",
+                                                                      **sampling)[0][0]
     if family == "toto2":
         from toto2 import Toto2Model
 
@@ -94,15 +133,50 @@ def _package_quantiles(family, folder, close, ohlcv, horizon, inputs):
     return (quantiles[0][0] if family == "chronos2" else quantiles[0]).T.numpy()  # [levels, horizon]
 
 
-@pytest.mark.parametrize("family,inputs", [("toto2", "close"), ("toto2", "ohlcv"), ("chronos2", "close"),
-                                           ("chronos2", "covariates"), ("chronos-bolt", None)])
-def test_when_a_quantile_family_forecasts_then_it_equals_its_packages_own_call(family, inputs, tiny_quantile_dirs):
+def _timesfm_package_quantiles(folder, close, horizon, flags):
+    """The package's module at the tiny preset's widths (named here, not read from the weights), its own
+    ``load_checkpoint``, ``compile`` with the model card's flags and ``forecast``; levels 0.1 ... 0.9."""
+    import timesfm
+    from timesfm.timesfm_2p5 import timesfm_2p5_torch as package
+
+    from sweep.forecasters.presets import PRESETS
+    from sweep.forecasters.timesfm import resized_definition
+
+    model = package.TimesFM_2p5_200M_torch.__new__(package.TimesFM_2p5_200M_torch)
+    model.model = type("Tiny", (package.TimesFM_2p5_200M_torch_module,),
+                       {"config": resized_definition(**PRESETS["timesfm"]["tiny"])})()
+    model.model.load_checkpoint(str(folder / "model.safetensors"))
+    model.compile(timesfm.ForecastConfig(max_context=len(close), max_horizon=horizon, use_continuous_quantile_head=True,
+                                         infer_is_positive=True, **flags))
+    return model.forecast(horizon, [close])[1][0, :, 1:].T
+
+
+#: A window with a strong linear trend, where TiRex-2's tta_diff takes its differencing path.
+TREND = np.linspace(100.0, 130.0, 128) + RNG.normal(0, 0.2, 128)
+
+
+@pytest.mark.parametrize("family,sampling", [
+    ("toto2", {"inputs": "close"}), ("toto2", {"inputs": "ohlcv"}), ("chronos2", {"inputs": "close"}),
+    ("chronos2", {"inputs": "covariates"}), ("chronos-bolt", {}),
+    ("timesfm", {"normalize_inputs": True, "force_flip_invariance": True, "fix_quantile_crossing": True}),
+    ("timesfm", {"normalize_inputs": False, "force_flip_invariance": False, "fix_quantile_crossing": False}),
+    ("tirex2", {"tta_sign_flip": False, "tta_diff": True}), ("tirex2", {"tta_sign_flip": True, "tta_diff": False})])
+def test_when_a_quantile_family_forecasts_then_it_equals_its_packages_own_call(family, sampling, tiny_quantile_dirs):
     folder = tiny_quantile_dirs[family]
-    ours = FAMILIES[family].load(str(folder)).forecast(CLOSE, STAMPS, 4, 1, 0, {"inputs": inputs} if inputs else {},
-                                                        OHLCV)
-    for row in range(3):
-        theirs = _package_quantiles(family, folder, CLOSE[row], OHLCV[row], 4, inputs)
-        np.testing.assert_allclose(ours.quantiles[row], theirs, rtol=0, atol=1e-5 * CLOSE[row, -1])
+    close, ohlcv = np.vstack([CLOSE, TREND]), np.concatenate([OHLCV, OHLCV[:1]])
+    ours = FAMILIES[family].load(str(folder)).forecast(close, np.vstack([STAMPS, STAMPS[:1]]), 4, 1, 0, sampling,
+                                                        ohlcv)
+    for row in range(len(close)):
+        theirs = _package_quantiles(family, folder, close[row], ohlcv[row], 4, sampling)
+        np.testing.assert_allclose(ours.quantiles[row], theirs, rtol=0, atol=1e-5 * close[row, -1])
+
+
+def test_when_tirex2_differences_a_trend_then_its_flag_changes_the_forecast(tiny_quantile_dirs):
+    """tta_diff only acts on windows with a strong linear trend; the sweep searches it, so it must reach the model."""
+    forecaster = FAMILIES["tirex2"].load(str(tiny_quantile_dirs["tirex2"]))
+    on, off = (forecaster.forecast(TREND[None], STAMPS[:1], 4, 1, 0, {"tta_diff": flag}).quantiles
+               for flag in (True, False))
+    assert np.abs(on - off).max() > 1e-3 * TREND[-1]
 
 
 @pytest.mark.parametrize("family", HUB_QUANTILE_FAMILIES)
@@ -174,6 +248,8 @@ def test_when_the_quantile_families_are_swept_then_a_candidate_and_an_ensemble_a
     ({"model": "toto2", "aggregate": "trimmed_mean_0.1"}, "needs sample paths"),
     ({"model": "chronos2", "sampling": {"inputs": "ohlcv"}}, "chronos2 inputs 'ohlcv' is unknown"),
     ({"model": "chronos-bolt", "sampling": {"inputs": "close"}}, "it takes none"),
+    ({"model": "timesfm", "sampling": {"normalize_inputs": 1}}, "timesfm normalize_inputs 1 is unknown"),
+    ({"model": "tirex2", "sampling": {"tta_sign_flip": "yes"}}, "tirex2 tta_sign_flip 'yes' is unknown"),
 ])
 def test_when_a_quantile_config_breaks_a_rule_then_it_is_refused(values, match):
     from sweep.config import ForecastConfig

@@ -50,8 +50,9 @@ def _check_loaded(identity: dict[str, Any], loaded: dict[str, Any]) -> None:
         if not changed:
             continue
         version = identity.get("package_version")
-        hint = (f" ({identity['family']} {version} was installed then, {loaded.get('package_version')} now: install "
-                f"{identity['family']}=={version})" if version and version != loaded.get("package_version") else "")
+        package = identity.get("package", identity["family"])  # recorded since TimesFM and TiRex-2 joined
+        hint = (f" ({package} {version} was installed then, {loaded.get('package_version')} now: install "
+                f"{package}=={version})" if version and version != loaded.get("package_version") else "")
         raise ModelLoadError(f"checkpoint files {changed} of {identity.get(key)!r} changed since it was recorded"
                              f"{hint}; restore them, or {FIX}")
 

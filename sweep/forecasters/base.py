@@ -308,6 +308,11 @@ class QuantileForecaster(Forecaster):
     def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         """Windows forecast together, chosen from memory limits (a speed setting, never searched)."""
 
+    def windows_in_budget(self, n_windows: int, per_window_bytes: int) -> int:
+        """As many of ``n_windows`` as half of ``memory_budget_bytes`` holds at ``per_window_bytes`` each (at least
+        one): what :meth:`window_batch` returns once a family has estimated a window's working memory."""
+        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window_bytes)))
+
     def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
         return {"window_batch": self.window_batch(n_windows, context_length, horizon), "device": self.device,
                 "dtype": "float32"}

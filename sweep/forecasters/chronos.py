@@ -80,7 +80,7 @@ class _ChronosForecaster(QuantileForecaster):
         c = self.pipeline.model.config
         tokens = 4 * (context_length // 16 + horizon // 16 + 2)  # up to three covariates beside the target
         per_window = 4 * tokens * (4 * c.d_model + c.d_ff) * 3
-        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window)))
+        return self.windows_in_budget(n_windows, per_window)
 
 
 class Chronos2Forecaster(_ChronosForecaster):

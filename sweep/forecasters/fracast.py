@@ -16,7 +16,7 @@ context length costs the same.
 from __future__ import annotations
 
 import json
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +99,8 @@ class FracastForecaster(QuantileForecaster):
         self.max_context_length = first.context_length
         self.levels = np.asarray(first.quantiles, dtype=float)
         self.d_model = int(json.loads((self.folder / "config.json").read_text())["model"]["d_model"])
-        self._identity = {"family": self.family, **found, "package_version": metadata.version("fracast"),
-                          "checkpoint_files": found.get("checkpoint_files") or checkpoints.fingerprint(
-                              self.folder, RELEASE_FILES),
+        self._identity = {"family": self.family, **checkpoints.package_identity(found, self.folder, RELEASE_FILES,
+                                                                                 "fracast"),
                           "pretraining_cutoff": training_limits(model)["pretraining_cutoff"] or "unknown"}
         self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(
             self.device, sum(module_bytes(m.core, m.head) for m in self.models.values()))
@@ -132,7 +131,7 @@ class FracastForecaster(QuantileForecaster):
         """Windows per ``forecast_batch`` call: as many as half the memory budget holds. Every window runs the
         full 2,048-step stream whatever its context, so the context length does not matter."""
         per_window = 4 * ACTIVATIONS_PER_WINDOW * self.d_model * self.max_context_length
-        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window)))
+        return self.windows_in_budget(n_windows, per_window)
 
     def predict_chunk(self, contexts: np.ndarray, ohlcv: np.ndarray | None, horizon: int,
                       params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

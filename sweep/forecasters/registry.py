@@ -102,8 +102,9 @@ class Family:
         (:data:`FRACAST_BUNDLED`).
     choices : dict
         ``{sampling key: choices}`` of a quantile family's config (``inputs``: which bars it reads;
-        ``weights``: which of its weight files); each key is searched, and its first choice is the
-        default. Empty when the family has none.
+        ``weights``: which of its weight files; a package's boolean flags, e.g. TimesFM's
+        ``normalize_inputs``); each key is searched, and its first choice is the default. Empty when the
+        family has none.
     pretraining_cutoffs : dict
         ``{model id: (cutoff, source)}`` of its published checkpoints: the last day of pretraining
         data (``YYYY-MM-DD``, UTC, inclusive), or None where the publisher documents none, and where
@@ -143,7 +144,7 @@ class Family:
     output: str = "samples"
     flag: str | None = None
     default_model: str | None = None
-    choices: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict, hash=False)
     pretraining_cutoffs: dict[str, tuple[str | None, str]] = field(default_factory=dict, hash=False)
     trainer: str | None = None
     checkpoint: CheckpointKind | None = field(default=None, hash=False)
@@ -187,11 +188,11 @@ class Family:
         cls = self.forecaster_class()
         return cls.context_limit() if self.flag is None else cls.context_limit(model or self.default_model, **options)
 
-    def choice(self, sampling: dict[str, Any], key: str) -> str:
+    def choice(self, sampling: dict[str, Any], key: str) -> Any:
         """The config's choice for ``key`` (one of :attr:`choices`), or its default (the first)."""
         return sampling.get(key, self.choices[key][0])
 
-    def choice_grid(self) -> list[dict[str, str]]:
+    def choice_grid(self) -> list[dict[str, Any]]:
         """Every combination of :attr:`choices` as a ``sampling`` dict (``[{}]`` when there is none)."""
         return [dict(zip(self.choices, values)) for values in product(*self.choices.values())]
 
@@ -212,7 +213,8 @@ class Family:
             allowed = f"only {dict(self.choices)}" if self.choices else "none"
             raise ConfigError(f"config sampling keys {unknown} are unknown for {self.name}; it takes {allowed}")
         for key, values in self.choices.items():
-            if self.choice(sampling, key) not in values:
+            value = self.choice(sampling, key)
+            if not any(value == v and type(value) is type(v) for v in values):  # 1 is not True here
                 raise ConfigError(f"{self.name} {key} {sampling[key]!r} is unknown; use one of {list(values)}")
 
 
@@ -288,6 +290,29 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                source="fracast 0.1.0 README and FracastModel: from_pretrained() loads the bundled W8 weights by "
                       "default; 'the model uses the latest 2,048 observations' (weights/config.json W=2048); the "
                       "only point the package uses is the median ('longer horizons append median blocks')")),
+    # the flags of the package's ForecastConfig; each first value is the quick start's
+    Family("timesfm", "sweep.forecasters.timesfm", "TimesFMForecaster", output="quantiles", flag="--timesfm-model",
+           default_model="google/timesfm-2.5-200m-pytorch",
+           choices={"normalize_inputs": (True, False), "force_flip_invariance": (True, False),
+                    "fix_quantile_crossing": (True, False)},
+           default=FamilyDefault(
+               "timesfm", context_length=1024, num_samples=1, aggregate="median",
+               sampling={"normalize_inputs": True, "force_flip_invariance": True, "fix_quantile_crossing": True},
+               source="google-research/timesfm README code example for TimesFM 2.5 (timesfm 2.x): ForecastConfig("
+                      "max_context=1024, max_horizon=256, normalize_inputs=True, use_continuous_quantile_head=True, "
+                      "force_flip_invariance=True, infer_is_positive=True, fix_quantile_crossing=True); its "
+                      "point_forecast is the 0.5 quantile")),
+    # the package's test-time augmentations, passed on every call; each first value is TiRex2's own default
+    Family("tirex2", "sweep.forecasters.tirex2", "TiRex2Forecaster", output="quantiles", flag="--tirex2-model",
+           default_model="NX-AI/TiRex-2", choices={"tta_sign_flip": (False, True), "tta_diff": (True, False)},
+           default=FamilyDefault(
+               "tirex2", context_length=2048, num_samples=1, aggregate="median",
+               sampling={"tta_sign_flip": False, "tta_diff": True},
+               source="tirex-2 0.4.0 README quick start: load_model('NX-AI/TiRex-2') and model.forecast([ts], "
+                      "prediction_length), the whole history padded or cut to the model's context_len (2048 in the "
+                      "package's full-size test model; a checkpoint with less uses its own); TiRex2 defaults "
+                      "tta_sign_flip=False ('opt-in', docs/how-to/forecasting.md) and tta_diff=True; the median "
+                      "is forecast_df's 'prediction'")),
     Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", space="sweep.space:PersistenceSpace",
            num_samples=(1,),
            default=FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
@@ -295,7 +320,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 )}
 
 #: ``--models`` when none is given: Toto, Kronos and the persistence baseline. A newer family joins when its
-#: default-shaped study costs no more than Toto's on a CPU (``benchmarks/family_cost.py``); none does yet.
+#: default-shaped study costs no more than Toto's on a CPU (``benchmarks/family_cost.py``); none does yet
+#: (TimesFM 2.5 14x, TiRex-2 7.5x, Chronos-2 9x, Toto 2.0 2.7x, Chronos-Bolt 1.5x).
 DEFAULT_MODELS: tuple[str, ...] = ("toto", "kronos", "naive")
 
 

@@ -85,7 +85,7 @@ class Toto2Forecaster(QuantileForecaster):
         c = self.model.config
         tokens = 5 * (-(-(context_length + horizon) // self.patch_size) + 1)
         per_window = 4 * tokens * (4 * c.d_model + c.d_ff) * 3
-        return int(max(1, min(n_windows, self.memory_budget_bytes // 2 // per_window)))
+        return self.windows_in_budget(n_windows, per_window)
 
     def speed_settings(self, n_windows: int, context_length: int, horizon: int) -> dict[str, Any]:
         return {**super().speed_settings(n_windows, context_length, horizon), "decode_block_size": None}
