@@ -54,7 +54,18 @@ def resized_definition(model_dims: int, num_layers: int, num_heads: int, hidden_
                        point_hidden_dims: int | None = None, quantile_hidden_dims: int | None = None,
                        quantile_len: int | None = None):
     """The package's ``TimesFM_2p5_200M_Definition`` with other widths (every other field, e.g. the patch lengths
-    and quantile levels, is the package's); ``None`` hidden widths equal ``model_dims``."""
+    and quantile levels, is the package's); ``None`` hidden widths equal ``model_dims``.
+
+    Returns
+    -------
+    TimesFM_2p5_200M_Definition
+        Equal to the package's own when the widths are its 200M ones (model_dims 1280, 20 layers, 16 heads).
+
+    Raises
+    ------
+    ModelLoadError
+        If ``timesfm`` is not installed.
+    """
     from timesfm import configs
 
     base = _base().TimesFM_2p5_200M_Definition()
@@ -97,11 +108,7 @@ def definition_from_weights(weights: Path):
         point_hidden_dims=shape["output_projection_point.hidden_layer.weight"][0],
         quantile_hidden_dims=shape["output_projection_quantiles.hidden_layer.weight"][0],
         quantile_len=shape["output_projection_quantiles.output_layer.weight"][0] // levels)
-    return _base().TimesFM_2p5_200M_Definition() if _same_as_package(definition) else definition
-
-
-def _same_as_package(definition) -> bool:
-    return definition == _base().TimesFM_2p5_200M_Definition()
+    return definition
 
 
 def model_class(definition):
@@ -109,7 +116,7 @@ def model_class(definition):
     ``TimesFM_2p5_200M_torch_module`` built from ``definition`` (loading, ``compile`` and ``forecast`` unchanged)."""
     from timesfm.timesfm_2p5 import timesfm_2p5_torch as package
 
-    if _same_as_package(definition):
+    if definition == _base().TimesFM_2p5_200M_Definition():
         return package.TimesFM_2p5_200M_torch
     module = type("TimesFM_2p5_module", (package.TimesFM_2p5_200M_torch_module,), {"config": definition})
 
