@@ -35,6 +35,7 @@ import numpy as np
 from ._version import __version__
 from .cache import SampleCache
 from .candidate import Scoring, default_block, fit_ensemble
+from .common_calendar import aligned_splits
 from .data import OHLCVData, load_ohlcv
 from .errors import ConfigError
 from .evaluate import EvaluationResult
@@ -48,7 +49,7 @@ from .store import git_commit, utc_now, write_json_atomic
 from .study import Progress, StudyJob
 from .study_job import PER_SYMBOL, POOLED, SCOPES, SymbolWindows
 from .warm_start import default_warm_start
-from .windows import Splits, walk_forward_splits
+from .windows import Splits, check_moving_closes
 
 __all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "pooled_vs_per_symbol", "BACKTEST_FILE"]
 
@@ -332,7 +333,8 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     Raises
     ------
     DataValidationError
-        If a series is too short for the folds.
+        If a series is too short for the folds, or its close never moves over a fold's scored windows
+        (:func:`sweep.windows.check_moving_closes`).
     ConfigError
         On invalid settings, or folds that overlap a model's (pre)training data without ``allow_overlap``.
     ModelLoadError
@@ -340,8 +342,11 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     """
     sweep = settings.sweep
     datasets = {s: load_ohlcv(sweep.data_dir, s, sweep.freq, sweep.gap_policy) for s in sweep.symbols}
-    folds = {s: walk_forward_splits(d.n_bars, sweep.windows, settings.folds, source=str(d.path))
-             for s, d in datasets.items()}
+    # the verdict averages symbols window by window, in either scope: their folds are the same hours
+    folds = aligned_splits(datasets, sweep.windows, settings.folds,
+                           fix="drop it from --symbols (or backtest it on its own)")
+    for symbol, data in datasets.items():
+        check_moving_closes(data, *folds[symbol])
     overlapping = _check_overlap(settings, datasets, folds)
     with claimed_run(sweep, datasets, settings.folds):
         return _backtest(settings, datasets, folds, overlapping, executor, progress)

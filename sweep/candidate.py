@@ -123,8 +123,8 @@ def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: f
 
 
 #: Keys of a paired test's JSON that describe its power, not its verdict.
-POWER_KEYS = ("alpha", "n_windows", "hac_max_lag", "long_run_variance", "effective_n", "mde", "mde_relative",
-              "origins_needed", "days_needed")
+POWER_KEYS = ("alpha", "n_windows", "df", "long_run_variance_rule", "long_run_variance", "effective_n", "mde",
+              "mde_relative", "origins_needed", "days_needed")
 
 
 def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome) -> dict[str, Any] | None:

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from pathlib import Path
 
 from .errors import ConfigError
 from .forecasters.registry import FAMILIES, CheckpointKind
 from .store import check_output_folder
 
-__all__ = ["CheckpointKind", "checkpoint_kinds", "checkpoint_kind_of", "check_output", "check_init_is_not_output",
-           "check_init"]
+__all__ = ["CheckpointKind", "checkpoint_kinds", "checkpoint_kind_of", "has_signature", "check_output",
+           "check_init_is_not_output", "check_init"]
 
 #: How many entries of a refused folder its message lists.
 LISTED_ENTRIES = 5
+#: The largest ``.safetensors`` header read (the format's own limit is 100 MB).
+MAX_HEADER_BYTES = 100_000_000
 
 
 def checkpoint_kinds() -> dict[str, CheckpointKind]:
@@ -33,20 +36,35 @@ def checkpoint_kinds() -> dict[str, CheckpointKind]:
     return {name: f.checkpoint for name, f in FAMILIES.items() if f.checkpoint is not None}
 
 
-def _json_key(path: Path, key: str) -> tuple[bool, object]:
+def _document(path: Path) -> object:
+    """The JSON of ``path``; of a ``.safetensors`` file, its header (an 8-byte little-endian length, then JSON, as
+    the safetensors format defines it), so no weights are read. None if it cannot be read."""
     try:
-        document = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False, None
-    return (True, document[key]) if isinstance(document, dict) and key in document else (False, None)
+        if path.suffix != ".safetensors":
+            return json.loads(path.read_text())
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            return json.loads(f.read(size)) if size <= MAX_HEADER_BYTES else None
+    except (OSError, UnicodeDecodeError, ValueError, struct.error):  # JSONDecodeError is a ValueError
+        return None
+
+
+def has_signature(folder: str | Path, signature: tuple[str, str | tuple[str, ...], object]) -> bool:
+    """Whether ``folder`` matches ``signature``: ``(file, key, value)``, the JSON ``file`` (of a ``.safetensors`` file,
+    its header) holds ``key`` (a tuple: a nested key), equal to ``value`` unless ``value`` is None."""
+    file, key, value = signature
+    document = _document(Path(folder) / file)
+    for part in (key,) if isinstance(key, str) else key:
+        if not isinstance(document, dict) or part not in document:
+            return False
+        document = document[part]
+    return value is None or document == value
 
 
 def _holds(folder: Path, kind: CheckpointKind) -> bool:
     if not all((folder / f).is_file() for f in kind.files) or not all((folder / d).is_dir() for d in kind.folders):
         return False
-    file, key, value = kind.signature
-    found, actual = _json_key(folder / file, key)
-    return found and (value is None or actual == value)
+    return has_signature(folder, kind.signature)
 
 
 def checkpoint_kind_of(folder: str | Path) -> str | None:

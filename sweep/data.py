@@ -30,6 +30,7 @@ __all__ = [
     "OHLCVData",
     "Problem",
     "check_ohlcv",
+    "fingerprint",
     "ohlcv_from_frame",
     "load_ohlcv",
     "symbol_path",

@@ -35,8 +35,9 @@ from typing import Any
 from ._version import __version__
 from .aggregate import parse_aggregation
 from .data import validate_symbol
-from .ensemble import document_members, read_best
+from .ensemble import document_members
 from .errors import ConfigError
+from .promote_files import read_promoted_best
 from .store import (best_path, candidate_path, check_output_folder, read_json, staged_folder, utc_now,
                     write_json_atomic)
 
@@ -275,7 +276,7 @@ def _plan(hyperparams_dir: Path, to: Path, chosen: tuple[str, ...], every: bool,
     plan, now = _Plan(), utc_now()
     for symbol in chosen:
         source = best_path(hyperparams_dir, symbol)
-        files, reason = _symbol_files(symbol, read_best(source), source, hyperparams_dir, warn)
+        files, reason = _symbol_files(symbol, read_promoted_best(source), source, hyperparams_dir, warn)
         plan.files.update(files)
         plan.entries[symbol] = _entry(symbol, hyperparams_dir, files, reason, now)
     for symbol, entry in ((previous or {}).get("symbols") or {}).items():
@@ -367,7 +368,8 @@ def export_stock_prediction(hyperparams_dir: str | Path, to: str | Path,
     Raises
     ------
     ConfigError
-        If there is no promoted config, a best file is not a best config, ``to`` is a file or not writable,
+        If there is no promoted config, a best file is not a best config that promote wrote
+        (:func:`sweep.promote_files.read_promoted_best`), ``to`` is a file or not writable,
         or it holds files but no manifest; nothing is changed then.
     """
     hyperparams_dir, to = Path(hyperparams_dir), Path(to)

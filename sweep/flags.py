@@ -23,7 +23,7 @@ from .forecasters.registry import FAMILIES
 from .windows import WindowSpec
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_INVALID", "flagged_families", "console",
-           "table_console", "add_data_flags", "add_window_flags", "window_spec_from_args", "add_folds_flag",
+           "table_console", "RUN_DATA_DIR_HELP", "add_data_flags", "add_window_flags", "window_spec_from_args", "add_folds_flag",
            "unique", "valid_symbols", "add_family_flags", "family_model_ids", "family_options", "setup_logging",
            "exit_code_of"]
 
@@ -45,8 +45,15 @@ def table_console() -> Console:
     return out if out.is_terminal else Console(width=TABLE_WIDTH_WHEN_PIPED)
 
 
-def add_data_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=Path("trainingdata"), help="folder of <SYMBOL>.csv files")
+#: ``--data-dir`` of a command that reads a finished run's bars (``promote``, ``report``; :mod:`sweep.run_data`).
+RUN_DATA_DIR_HELP = ("folder of <SYMBOL>.csv files (default: the one the run swept, as its run.json or candidates "
+                     "record; bars appended since are used, changed bars are refused)")
+
+
+def add_data_flags(parser: argparse.ArgumentParser, of_a_run: bool = False) -> None:
+    """``--data-dir``, ``--freq`` and ``--gap-policy``; ``of_a_run``: ``--data-dir`` defaults to the run's folder."""
+    parser.add_argument("--data-dir", type=Path, default=None if of_a_run else Path("trainingdata"),
+                        help=RUN_DATA_DIR_HELP if of_a_run else "folder of <SYMBOL>.csv files")
     parser.add_argument("--freq", default="1h", help="bar frequency (default 1h)")
     parser.add_argument("--gap-policy", choices=GAP_POLICIES, default="error",
                         help="gaps larger than --freq: error (default), ffill (carry last close) or drop")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .common_calendar import require_same_origin_times
 from .data import OHLCVData
 from .errors import TrialError
 from .forecasters.base import Forecaster
@@ -87,7 +88,14 @@ def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: s
 
 def pooled_job(settings: SweepSettings, pool: tuple[SymbolWindows, ...], label: str, context_ceiling: int,
                **overrides: Any) -> StudyJob:
-    """The pooled study of model ``label`` over every symbol of ``pool`` (named ``pooled.<label>``)."""
+    """The pooled study of model ``label`` over every symbol of ``pool`` (named ``pooled.<label>``).
+
+    Raises
+    ------
+    ValueError
+        If the pool's symbols do not share their origin times (their relative losses are averaged window by window).
+    """
+    require_same_origin_times([(w.symbol, w.data.frame.index, w.splits) for w in pool])
     return study_job(settings, pool[0].data, pool[0].splits, label, context_ceiling, symbol=POOLED, pool=pool,
                      **overrides)
 

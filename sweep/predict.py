@@ -25,9 +25,10 @@ import pandas as pd
 from .cache import SampleCache
 from .bar_time import parse_freq, utc_timestamp
 from .data import OHLCVData, ohlcv_from_frame
-from .ensemble import document_forecast, document_members, read_best
+from .ensemble import document_forecast, document_members
 from .errors import ConfigError, DataValidationError
 from .forecasters import Forecaster, document_loader
+from .promote_files import read_promoted_best
 from .store import best_path
 from .tuned_data import tuned_data_settings
 
@@ -226,8 +227,8 @@ def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
     ------
     ConfigError
         If the symbol has no promoted config (naming the file and the promote command), its file is not a
-        best config (:func:`sweep.ensemble.read_best`), or ``freq`` or ``gap_policy`` differs from the one it
-        was tuned on (naming both values and the file).
+        best config that promote wrote (:func:`sweep.promote_files.read_promoted_best`), or ``freq`` or
+        ``gap_policy`` differs from the one it was tuned on (naming both values and the file).
     ModelLoadError
         If a model cannot be loaded, its recorded checkpoint folder is gone, or a file of it changed since it
         was recorded (the message names the best file, the recorded path and the changed files). Checkpoint
@@ -237,4 +238,4 @@ def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: {symbol} has no promoted config; run "
                           f"`python -m sweep promote --run RUN_ID` first")
-    return Predictor(read_best(path), path, load or document_loader(path, hyperparams_dir), freq, gap_policy)
+    return Predictor(read_promoted_best(path), path, load or document_loader(path, hyperparams_dir), freq, gap_policy)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .cache import SampleCache
-from .data import load_ohlcv, validate_symbol
+from .data import OHLCVData, load_ohlcv, validate_symbol
 from .ensemble import document_members, evaluate_document, read_best
 from .errors import ConfigError, SweepError
 from .evaluate import EvaluationResult
@@ -30,9 +30,10 @@ from .forecasters import Forecaster, document_loader, forecaster_from_identity
 from .config import ForecastConfig
 from .stats import PairedTest, paired_test
 from .review_file import review_markdown, write_review
+from .run_data import DEFAULT_DATA_DIR, RecordedBars, run_bars, run_data_dir
 from .promote_files import check_best_file, review_cache
 from .store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
-from .windows import WindowSpec, make_splits
+from .windows import WindowSpec, check_moving_closes, make_splits
 from .settings import read_run_settings, validate_run_id
 
 __all__ = ["PromoteSettings", "Review", "promote", "review_symbol", "decide", "persistence_document", "LOCK_NAME",
@@ -63,7 +64,9 @@ class PromoteSettings:
         ``"selected"`` (the run's per-symbol candidate) or ``"ensemble"``; None (default) reviews the one the
         sweep declared (``--promote-candidate``, recorded as ``selection.promotion_candidate``). Asking for the
         other is refused: the test windows give one try at alpha per symbol and run.
-    data_dir, output_dir, runs_dir : Path
+    data_dir : Path or None
+        Where today's bars are; None (default): the folder the run read (:func:`sweep.run_data.run_data_dir`).
+    output_dir, runs_dir : Path
     lock_timeout_s : float
         How long to wait for another promoter to finish.
     seed : int
@@ -75,7 +78,7 @@ class PromoteSettings:
     alpha: float = 0.05
     dry_run: bool = False
     candidate: str | None = None
-    data_dir: Path = Path("trainingdata")
+    data_dir: Path | None = None
     output_dir: Path = Path("hyperparams")
     runs_dir: Path = Path("runs")
     lock_timeout_s: float = 600.0
@@ -179,11 +182,20 @@ def _window_spec(document: dict[str, Any], source: Path) -> WindowSpec:
         raise ConfigError(f"{source} has no complete 'windows' block ({e}); it was not written by a sweep") from e
 
 
-def _run_data_settings(settings: PromoteSettings) -> tuple[str, str]:
-    """Bar frequency and gap policy the run used (its run.json), or the defaults."""
+def _review_data(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], source: Path) -> OHLCVData:
+    """Today's bars of ``symbol`` from the folder the run read (its run.json, else the candidate's provenance)
+    unless ``--data-dir`` is given, read as the run read them, after checking the run's bars are unchanged."""
     run_dir = Path(settings.runs_dir) / settings.run_id
     stored = read_run_settings(run_dir) if (run_dir / "run.json").exists() else {}  # a corrupt one is refused
-    return stored.get("freq", "1h"), stored.get("gap_policy", "error")
+    provenance = candidate.get("provenance") or {}
+    swept = stored.get("data_dir") or (Path(provenance["data_path"]).parent if provenance.get("data_path") else None)
+    data = load_ohlcv(run_data_dir(settings.data_dir, swept), symbol, stored.get("freq", "1h"),
+                      stored.get("gap_policy", "error"))
+    if provenance.get("data_fingerprint"):  # candidates have recorded it since the first release
+        run_bars(data, RecordedBars.from_provenance(provenance, symbol, source),
+                 f"pass --data-dir with the folder run {settings.run_id!r} swept ({swept or DEFAULT_DATA_DIR}), or "
+                 "sweep this data in a new run")
+    return data
 
 
 def review_symbol(settings: PromoteSettings, symbol: str,
@@ -212,9 +224,9 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     check_best_file(best_path(settings.output_dir, symbol))  # a broken incumbent is refused before any evaluation
     _preload(settings, symbol, load)
     spec = _window_spec(candidate, source)
-    freq, gap_policy = _run_data_settings(settings)
-    data = load_ohlcv(settings.data_dir, symbol, freq, gap_policy)
+    data = _review_data(settings, symbol, candidate, source)
     splits = make_splits(data.n_bars, spec, source=str(data.path))
+    check_moving_closes(data, splits)  # today's test windows: persistence's error there divides the skill
     origins = splits.test_origins
     cache = review_cache(Path(settings.runs_dir) / settings.run_id, settings.dry_run)
     windows = {"test_origins": len(origins), "n_test_origins": len(origins), "test_stride": spec.test_stride,
@@ -242,12 +254,24 @@ def _verdict(name: str, test: PairedTest) -> str:
             f"CI [{test.ci_lower:.3g}, {test.ci_upper:.3g}])")
 
 
-def decide(vs_persistence: PairedTest, vs_best: PairedTest | None) -> tuple[str, str]:
+def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool = False) -> tuple[str, str]:
     """The promotion rule: ``(outcome, reason)``.
 
     The candidate is promoted only if it beats persistence and, when a best exists, the best,
     each by :attr:`PairedTest.candidate_better`. Without a best, a candidate that does not beat
     persistence leaves persistence as the best (:data:`PERSISTENCE`).
+
+    Parameters
+    ----------
+    vs_persistence, vs_best : PairedTest
+        The candidate against persistence and against the current best (``None`` without one).
+    dry_run : bool
+        ``promote --dry-run``: the reason says what *would* be written, since nothing is.
+
+    Returns
+    -------
+    outcome, reason : str
+        :data:`PROMOTED`, :data:`KEPT` or :data:`PERSISTENCE`; the verdicts, for the review and the console.
     """
     reasons = [f"candidate {_verdict('persistence', vs_persistence)}"]
     if vs_best is not None:
@@ -256,7 +280,8 @@ def decide(vs_persistence: PairedTest, vs_best: PairedTest | None) -> tuple[str,
     if vs_persistence.candidate_better and (vs_best is None or vs_best.candidate_better):
         return PROMOTED, reason
     if vs_best is None:
-        return PERSISTENCE, reason + "; no model for this symbol: the persistence config is written as its best"
+        written = "would be written" if dry_run else "is written"
+        return PERSISTENCE, reason + f"; no model for this symbol: the persistence config {written} as its best"
     return KEPT, reason
 
 
@@ -286,7 +311,7 @@ def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], d
                                              document_loader(best_file, load=load))
         vs_best = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha,
                               settings.seed)
-    outcome, reason = decide(vs_persistence, vs_best)
+    outcome, reason = decide(vs_persistence, vs_best, settings.dry_run)
     return Review(symbol, outcome, reason, candidate_result, incumbent_result, vs_best, vs_persistence,
                   windows, stored_power=candidate.get("power_vs_persistence")), incumbent
 

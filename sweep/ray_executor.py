@@ -29,8 +29,8 @@ from .cache import SampleCache
 from .faults import storage_faults
 from .errors import ConfigError, TrialError
 from .forecasters.base import Forecaster
-from .study import (SOURCE_ATTR, Objective, Progress, StudyJob, StudyOutcome, make_storage, open_job_study,
-                    outcome_of)
+from .study import (INTERRUPTED, SOURCE_ATTR, NoRepeatSampler, Objective, Progress, StudyJob, StudyOutcome,
+                    make_storage, open_job_study, outcome_of)
 from .symbol_batch import SymbolBatcher
 
 __all__ = ["RayExecutor", "StudyWorker", "worker_pass"]
@@ -107,7 +107,7 @@ def worker_pass(job: StudyJob, objective: Objective, worker_id: str) -> int:
     (at most one extra trial per worker in a tight race).
     """
     study = optuna.load_study(study_name=job.name, storage=make_storage(job.storage))
-    study.sampler = optuna.samplers.TPESampler(seed=job.seed + _count(study) + zlib.crc32(worker_id.encode()) % 10_000)
+    study.sampler = NoRepeatSampler(job.seed + _count(study) + zlib.crc32(worker_id.encode()) % 10_000)
     target = job.target_trials()
     tag = {WORKER_ATTR: worker_id, "worker_pid": os.getpid(), NODE_ATTR: _node_id()}
 
@@ -130,7 +130,7 @@ def fail_trials_of(study: optuna.Study, worker_id: str) -> int:
     orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                if t.user_attrs.get(WORKER_ATTR) == worker_id]
     for trial in orphans:
-        study._storage.set_trial_user_attr(trial._trial_id, "error", f"interrupted: worker {worker_id} died")
+        study._storage.set_trial_user_attr(trial._trial_id, "error", f"{INTERRUPTED}: worker {worker_id} died")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         if trial.params:  # none when it died before suggesting: the sampler's next trial replaces it
             kept = {k: v for k, v in trial.user_attrs.items() if k in CARRIED_ATTRS}

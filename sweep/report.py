@@ -27,6 +27,7 @@ from optuna.importance import PedAnovaImportanceEvaluator
 from optuna.trial import TrialState
 
 from .cache import SampleCache
+from .common_calendar import sweep_splits
 from .config import ForecastConfig
 from .data import OHLCVData, load_ohlcv
 from .ensemble import document_forecast
@@ -34,6 +35,7 @@ from .errors import ConfigError
 from .evaluate import evaluate
 from .forecasters.registry import family_of
 from .forecasters import document_loader
+from .run_data import DEFAULT_DATA_DIR, RecordedBars, run_bars, run_data_dir
 from .run_record import recorded_models
 from .settings import read_run_settings, validate_run_id
 from .space import n_max_samples
@@ -44,7 +46,7 @@ from .report_backtest import backtest_section
 from .report_folder import check_report_folder, removed_on_failure
 from .study import make_storage
 from .study_job import POOLED
-from .windows import WindowSpec, make_splits
+from .windows import WindowSpec
 
 __all__ = ["StudySummary", "Report", "write_report", "pareto_front"]
 
@@ -180,11 +182,10 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
 def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | None:
     """MDE vs persistence (percent of its MAE, 80 % power) against the number of test origins, per symbol.
 
-    ``MDE(n) = (z_{1-alpha} + z_{0.8}) sqrt(S / n)`` with each candidate's stored HAC long-run variance ``S``
-    (:meth:`sweep.stats.PairedTest.mde_at`); the marker is the candidate's own number of origins.
+    ``MDE(n)`` with each candidate's stored long-run variance ``S`` (:func:`sweep.stats.mde_for_origins`: the
+    t test's degrees of freedom grow with ``n``); the marker is the candidate's own number of origins.
     """
-    from .stats import MDE_POWER
-    from scipy import stats
+    from .stats import MDE_POWER, mde_for_origins
 
     # a persistence candidate has no differential against itself: its power block is the strongest other config's
     power = {s: d.get("power_vs_persistence") or d.get("comparisons", {}).get("persistence") or {}
@@ -197,12 +198,11 @@ def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | Non
     n = np.logspace(1, 5, 200)
     for k, (symbol, c) in enumerate(sorted(rows.items())):
         alpha = c.get("alpha") or candidates[symbol]["comparisons"]["persistence"]["alpha"]
-        z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(MDE_POWER)
         reference = candidates[symbol]["test"]["persistence_pct_return_mae"]
-        curve = 100 * z * np.sqrt(c["long_run_variance"] / n) / reference
+        curve = 100 * mde_for_origins(c["long_run_variance"], n, alpha) / reference
         axes.loglog(n, curve, color=f"C{k}", label=symbol)
-        axes.plot([c["n_windows"]], [100 * z * np.sqrt(c["long_run_variance"] / c["n_windows"]) / reference], "o",
-                  color=f"C{k}")
+        axes.plot([c["n_windows"]], [100 * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha) / reference],
+                  "o", color=f"C{k}")
     for gain in (5, 10):
         axes.axhline(gain, color="grey", linestyle=":", linewidth=1)
     axes.set(xlabel="test origins", ylabel="MDE vs persistence (% of its MAE)",
@@ -281,14 +281,17 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir: Path = Path("hyperparams"),
+def write_report(run_id: str, data_dir: Path | None = None, output_dir: Path = Path("hyperparams"),
                  runs_dir: Path = Path("runs"), report_dir: Path | None = None, storage: str | None = None) -> Report:
     """Write ``report.md`` and its plots for run ``run_id``.
 
     Parameters
     ----------
     run_id : str
-    data_dir, output_dir, runs_dir : Path
+    data_dir : Path or None
+        Where the run's bars are; None: the folder the run swept (``run.json``'s ``data_dir``). The run's bars
+        are checked unchanged there and the report uses them alone (:func:`sweep.run_data.run_bars`).
+    output_dir, runs_dir : Path
         As given to the sweep.
     report_dir : Path, optional
         Default ``<runs_dir>/<run_id>/report``.
@@ -301,6 +304,8 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
         If the run does not exist or has no study, ``storage`` is not a usable URL or journal path,
         or the report folder cannot be written or lies inside ``<output_dir>/best`` or ``candidates``
         (:func:`sweep.report_folder.check_report_folder`).
+    ConfigError
+        Also if the data no longer holds the bars the run used.
     DataValidationError
         If a symbol's data is missing or invalid. On any failure no folder or file this call created is left
         (:func:`sweep.report_folder.removed_on_failure`).
@@ -311,7 +316,19 @@ def write_report(run_id: str, data_dir: Path = Path("trainingdata"), output_dir:
         return _write_report(run_id, data_dir, output_dir, runs_dir, report_dir, storage)
 
 
-def _write_report(run_id: str, data_dir: Path, output_dir: Path, runs_dir: Path, report_dir: Path | None,
+def _run_datasets(settings: dict[str, Any], symbols: list[str], data_dir: Path | None,
+                  run_dir: Path) -> dict[str, OHLCVData]:
+    """The bars the run used: read from the folder it swept unless ``data_dir`` is given, checked unchanged, and cut
+    at the run's last bar (the report recomputes the run's own windows; bars appended since are not its)."""
+    folder = run_data_dir(data_dir, settings.get("data_dir"))
+    fix = (f"pass --data-dir with the folder the run swept ({settings.get('data_dir') or DEFAULT_DATA_DIR}), or "
+           "report a run of this data")
+    return {symbol: run_bars(load_ohlcv(folder, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error")),
+                             RecordedBars.from_run(settings, symbol, run_dir / "run.json"), fix)
+            for symbol in symbols}
+
+
+def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir: Path, report_dir: Path | None,
                   storage: str | None) -> Report:
     """:func:`write_report` without the cleanup on failure."""
     check_storage(storage)
@@ -332,10 +349,10 @@ def _write_report(run_id: str, data_dir: Path, output_dir: Path, runs_dir: Path,
     studies, candidates, fans = [], {}, {}
     symbol_of = {n: n[len(prefix):].rpartition(".")[0] for n in names}
     pool = (settings.get("pool") or []) if POOLED in symbol_of.values() else []
-    members = {}
-    for symbol in sorted({s for s in symbol_of.values() if s != POOLED} | set(pool)):
-        data = load_ohlcv(data_dir, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error"))
-        members[symbol] = (data, make_splits(data.n_bars, spec, source=str(data.path)))
+    datasets = _run_datasets(settings, sorted({s for s in symbol_of.values() if s != POOLED} | set(pool)), data_dir,
+                             run_dir)
+    splits = sweep_splits(datasets, spec, pooled=bool(pool))
+    members = {symbol: (data, splits[symbol]) for symbol, data in datasets.items()}
     for name in names:
         study = optuna.load_study(study_name=name, storage=backend)
         scored = [members[s] for s in pool] if symbol_of[name] == POOLED else [members[symbol_of[name]]]

@@ -21,7 +21,7 @@ from .store import utc_now
 if TYPE_CHECKING:  # only for annotations: promote imports this module
     from .promote import PromoteSettings, Review
 
-__all__ = ["write_review", "review_markdown", "power_sentence", "REVIEW_METRICS"]
+__all__ = ["write_review", "review_markdown", "power_sentence", "mde_percent", "REVIEW_METRICS"]
 
 REVIEW_METRICS = ("pct_return_mae", "price_mae", "crps", "coverage_90", "direction_accuracy", "skill", "latency_s")
 #: Decision labels of the review page, by outcome.
@@ -72,6 +72,27 @@ def _metric_rows(review: Review) -> list[str]:
     return rows
 
 
+def mde_percent(relative: float) -> str:
+    """An MDE relative to the other's MAE as a table cell: ``"4.1%"``, or ``"over 100%"``.
+
+    Losses are non-negative, so no forecast gains more than 100 % of another's MAE; above it, the number
+    would read as a (huge) gain the windows could see, while they can see none.
+    """
+    return "over 100%" if relative > 1 else f"{100 * relative:.1f}%"
+
+
+def _mde_clause(relative: float) -> str:
+    """What an MDE relative to the other's MAE means, in words; above 100 % that no gain is detectable."""
+    if relative > 1:
+        return (f"this test cannot detect any gain with {100 * MDE_POWER:.0f}% power: its MDE is more than the "
+                f"loss itself ({100 * relative:,.0f}% of the other's MAE, where a perfect forecast gains 100%)")
+    return f"this test could see a {100 * relative:.1f}% gain with {100 * MDE_POWER:.0f}% power"
+
+
+def _days(days: float) -> str:
+    return "under a day" if days < 1 else f"{days:,.0f} day" + ("s" if round(days) != 1 else "")
+
+
 def power_sentence(power: dict[str, Any] | None) -> str:
     """What a paired test could see, and what it would take, in one clause.
 
@@ -86,17 +107,18 @@ def power_sentence(power: dict[str, Any] | None) -> str:
     Returns
     -------
     str
-        The MDE at 80 % power relative to the other's MAE, the origins, the effective sample size, and the
-        origins (days) a 5 % and a 10 % gain need; or that the forecasts are identical.
+        The MDE at 80 % power relative to the other's MAE (above 100 %: that no gain is detectable), the
+        origins, the effective sample size, and the origins (days) a 5 % and a 10 % gain need; or that the
+        forecasts are identical.
     """
     if not power or power.get("mde_relative") is None:
         return "the two forecasts are identical on every test origin: there is no effect to detect"
     of = f" for {power['config_of']}'s config (the strongest other on validation)" if "config_of" in power else ""
     days = power.get("days_needed") or {}
-    plan = "; ".join(f"a {gain} gain needs {n:,.0f} origins" + (f" ({days[gain]:,.0f} days)" if days.get(gain) else "")
+    plan = "; ".join(f"a {gain} gain needs {n:,.0f} origins" + (f" ({_days(days[gain])})" if gain in days else "")
                      for gain, n in (power.get("origins_needed") or {}).items() if n is not None)
-    return (f"this test could see a {100 * power['mde_relative']:.1f}% gain with {100 * MDE_POWER:.0f}% power{of} "
-            f"({power['n_windows']:,} origins, effective sample size {power['effective_n']:,.0f}); {plan}")
+    effective = "" if power.get("effective_n") is None else f", effective sample size {power['effective_n']:,.0f}"
+    return f"{_mde_clause(power['mde_relative'])}{of} ({power['n_windows']:,} origins{effective}); {plan}"
 
 
 def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str, Any] | None) -> list[str]:
@@ -104,12 +126,12 @@ def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str
     (:func:`power_sentence`)."""
     return [f"## {title}", "",
             f"- windows: {t.n_windows}; mean differential: {t.mean_differential:+.6g}",
-            f"- Diebold-Mariano (one-sided, Newey-West HAC with the Newey-West (1994) automatic lag, "
-            f"{t.hac_max_lag}): statistic {t.dm_statistic:.4f}, p-value {t.dm_p_value:.4g}",
+            f"- Diebold-Mariano (one-sided, equal-weighted cosine long-run variance, Student t with {t.df} degrees "
+            f"of freedom): statistic {t.dm_statistic:.4f}, p-value {t.dm_p_value:.4g}",
             f"- circular block bootstrap (Politis-White block length {t.block_length}) "
             f"{100 * (1 - 2 * t.alpha):.0f}% CI of the mean differential: [{t.ci_lower:.6g}, {t.ci_upper:.6g}]",
             f"- minimum detectable effect at {100 * MDE_POWER:.0f}% power: {t.mde:.3g} "
-            f"({100 * t.mde / reference_mae:.2f}% of the other's MAE {reference_mae:.6g}); a smaller true "
+            f"({mde_percent(t.mde / reference_mae)} of the other's MAE {reference_mae:.6g}); a smaller true "
             f"improvement is more likely missed than found on these windows",
             f"- power: {power_sentence(power)}",
             f"- rule: better when p < {t.alpha} and the CI upper bound < 0: "

@@ -23,7 +23,9 @@ from .settings import SweepSettings, check_run_settings, claimed_run, model_sour
 from .selection import Selection, selections
 from .study import Progress, StudyOutcome
 from .store import candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic, write_text_atomic
-from .windows import Splits, make_splits
+from .common_calendar import sweep_splits
+from .study_job import POOLED
+from .windows import Splits, check_moving_closes, make_splits
 
 __all__ = ["SymbolResult", "run_sweep", "provenance", "selection_settings"]
 
@@ -123,7 +125,9 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
                           "takes one scope (per-symbol or pooled); `python -m sweep backtest --selection per-symbol "
                           "pooled` compares them")
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
-    splits = {s: make_splits(d.n_bars, settings.windows, source=str(d.path)) for s, d in datasets.items()}
+    splits = sweep_splits(datasets, settings.windows, pooled=settings.scope == POOLED)
+    for symbol, data in datasets.items():
+        check_moving_closes(data, splits[symbol])
     with claimed_run(settings, datasets):
         return _sweep(settings, datasets, splits, executor, progress)
 

@@ -27,7 +27,7 @@ _REQUIRED_KEYS = {"windows": dict, "seed": int, "freq": str, "gap_policy": str, 
 _LATER_KEYS = {"folds": (int, type(None)), "kronos_model": str, "kronos_tokenizer": (str, type(None)),
                "model_ids": dict, "objectives": list, "finetune": (bool, list), "variants": dict,
                "storage": (str, type(None)), "promote_candidate": str, "ensemble": (str, type(None)),
-               "selection": list, "pool": (list, type(None))}
+               "selection": list, "pool": (list, type(None)), "data_dir": str, "data_spans": dict}
 #: Keys a resume must keep; checkpoints compare as resolved folders, the storage as its redacted URL.
 _COMPARED = ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model", "kronos_tokenizer",
              "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool")

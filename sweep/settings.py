@@ -11,13 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .checkpoint_output import checkpoint_kind_of, checkpoint_kinds
 from .checkpoints import is_hub_id
 from .data import OHLCVData, validate_symbol
 from .ensemble import ENSEMBLE_METHODS
 from .errors import ConfigError
 from .flags import unique
-from .forecasters.registry import DEFAULT_MODELS, FAMILIES
+from .forecasters.checkpoint_folders import check_checkpoint_folder, check_horizon
+from .forecasters.registry import DEFAULT_MODELS, FAMILIES, family_of
+from .run_data import data_record
 from .run_lock import run_lock
 from .run_record import read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
 from .space import CONTEXT_LENGTHS
@@ -203,8 +204,9 @@ class SweepSettings:
                               f"{CONTEXT_LENGTHS[0]}, or sweep only --models naive")
 
     def _check_checkpoint_flags(self) -> None:
-        """Each swept family's checkpoint is a folder, a hub id or bundled weights: a typo fails now, not after
-        the run folder is made (whether the folder holds a loadable checkpoint is the loader's to say)."""
+        """Each swept family's checkpoint is a folder, a hub id or bundled weights: a typo, another family's folder or
+        one without the family's files fails now, not after the run folder is made (whether a folder of the family's
+        holds a loadable checkpoint is the loader's to say)."""
         named = [(label, FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
                  if label in self.models]
         named += [(None, FAMILIES[family].options[option][0], source)  # no kind check: a tokenizer has none
@@ -213,7 +215,7 @@ class SweepSettings:
         for family, flag, source in named:
             folder = Path(source).expanduser()
             if folder.is_dir():
-                _check_folder_kind(family, flag, folder)
+                check_checkpoint_folder(family, flag, folder)
             elif not (source.startswith("bundled:") or is_hub_id(source)):
                 raise ConfigError(f"{flag} {source!r} is neither an existing checkpoint folder nor a Hugging Face id "
                                   f"(owner/name); pass the folder a training job wrote, or a hub id")
@@ -244,15 +246,6 @@ class SweepSettings:
     def labels(self) -> tuple[str, ...]:
         """Every model a study is run for: the families, then the fine-tuned variants."""
         return (*self.models, *self.variants)
-
-
-def _check_folder_kind(family: str | None, flag: str, folder: Path) -> None:
-    """Refuse a folder a training job wrote for another family (a Kronos folder as ``--toto-model``)."""
-    kind = checkpoint_kind_of(folder)
-    if kind is not None and kind != family:
-        job = checkpoint_kinds()[kind]
-        raise ConfigError(f"{flag} {folder} holds a {job.label} checkpoint written by {job.command}; pass it with "
-                          f"{FAMILIES[kind].flag}, or give {flag} a checkpoint of its own family")
 
 
 def checkpoint_sources(settings: SweepSettings) -> dict[str, str]:
@@ -300,22 +293,29 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
             "storage": None if settings.storage is None else redacted(settings.storage),
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
             "selection": list(settings.selection), "pool": settings.pool,
-            "data": {s: d.fingerprint for s, d in datasets.items()}, "run_id": settings.run_id}
+            "data": {s: d.fingerprint for s, d in datasets.items()}, **data_record(settings.data_dir, datasets),
+            "run_id": settings.run_id}
 
 
 @contextmanager
 def claimed_run(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None) -> Iterator[None]:
     """Hold the run's driver lock after :func:`check_run_settings` passed (sweep and backtest alike).
 
-    Warns about windows with little power first. A run folder that does not exist yet (a shared ``--storage``
-    used from another ``--runs-dir``) is checked against the run's studies before the lock creates it, so a
-    refusal leaves no folder; the storage is read once.
+    Refuses a ``--horizon`` past a swept family's limit first (read from its checkpoint's config), then warns
+    about windows with little power. A run folder that does not exist yet (a shared ``--storage`` used from
+    another ``--runs-dir``) is checked against the run's studies before the lock creates it, so a refusal leaves
+    no folder; the storage is read once.
 
     Raises
     ------
     ConfigError
-        If the run records other settings, or another driver holds the run (:func:`sweep.run_lock.run_lock`).
+        If the horizon is past a family's limit (:func:`sweep.forecasters.checkpoint_folders.check_horizon`), the
+        run records other settings, or another driver holds the run (:func:`sweep.run_lock.run_lock`).
+    ModelLoadError
+        If a checkpoint's config cannot be found or read.
     """
+    for label, source in model_sources(settings).items():
+        check_horizon(family_of(label), settings.windows.horizon, source, **settings.model_options.get(label, {}))
     for warning in settings.windows.power_warnings():
         logger.warning(warning)
     seen = None if settings.run_dir.exists() else check_run_settings(settings, datasets, folds, write=False)

@@ -4,7 +4,8 @@ A value with a URL scheme (``name://``) is a database URL and must name a backen
 ``RDBStorage`` supports with its driver installed; anything else is a journal file path. A
 mistyped scheme (``postgres://``, ``bogus://``) is refused up front: taking it as a path would
 write the studies to a local file named after the URL, password included, and never use the
-database the user asked for.
+database the user asked for. An in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``,
+``mode=memory``) is refused too: it vanishes with the process, so a rerun would silently start from zero.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def check_storage(storage: str | None, flag: str = "--storage") -> None:
     ------
     ConfigError
         If a URL is malformed, its backend is not one of :data:`RDB_BACKENDS` (e.g. ``postgres://``
-        for ``postgresql://``), its driver is not installed, or an SQLite file's folder is missing;
+        for ``postgresql://``), its driver is not installed, it is an in-memory SQLite database (nothing
+        to resume) or an SQLite file's folder is missing;
         or if a journal path is a folder, an existing file that is not a journal, or cannot be
         created. Messages hide any password.
     """
@@ -84,10 +86,24 @@ def _is_journal(path: Path) -> bool:
     return isinstance(record, dict) and "op_code" in record
 
 
-def _check_sqlite_folder(url, shown: str, flag: str) -> None:
-    """SQLite creates the database file but not its folder: a missing folder fails only at the first query."""
+def _is_in_memory_sqlite(url) -> bool:
+    """Whether an SQLite URL names no lasting file: no database (SQLAlchemy's ``:memory:``), ``:memory:``, the
+    URI ``file::memory:``, or ``mode=memory`` (an empty name is a temporary file, deleted on close)."""
+    database = url.database or ""
+    name = database.removeprefix("file:") if database.startswith("file:") else database
+    modes = url.query.get("mode", ())
+    return name in ("", ":memory:") or "memory" in ((modes,) if isinstance(modes, str) else modes)
+
+
+def _check_sqlite(url, shown: str, flag: str) -> None:
+    """An SQLite database must outlive the process (a rerun resumes from it), and SQLite creates its file but not
+    its folder: a missing folder fails only at the first query."""
+    if _is_in_memory_sqlite(url):
+        raise ConfigError(f"{flag} {shown!r} is an in-memory SQLite database: its studies vanish when the process "
+                          f"ends, so a rerun could not resume them; use a file (sqlite:///path/to/studies.db), a "
+                          f"journal file path, or a server (postgresql://user@host/db)")
     database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if database.startswith("file:"):
         return
     folder = Path(database).expanduser().parent
     if not folder.is_dir():
@@ -115,7 +131,7 @@ def _check_database_url(storage: str, flag: str) -> None:
             f"'://' is a journal file path")
         raise ConfigError(f"{flag} {shown!r}: unknown database scheme {scheme!r}; {fix}")
     if backend == "sqlite":
-        _check_sqlite_folder(url, shown, flag)
+        _check_sqlite(url, shown, flag)
     try:
         url.get_dialect().import_dbapi()
     except Exception as e:  # NoSuchModuleError (unknown +driver) or ImportError (driver not installed)

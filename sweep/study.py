@@ -34,9 +34,10 @@ from .significance import TrialLosses
 from .study_job import StudyJob, WarmStart, study_name
 from .symbol_batch import SymbolBatcher
 
-__all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "make_storage", "open_study",
-           "fail_stale_running", "enqueue_warm_start", "open_job_study", "run_study", "study_name", "outcome_of",
-           "Objective", "OBJECTIVE", "OBJECTIVE_SETS", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "RUN_SETTINGS_ATTR"]
+__all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "NoRepeatSampler", "make_storage",
+           "open_study", "fail_stale_running", "interrupted", "enqueue_warm_start", "open_job_study", "run_study",
+           "study_name", "outcome_of", "Objective", "OBJECTIVE", "OBJECTIVE_SETS", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR",
+           "RUN_SETTINGS_ATTR", "INTERRUPTED"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ HEARTBEAT_GRACE_S = 120
 MAX_RETRIES = 3
 #: Study attribute: the run settings (run.json's document) of the run that created the study.
 RUN_SETTINGS_ATTR = "run_settings"
+#: How the ``error`` of a trial that a killed process or worker left RUNNING begins.
+INTERRUPTED = "interrupted"
 
 
 def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
@@ -68,22 +71,96 @@ def make_storage(storage: str | Path) -> optuna.storages.BaseStorage:
     return journal_storage(text)
 
 
+def interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` failed without any fault of its config: Optuna's FAIL on Ctrl-C or a lost database
+    (no ``error`` recorded), or a trial a killed process or worker left RUNNING (an ``error`` starting with
+    :data:`INTERRUPTED`). The objective records every failure of the config itself as ``error``."""
+    return trial.state == TrialState.FAIL and str(trial.user_attrs.get("error", INTERRUPTED)).startswith(INTERRUPTED)
+
+
 def fail_stale_running(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a crashed worker as FAIL; returns how many.
+    """Mark trials left RUNNING by a crashed worker as FAIL (:func:`interrupted`); returns how many.
 
     Only safe when no other worker is running trials of this study (local runs).
     """
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in stale:
-        study._storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: left RUNNING by a killed process")
+        study._storage.set_trial_user_attr(trial._trial_id, "error", f"{INTERRUPTED}: left RUNNING by a killed process")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     if stale:
         logger.warning("study %s: marked %d interrupted trial(s) FAIL", study.study_name, len(stale))
     return len(stale)
 
 
+class NoRepeatSampler(optuna.samplers.TPESampler):
+    """Optuna's TPE sampler, except that a trial never repeats the config of the trial scored just before it.
+
+    TPE's random start-up draws collide often in a small categorical grid (1 in 48 per pair), and the
+    seeds are fixed, so a collision repeats in every study of a family and every resume: seed 1 (``--seed
+    0`` resumed after one trial) draws one config twice first for toto2, chronos2 and fracast at 512 bars,
+    seed 0 for chronos-bolt at 2048; and once started, TPE itself often proposes its best config again.
+    When a trial's draw would equal the latest earlier trial that completed or is running (TPE's joint
+    draw, on its parameters; else the last parameter's draw, which completes the config), one parameter
+    takes another value of its grid. A config may still come back later (the sample cache makes that
+    cheap), never twice in a row.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds TPE and the redraws.
+    """
+
+    def __init__(self, seed: int):
+        super().__init__(seed=seed)
+        self._redraws = np.random.RandomState(seed)
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        search_space: dict[str, optuna.distributions.BaseDistribution]) -> dict[str, Any]:
+        """TPE's joint draw (after its start-up trials), with one parameter moved when it equals the latest trial's
+        values of the same parameters."""
+        params = super().sample_relative(study, trial, search_space)
+        latest = _latest_scored(study, trial.number)
+        if not params or latest is None or not all(k in latest.params and latest.params[k] == v
+                                                   for k, v in params.items()):
+            return params
+        movable = sorted(k for k, v in params.items() if len(self._others(search_space[k], v)))
+        if movable:
+            name = movable[self._redraws.randint(len(movable))]
+            params[name] = self._another(search_space[name], params[name])
+        return params
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str,
+                           param_distribution: optuna.distributions.BaseDistribution) -> Any:
+        """TPE's draw of one parameter (every parameter during the start-up trials), another value of its grid when
+        it would complete the latest trial's config."""
+        value = super().sample_independent(study, trial, param_name, param_distribution)
+        latest = _latest_scored(study, trial.number)
+        # equal dicts have the same names: ``param_name`` completes a config equal to the latest trial's
+        if latest is None or {**trial.params, param_name: value} != latest.params:
+            return value
+        return self._another(param_distribution, value)
+
+    @staticmethod
+    def _others(distribution: optuna.distributions.BaseDistribution, value: Any) -> list[Any]:
+        """The other values of a categorical grid (every space of sweep is one)."""
+        choices = getattr(distribution, "choices", ())
+        return [choice for choice in choices if choice != value]
+
+    def _another(self, distribution: optuna.distributions.BaseDistribution, value: Any) -> Any:
+        """A random other value of the grid, or ``value`` when the grid has no other."""
+        others = self._others(distribution, value)
+        return others[self._redraws.randint(len(others))] if others else value
+
+
+def _latest_scored(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial | None:
+    """The latest trial before trial ``number`` that completed or is running, or None."""
+    earlier = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+               if t.number < number]
+    return max(earlier, key=lambda t: t.number, default=None)
+
+
 def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int, n_objectives: int = 1) -> optuna.Study:
-    """Create or load a minimising study (one or more objectives) with a seeded TPE sampler.
+    """Create or load a minimising study (one or more objectives) with a seeded :class:`NoRepeatSampler`.
 
     The sampler seed is offset by the number of trials already stored, so a
     resumed study does not replay the random start-up configs of its first run.
@@ -95,13 +172,13 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int, n_obj
     """
     try:
         study = optuna.create_study(storage=storage, study_name=name, directions=["minimize"] * n_objectives,
-                                    load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed))
+                                    load_if_exists=True, sampler=NoRepeatSampler(seed))
     except ValueError as e:  # Optuna refuses to load a study under other directions
         raise ConfigError(f"study {name!r} exists with other objectives ({e}); use its original --objectives "
                           f"or a new --run-id") from e
     n_existing = len(study.get_trials(deepcopy=False))
     if n_existing:
-        study.sampler = optuna.samplers.TPESampler(seed=seed + n_existing)
+        study.sampler = NoRepeatSampler(seed + n_existing)
     return study
 
 
@@ -164,19 +241,23 @@ def open_job_study(job: StudyJob) -> optuna.Study:
 
 
 def enqueue_warm_start(study: optuna.Study, job: StudyJob) -> int:
-    """Enqueue each of ``job.warm_start`` whose source the study has not seen yet; returns how many.
+    """Enqueue each of ``job.warm_start`` that the study has not settled yet; returns how many.
 
-    A trial of every source (and production file), in any state, counts as seen, so a rerun (a resumed
-    run, or a second worker's driver) never enqueues the same warm start twice; a
-    study that already holds its target of completed trials gets none.
+    A warm start is settled by a trial of its source (and production file) that completed, is waiting
+    or running, or failed on the config itself (the objective recorded its ``error``: out of memory,
+    off the grid), so a rerun never scores it twice nor retries a config that cannot run. A trial
+    that was only interrupted (:func:`interrupted`: Ctrl-C, a killed process or worker, a lost
+    database) settles nothing: the rerun enqueues the warm start again, once per rerun, so the
+    family default is always scored. A study that already holds its target of completed trials gets none.
     """
     trials = study.get_trials(deepcopy=False)
     if sum(t.state == TrialState.COMPLETE for t in trials) >= job.target_trials():
         return 0  # nothing will run: a finished study gets no pending trials
-    seen = {WarmStart(t.user_attrs.get(SOURCE_ATTR), {}, t.user_attrs).key for t in trials}
+    settled = {WarmStart(t.user_attrs.get(SOURCE_ATTR), {}, t.user_attrs).key
+               for t in trials if not interrupted(t)}
     added = 0
     for warm in job.warm_start:
-        if warm.key not in seen:
+        if warm.key not in settled:
             study.enqueue_trial(warm.params, user_attrs={SOURCE_ATTR: warm.source, **warm.user_attrs})
             added += 1
     if added:

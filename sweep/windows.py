@@ -19,14 +19,18 @@ Fine-tuning jobs train only on bars before ``first_validation_origin``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ConfigError, DataValidationError
 
+if TYPE_CHECKING:  # only for annotations
+    from .data import OHLCVData
+
 __all__ = ["MIN_ORIGINS", "FEW_ORIGINS", "WindowSpec", "Splits",
            "context_slice", "target_slice", "make_splits", "walk_forward_splits",
-           "gather_contexts", "gather_targets"]
+           "gather_contexts", "gather_targets", "check_moving_closes"]
 
 #: Fewest origins in the validation or test period. The paired tests' HAC variance takes a Newey-West
 #: (1994) bandwidth of at least 2 lags and the bootstrap a block of at least 1, so below 5 origins the
@@ -173,12 +177,17 @@ class Splits:
         ``[test_windows]`` int64, increasing, all after the purge gap.
     spec : WindowSpec
     n_bars : int
+    calendar : dict or None
+        Set when the origins were laid out on the bar times several symbols share
+        (:func:`sweep.common_calendar.aligned_splits`): ``symbols`` and the common bars' ``first_bar``,
+        ``last_bar`` and ``n_bars``. ``None`` for one series' own layout.
     """
 
     validation_origins: np.ndarray
     test_origins: np.ndarray
     spec: WindowSpec
     n_bars: int
+    calendar: dict | None = None
 
     @property
     def first_validation_origin(self) -> int:
@@ -189,7 +198,8 @@ class Splits:
     def test_origins_at_stride(self) -> np.ndarray:
         """The test origins one ``stride`` apart, ending at the last: the daily layout, for diagnostics that score
         every trial (scoring all of them at every hour would cost 24 times the inference and add no selection)."""
-        return self.test_origins[(self.test_origins[-1] - self.test_origins) % self.spec.stride == 0]
+        step = self.spec.stride // self.spec.test_stride  # by position: aligned origins may skip a symbol's own bars
+        return self.test_origins[::-1][::step][::-1]
 
     def origins(self, split: str) -> np.ndarray:
         """Origins of ``"validation"`` or ``"test"``."""
@@ -209,6 +219,8 @@ class Splits:
         if timestamps is not None:
             for key in ("first_validation_origin", "last_validation_origin", "first_test_origin", "last_test_origin"):
                 out[key.replace("origin", "origin_time")] = str(timestamps[out[key]])
+        if self.calendar is not None:
+            out["calendar"] = dict(self.calendar)
         return out
 
 
@@ -323,3 +335,40 @@ def gather_targets(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.
     if len(origins) and int(np.max(origins)) + horizon > len(values):
         raise ValueError(f"origin {int(np.max(origins))} has fewer than horizon={horizon} bars after it")
     return np.stack([values[target_slice(int(t), horizon)] for t in origins])
+
+
+def check_moving_closes(data: OHLCVData, *splits: Splits) -> None:
+    """Refuse windows over which ``data``'s close never moves, before any work starts.
+
+    Persistence forecasts the last close before each origin, so its error on a span of origins
+    (``evaluate.persistence_metrics``: the mean of ``|target / last_close - 1|``) is exactly 0 when every
+    scored close of every origin equals that last close, and the skill and relative losses
+    (``evaluate.score``, ``objective.pooled_validation``) would divide by it. The spans scored are each
+    split's validation origins, test origins and the test origins one stride apart (``report`` scores them).
+
+    Parameters
+    ----------
+    data : OHLCVData
+        The validated bars, indexed as the splits' origins are.
+    *splits : Splits
+        Today's split, or every walk-forward fold.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the symbol, the file and the span, when persistence's error is 0 on one.
+    """
+    close, index = data.close, data.frame.index
+    for k, split in enumerate(splits):
+        horizon, fold = split.spec.horizon, f" of walk-forward fold {k} (0 is the oldest)" if len(splits) > 1 else ""
+        for span, origins in (("validation windows", split.validation_origins), ("test windows", split.test_origins),
+                              ("test windows one --stride apart (report scores them)", split.test_origins_at_stride)):
+            # the same quotient persistence's error takes, so the rule is exactly "that error is 0"
+            if (gather_targets(close, origins, horizon) / close[origins - 1, None] != 1.0).any():
+                continue
+            first, last = index[int(origins[0]) - 1], index[int(origins[-1]) + horizon - 1]
+            raise DataValidationError(
+                f"{data.path}: {data.symbol}'s close never moves over the {span}{fold} ({first} to {last}, "
+                f"{len(origins)} origins): persistence's error there is 0 and every skill and relative loss "
+                f"divides by it; use bars on which {data.symbol} trades (fix or drop the flat stretch, or the "
+                f"symbol) or other windows (--test-windows, --val-windows, --stride)")

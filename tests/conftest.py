@@ -10,6 +10,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_DATA = REPO / "trainingdata"
+#: The ``promotion`` block ``promote`` writes into a best file; ``predict`` and ``export`` serve only files that have
+#: one, so a test that writes a best file by hand adds it.
+PROMOTION = {"review": "hp/reviews/20240101T000000Z-BTCUSD.md", "reviewed_at": "2024-01-01T00:00:00+00:00",
+             "alpha": 0.05, "decision": "promoted"}
 
 
 def synthetic_frame(n_bars: int = 600, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:

@@ -8,6 +8,8 @@ from sweep.cli import main
 from sweep.errors import ConfigError
 from sweep.export import export_stock_prediction, predecessor_aggregate
 
+from conftest import PROMOTION
+
 METRICS = {"price_mae": 40.0, "pct_return_mae": 0.0031, "latency_s": 0.02, "crps": 0.002}
 
 
@@ -19,7 +21,7 @@ def _document(symbol, model, config, family=None):
             "selection": {"studies": [{"model": "toto", "validation_pct_return_mae": 0.0031},
                                       {"model": "kronos", "validation_pct_return_mae": 0.0052},
                                       {"model": "naive", "validation_pct_return_mae": 0.0033}]},
-            "provenance": {"run_id": "r1", "study_name": f"{symbol}.{model}"}}
+            "provenance": {"run_id": "r1", "study_name": f"{symbol}.{model}"}, "promotion": PROMOTION}
 
 
 TOTO = {"model": "toto", "context_length": 256, "num_samples": 64, "aggregate": "trimmed_mean_0.1", "seed": 0,

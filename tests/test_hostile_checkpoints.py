@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 import sweep.cli
-from conftest import assert_refused, run_cli, tree_digest
+from conftest import PROMOTION, assert_refused, run_cli, tree_digest
 from sweep.checkpoints import file_sha256
 from sweep.errors import ModelLoadError
 from sweep.forecasters import forecaster_from_identity
@@ -43,10 +43,10 @@ def project(shared_data, tiny_toto_dir, tiny_kronos_dir, tmp_path_factory):
                                "hp", "--run-id", "h1", *WINDOWS]) == 0
     candidate = json.loads((root / CANDIDATE).read_text())
     (root / "hp/best").mkdir()
-    (root / "hp/best/BTCUSD.json").write_text(json.dumps({**candidate, "promotion": {"decision": "promoted"}}))
+    (root / "hp/best/BTCUSD.json").write_text(json.dumps({**candidate, "promotion": PROMOTION}))
     kronos = portable_identity(KronosForecaster(str(root / "ckpt/kronos")).identity(), root / "hp")
     (root / "hp/best/ETHUSD.json").write_text(json.dumps({**candidate, "symbol": "ETHUSD", "model": kronos,
-                                                          "config": KRONOS}))
+                                                          "config": KRONOS, "promotion": PROMOTION}))
     return root
 
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 import sweep.cli
-from conftest import assert_refused, run_cli, tree_digest
+from conftest import PROMOTION, assert_refused, run_cli, tree_digest
 
 METRICS = {"price_mae": 40.0, "pct_return_mae": 0.0031, "latency_s": 0.02}
 TOTO = {"model": "toto", "context_length": 256, "num_samples": 256, "aggregate": "mean", "seed": 0, "sampling": {}}
@@ -27,13 +27,15 @@ def _single(symbol, config):
     family = config["model"]
     return {"symbol": symbol, "model": {"family": family, "model_id": f"{family}-ckpt"}, "config": config,
             "validation": dict(METRICS), "test": dict(METRICS), "windows": {"horizon": 1},
-            "selection": {"studies": STUDIES}, "provenance": {"run_id": "r1", "study_name": f"r1.{family}"}}
+            "selection": {"studies": STUDIES}, "provenance": {"run_id": "r1", "study_name": f"r1.{family}"},
+            "promotion": PROMOTION}
 
 
 def _persistence(symbol):
     return {"symbol": symbol, "model": {"family": "naive", "model_id": "persistence"}, "config": NAIVE,
             "validation": None, "test": dict(METRICS), "windows": {"horizon": 1},
-            "provenance": {"written_because": "candidate does not beat persistence"}}
+            "provenance": {"written_because": "candidate does not beat persistence"},
+            "promotion": {**PROMOTION, "decision": "persistence"}}
 
 
 def _ensemble(symbol):
@@ -49,7 +51,7 @@ def _ensemble(symbol):
             "validation": dict(METRICS), "test": dict(METRICS), "windows": {"horizon": 1},
             "selection": {"studies": [{"study_name": m["study_name"], "trial_number": m["trial_number"]}
                                       for m in members]},
-            "provenance": {"run_id": "r1", "ensemble_method": "lp"}}
+            "provenance": {"run_id": "r1", "ensemble_method": "lp"}, "promotion": PROMOTION}
 
 
 def _write(hp, symbol, document):

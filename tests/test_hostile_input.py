@@ -58,6 +58,16 @@ def test_when_storage_names_postgres_then_the_fix_is_postgresql(tmp_path, capsys
     assert_refused(result, "postgres://u:***@db/sweep", "did you mean postgresql://")
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:",
+                                 "sqlite:///file::memory:?cache=shared&uri=true",
+                                 "sqlite:///file:studies?mode=memory&cache=shared&uri=true"])
+def test_when_storage_is_an_in_memory_sqlite_then_it_is_refused_before_any_work(url, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # without uri=true, SQLite would create a file named 'file::memory:' here
+    result = run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, "--storage", url))
+    assert_refused(result, url, "in-memory SQLite", "sqlite:///path/to/studies.db")
+    assert list(tmp_path.iterdir()) == []  # no run folder: a rerun would have silently started from zero
+
+
 def test_when_a_storage_driver_is_missing_then_it_is_named(tmp_path, capsys):
     result = run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, "--storage", "mysql+nosuchdriver://u@h/d"))
     assert_refused(result, "mysql+nosuchdriver://u@h/d", "driver cannot be loaded")

@@ -202,6 +202,17 @@ def test_when_the_best_model_block_disagrees_with_its_config_then_predict_promot
     assert tree_digest(copied) == before and not (tmp_path / "out").exists()
 
 
+def test_when_a_candidate_is_copied_into_best_by_hand_then_predict_and_export_refuse_it(copied, tmp_path, capsys):
+    best = copied / "hp/best/BTCUSD.json"
+    shutil.copy(copied / "hp/candidates/r1/BTCUSD.json", best)  # no review: no promotion block
+    before = tree_digest(copied)
+    named = (str(best), "no `promotion` block", "python -m sweep promote --run r1 --symbols BTCUSD")
+    assert_refused(_predict(capsys, copied), *named)
+    assert_refused(_cli(capsys, "export", "--layout", "stock-prediction", "--output-dir", copied / "hp", "--to",
+                        tmp_path / "out"), *named)
+    assert tree_digest(copied) == before and not (tmp_path / "out").exists()
+
+
 def test_when_a_hub_download_fails_then_the_message_is_one_line(tmp_path, capsys, monkeypatch):
     import huggingface_hub.constants as constants
 

@@ -8,6 +8,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sweep.cli import main
@@ -105,3 +106,41 @@ def test_when_the_ray_address_does_not_answer_then_the_sweep_refuses_at_once(tmp
     result = run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, "--executor", "ray", "--ray-address", "127.0.0.1:1"))
     assert_refused(result, "--ray-address 127.0.0.1:1", "nothing accepts connections")
     assert not (tmp_path / "runs").exists()
+
+
+def _flat_btcusd(folder: Path, bars: int) -> Path:
+    """The shipped BTCUSD bars with the last ``bars`` flat at the close before them (open = high = low = close)."""
+    frame = pd.read_csv(SHIPPED_DATA / "BTCUSD.csv.gz")
+    frame.loc[frame.index[-bars:], ["open", "high", "low", "close"]] = frame["close"].iloc[-bars - 1]
+    folder.mkdir(parents=True)
+    frame.to_csv(folder / "BTCUSD.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("bars, span, oldest_flat_fold", [(200, "test windows", 1), (400, "validation windows", 0)])
+def test_when_the_close_never_moves_over_scored_windows_then_validate_sweep_and_backtest_refuse(bars, span,
+                                                                                               oldest_flat_fold,
+                                                                                               tmp_path, capsys):
+    # NAIVE's windows: 8 test days of 24 hourly origins (193 scored closes), then 8 daily validation origins
+    data = _flat_btcusd(tmp_path / "data", bars)
+    named = (str(data / "BTCUSD.csv"), "BTCUSD's close never moves over the " + span, "persistence's error")
+    assert_refused(run_cli(capsys, main, ["data", "validate", "--symbols", "BTCUSD", "--data-dir", data,
+                                          *NAIVE[4:]]), *named)
+    config = tmp_path / "naive.json"
+    config.write_text('{"model": "naive", "context_length": 1, "num_samples": 1, "aggregate": "mean"}')
+    before = tree_digest(tmp_path)
+    assert_refused(run_cli(capsys, main, ["evaluate", "--symbol", "BTCUSD", "--config", config, "--data-dir", data,
+                                          *NAIVE[4:]]), *named)
+    argv = ["--symbols", "BTCUSD", "--data-dir", data, "--runs-dir", tmp_path / "runs", "--output-dir",
+            tmp_path / "hp", "--run-id", "r1", *NAIVE]
+    assert_refused(run_cli(capsys, main, argv), *named)
+    # fold 0's test windows end where today's (fold 1's) begin: 400 flat bars cover them, 200 do not
+    assert_refused(run_cli(capsys, main, ["backtest", *argv, "--folds", "2"]), *named[::2],
+                   f"close never moves over the test windows of walk-forward fold {oldest_flat_fold}")
+    assert tree_digest(tmp_path) == before and not (tmp_path / "runs").exists()
+
+
+def test_when_only_an_older_stretch_is_flat_then_validate_accepts_the_windows_that_move(tmp_path, capsys):
+    data = _flat_btcusd(tmp_path / "data", 200)
+    result = run_cli(capsys, main, ["data", "validate", "--symbols", "BTCUSD", "--data-dir", data])
+    assert result.code == 0, result  # the default 2,400 hourly test origins reach back past the flat 200 bars

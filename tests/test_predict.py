@@ -18,6 +18,8 @@ from sweep.forecasters.toto import TotoForecaster
 from sweep.predict import QUANTILE_LEVELS, Predictor, load_predictor
 from sweep.windows import WindowSpec, make_splits
 
+from conftest import PROMOTION
+
 WINDOWS = ["--val-windows", "8", "--test-windows", "8", "--stride", "24", "--max-context-length", "128"]
 SPEC = WindowSpec(val_windows=8, test_windows=8, stride=24, max_context_length=128)
 
@@ -91,7 +93,8 @@ def test_when_the_checkpoint_changed_since_promotion_then_the_predictor_refuses_
     changed = tmp_path / "toto"
     shutil.copytree(tiny_toto_dir, changed)
     document = {"symbol": "BTCUSD", "model": TotoForecaster(str(changed)).identity(), "windows": {"horizon": 1},
-                "config": {"model": "toto", "context_length": 64, "num_samples": 16, "aggregate": "median"}}
+                "config": {"model": "toto", "context_length": 64, "num_samples": 16, "aggregate": "median"},
+                "promotion": PROMOTION}
     (tmp_path / "hp/best").mkdir(parents=True)
     (tmp_path / "hp/best/BTCUSD.json").write_text(json.dumps(document))
     assert load_predictor("BTCUSD", tmp_path / "hp").horizon == 1

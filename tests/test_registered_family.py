@@ -2,10 +2,10 @@
 review, ``predict``, the report and ``export`` without a line of ``sweep/`` naming it."""
 
 import json
-import shutil
 
 import optuna
 import pytest
+from conftest import PROMOTION
 from drift_family import DRIFT, FLAG, write_checkpoint
 
 from sweep.cli import main
@@ -59,9 +59,10 @@ def test_when_a_registered_familys_config_is_promoted_then_predict_serves_it(dri
                  "--output-dir", str(hp)]) == 0
     review = next((hp / "reviews").glob("*BTCUSD.md")).read_text()
     assert "drift" in review and "persistence" in review
-    # serve the drift candidate whatever the review decided: predict reads what best/ holds
+    # serve the drift candidate whatever the review decided: predict reads what best/ holds, once promoted
     (hp / "best").mkdir(exist_ok=True)
-    shutil.copy(hp / "candidates/d/BTCUSD.json", hp / "best/BTCUSD.json")
+    candidate = json.loads((hp / "candidates/d/BTCUSD.json").read_text())
+    (hp / "best/BTCUSD.json").write_text(json.dumps({**candidate, "promotion": PROMOTION}))
     capsys.readouterr()
     assert main(["predict", "--symbol", "BTCUSD", "--data-dir", str(shared_data), "--output-dir", str(hp),
                  "--json"]) == 0
@@ -85,7 +86,7 @@ def test_when_a_registered_family_is_exported_then_the_layout_refuses_it_by_name
     best["config"] = {"model": "drift", "context_length": 256, "num_samples": 64, "aggregate": "median"}
     best["model"] = {**best["model"], "family": "drift"}
     (hp / "best").mkdir(exist_ok=True)
-    (hp / "best/BTCUSD.json").write_text(json.dumps(best))
+    (hp / "best/BTCUSD.json").write_text(json.dumps({**best, "promotion": PROMOTION}))
     capsys.readouterr()
     main(["export", "--layout", "stock-prediction", "--output-dir", str(hp), "--to", str(tmp_path / "out")])
     assert "BTCUSD: not exported: its best (drift)" in capsys.readouterr().err.replace("\n", " ")

@@ -4,6 +4,7 @@ import sys
 import time
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from sweep.data import load_ohlcv
@@ -19,10 +20,18 @@ SPEC = WindowSpec(val_windows=5, test_windows=5, stride=12, max_context_length=1
 class FlakyToto(TotoForecaster):
     """Fails whenever the context is 64 bars: a trial error the study must survive."""
 
+    failing_context = 64
+
     def forecast(self, contexts, *args, **kwargs):
-        if contexts.shape[1] == 64:
+        if contexts.shape[1] == self.failing_context:
             raise RuntimeError("simulated out of memory")
         return super().forecast(contexts, *args, **kwargs)
+
+
+class DefaultOomToto(FlakyToto):
+    """Fails on 128-bar contexts: the family default's (at a 128-bar ceiling), a failure of the config itself."""
+
+    failing_context = 128
 
 
 def _job(data_dir, tmp_path, make, n_trials=12):
@@ -158,3 +167,75 @@ def test_when_a_journal_is_opened_again_then_its_storage_is_reused_and_sees_othe
     optuna.create_study(study_name="c", storage=JournalStorage(JournalFileBackend(str(path))))
     fresh = make_storage(path)
     assert fresh is not first and [s.study_name for s in fresh.get_all_studies()] == ["c"]
+
+
+class CtrlCToto(TotoForecaster):
+    """Ctrl-C lands in its first forecast: inside the study's first trial, the family default's."""
+
+    def forecast(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+
+def _default_warm_start():
+    from sweep.space import default_config, params_of
+    from sweep.study import WarmStart
+
+    return (WarmStart("default", params_of(default_config("toto", 128), 128)),)
+
+
+@pytest.mark.parametrize("interruption", ["ctrl-c", "killed worker"])
+def test_when_the_first_trial_is_interrupted_then_the_resume_scores_the_default_once_and_no_config_twice_in_a_row(
+        interruption, data_dir, tiny_toto_dir, tmp_path):
+    from dataclasses import replace
+
+    from sweep.space import default_config, space_of
+    from sweep.study import open_job_study
+
+    # --seed 14: the resumed sampler's seed is 15 (seed + stored trials), whose first two start-up draws are one
+    # config, as seed 1's are at 512 bars for toto2, chronos2 and fracast (every study of a --seed 0 run resumed
+    # after one trial)
+    job = replace(_job(data_dir, tmp_path, lambda: TotoForecaster(str(tiny_toto_dir)), n_trials=4), seed=14,
+                  warm_start=_default_warm_start())
+    if interruption == "ctrl-c":
+        with pytest.raises(KeyboardInterrupt):
+            run_study(replace(job, make_forecaster=lambda: CtrlCToto(str(tiny_toto_dir))))
+    else:
+        orphan = open_job_study(job).ask()  # a worker died scoring the default: its trial is left RUNNING
+        assert space_of("toto")(orphan, 128, job.seed) == default_config("toto", 128, seed=14)
+    outcome = run_study(job)
+    trials = optuna.load_study(study_name=job.name, storage=make_storage(job.storage)).get_trials()
+    assert trials[0].state == TrialState.FAIL and trials[0].user_attrs["source"] == "default"
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    defaults = [t for t in complete if t.user_attrs["source"] == "default"]
+    assert len(defaults) == 1 and defaults[0].user_attrs["config"] == default_config("toto", 128, seed=14).to_dict()
+    assert all(a.params != b.params for a, b in zip(complete, complete[1:])), [t.params for t in complete]
+    assert outcome.n_complete == 4
+
+
+def test_when_the_default_fails_on_its_config_then_a_resume_does_not_enqueue_it_again(data_dir, tiny_toto_dir,
+                                                                                     tmp_path):
+    from dataclasses import replace
+
+    job = replace(_job(data_dir, tmp_path, lambda: DefaultOomToto(str(tiny_toto_dir)), n_trials=3),
+                  warm_start=_default_warm_start())
+    run_study(job)
+    run_study(replace(job, n_trials=5))
+    trials = optuna.load_study(study_name=job.name, storage=make_storage(job.storage)).get_trials()
+    (default,) = [t for t in trials if t.user_attrs.get("source") == "default"]
+    assert default.state == TrialState.FAIL and "simulated out of memory" in default.user_attrs["error"]
+
+
+def test_when_trials_are_drawn_from_a_small_grid_then_no_config_is_drawn_twice_in_a_row(tmp_path):
+    from sweep.space import AGGREGATIONS, space_of
+
+    space = space_of("toto")  # 80 configs at 128 bars; seed 15's first two start-up draws are one config
+
+    def objective(trial):
+        config = space(trial, 128, 0)
+        return AGGREGATIONS.index(config.aggregate) + config.num_samples / 256 + config.context_length / 128
+
+    study = open_study(make_storage(tmp_path / "optuna.journal"), "grid", seed=15)
+    study.optimize(objective, n_trials=40)  # 10 random start-up trials, then TPE, which returns to its best
+    params = [t.params for t in study.get_trials()]
+    assert all(a != b for a, b in zip(params, params[1:])), params
+    assert len({tuple(sorted(p.items())) for p in params}) < len(params)  # repeats later are allowed

@@ -40,6 +40,8 @@ def test_when_timesfm_is_given_a_foreign_or_damaged_folder_then_the_error_names_
 
 def test_when_timesfm_context_and_horizon_pass_the_packages_limits_then_the_config_is_refused(tiny_quantile_dirs):
     forecaster = FAMILIES["timesfm"].load(str(tiny_quantile_dirs["timesfm"]))
+    limit = forecaster.definition.output_quantile_len
+    assert FAMILIES["timesfm"].horizon_limit(str(tiny_quantile_dirs["timesfm"])) == limit == 1024
     forecaster.model.compile(forecaster.forecast_config(16256, 128, 1, {}))  # the package takes the longest context
     with pytest.raises(ConfigError, match="plus the horizon rounded up to 256 exceeds the package's limit 16384"):
         forecaster.forecast_config(16256, 129, 1, {})
@@ -60,6 +62,7 @@ def test_when_timesfm_configs_alternate_on_one_model_then_each_forecast_is_its_o
 
 def test_when_tirex2_is_asked_past_its_future_len_then_the_config_is_refused(tiny_quantile_dirs):
     forecaster = FAMILIES["tirex2"].load(str(tiny_quantile_dirs["tirex2"]))
+    assert FAMILIES["tirex2"].horizon_limit(str(tiny_quantile_dirs["tirex2"])) == forecaster.future_len == 64
     close = np.linspace(100, 101, 128)[None]
     assert forecaster.forecast(close, close.astype(np.int64), 64, 1, 0, {}).quantiles.shape == (1, 9, 64)
     with pytest.raises(ConfigError, match="at most future_len=64 steps; --horizon 65"):

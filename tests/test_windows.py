@@ -108,3 +108,41 @@ def test_when_validation_origins_are_few_then_the_spec_warns_about_power_and_not
     assert WindowSpec().power_warnings() == []
     (warning,) = WindowSpec(val_windows=5).power_warnings()
     assert "--val-windows 5" in warning and "luck" in warning
+
+
+def _closes(close: np.ndarray):
+    """Bars of these closes (open = high = low = close), validated like a CSV."""
+    import pandas as pd
+
+    from sweep.data import ohlcv_from_frame
+
+    stamps = pd.date_range("2024-01-01", periods=len(close), freq="1h", tz="UTC")
+    frame = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=stamps)
+    return ohlcv_from_frame(frame, "FLAT", source="FLAT.csv")
+
+
+def test_when_persistence_errs_nowhere_on_a_span_then_check_moving_closes_names_it_and_elsewhere_accepts():
+    from sweep.evaluate import persistence_metrics
+    from sweep.windows import check_moving_closes
+
+    spec = WindowSpec(horizon=1, val_windows=5, test_windows=5, stride=2, max_context_length=4)  # 10 test origins
+    moving = 100.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, spec.bars_needed())))
+    splits = make_splits(len(moving), spec)
+    first_test = int(splits.test_origins[0])
+
+    flat = moving.copy()
+    flat[first_test - 1:] = flat[first_test - 1]  # every test target equals the last close before its origin
+    with pytest.raises(DataValidationError, match=r"FLAT.csv: FLAT's close never moves over the test windows \("):
+        check_moving_closes(_closes(flat), splits)
+
+    one_move = flat.copy()
+    one_move[-1] *= 1.001  # one scored close moves: persistence errs on one origin, nothing divides by 0
+    check_moving_closes(_closes(one_move), splits)
+    assert persistence_metrics(_closes(one_move), splits.test_origins, 1)["pct_return_mae"] > 0
+
+    steps = moving.copy()  # moves only into the origins between those one --stride apart, which report scores
+    for t in splits.test_origins_at_stride:
+        steps[t] = steps[t - 1]
+    with pytest.raises(DataValidationError, match="test windows one --stride apart"):
+        check_moving_closes(_closes(steps), splits)
+    check_moving_closes(_closes(moving), splits, splits)

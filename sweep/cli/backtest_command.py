@@ -84,8 +84,10 @@ def scope_verdict(compared: dict[str, Any]) -> str:
     """One sentence: which selection scope generalised better out of sample, and is the difference significant?"""
     level = f"{100 * compared['ci_level']:.0f}%"
     interval = f"{level} CI [{compared['ci_low']:+.2e}, {compared['ci_high']:+.2e}]"
-    mde = "" if compared.get("mde_relative") is None else \
-        f"; these windows could see a difference of {100 * compared['mde_relative']:.1f}% (MDE, 80% power)"
+    relative = compared.get("mde_relative")
+    mde = "" if relative is None else (
+        "; these windows cannot detect any difference (the MDE at 80% power is more than the loss itself)"
+        if relative > 1 else f"; these windows could see a difference of {100 * relative:.1f}% (MDE, 80% power)")
     share = f"{100 * abs(compared['relative']):.2f}%"
     if compared["significant"]:
         head = f"[green]{compared['better']} selection generalised better[/green], significantly"

@@ -10,9 +10,10 @@ from typing import Any, Sequence
 from rich.table import Table
 
 from ..config import ForecastConfig
-from ..data import GAP_POLICIES, check_ohlcv, symbol_path, validate_symbol
+from ..bar_time import parse_freq
+from ..data import GAP_POLICIES, OHLCVData, check_ohlcv, fingerprint, symbol_path, validate_symbol
 from ..errors import DataValidationError
-from ..flags import (EXIT_INVALID, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
+from ..flags import (EXIT_INVALID, EXIT_OK, add_data_flags, add_family_flags, add_folds_flag, add_window_flags, console,
                      family_model_ids, family_options, table_console, valid_symbols, window_spec_from_args)
 from ..forecasters.registry import FAMILIES
 from .sweep_command import config_summary
@@ -23,9 +24,12 @@ __all__ = ["data_command", "evaluate_command"]
 def _data_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep data", description="Validate or download OHLCV data.")
     sub = p.add_subparsers(dest="action", required=True)
-    v = sub.add_parser("validate", help="check <SYMBOL>.csv files against every data rule")
+    v = sub.add_parser("validate", help="check <SYMBOL>.csv files against every data rule, and that the close moves "
+                                        "in the windows the window flags lay out (on a series long enough for them)")
     v.add_argument("--symbols", nargs="+", required=True)
     add_data_flags(v)
+    add_window_flags(v)  # the sweep's windows: their scored closes must move (checked when the series is long enough)
+    add_folds_flag(v, "the backtest's --folds: every fold's windows are checked")
     dl = sub.add_parser("download", help="fetch hourly candles with ccxt")
     dl.add_argument("--symbols", nargs="+", required=True)
     dl.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
@@ -56,14 +60,32 @@ def data_command(argv: Sequence[str]) -> int:
             table.add_row(symbol, "-", "-", "-", args.freq, "[red]unreadable[/red]")
             details.append(str(e))
             continue
-        details += [p.describe(path) for p in problems]
+        found = [p.describe(path) for p in problems] or _window_problems(symbol, path, frame, args)
+        details += found
         rows, first, last = (str(len(frame)), str(frame.index[0]), str(frame.index[-1])) if frame is not None else ("-",) * 3
-        table.add_row(symbol, rows, first, last, args.freq, f"[red]{len(problems)}[/red]" if problems else "[green]ok[/green]")
+        table.add_row(symbol, rows, first, last, args.freq, f"[red]{len(found)}[/red]" if found else "[green]ok[/green]")
     out = table_console()
     out.print(table)
     for line in details:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     return EXIT_INVALID if details else EXIT_OK
+
+
+def _window_problems(symbol: str, path: Path, frame: Any, args: argparse.Namespace) -> list[str]:
+    """What the sweep would refuse in the windows of a valid series long enough for them: closes that never move
+    (:func:`sweep.windows.check_moving_closes`); nothing for a series too short for them (other windows may fit)."""
+    from ..windows import check_moving_closes, walk_forward_splits
+
+    try:
+        folds = walk_forward_splits(len(frame), window_spec_from_args(args), args.folds, source=str(path))
+    except DataValidationError:  # too short for these windows: the sweep says so, with the windows it is given
+        return []
+    data = OHLCVData(symbol=symbol, path=path, frame=frame, freq=parse_freq(args.freq), fingerprint=fingerprint(frame))
+    try:
+        check_moving_closes(data, *folds)
+    except DataValidationError as e:
+        return [str(e)]
+    return []
 
 
 def _evaluate_parser() -> argparse.ArgumentParser:
@@ -124,13 +146,14 @@ def evaluate_command(argv: Sequence[str]) -> int:
     from ..ensemble import evaluate_document
     from ..forecasters import document_loader
     from ..tuned_data import tuned_data_settings
-    from ..windows import make_splits
+    from ..windows import check_moving_closes, make_splits
 
     document = _load_document(args.config, args)
     spec = window_spec_from_args(args, document.get("windows"))  # other windows may be evaluated on purpose
     freq, gap_policy = tuned_data_settings(document, args.config, args.freq, args.gap_policy)  # other bars may not
     data = load_ohlcv(args.data_dir, args.symbol, freq, gap_policy)
     splits = make_splits(data.n_bars, spec, source=str(data.path))
+    check_moving_closes(data, splits)
     cache = SampleCache()
     out: dict[str, Any] = {"symbol": args.symbol, "model": document["model"], "config": document["config"],
                            "windows": splits.describe(data.frame.index)}

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from rich.table import Table
 
-from ..flags import EXIT_OK, add_data_flags, console, table_console, valid_symbols
+from ..flags import EXIT_OK, RUN_DATA_DIR_HELP, add_data_flags, console, table_console, valid_symbols
 
 __all__ = ["promote_command", "report_command", "run_promotion"]
 
@@ -27,7 +27,7 @@ def _promote_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", choices=["selected", "ensemble"], default=None,
                    help="the candidate the sweep declared (default; see the sweep's --promote-candidate); naming the "
                         "other one is refused, since it would be a second try at alpha on the same test windows")
-    add_data_flags(p)
+    add_data_flags(p, of_a_run=True)
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/, best/, reviews/")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     return p
@@ -39,7 +39,7 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"),
                    help="the sweep's --output-dir (root of candidates/)")
     p.add_argument("--report-dir", type=Path, default=None, help="where report.md goes (default runs/<run>/report)")
-    p.add_argument("--data-dir", type=Path, default=Path("trainingdata"))
+    p.add_argument("--data-dir", type=Path, default=None, help=RUN_DATA_DIR_HELP)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--storage", default=None, help="the sweep's --storage URL, if it used one")
     return p
@@ -49,7 +49,7 @@ def run_promotion(settings, json_lines: bool = False) -> None:
     """Run the promotion review of ``settings`` (a :class:`sweep.promote.PromoteSettings`) and print its
     decisions: a table and a sentence per symbol, or one JSON line per symbol with ``json_lines``."""
     from ..promote import PERSISTENCE, promote
-    from ..review_file import power_sentence
+    from ..review_file import mde_percent, power_sentence
 
     reviews = promote(settings)
     if json_lines:
@@ -68,7 +68,7 @@ def run_promotion(settings, json_lines: bool = False) -> None:
     for r in reviews:
         t, tp = r.test, r.persistence_test
         power = r.persistence_power() or {}  # a persistence candidate: the sweep's power block, else none
-        mde = f"{100 * power['mde_relative']:.1f}%" if power.get("mde_relative") is not None else "-"
+        mde = mde_percent(power["mde_relative"]) if power.get("mde_relative") is not None else "-"
         table.add_row(r.symbol, labels[r.outcome], f"{r.candidate.metrics['pct_return_mae']:.6f}",
                       f"{r.candidate.baseline['pct_return_mae']:.6f}", f"{tp.dm_p_value:.4f}",
                       f"{r.incumbent.metrics['pct_return_mae']:.6f}" if r.incumbent else "-",

@@ -203,6 +203,14 @@ class Forecaster(ABC):
     uses_ohlcv: bool = False
     #: ``"samples"`` (:class:`SampleBatch`) or ``"quantiles"`` (:class:`QuantileBatch`).
     output: str = "samples"
+    #: Files every checkpoint folder of the family holds (those its loader reads); a folder given to its flag
+    #: without one is refused before a run starts. Empty: the loader alone judges a folder.
+    checkpoint_files: tuple[str, ...] = ()
+    #: ``(file, key, value)`` that tells a folder holding the family's checkpoint from every other family's: the
+    #: JSON ``file`` (of a ``.safetensors`` file, its header) holds ``key`` (a tuple: a nested key), equal to
+    #: ``value`` unless that is None. None: the family's folders are not recognised
+    #: (:func:`sweep.forecasters.checkpoint_folders.checkpoint_family_of`).
+    checkpoint_signature: tuple[str, str | tuple[str, ...], Any] | None = None
 
     def rows_independent(self, horizon: int) -> bool:
         """Whether a window's forecast depends on its own bars only (up to float rounding), never on the other
@@ -238,6 +246,18 @@ class Forecaster(ABC):
             If the checkpoint's config cannot be found or read.
         """
         return cls.max_context_length
+
+    @classmethod
+    def horizon_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int | None:
+        """The longest horizon (bars) checkpoint ``model`` forecasts, read without loading its weights, as
+        :meth:`context_limit` is; ``None`` (the default): any horizon (a family that rolls its forecast forward).
+
+        Raises
+        ------
+        ModelLoadError
+            If the checkpoint's config cannot be found or read.
+        """
+        return None
 
     @classmethod
     def from_identity(cls, identity: dict[str, Any]) -> "Forecaster":

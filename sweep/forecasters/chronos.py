@@ -6,7 +6,9 @@ Both predict a fixed grid of quantiles in one pass. They load with
 ``[n, 9, horizon]``; Chronos-2 takes the close, alone or with volume, high and
 low as past covariates, and returns its configured levels. Chronos-2's
 ``cross_learning`` stays off, so a window's forecast never depends on the other
-windows of its batch.
+windows of its batch. Neither has a horizon limit: past the checkpoint's own
+prediction length both pipelines roll their forecast forward (``predict``'s
+``limit_prediction_length=False``, with a warning).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class _ChronosForecaster(QuantileForecaster):
     """Shared loading of a ``chronos-forecasting`` pipeline; subclasses name the pipeline class and predict."""
 
     pipeline_class: str
+    checkpoint_files = checkpoints.CHECKPOINT_FILES
 
     def __init__(self, model: str | None = None, revision: str | None = None, device: str | None = None,
                  memory_budget_bytes: int | None = None):
@@ -98,6 +101,7 @@ class Chronos2Forecaster(_ChronosForecaster):
     family = "chronos2"
     uses_ohlcv = True
     pipeline_class = "Chronos2Pipeline"
+    checkpoint_signature = ("config.json", "chronos_pipeline_class", pipeline_class)
 
     def predict_chunk(self, contexts: np.ndarray, ohlcv: np.ndarray | None, horizon: int,
                       params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +132,7 @@ class ChronosBoltForecaster(_ChronosForecaster):
 
     family = "chronos-bolt"
     pipeline_class = "ChronosBoltPipeline"
+    checkpoint_signature = ("config.json", "chronos_pipeline_class", pipeline_class)
 
     def predict_chunk(self, contexts: np.ndarray, ohlcv: np.ndarray | None, horizon: int,
                       params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

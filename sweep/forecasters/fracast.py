@@ -72,6 +72,8 @@ class FracastForecaster(QuantileForecaster):
     """
 
     family = "fracast"
+    checkpoint_files = RELEASE_FILES
+    checkpoint_signature = ("config.json", ("model", "family"), "fracast")
 
     def __init__(self, model: str = FRACAST_BUNDLED, revision: str | None = None, device: str | None = None,
                  memory_budget_bytes: int | None = None):

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoints import CHECKPOINT_FILES
 from ..config import check_kronos_sampling
 from ..kronos.card import DEFAULT_KRONOS_MODEL
 from .base import Forecaster, SampleBatch, block_seed, default_memory_budget, module_bytes, window_keys
@@ -90,6 +91,10 @@ class KronosForecaster(Forecaster):
 
     family = "kronos"
     uses_ohlcv = True
+    #: A predictor (or tokenizer) folder; a kronostraining output is told by its own files
+    #: (:func:`sweep.checkpoint_output.checkpoint_kind_of`).
+    checkpoint_files = CHECKPOINT_FILES
+    checkpoint_signature = ("config.json", "s1_bits", None)  # the width of the tokens only Kronos draws
 
     def rows_independent(self, horizon: int) -> bool:
         return True  # per-window streams, fixed group shapes (module docstring)
@@ -116,6 +121,12 @@ class KronosForecaster(Forecaster):
         from ..kronos.card import kronos_context_limit
 
         return kronos_context_limit(model or DEFAULT_KRONOS_MODEL)
+
+    @classmethod
+    def horizon_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        """Its context limit: the predictor attends over at most ``max_context`` tokens, and a path's every bar is
+        one (:func:`sweep.kronos.sampler.encode_windows` refuses a longer horizon)."""
+        return cls.context_limit(model, revision, **options)
 
     @classmethod
     def from_identity(cls, identity: dict[str, Any]) -> "KronosForecaster":

@@ -185,8 +185,16 @@ class Family:
         ModelLoadError
             If the checkpoint's config cannot be found or read.
         """
-        cls = self.forecaster_class()
-        return cls.context_limit() if self.flag is None else cls.context_limit(model or self.default_model, **options)
+        return self._read_limit("context_limit", model, options)
+
+    def horizon_limit(self, model: str | None = None, **options: Any) -> int | None:
+        """The longest horizon (bars) of ``model``, or None: any; read as :meth:`context_limit` is, and raises as it
+        does (:meth:`sweep.forecasters.base.Forecaster.horizon_limit`)."""
+        return self._read_limit("horizon_limit", model, options)
+
+    def _read_limit(self, name: str, model: str | None, options: dict[str, Any]) -> int | None:
+        read = getattr(self.forecaster_class(), name)
+        return read() if self.flag is None else read(model or self.default_model, **options)
 
     def choice(self, sampling: dict[str, Any], key: str) -> Any:
         """The config's choice for ``key`` (one of :attr:`choices`), or its default (the first)."""

@@ -152,6 +152,8 @@ class TimesFMForecaster(QuantileForecaster):
 
     family = "timesfm"
     max_context_length = MAX_CONTEXT
+    checkpoint_files = TIMESFM_FILES
+    checkpoint_signature = ("model.safetensors", "stacked_xf.0.ff0.weight", None)  # its config.json names no shape
 
     def __init__(self, model: str | None = None, revision: str | None = None, device: str | None = None,
                  memory_budget_bytes: int | None = None):
@@ -173,6 +175,28 @@ class TimesFMForecaster(QuantileForecaster):
                           **checkpoints.package_identity(found, folder, TIMESFM_FILES, "timesfm")}
         self.memory_budget_bytes = memory_budget_bytes or default_memory_budget(self.device,
                                                                                 module_bytes(self.model.model))
+
+    @classmethod
+    def horizon_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        """``output_quantile_len`` of the checkpoint's definition (1,024 for the published 200M shape), the longest
+        horizon its continuous quantile head forecasts (:meth:`forecast_config`): read from the tensor shapes in
+        a folder's ``model.safetensors`` header; a hub id is taken to be of the package's own definition, so no
+        weights are downloaded for it.
+
+        Raises
+        ------
+        ModelLoadError
+            If ``timesfm`` is not installed, or the folder's weights are not TimesFM 2.5's.
+        """
+        model = model or FAMILY.default_model
+        base = _base().TimesFM_2p5_200M_Definition()
+        if not Path(model).expanduser().is_dir():
+            return base.output_quantile_len
+        try:
+            return definition_from_weights(Path(model).expanduser() / "model.safetensors").output_quantile_len
+        except Exception as e:  # a missing, foreign or damaged file: name the flag and the folder
+            raise ModelLoadError(f"{FAMILY.flag} {model!r}: its model.safetensors is not a TimesFM 2.5 checkpoint's "
+                                 f"({type(e).__name__}: {e})") from e
 
     def identity(self) -> dict[str, Any]:
         """Model id (and hub revision), the ``timesfm`` version and ``checkpoint_files`` (SHA-256 of

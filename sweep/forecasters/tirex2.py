@@ -58,6 +58,23 @@ def _is_build_failure(error: Exception) -> bool:
                                          "building extension"))
 
 
+def _config_length(model: str | None, revision: str | None, key: str) -> int:
+    """Integer ``key`` of checkpoint ``model``'s ``config.json``, read without loading weights.
+
+    Raises
+    ------
+    ModelLoadError
+        If the file cannot be found or read, or lacks ``key``.
+    """
+    config = checkpoints.checkpoint_config(model or FAMILY.default_model, revision, FAMILY.flag, FAMILY.default_model,
+                                           "tirex2's checkpoint format")
+    try:
+        return int(config[key])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelLoadError(f"{FAMILY.flag} {model!r}: its config.json has no {key}; it is not a TiRex-2 "
+                             "checkpoint") from e
+
+
 class TiRex2Forecaster(QuantileForecaster):
     """TiRex-2 quantile forecasts of the close for a batch of origins.
 
@@ -80,6 +97,8 @@ class TiRex2Forecaster(QuantileForecaster):
     """
 
     family = "tirex2"
+    checkpoint_files = TIREX2_FILES
+    checkpoint_signature = ("config.json", "stack_config", None)  # its block recipe
 
     def __init__(self, model: str | None = None, revision: str | None = None, device: str | None = None,
                  memory_budget_bytes: int | None = None):
@@ -138,13 +157,13 @@ class TiRex2Forecaster(QuantileForecaster):
     @classmethod
     def context_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
         """``context_len`` of the checkpoint's ``config.json`` (the history every call is padded or cut to)."""
-        config = checkpoints.checkpoint_config(model or FAMILY.default_model, revision, FAMILY.flag,
-                                               FAMILY.default_model, "tirex2's checkpoint format")
-        try:
-            return int(config["context_len"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelLoadError(f"{FAMILY.flag} {model!r}: its config.json has no context_len; it is not a TiRex-2 "
-                                 "checkpoint") from e
+        return _config_length(model, revision, "context_len")
+
+    @classmethod
+    def horizon_limit(cls, model: str | None = None, revision: str | None = None, **options: Any) -> int:
+        """``future_len`` of the checkpoint's ``config.json``: the most steps one pass predicts
+        (:meth:`predict_chunk` refuses more; the package would cut them with a warning)."""
+        return _config_length(model, revision, "future_len")
 
     def window_batch(self, n_windows: int, context_length: int, horizon: int) -> int:
         """Windows per ``forecast`` call: as many as half the memory budget holds. Every window runs the full

@@ -135,6 +135,8 @@ class TotoForecaster(Forecaster):
 
     family = "toto"
     max_context_length = TOTO_MAX_CONTEXT
+    checkpoint_files = checkpoints.CHECKPOINT_FILES
+    checkpoint_signature = ("config.json", "scaler_cls", None)  # a constructor argument of Toto's alone
 
     def __init__(self, model: str = DEFAULT_TOTO_MODEL, revision: str | None = None, device: str | None = None,
                  memory_budget_bytes: int | None = None):

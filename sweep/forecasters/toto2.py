@@ -56,6 +56,8 @@ class Toto2Forecaster(QuantileForecaster):
     family = "toto2"
     uses_ohlcv = True
     max_context_length = TOTO2_MAX_CONTEXT
+    checkpoint_files = checkpoints.CHECKPOINT_FILES
+    checkpoint_signature = ("config.json", "residual_attn_ratio", None)  # a field of Toto2ModelConfig alone
 
     def __init__(self, model: str = DEFAULT_TOTO2_MODEL, revision: str | None = None, device: str | None = None,
                  memory_budget_bytes: int | None = None):
