@@ -51,7 +51,19 @@ def _document(path: Path) -> object:
 
 def has_signature(folder: str | Path, signature: tuple[str, str | tuple[str, ...], object]) -> bool:
     """Whether ``folder`` matches ``signature``: ``(file, key, value)``, the JSON ``file`` (of a ``.safetensors`` file,
-    its header) holds ``key`` (a tuple: a nested key), equal to ``value`` unless ``value`` is None."""
+    its header) holds ``key`` (a tuple: a nested key), equal to ``value`` unless ``value`` is None.
+
+    Parameters
+    ----------
+    folder : str or Path
+    signature : tuple
+        ``(file name, key or tuple of nested keys, value or None)``.
+
+    Returns
+    -------
+    bool
+        False also when the file is missing or not readable JSON (or safetensors header).
+    """
     file, key, value = signature
     document = _document(Path(folder) / file)
     for part in (key,) if isinstance(key, str) else key:

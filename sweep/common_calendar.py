@@ -9,12 +9,14 @@ that ends five weeks early would otherwise be validated on the others' later bar
 symbols' bar open times), and maps each origin to every symbol's own bar index, so every symbol's
 origins carry identical timestamps. Contexts and targets are still each symbol's own bars before and
 from the origin (:func:`sweep.windows.context_slice`). A symbol that cannot be lined up is refused
-before any work: it ends before the test period of the symbol that ends last, or it shares too few bar
-times with the others (its bars fall on other times, or start too late for the windows).
+before any work: it ends more than one ``--stride`` before the symbol that ends last (the others' test
+periods would silently move back to its last bar), or it shares too few bar times with the others (its
+bars fall on other times, or start too late for the windows).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -26,13 +28,15 @@ from .windows import Splits, WindowSpec, make_splits, walk_forward_splits
 
 __all__ = ["aligned_splits", "sweep_splits", "require_same_origin_times"]
 
+logger = logging.getLogger(__name__)
+
 
 def _span(index: pd.DatetimeIndex) -> str:
     return f"{index[0]:%Y-%m-%d %H:%M} to {index[-1]:%Y-%m-%d %H:%M}" if len(index) else "no bars"
 
 
 def aligned_splits(datasets: dict[str, OHLCVData], spec: WindowSpec, folds: int = 1,
-                   fix: str = "drop it from --symbols") -> dict[str, list[Splits]]:
+                   fix: str = "drop it from --symbols", warn: bool = True) -> dict[str, list[Splits]]:
     """Every symbol's walk-forward splits (oldest fold first), laid out on the bar times all symbols share.
 
     Parameters
@@ -45,6 +49,8 @@ def aligned_splits(datasets: dict[str, OHLCVData], spec: WindowSpec, folds: int 
     fix : str
         What else the user can do besides dropping the symbol (named in the refusal), e.g.
         ``"use --selection per-symbol"``.
+    warn : bool
+        Log a warning naming each symbol whose latest bars the common layout leaves out.
 
     Returns
     -------
@@ -55,9 +61,8 @@ def aligned_splits(datasets: dict[str, OHLCVData], spec: WindowSpec, folds: int 
     Raises
     ------
     ConfigError
-        If a symbol ends before the test period of the symbol that ends last (its windows would lie weeks
-        earlier than the others'), or the symbols share too few bar times for the windows; the message names the
-        symbol, both spans and the fix.
+        If a symbol ends more than ``spec.stride`` bars before the symbol that ends last, or the symbols share too
+        few bar times for the windows; the message names the symbol, both spans and the fix.
     DataValidationError
         If the last-ending symbol's own bars are too short for the windows (as for one symbol alone).
     """
@@ -65,6 +70,8 @@ def aligned_splits(datasets: dict[str, OHLCVData], spec: WindowSpec, folds: int 
     _refuse_early_ends(datasets, spec, folds, fix)
     common = _common_times(indexes)
     calendar_splits = _calendar_layout(common, indexes, spec, folds, fix)
+    if warn:
+        _warn_left_out(indexes, common)
     calendar = {"symbols": list(datasets), "first_bar": common[0].isoformat(), "last_bar": common[-1].isoformat(),
                 "n_bars": len(common)}
     return {symbol: [_on_own_bars(fold, common, index, calendar) for fold in calendar_splits]
@@ -74,6 +81,19 @@ def aligned_splits(datasets: dict[str, OHLCVData], spec: WindowSpec, folds: int 
 def sweep_splits(datasets: dict[str, OHLCVData], spec: WindowSpec, pooled: bool) -> dict[str, Splits]:
     """A sweep's windows: each symbol's own latest bars (per-symbol selection), or, when one pooled study averages
     several symbols' windows, the bar times they share (:func:`aligned_splits`).
+
+    Parameters
+    ----------
+    datasets : dict
+        ``{symbol: OHLCVData}``.
+    spec : WindowSpec
+    pooled : bool
+        Whether one study averages the symbols' windows (``--selection pooled``).
+
+    Returns
+    -------
+    dict
+        ``{symbol: Splits}`` of today's split.
 
     Raises
     ------
@@ -97,17 +117,31 @@ def _common_times(indexes: dict[str, pd.DatetimeIndex]) -> pd.DatetimeIndex:
 
 
 def _refuse_early_ends(datasets: dict[str, OHLCVData], spec: WindowSpec, folds: int, fix: str) -> None:
-    """Refuse a symbol whose last bar is before the latest-ending symbol's own test period starts."""
+    """Refuse a symbol that ends more than one ``--stride`` (a day of hourly bars by default) before the symbol
+    that ends last: the common layout would end there, and silently move every other symbol's test period back
+    by the difference. A shorter lag (a feed a few hours behind, bars shifted by hours) is lined up and said."""
     latest = max(datasets.values(), key=lambda d: d.frame.index[-1])
     own = walk_forward_splits(latest.n_bars, spec, folds, source=str(latest.path))[-1]
-    test_start = latest.frame.index[own.test_origins[0]]
+    allowed = latest.frame.index[max(latest.n_bars - 1 - spec.stride, 0)]
     for data in datasets.values():
-        if data.frame.index[-1] < test_start:
+        if data.frame.index[-1] < allowed:
             raise ConfigError(
                 f"{data.symbol} cannot be lined up with {latest.symbol} in calendar time: {data.symbol}'s bars "
-                f"({data.path}) span {_span(data.frame.index)}, and end before {latest.symbol}'s test period "
-                f"({test_start:%Y-%m-%d %H:%M} to {latest.frame.index[own.test_origins[-1]]:%Y-%m-%d %H:%M}) "
-                f"starts; windows compared across symbols must be the same hours, so {fix}")
+                f"({data.path}) span {_span(data.frame.index)} and end more than --stride {spec.stride} bars before "
+                f"{latest.symbol}'s ({_span(latest.frame.index)}), whose test period is "
+                f"{latest.frame.index[own.test_origins[0]]:%Y-%m-%d %H:%M} to "
+                f"{latest.frame.index[own.test_origins[-1]]:%Y-%m-%d %H:%M}. Windows compared across symbols must be "
+                f"the same hours, and on the hours both have {latest.symbol}'s test period would move back to "
+                f"{data.symbol}'s last bar; so {fix}")
+
+
+def _warn_left_out(indexes: dict[str, pd.DatetimeIndex], common: pd.DatetimeIndex) -> None:
+    """Say which symbols' latest bars the common layout leaves out (it ends at the earliest-ending symbol)."""
+    for symbol, index in indexes.items():
+        later = int((index > common[-1]).sum())
+        if later:
+            logger.warning("%s: its last %d bar(s) (after %s) are left out: windows compared across symbols end at "
+                           "the last bar every symbol has", symbol, later, f"{common[-1]:%Y-%m-%d %H:%M}")
 
 
 def _calendar_layout(common: pd.DatetimeIndex, indexes: dict[str, pd.DatetimeIndex], spec: WindowSpec,
@@ -115,15 +149,15 @@ def _calendar_layout(common: pd.DatetimeIndex, indexes: dict[str, pd.DatetimeInd
     needed = spec.bars_needed() + (folds - 1) * spec.test_span_bars
     if len(common) >= needed:
         return walk_forward_splits(len(common), spec, folds, source="the common bars")
-    first = max(indexes, key=lambda s: indexes[s][-1])  # the last-ending symbol, as in _refuse_early_ends
-    others = [s for s in indexes if s != first] or [first]
-    worst = min(others, key=lambda s: len(indexes[s].intersection(indexes[first])))
-    shared = len(indexes[worst].intersection(indexes[first]))
+    # the culprit: the symbol whose absence would leave the most common bar times (only on this error path)
+    worst = max(indexes, key=lambda s: len(_common_times({o: i for o, i in indexes.items() if o != s} or indexes)))
+    others = _common_times({o: i for o, i in indexes.items() if o != worst} or indexes)
     raise ConfigError(
-        f"{worst} cannot be lined up with {first} in calendar time: {worst}'s bars span {_span(indexes[worst])} and "
-        f"{first}'s {_span(indexes[first])}, but they share only {shared} bar times (its bars fall on other times, "
-        f"or start too late); every symbol shares {len(common)} ({_span(common)}) and the windows need {needed} "
-        f"on the same hours. Windows compared across symbols must be the same hours, so {fix}")
+        f"{worst} cannot be lined up with the other symbols in calendar time: its bars span {_span(indexes[worst])} "
+        f"and share only {len(others.intersection(indexes[worst]))} bar times with the {len(others)} the others share "
+        f"({_span(others)}): its bars fall on other times, or start too late. Every symbol shares {len(common)} "
+        f"({_span(common)}) and the windows need {needed} on the same hours. Windows compared across symbols must "
+        f"be the same hours, so {fix}")
 
 
 def _on_own_bars(fold: Splits, common: pd.DatetimeIndex, index: pd.DatetimeIndex, calendar: dict) -> Splits:

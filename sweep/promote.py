@@ -189,7 +189,8 @@ def _review_data(settings: PromoteSettings, symbol: str, candidate: dict[str, An
     stored = read_run_settings(run_dir) if (run_dir / "run.json").exists() else {}  # a corrupt one is refused
     provenance = candidate.get("provenance") or {}
     swept = stored.get("data_dir") or (Path(provenance["data_path"]).parent if provenance.get("data_path") else None)
-    data = load_ohlcv(run_data_dir(settings.data_dir, swept), symbol, stored.get("freq", "1h"),
+    record = run_dir / "run.json" if stored.get("data_dir") else source
+    data = load_ohlcv(run_data_dir(settings.data_dir, swept, record), symbol, stored.get("freq", "1h"),
                       stored.get("gap_policy", "error"))
     if provenance.get("data_fingerprint"):  # candidates have recorded it since the first release
         run_bars(data, RecordedBars.from_provenance(provenance, symbol, source),

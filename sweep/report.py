@@ -277,7 +277,7 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
     if mde is not None:
         lines += ["", "## What the test windows can see", "",
                   "Minimum detectable effect against persistence (80 % power) as the number of test origins grows,",
-                  "from each candidate's measured HAC long-run variance.", "", f"![mde]({mde.relative_to(folder)})"]
+                  "from each candidate's measured long-run variance (equal-weighted cosine; t references).", "", f"![mde]({mde.relative_to(folder)})"]
     return "\n".join(lines) + "\n"
 
 
@@ -320,7 +320,7 @@ def _run_datasets(settings: dict[str, Any], symbols: list[str], data_dir: Path |
                   run_dir: Path) -> dict[str, OHLCVData]:
     """The bars the run used: read from the folder it swept unless ``data_dir`` is given, checked unchanged, and cut
     at the run's last bar (the report recomputes the run's own windows; bars appended since are not its)."""
-    folder = run_data_dir(data_dir, settings.get("data_dir"))
+    folder = run_data_dir(data_dir, settings.get("data_dir"), run_dir / "run.json")
     fix = (f"pass --data-dir with the folder the run swept ({settings.get('data_dir') or DEFAULT_DATA_DIR}), or "
            "report a run of this data")
     return {symbol: run_bars(load_ohlcv(folder, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error")),

@@ -31,15 +31,44 @@ def data_record(data_dir: str | Path, datasets: dict[str, OHLCVData]) -> dict[st
     Returns
     -------
     dict
-        ``data_dir`` (absolute) and ``data_spans``: ``{symbol: {path, first_bar, last_bar, n_bars}}``.
+        ``data_dir`` (as given, like a candidate's ``provenance.data_path``: a relative folder keeps working when
+        the whole project folder moves) and ``data_spans``: ``{symbol: {path, first_bar, last_bar, n_bars}}``.
     """
-    return {"data_dir": str(Path(data_dir).resolve()),
+    return {"data_dir": str(data_dir),
             "data_spans": {s: {"path": str(d.path), **d.date_range(), "n_bars": d.n_bars} for s, d in datasets.items()}}
 
 
-def run_data_dir(given: str | Path | None, recorded: str | Path | None) -> Path:
-    """``--data-dir`` when given, else the folder the run recorded, else :data:`DEFAULT_DATA_DIR`."""
-    return Path(given if given is not None else recorded if recorded else DEFAULT_DATA_DIR)
+def run_data_dir(given: str | Path | None, recorded: str | Path | None, record: str | Path = "run.json") -> Path:
+    """Where a command reads a finished run's bars.
+
+    Parameters
+    ----------
+    given : str or Path or None
+        ``--data-dir`` (None: not given).
+    recorded : str or Path or None
+        The folder the run read (``run.json``'s ``data_dir``, or a candidate's data path's folder).
+    record : str or Path
+        The file that recorded it, for the message.
+
+    Returns
+    -------
+    Path
+        ``given``, else ``recorded``, else :data:`DEFAULT_DATA_DIR` (a run that recorded no folder).
+
+    Raises
+    ------
+    ConfigError
+        If the recorded folder is used and no longer exists (a run moved to another machine), naming it, the file
+        that recorded it and ``--data-dir``.
+    """
+    if given is not None:
+        return Path(given)
+    if not recorded:
+        return DEFAULT_DATA_DIR
+    if not Path(recorded).is_dir():
+        raise ConfigError(f"the data folder the run swept, {recorded} (recorded in {record}), is not there any more; "
+                          f"pass --data-dir with the folder that holds the run's <SYMBOL>.csv files now")
+    return Path(recorded)
 
 
 @dataclass(frozen=True)
@@ -81,6 +110,8 @@ class RecordedBars:
                    span.get("first_bar"), str(source))
 
     def describe(self) -> str:
+        """The recorded span and fingerprint in words, e.g. ``2024-01-01T00:00:00+00:00 to ..., 1500 bars,
+        fingerprint fc2501c2eb35``."""
         span = f"{self.first_bar} to {self.last_bar}, {self.n_bars} bars, " if self.last_bar else ""
         return f"{span}fingerprint {self.fingerprint[:12]}"
 

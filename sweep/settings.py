@@ -367,7 +367,7 @@ def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], 
                    if recorded is None else recorded)
     else:
         records = [(str(path), read_run_settings(settings.run_dir))]
-    data = {}
+    data, spans = {}, {}
     for name, stored in records:
         if stored is None:  # a study recorded before studies carried their run's settings
             continue
@@ -385,6 +385,8 @@ def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], 
                               f"resuming would mix incomparable trials. Rerun with the original flags and data, or "
                               f"start a new run with a new --run-id")
         data.update(stored["data"])
-    if write:
-        write_json_atomic(path, {**current, "data": {**data, **current["data"]}, "updated_at": utc_now()})
+        spans.update(stored.get("data_spans") or {})
+    if write:  # symbols of earlier invocations keep their fingerprints and spans
+        write_json_atomic(path, {**current, "data": {**data, **current["data"]},
+                                 "data_spans": {**spans, **current["data_spans"]}, "updated_at": utc_now()})
     return records if from_storage else []

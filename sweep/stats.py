@@ -17,14 +17,18 @@ from .dependence import auto_block_length, effective_sample_size, ewc_degrees_of
 
 __all__ = ["PairedTest", "diebold_mariano", "origins_for_power", "block_bootstrap_ci", "paired_test",
            "minimum_detectable_effect", "mde_for_origins", "MDE_POWER", "POWER_GAINS", "MIN_ORIGINS",
+           "MIN_PERIOD_ORIGINS",
            "LONG_RUN_VARIANCE_RULE"]
 
 #: Power at which :func:`minimum_detectable_effect` is stated.
 MDE_POWER = 0.8
 #: Relative gains (fractions of the other forecast's MAE) for which every review states the origins needed.
 POWER_GAINS = (0.05, 0.10)
-#: The fewest test origins a paired test runs on, so the fewest :func:`origins_for_power` ever states.
+#: The fewest loss differentials the DM test runs on.
 MIN_ORIGINS = 3
+#: The fewest origins a validation or test period may hold (:class:`sweep.windows.WindowSpec` refuses fewer), so
+#: the fewest :func:`origins_for_power` ever states.
+MIN_PERIOD_ORIGINS = 5
 #: How the test's variance and reference distribution are chosen, as every paired test's JSON records it.
 LONG_RUN_VARIANCE_RULE = ("equal-weighted cosine (EWC) long-run variance with df = round(0.4 n^(2/3)) terms, "
                           "1 <= df <= n - 1 (Lazarus, Lewis, Stock & Watson 2018); p-value and MDE from Student "
@@ -212,9 +216,9 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
 def origins_for_power(long_run_variance: float, effect: float, alpha: float, power: float = MDE_POWER) -> float:
     """Origins the one-sided DM test needs to detect a true mean improvement ``effect`` with ``power``.
 
-    The smallest ``n >= MIN_ORIGINS`` with ``mde_for_origins(S, n) <= effect``, ``S`` the measured
+    The smallest ``n >= MIN_PERIOD_ORIGINS`` with ``mde_for_origins(S, n) <= effect``, ``S`` the measured
     long-run variance held fixed: inverts :func:`mde_for_origins`, whose degrees of freedom grow with
-    ``n``. Never below :data:`MIN_ORIGINS`, the fewest the test runs on, however small ``S``.
+    ``n``. Never below :data:`MIN_PERIOD_ORIGINS`, the fewest a test period may hold, however small ``S``.
 
     Parameters
     ----------
@@ -245,7 +249,7 @@ def origins_for_power(long_run_variance: float, effect: float, alpha: float, pow
     def detects(n: int) -> bool:
         return bool(mde_for_origins(long_run_variance, n, alpha, power) <= effect)
 
-    low = MIN_ORIGINS
+    low = MIN_PERIOD_ORIGINS
     if detects(low):
         return float(low)
     high = max(2 * low, int(np.ceil(normal)))

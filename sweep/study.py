@@ -101,8 +101,10 @@ class NoRepeatSampler(optuna.samplers.TPESampler):
     seed 0 for chronos-bolt at 2048; and once started, TPE itself often proposes its best config again.
     When a trial's draw would equal the latest earlier trial that completed or is running (TPE's joint
     draw, on its parameters; else the last parameter's draw, which completes the config), one parameter
-    takes another value of its grid. A config may still come back later (the sample cache makes that
-    cheap), never twice in a row.
+    takes another value of its grid, drawn uniformly (not TPE-weighted). A config may still come back later
+    (the sample cache makes that cheap). One case still repeats: during TPE's start-up draws only the last
+    parameter drawn can move, so when its grid holds a single value (one context length at a low context
+    ceiling), the repeat goes through.
 
     Parameters
     ----------

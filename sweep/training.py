@@ -122,7 +122,9 @@ def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict
 
     With ``args.folds`` (``--folds K``) the bars stop before the first validation origin of the
     oldest of K walk-forward folds (:func:`sweep.windows.walk_forward_splits`), so the model can be
-    backtested on every fold.
+    backtested on every fold. With several symbols, each stops before the earlier of its own layout's and the
+    common calendar's (:func:`sweep.common_calendar.aligned_splits`, which a pooled sweep and the backtest use),
+    so the checkpoint has seen no validation bar of either.
 
     Raises
     ------
@@ -138,15 +140,30 @@ def load_training_data(args: argparse.Namespace) -> tuple[WindowSpec, list, dict
     if args.data_dir.exists() and not args.data_dir.is_dir():
         raise ConfigError(f"--data-dir {args.data_dir} is a file, not a folder; pass the folder that holds "
                           f"<SYMBOL>.csv or <SYMBOL>.csv.gz files")
+    loaded = {symbol: load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy) for symbol in args.symbols}
+    aligned = _aligned_oldest_fold(loaded, spec, folds)
     datasets, data_meta = [], {}
-    for symbol in args.symbols:
-        data = load_ohlcv(args.data_dir, symbol, args.freq, args.gap_policy)
-        splits = walk_forward_splits(data.n_bars, spec, folds, source=str(data.path))[0]  # the oldest fold
+    for symbol, data in loaded.items():
+        own = walk_forward_splits(data.n_bars, spec, folds, source=str(data.path))[0]  # the oldest fold
+        splits = min((own, aligned.get(symbol, own)), key=lambda s: s.first_validation_origin)
         datasets.append((data, splits))
         data_meta[symbol] = {"data_path": str(data.path), "data_fingerprint": data.fingerprint,
                              "first_validation_origin_time": str(data.frame.index[splits.first_validation_origin])}
     windows = spec.__dict__ | {"purge_gap_bars": spec.purge_gap, "folds": folds}
     return spec, datasets, {"windows": windows, "datasets": data_meta}
+
+
+def _aligned_oldest_fold(datasets: dict, spec: WindowSpec, folds: int) -> dict:
+    """Each symbol's oldest fold on the common calendar; empty for one symbol, or symbols that cannot be lined up
+    (a pooled sweep or backtest of them is refused, so only their own layouts matter)."""
+    from .common_calendar import aligned_splits
+
+    if len(datasets) < 2:
+        return {}
+    try:
+        return {symbol: folds_[0] for symbol, folds_ in aligned_splits(datasets, spec, folds, warn=False).items()}
+    except ConfigError:
+        return {}
 
 
 def training_parser(prog: str, description: str, output_help: str, default_init: str,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import ConfigError, DataValidationError
+from .stats import MIN_PERIOD_ORIGINS
 
 if TYPE_CHECKING:  # only for annotations
     from .data import OHLCVData
@@ -32,10 +33,10 @@ __all__ = ["MIN_ORIGINS", "FEW_ORIGINS", "WindowSpec", "Splits",
            "context_slice", "target_slice", "make_splits", "walk_forward_splits",
            "gather_contexts", "gather_targets", "check_moving_closes"]
 
-#: Fewest origins in the validation or test period. The paired tests' HAC variance takes a Newey-West
-#: (1994) bandwidth of at least 2 lags and the bootstrap a block of at least 1, so below 5 origins the
-#: statistics have no degrees of freedom left (the DM and SPA code refuse fewer than 3).
-MIN_ORIGINS = 5
+#: Fewest origins in the validation or test period: below 5 the paired test's long-run variance has at most
+#: 1 degree of freedom (:func:`sweep.dependence.ewc_degrees_of_freedom`) and the SPA's bootstrap almost nothing
+#: to resample (the DM and SPA code refuse fewer than 3).
+MIN_ORIGINS = MIN_PERIOD_ORIGINS
 #: Below this many validation origins a sweep warns that selection is mostly luck (the rule of thumb for
 #: a mean's normal approximation; the SPA's power at 100 windows is in benchmarks/spa_power.py).
 FEW_ORIGINS = 30

@@ -27,16 +27,18 @@ def _shifted(frame: pd.DataFrame, hours: int) -> pd.DataFrame:
     return out
 
 
+@pytest.mark.parametrize("windows, test_start", [([], "2024-01-09 04:00"),
+                                                 (["--val-windows", "30", "--test-windows", "10"], "2024-04-08 04:00")])
 def test_when_btcusd_and_uniusd_are_pooled_on_the_shipped_data_then_the_sweep_refuses_before_any_work(
-        shared_data, tmp_path, capsys):
+        shared_data, tmp_path, capsys, windows, test_start):
     # UNIUSD ends 2024-02-05, BTCUSD 2024-04-18: counted back from their own last bars, "window i" of UNIUSD
     # was weeks before BTCUSD's, and UNIUSD's config was chosen partly on BTCUSD bars after its own test period
-    args = ["--symbols", "BTCUSD", "UNIUSD", "--models", "naive", "--selection", "pooled", "--val-windows", "30",
-            "--test-windows", "10", "--data-dir", shared_data, "--runs-dir", tmp_path / "runs",
-            "--output-dir", tmp_path / "hp", "--run-id", "uni"]
+    args = ["--symbols", "BTCUSD", "UNIUSD", "--models", "naive", "--selection", "pooled", "--data-dir", shared_data,
+            "--runs-dir", tmp_path / "runs", "--output-dir", tmp_path / "hp", "--run-id", "uni", *windows]
     before = tree_digest(tmp_path)
     result = run_cli(capsys, main, args)
-    assert_refused(result, "UNIUSD", "2024-02-05", "2024-04-08", "2024-04-18", "--symbols", "--selection per-symbol")
+    assert_refused(result, "UNIUSD", "to 2024-02-05 19:00", test_start, "to 2024-04-18 03:00", "--symbols",
+                   "--selection per-symbol")
     assert tree_digest(tmp_path) == before and not (tmp_path / "runs").exists()
 
 
@@ -58,15 +60,15 @@ def test_when_shipped_symbols_end_together_then_pooled_windows_equal_their_own_l
     assert pooled["BTCUSD"].describe(datasets["BTCUSD"].frame.index)["calendar"]["symbols"] == list(symbols)
 
 
-@pytest.mark.parametrize("case", ["shifted 7 h", "cut 30 bars short", "gap dropped"])
+@pytest.mark.parametrize("case", ["shifted 7 h", "cut 20 bars short", "gap dropped"])
 def test_when_a_symbols_bars_differ_then_pooled_origins_are_still_the_same_hours(tmp_path, case):
     frame = synthetic_frame(3000, seed=1)
     other = synthetic_frame(3000, seed=2)
     policy = "error"
     if case == "shifted 7 h":
         other = _shifted(other, 7)
-    elif case == "cut 30 bars short":  # ends inside the others' test period: the layout moves back
-        other = other.iloc[:-30]
+    elif case == "cut 20 bars short":  # less than a --stride behind: the layout ends at its last bar
+        other = other.iloc[:-20]
     else:
         other = other.drop(other.index[2800:2810])
         policy = "drop"
@@ -82,12 +84,15 @@ def test_when_a_symbols_bars_differ_then_pooled_origins_are_still_the_same_hours
         assert splits.validation_origins[0] >= SPEC.max_context_length
 
 
-def test_when_a_symbol_ends_before_the_others_test_period_then_it_is_refused_with_both_spans(tmp_path):
+@pytest.mark.parametrize("cut", [2000, 25])
+def test_when_a_symbol_ends_over_a_stride_before_the_others_then_it_is_refused_with_both_spans(tmp_path, cut):
     write_csv(tmp_path / "data", "AAA", synthetic_frame(3000, seed=1))
-    write_csv(tmp_path / "data", "BBB", synthetic_frame(3000, seed=2).iloc[:-2000])
+    write_csv(tmp_path / "data", "BBB", synthetic_frame(3000, seed=2).iloc[:-cut])
     datasets = {s: load_ohlcv(tmp_path / "data", s) for s in ("AAA", "BBB")}
-    with pytest.raises(ConfigError, match=r"BBB cannot be lined up with AAA.*BBB.csv.*2024-01-01 00:00 to "
-                                          r"2024-02-11 15:00.*test period \(2024-04-30 00:00 to 2024-05-04 23:00\)"):
+    last = f"{datasets['BBB'].frame.index[-1]:%Y-%m-%d %H:%M}"
+    with pytest.raises(ConfigError, match=rf"BBB cannot be lined up with AAA.*BBB.csv.*2024-01-01 00:00 to {last} "
+                                          r"and end more than --stride 24 bars before AAA's \(2024-01-01 00:00 to "
+                                          r"2024-05-04 23:00\), whose test period is 2024-04-30 00:00 to"):
         aligned_splits(datasets, SPEC, fix="drop it")
 
 
@@ -97,7 +102,8 @@ def test_when_a_symbols_bars_fall_on_other_times_then_it_is_refused(tmp_path):
     half_past["timestamp"] = (pd.to_datetime(half_past["timestamp"], utc=True) + pd.Timedelta(minutes=30)).astype(str)
     write_csv(tmp_path / "data", "BBB", half_past)
     datasets = {s: load_ohlcv(tmp_path / "data", s) for s in ("AAA", "BBB")}
-    with pytest.raises(ConfigError, match="AAA cannot be lined up with BBB.*share only 0 bar times.*need 466"):
+    with pytest.raises(ConfigError, match="AAA cannot be lined up with the other symbols.*share only 0 bar "
+                                          "times.*need 466"):
         aligned_splits(datasets, SPEC, fix="drop it")
 
 
@@ -119,3 +125,40 @@ def test_when_a_pool_is_not_aligned_then_the_pooled_study_is_never_built(tmp_pat
     with pytest.raises(ValueError, match="BBB's validation origins are not AAA's hours"):
         require_same_origin_times(own)
     assert np.array_equal(own[0][2].validation_origins, own[1][2].validation_origins)  # same positions, other hours
+
+
+def test_when_one_of_three_symbols_starts_too_late_then_that_symbol_is_named(tmp_path):
+    write_csv(tmp_path / "data", "AAA", synthetic_frame(3000, seed=1))
+    write_csv(tmp_path / "data", "BBB", synthetic_frame(3000, seed=2))
+    write_csv(tmp_path / "data", "CCC", synthetic_frame(3000, seed=4).iloc[2700:])  # 300 bars: no room for windows
+    datasets = {s: load_ohlcv(tmp_path / "data", s) for s in ("AAA", "BBB", "CCC")}
+    with pytest.raises(ConfigError, match="CCC cannot be lined up.*share only 300 bar times with the 3000"):
+        aligned_splits(datasets, SPEC, fix="drop it")
+
+
+def test_when_a_symbols_latest_bars_are_left_out_then_the_sweep_says_so(tmp_path, caplog):
+    write_csv(tmp_path / "data", "AAA", synthetic_frame(3000, seed=1))
+    write_csv(tmp_path / "data", "BBB", synthetic_frame(3000, seed=2).iloc[:-20])
+    datasets = {s: load_ohlcv(tmp_path / "data", s) for s in ("AAA", "BBB")}
+    sweep_splits(datasets, SPEC, pooled=True)
+    assert "AAA: its last 20 bar(s) (after 2024-05-04 03:00) are left out" in caplog.text
+
+
+def test_when_a_training_job_sees_symbols_on_shifted_hours_then_it_stops_before_either_layouts_validation(tmp_path):
+    from sweep.training import load_training_data
+    from tototraining.__main__ import parse_args
+
+    write_csv(tmp_path / "data", "AAA", synthetic_frame(3000, seed=1))
+    write_csv(tmp_path / "data", "BBB", _shifted(synthetic_frame(3000, seed=2), 7))  # ends 7 h after AAA
+    args = parse_args(["--symbols", "AAA", "BBB", "--data-dir", str(tmp_path / "data"), "--output",
+                       str(tmp_path / "ckpt"), "--folds", "2", *FLAGS])
+    _spec, trained, _meta = load_training_data(args)
+    datasets = {data.symbol: data for data, _ in trained}
+    aligned = aligned_splits(datasets, SPEC, folds=2)
+    for data, splits in trained:  # the pooled sweep's and backtest's layout starts 7 h earlier for BBB than its own
+        own = make_splits(data.n_bars - SPEC.test_span_bars, SPEC)
+        assert splits.first_validation_origin == min(own.first_validation_origin,
+                                                     aligned[data.symbol][0].first_validation_origin)
+    bbb = next(splits for data, splits in trained if data.symbol == "BBB")
+    own_bbb = make_splits(datasets["BBB"].n_bars - SPEC.test_span_bars, SPEC)
+    assert bbb.first_validation_origin == own_bbb.first_validation_origin - 7

@@ -7,7 +7,7 @@ import pytest
 
 from sweep.dependence import effective_sample_size, ewc_long_run_variance
 from sweep.review_file import mde_percent, power_sentence
-from sweep.stats import (MIN_ORIGINS, diebold_mariano, mde_for_origins, minimum_detectable_effect, origins_for_power,
+from sweep.stats import (MIN_PERIOD_ORIGINS, diebold_mariano, mde_for_origins, minimum_detectable_effect, origins_for_power,
                          paired_test)
 
 N_HOURLY = 2400
@@ -86,13 +86,13 @@ def test_when_origins_for_power_are_asked_for_the_mde_then_it_returns_the_curren
     assert 0.97 * 4 * N_HOURLY <= origins_for_power(ewc_long_run_variance(d), mde / 2, 0.05) < 4 * N_HOURLY
 
 
-def test_when_the_differential_barely_varies_then_a_gain_still_needs_the_fewest_origins_the_test_runs_on():
-    assert origins_for_power(1e-12, 1e-3, 0.05) == MIN_ORIGINS == 3
+def test_when_the_differential_barely_varies_then_a_gain_still_needs_the_fewest_origins_a_period_holds():
+    assert origins_for_power(1e-12, 1e-3, 0.05) == MIN_PERIOD_ORIGINS == 5
     incumbent = np.abs(np.random.default_rng(4).standard_normal(N_HOURLY)) * 1e-2
     out = paired_test(incumbent * (1 - 1e-6), incumbent).to_dict(reference_mae=float(incumbent.mean()),
                                                                   origins_per_day=24)
-    assert out["origins_needed"] == {"5%": 3.0, "10%": 3.0}
-    assert "a 5% gain needs 3 origins (under a day)" in power_sentence(out) and "0 days" not in power_sentence(out)
+    assert out["origins_needed"] == {"5%": 5.0, "10%": 5.0}
+    assert "a 5% gain needs 5 origins (under a day)" in power_sentence(out) and "0 days" not in power_sentence(out)
 
 
 def test_when_the_mde_exceeds_the_loss_itself_then_the_power_text_says_no_gain_is_detectable():

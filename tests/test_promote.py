@@ -119,6 +119,7 @@ def test_when_dry_run_then_the_printed_decision_says_what_would_be_written(setti
     assert main(argv) == 0
     printed = " ".join("".join(capsys.readouterr()).split())
     assert "the persistence config would be written as its best" in printed and "is written" not in printed
+    assert "would write persistence" in printed  # the table's decision column too
     assert not (settings.output_dir / "best").exists()
 
 

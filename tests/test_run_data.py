@@ -67,7 +67,7 @@ def _edit(path, change):
 
 def test_when_a_run_records_its_data_then_run_json_names_the_folder_and_each_symbols_span(swept):
     recorded = json.loads((swept / "runs" / "r" / "run.json").read_text())
-    assert recorded["data_dir"] == str((swept / "swept").resolve())
+    assert recorded["data_dir"] == str(swept / "swept")
     span = recorded["data_spans"]["TEST"]
     assert span["n_bars"] == 1500 and span["last_bar"].startswith("2024-03-03T11:00")
 
@@ -108,3 +108,10 @@ def test_when_report_is_given_no_data_dir_then_it_reports_on_the_runs_own_bars(r
     _append_a_day(run / "swept" / "TEST.csv")
     assert run_cli(capsys, main, _report(run)).code == 0  # appended bars are not the run's: the same windows
     assert (run / "runs" / "r" / "report" / "report.md").read_text() == first
+
+
+def test_when_the_recorded_data_folder_is_gone_then_promote_names_it_and_data_dir(run, capsys):
+    (run / "swept").rename(run / "moved")
+    result = run_cli(capsys, main, _promote(run))
+    assert_refused(result, str(run / "swept"), "run.json", "is not there any more", "--data-dir")
+    assert run_cli(capsys, main, _promote(run, "--data-dir", run / "moved")).code == 0

@@ -65,6 +65,9 @@ def run_promotion(settings, json_lines: bool = False) -> None:
                    "vs best p", "MDE vs persistence", "review"):
         table.add_column(column)
     labels = {"promoted": "[green]promoted[/green]", "kept": "kept best", PERSISTENCE: "[yellow]persistence[/yellow]"}
+    if settings.dry_run:  # nothing was written: say what would have been
+        labels = {"promoted": "[green]would promote[/green]", "kept": "would keep best",
+                  PERSISTENCE: "[yellow]would write persistence[/yellow]"}
     for r in reviews:
         t, tp = r.test, r.persistence_test
         power = r.persistence_power() or {}  # a persistence candidate: the sweep's power block, else none
