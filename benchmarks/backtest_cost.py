@@ -25,10 +25,10 @@ from rich.table import Table
 
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
 
-from sweep.backtest import BacktestSettings, run_backtest
-from sweep.run import run_sweep
-from sweep.settings import SweepSettings
-from sweep.windows import WindowSpec
+from sweep.runs.backtest import BacktestSettings, run_backtest
+from sweep.runs.run import run_sweep
+from sweep.runs.settings import SweepSettings
+from sweep.data.windows import WindowSpec
 
 
 def main() -> None:

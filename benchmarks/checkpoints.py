@@ -12,7 +12,7 @@ def random_checkpoints(folder: Path, toto_preset: str, kronos_preset: str) -> tu
     ``base``/``small`` are the shapes of Toto-Open-Base-1.0 and Kronos-small; ``tiny`` is the demo's.
     """
     from kronostraining.train import build_scratch as build_kronos
-    from sweep.kronos.checkpoint import save_module
+    from sweep.forecasters.kronos.checkpoint import save_module
     from tototraining.train import build_scratch as build_toto, save_checkpoint
 
     toto = save_checkpoint(*build_toto(toto_preset, seed=0), folder / "toto")

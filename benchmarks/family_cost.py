@@ -30,11 +30,11 @@ from rich.console import Console
 from rich.table import Table
 
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
-from sweep.data import COLUMNS, load_ohlcv
+from sweep.data.bars import COLUMNS, load_ohlcv
 from sweep.forecasters.presets import PRESETS, parameter_count, save_random_checkpoint
 from sweep.forecasters.registry import FAMILIES
-from sweep.space import context_choices, n_max_samples
-from sweep.windows import WindowSpec, gather_contexts
+from sweep.search.space import context_choices, n_max_samples
+from sweep.data.windows import WindowSpec, gather_contexts
 
 SHOWN_CONTEXTS = (512, 2048)
 

@@ -5,7 +5,7 @@ Kronos-Tokenizer-base, their config.json) with the reference classes of
 kronos-finance, loads the same files into ours, and draws paths for real BTCUSD
 windows (context 512, horizon 24, 8 windows x 4 samples by default) with both:
 the reference ``KronosPredictor.predict_batch`` (which re-runs the whole window
-for every token and returns the mean path) and :mod:`sweep.kronos.sampler`.
+for every token and returns the mean path) and :mod:`sweep.forecasters.kronos.sampler`.
 Prints paths/s for both and their ratio (target: at least 10x), and what a second
 draw with other sampling parameters costs once the context is encoded.
 
@@ -29,9 +29,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kronostraining.train import PRESETS
-from sweep.data import COLUMNS, load_ohlcv
-from sweep.kronos.checkpoint import load_kronos
-from sweep.kronos.sampler import Sampling, decode_close, draw_tokens, encode_windows
+from sweep.data.bars import COLUMNS, load_ohlcv
+from sweep.forecasters.kronos.checkpoint import load_kronos
+from sweep.forecasters.kronos.sampler import Sampling, decode_close, draw_tokens, encode_windows
 
 
 def reference_pair(preset: str, folder: Path):
@@ -75,14 +75,14 @@ def main() -> None:
     paths = decode_close(ours.tokenizer, windows, s1, s2)
     ours_s = time.perf_counter() - start
     assert paths.shape == (args.windows, args.samples, args.horizon) and np.isfinite(paths).all()
-    rows.append(("sweep.kronos (KV cache, shared context)", ours_s, n_paths / ours_s))
+    rows.append(("sweep.forecasters.kronos (KV cache, shared context)", ours_s, n_paths / ours_s))
     # a trial that changes only temperature or filtering reuses the encoded context (KronosForecaster keeps it)
     start = time.perf_counter()
     other = Sampling(temperature=0.7, top_k=20)
     s1, s2 = draw_tokens(ours.model, windows, args.samples, args.horizon, other, torch.Generator().manual_seed(1))
     decode_close(ours.tokenizer, windows, s1, s2)
     reuse_s = time.perf_counter() - start
-    rows.append(("sweep.kronos, other temperature/filter (context reused)", reuse_s, n_paths / reuse_s))
+    rows.append(("sweep.forecasters.kronos, other temperature/filter (context reused)", reuse_s, n_paths / reuse_s))
 
     if not args.skip_reference:
         from kronos_finance._vendor.kronos_model import KronosPredictor

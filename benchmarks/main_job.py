@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 def study_walls(journal: Path) -> tuple[dict[str, tuple[int, float]], float]:
     """``{study: (completed trials, seconds from the first trial's start to the last one's end)}`` and the
     last trial's end (POSIX seconds)."""
-    from sweep.study import make_storage
+    from sweep.search.study import make_storage
 
     storage = make_storage(journal)
     out, last_end = {}, 0.0

@@ -41,10 +41,10 @@ from rich.table import Table
 
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
 
-from sweep.run import run_sweep
-from sweep.settings import SweepSettings
-from sweep.study import make_storage
-from sweep.windows import WindowSpec
+from sweep.runs.run import run_sweep
+from sweep.runs.settings import SweepSettings
+from sweep.search.study import make_storage
+from sweep.data.windows import WindowSpec
 
 TIMINGS_ENV = "SWEEP_BENCH_TIMINGS"
 RAY_WORKERS = 2
@@ -126,7 +126,7 @@ def journal_open_s(path: Path) -> float:
 def run_once(args, symbols: list[str], storage_kind: str, checkpoints: tuple[str, str], root: Path,
              timings: Path) -> dict[str, float]:
     """One sweep of ``symbols`` on ``storage_kind``; its row of the table."""
-    from sweep.ray_executor import RayExecutor
+    from sweep.search.ray_executor import RayExecutor
 
     run_id = f"{storage_kind}-{len(symbols)}-{uuid.uuid4().hex[:6]}"
     storage = os.environ.get("SWEEP_TEST_POSTGRES_URL") if storage_kind == "postgres" else None

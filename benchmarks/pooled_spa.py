@@ -1,8 +1,8 @@
 """Size and power of the SPA test over pooled trials (``--selection pooled``), by simulation.
 
 A pooled trial's per-window loss is each symbol's error over that symbol's persistence MAE,
-averaged window by window (:func:`sweep.objective.relative_window_losses`). This script checks
-that the studentized SPA test (:func:`sweep.significance.spa_test`) keeps its size on those losses
+averaged window by window (:func:`sweep.search.objective.relative_window_losses`). This script checks
+that the studentized SPA test (:func:`sweep.stats.significance.spa_test`) keeps its size on those losses
 when the symbols move together, as crypto pairs do, and shows what the other way of stacking
 them, one symbol's windows after another's, would do.
 
@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 
-from sweep.objective import relative_window_losses
-from sweep.significance import spa_test
+from sweep.search.objective import relative_window_losses
+from sweep.stats.significance import spa_test
 
 RHO_QUIET = 0.99
 SHARED = 0.5

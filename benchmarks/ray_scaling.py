@@ -26,12 +26,12 @@ from optuna.trial import TrialState
 from rich.console import Console
 from rich.table import Table
 
-from sweep.data import load_ohlcv
-from sweep.execution import InProcessExecutor
+from sweep.data.bars import load_ohlcv
+from sweep.search.execution import InProcessExecutor
 from sweep.forecasters.toto import TotoForecaster
-from sweep.ray_executor import RayExecutor
-from sweep.study import StudyJob, make_storage
-from sweep.windows import WindowSpec, make_splits
+from sweep.search.ray_executor import RayExecutor
+from sweep.search.study import StudyJob, make_storage
+from sweep.data.windows import WindowSpec, make_splits
 from tototraining.train import PRESETS, build_scratch, save_checkpoint
 
 

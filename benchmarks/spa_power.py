@@ -1,4 +1,4 @@
-"""Size and power of the selection-aware SPA test (:func:`sweep.significance.spa_test`) by simulation.
+"""Size and power of the selection-aware SPA test (:func:`sweep.stats.significance.spa_test`) by simulation.
 
 Design (one simulated validation set = 100 daily windows, 60 trials, persistence as benchmark):
 
@@ -40,7 +40,7 @@ import time
 import numpy as np
 from scipy import optimize
 
-from sweep.significance import spa_test
+from sweep.stats.significance import spa_test
 
 #: Error correlation with persistence of a quiet trial.
 RHO_QUIET = 0.99

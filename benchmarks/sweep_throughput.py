@@ -19,10 +19,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from sweep.data import load_ohlcv
+from sweep.data.bars import load_ohlcv
 from sweep.forecasters.toto import TotoForecaster
-from sweep.study import StudyJob, run_study
-from sweep.windows import WindowSpec, make_splits
+from sweep.search.study import StudyJob, run_study
+from sweep.data.windows import WindowSpec, make_splits
 from tototraining.train import PRESETS, build_scratch, save_checkpoint
 
 

@@ -3,7 +3,7 @@
 For each family, one config is drawn at the 100 validation origins of N symbols (the shipped
 series, repeated with a suffix beyond 4: the same bars, so the same work per symbol), either
 symbol by symbol (``draw_samples``, what a study without batching does) or for all symbols at
-once (``sweep.symbol_batch.draw_for_symbols``). Both draw into a fresh in-memory cache, so every
+once (``sweep.search._symbol_batch.draw_for_symbols``). Both draw into a fresh in-memory cache, so every
 window is inferred (the fastest of 3 runs is kept); the rows are checked equal. Kronos is also timed encoding only (its
 ``encode_windows`` over fixed groups), the part batching across symbols could share.
 
@@ -25,15 +25,15 @@ from rich.table import Table
 
 from checkpoints import random_checkpoints  # benchmarks/, on the path when run as a script
 
-from sweep.cache import SampleCache
-from sweep.config import ForecastConfig
-from sweep.data import COLUMNS, load_ohlcv
-from sweep.evaluate import draw_samples
+from sweep.scoring.cache import SampleCache
+from sweep.forecasters.config import ForecastConfig
+from sweep.data.bars import COLUMNS, load_ohlcv
+from sweep.scoring.evaluate import draw_samples
 from sweep.forecasters.presets import save_random_checkpoint
 from sweep.forecasters.registry import FAMILIES
-from sweep.space import n_max_samples
-from sweep.symbol_batch import draw_for_symbols
-from sweep.windows import WindowSpec, gather_contexts, make_splits
+from sweep.search.space import n_max_samples
+from sweep.search._symbol_batch import draw_for_symbols
+from sweep.data.windows import WindowSpec, gather_contexts, make_splits
 
 #: Presets of each family: the demo's tiny models, or the published checkpoints' shapes (Toto-Open-Base-1.0,
 #: Kronos-small, amazon/chronos-2), random weights either way.

@@ -1,6 +1,6 @@
 """``python -m chronostraining``: fine-tune Chronos-2 (or train ``--init scratch --preset tiny`` offline) on pre-validation closes."""
 
-from sweep.overlap import TRAINING_METADATA
+from sweep.forecasters.overlap import TRAINING_METADATA
 from sweep.training import JobTrainer, fit_window
 
 from .train import train_chronos2, window_options

@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 from sweep.forecasters.presets import PRESETS
 from sweep.training import fit_window, training_main, training_parser
-from sweep.training_flags import positive_float, positive_int
-from sweep.windows import WindowSpec
+from sweep.flags import positive_float, positive_int
+from sweep.data.windows import WindowSpec
 
 from .train import train_chronos2, window_options
 

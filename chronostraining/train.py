@@ -4,7 +4,7 @@
 shape (what the demo trains offline); anything else is a hub id or a folder to fine-tune. The
 series are each symbol's closes before its first validation origin, so nothing a validation or
 test origin scores is trained on. The folder is replaced whole once training finished
-(:func:`sweep.store.staged_folder`), with a ``training.json`` beside the weights recording the
+(:func:`sweep.storage.store.staged_folder`), with a ``training.json`` beside the weights recording the
 data, the steps and ``trained_until``.
 """
 
@@ -19,10 +19,10 @@ import numpy as np
 
 from sweep.errors import ModelLoadError
 from sweep.forecasters.presets import PRESETS
-from sweep.overlap import TRAINING_METADATA, inherited_limits
-from sweep.store import staged_folder, utc_now, write_json_atomic
+from sweep.forecasters.overlap import TRAINING_METADATA, inherited_limits
+from sweep.storage.store import staged_folder, utc_now, write_json_atomic
 from sweep.training import FitWindow, check_preset
-from sweep.windows import WindowSpec
+from sweep.data.windows import WindowSpec
 
 __all__ = ["DEFAULT_LR", "SCRATCH_LR", "TrainResult", "load_init", "window_options", "train_chronos2"]
 
@@ -58,7 +58,7 @@ def load_init(folder_or_id: str, init: str, flag: str = "--init"):
     ModelLoadError
         If chronos-forecasting is missing, or the checkpoint cannot be found, loaded, or is not Chronos-2.
     """
-    from sweep.checkpoints import resolve_checkpoint
+    from sweep.forecasters.checkpoints import resolve_checkpoint
     from sweep.forecasters.chronos import INSTALL_HINT
     from sweep.forecasters.registry import FAMILIES
 

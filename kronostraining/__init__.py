@@ -1,6 +1,6 @@
 """``python -m kronostraining``: train or fine-tune the Kronos tokenizer and predictor on pre-validation bars."""
 
-from sweep.kronos.card import TRAINED_METADATA
+from sweep.forecasters.kronos.card import TRAINED_METADATA
 from sweep.training import JobTrainer
 
 from .dataset import fit_bars

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sweep.errors import ConfigError
-from sweep.kronos.card import (DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, DEFAULT_MAX_CONTEXT, MODEL_CARD,
-                               TRAINED_METADATA)
+from sweep.forecasters.kronos.card import (DEFAULT_KRONOS_MODEL, DEFAULT_KRONOS_TOKENIZER, DEFAULT_MAX_CONTEXT,
+                                           MODEL_CARD, TRAINED_METADATA)
 from sweep.training import training_main, training_parser
-from sweep.training_flags import positive_float, positive_int
+from sweep.flags import positive_float, positive_int
 
 from .dataset import fit_bars
 from .train import PRESETS, train_kronos

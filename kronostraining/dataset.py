@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sweep.data import COLUMNS, OHLCVData
+from sweep.data.bars import COLUMNS, OHLCVData
 from sweep.training import FitWindow, fit_spans, fit_window
-from sweep.windows import Splits
+from sweep.data.windows import Splits
 
 __all__ = ["FitBars", "fit_bars", "WindowSampler"]
 
@@ -28,7 +28,7 @@ class FitBars(FitWindow):
 
 def fit_bars(data: OHLCVData, splits: Splits) -> FitBars:
     """Bars before ``splits.first_validation_origin`` (:func:`sweep.training.fit_window`), with the amount column."""
-    from sweep.kronos.sampler import bars_with_amount  # torch: kept out of ``import kronostraining``
+    from sweep.forecasters.kronos.sampler import bars_with_amount  # torch: kept out of ``import kronostraining``
 
     window = fit_window(data, splits)
     ohlcv = data.frame[list(COLUMNS)].to_numpy(np.float64)[:len(window.close)]
@@ -65,7 +65,7 @@ class WindowSampler:
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """``[size, context_length + 1, 6]`` normalised bars and ``[size, context_length + 1, 5]`` calendar features."""
-        from sweep.kronos.sampler import calendar_features, normalise, scale
+        from sweep.forecasters.kronos.sampler import calendar_features, normalise, scale
 
         bars, stamps = [], []
         for pick in self.rng.integers(0, len(self.spans), size=size):

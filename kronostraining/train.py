@@ -25,9 +25,9 @@ from typing import Any, Callable
 
 from sweep._version import __version__
 from sweep.errors import ConfigError
-from sweep.kronos.card import DEFAULT_KRONOS_MODEL, DEFAULT_MAX_CONTEXT, TRAINED_METADATA
-from sweep.overlap import inherited_limits
-from sweep.store import staged_folder, utc_now, write_json_atomic
+from sweep.forecasters.kronos.card import DEFAULT_KRONOS_MODEL, DEFAULT_MAX_CONTEXT, TRAINED_METADATA
+from sweep.forecasters.overlap import inherited_limits
+from sweep.storage.store import staged_folder, utc_now, write_json_atomic
 from sweep.training import seeded_preset
 
 from .dataset import FitBars, WindowSampler
@@ -85,8 +85,8 @@ def build_scratch(preset: str, seed: int = 0):
     ConfigError
         If the preset is unknown.
     """
-    from sweep.kronos.model import Kronos
-    from sweep.kronos.tokenizer import KronosTokenizer
+    from sweep.forecasters.kronos.model import Kronos
+    from sweep.forecasters.kronos.tokenizer import KronosTokenizer
 
     shape = seeded_preset(PRESETS, preset, seed)
     return KronosTokenizer(**shape["tokenizer"]), Kronos(**shape["predictor"])
@@ -183,7 +183,7 @@ def train_kronos(series: list[FitBars], output: str | Path, init: str = DEFAULT_
     """
     import torch
 
-    from sweep.kronos.checkpoint import load_kronos, save_module
+    from sweep.forecasters.kronos.checkpoint import load_kronos, save_module
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     scratch = init == "scratch"

@@ -1,18 +1,18 @@
 """sweep: tune inference settings of time-series foundation models per trading symbol."""
 
 from ._version import __version__
-from .aggregate import aggregate, parse_aggregation
-from .cache import SampleCache
-from .config import ForecastConfig
-from .data import OHLCVData, load_ohlcv
+from .stats.aggregate import aggregate, parse_aggregation
+from .scoring.cache import SampleCache
+from .forecasters.config import ForecastConfig
+from .data.bars import OHLCVData, load_ohlcv
 from .errors import ConfigError, DataValidationError, ModelLoadError, SweepError, TrialError
-from .evaluate import EvaluationResult, evaluate
-from .predict import Forecast, Predictor, load_predictor
-from .promote import PromoteSettings, promote
-from .report import write_report
-from .run import run_sweep
-from .settings import SweepSettings
-from .windows import Splits, WindowSpec, make_splits
+from .scoring.evaluate import EvaluationResult, evaluate
+from .serving.predict import Forecast, Predictor, load_predictor
+from .review.promote import PromoteSettings, promote
+from .report.report import write_report
+from .runs.run import run_sweep
+from .runs.settings import SweepSettings
+from .data.windows import Splits, WindowSpec, make_splits
 
 __all__ = [
     "__version__",

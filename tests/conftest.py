@@ -105,7 +105,7 @@ def tiny_kronos_dir(tmp_path_factory) -> Path:
     import json
 
     from kronostraining.train import build_scratch
-    from sweep.kronos.checkpoint import save_module
+    from sweep.forecasters.kronos.checkpoint import save_module
 
     tokenizer, model = build_scratch("tiny", seed=0)
     folder = tmp_path_factory.mktemp("ckpt") / "kronos-tiny"

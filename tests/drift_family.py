@@ -1,4 +1,4 @@
-"""A test-only model family, registered at run time by ``tests/test_registered_family.py``.
+"""A test-only model family, registered at run time by ``tests/forecasters/test_registered_family.py``.
 
 It is the smallest real family: a random walk with drift whose step mean and volatility are estimated
 from each window's own log returns. Its "checkpoint" is a folder holding ``config.json``
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sweep import checkpoints
+from sweep.forecasters import checkpoints
 from sweep.errors import ModelLoadError
 from sweep.forecasters.base import Forecaster, SampleBatch, block_seed, sample_in_blocks, window_keys
 from sweep.forecasters.registry import Family, FamilyDefault

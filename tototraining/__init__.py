@@ -1,6 +1,6 @@
 """Fine-tune Toto (or train a tiny one from scratch) on bars before the first validation origin."""
 
-from sweep.overlap import TRAINING_METADATA
+from sweep.forecasters.overlap import TRAINING_METADATA
 from sweep.training import JobTrainer
 
 from .dataset import fit_series

@@ -11,7 +11,7 @@ import sys
 from typing import Any, Sequence
 
 from sweep.training import training_main, training_parser
-from sweep.training_flags import positive_float, positive_int
+from sweep.flags import positive_float, positive_int
 
 from .dataset import fit_series
 from .train import PRESETS, train_toto

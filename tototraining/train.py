@@ -11,8 +11,8 @@ from typing import Any
 
 from sweep._version import __version__
 from sweep.errors import ConfigError
-from sweep.overlap import TRAINING_METADATA, inherited_limits
-from sweep.store import staged_folder, utc_now, write_json_atomic
+from sweep.forecasters.overlap import TRAINING_METADATA, inherited_limits
+from sweep.storage.store import staged_folder, utc_now, write_json_atomic
 from sweep.training import seeded_preset
 
 from .dataset import CausalWindows, FitSeries, collate_windows
@@ -98,7 +98,7 @@ def load_init(init: str, flag: str = "--init"):
     ModelLoadError
         If toto-ts is missing, or the checkpoint cannot be found or loaded.
     """
-    from sweep.checkpoints import resolve_checkpoint
+    from sweep.forecasters.checkpoints import resolve_checkpoint
     from sweep.errors import ModelLoadError
     from sweep.forecasters.toto import DEFAULT_TOTO_MODEL, INSTALL_HINT
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..flags import EXIT_OK, add_folds_flag, console, table_console
-from ..study_job import PER_SYMBOL, SCOPES
+from ..search.study_job import PER_SYMBOL, SCOPES
 from .sweep_command import p_value, sweep_parser, sweep_settings, with_progress
 
 __all__ = ["backtest_command", "print_backtest", "scope_verdict"]
@@ -30,7 +30,7 @@ def _backtest_parser() -> argparse.ArgumentParser:
 
 def backtest_command(argv: Sequence[str]) -> int:
     args = _backtest_parser().parse_args(argv)
-    from ..backtest import BACKTEST_FILE, BacktestSettings, run_backtest
+    from ..runs.backtest import BACKTEST_FILE, BacktestSettings, run_backtest
 
     if args.promote:
         raise ConfigError("backtest writes no candidate to promote; drop --promote (run a sweep to promote)")

@@ -9,9 +9,9 @@ from typing import Any, Sequence
 
 from rich.table import Table
 
-from ..config import ForecastConfig
-from ..bar_time import parse_freq
-from ..data import GAP_POLICIES, OHLCVData, check_ohlcv, fingerprint, symbol_path, validate_symbol
+from ..forecasters.config import ForecastConfig
+from ..data.bar_time import parse_freq
+from ..data.bars import GAP_POLICIES, OHLCVData, check_ohlcv, fingerprint, symbol_path, validate_symbol
 from ..errors import DataValidationError
 from ..flags import (EXIT_INVALID, EXIT_OK, add_data_flags, add_family_flags, add_folds_flag, add_window_flags, console,
                      family_model_ids, family_options, table_console, valid_symbols, window_spec_from_args)
@@ -42,7 +42,7 @@ def data_command(argv: Sequence[str]) -> int:
     args = _data_parser().parse_args(argv)
     args.symbols = valid_symbols(args.symbols)
     if args.action == "download":
-        from ..download import download_symbol
+        from ..data.download import download_symbol
 
         for symbol in args.symbols:
             path = download_symbol(symbol, args.data_dir, exchange_id=args.exchange, since=args.since)
@@ -73,8 +73,8 @@ def data_command(argv: Sequence[str]) -> int:
 
 def _window_problems(symbol: str, path: Path, frame: Any, args: argparse.Namespace) -> list[str]:
     """What the sweep would refuse in the windows of a valid series long enough for them: closes that never move
-    (:func:`sweep.windows.check_moving_closes`); nothing for a series too short for them (other windows may fit)."""
-    from ..windows import check_moving_closes, walk_forward_splits
+    (:func:`sweep.data.windows.check_moving_closes`); nothing for a series too short for them (other windows may fit)."""
+    from ..data.windows import check_moving_closes, walk_forward_splits
 
     try:
         folds = walk_forward_splits(len(frame), window_spec_from_args(args), args.folds, source=str(path))
@@ -108,7 +108,7 @@ def _evaluate_parser() -> argparse.ArgumentParser:
 def _flag_identity(family: str, args: argparse.Namespace) -> dict[str, Any] | None:
     """The model that ``family``'s flags name (``--toto-model``; ``--kronos-model`` and ``--kronos-tokenizer``),
     or ``None`` when none is given."""
-    from ..model_paths import flag_path  # a folder relative to the working directory, never to a hyperparams folder
+    from ..forecasters.model_paths import flag_path  # a folder relative to the working directory, never to a hyperparams folder
 
     model, options = family_model_ids(args).get(family), family_options(args).get(family, {})
     if not (model or options):
@@ -123,8 +123,8 @@ def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     ``--toto-model`` / ``--kronos-model`` override a single candidate's model of that family;
     a bare config uses them, else the default checkpoints (Toto-Open-Base-1.0, Kronos-small).
     """
-    from ..ensemble import document_members
-    from ..store import read_json
+    from ..scoring.ensemble import document_members
+    from ..storage.store import read_json
 
     document = read_json(path, "config file")
     if not (isinstance(document, dict) and "config" in document):
@@ -141,12 +141,12 @@ def _load_document(path: Path, args: argparse.Namespace) -> dict[str, Any]:
 def evaluate_command(argv: Sequence[str]) -> int:
     args = _evaluate_parser().parse_args(argv)
     validate_symbol(args.symbol)
-    from ..cache import SampleCache
-    from ..data import load_ohlcv
-    from ..ensemble import evaluate_document
+    from ..scoring.cache import SampleCache
+    from ..data.bars import load_ohlcv
+    from ..scoring.ensemble import evaluate_document
     from ..forecasters import document_loader
-    from ..tuned_data import tuned_data_settings
-    from ..windows import check_moving_closes, make_splits
+    from ..data.tuned_data import tuned_data_settings
+    from ..data.windows import check_moving_closes, make_splits
 
     document = _load_document(args.config, args)
     spec = window_spec_from_args(args, document.get("windows"))  # other windows may be evaluated on purpose

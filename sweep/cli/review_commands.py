@@ -46,10 +46,10 @@ def _report_parser() -> argparse.ArgumentParser:
 
 
 def run_promotion(settings, json_lines: bool = False) -> None:
-    """Run the promotion review of ``settings`` (a :class:`sweep.promote.PromoteSettings`) and print its
+    """Run the promotion review of ``settings`` (a :class:`sweep.review.promote.PromoteSettings`) and print its
     decisions: a table and a sentence per symbol, or one JSON line per symbol with ``json_lines``."""
-    from ..promote import PERSISTENCE, promote
-    from ..review_file import mde_percent, power_sentence
+    from ..review.promote import PERSISTENCE, promote
+    from ..review.review_file import mde_percent, power_sentence
 
     reviews = promote(settings)
     if json_lines:
@@ -85,7 +85,7 @@ def run_promotion(settings, json_lines: bool = False) -> None:
 
 def promote_command(argv: Sequence[str]) -> int:
     args = _promote_parser().parse_args(argv)
-    from ..promote import PromoteSettings
+    from ..review.promote import PromoteSettings
 
     run_promotion(PromoteSettings(run_id=args.run, symbols=valid_symbols(args.symbols) if args.symbols else None,
                                   alpha=args.alpha, dry_run=args.dry_run, candidate=args.candidate,
@@ -95,7 +95,7 @@ def promote_command(argv: Sequence[str]) -> int:
 
 def report_command(argv: Sequence[str]) -> int:
     args = _report_parser().parse_args(argv)
-    from ..report import write_report
+    from ..report.report import write_report
 
     report = write_report(args.run, data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
                           report_dir=args.report_dir, storage=args.storage)

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from rich.table import Table
 
-from ..data import GAP_POLICIES, validate_symbol
+from ..data.bars import GAP_POLICIES, validate_symbol
 from ..flags import EXIT_OK, console, table_console
 
 __all__ = ["predict_command", "export_command"]
@@ -32,8 +32,8 @@ def _predict_parser() -> argparse.ArgumentParser:
 
 def predict_command(argv: Sequence[str]) -> int:
     args = _predict_parser().parse_args(argv)
-    from ..data import load_ohlcv
-    from ..predict import load_predictor
+    from ..data.bars import load_ohlcv
+    from ..serving.predict import load_predictor
 
     validate_symbol(args.symbol)
     predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq, gap_policy=args.gap_policy)
@@ -55,7 +55,7 @@ def predict_command(argv: Sequence[str]) -> int:
 
 
 def _export_parser() -> argparse.ArgumentParser:
-    from ..export import LAYOUTS
+    from ..serving.export import LAYOUTS
 
     p = argparse.ArgumentParser(prog="python -m sweep export",
                                 description="Write the promoted configs in another system's layout, all or nothing: "
@@ -74,7 +74,7 @@ def _export_parser() -> argparse.ArgumentParser:
 
 def export_command(argv: Sequence[str]) -> int:
     args = _export_parser().parse_args(argv)
-    from ..export import export_stock_prediction
+    from ..serving.export import export_stock_prediction
 
     result = export_stock_prediction(args.output_dir, args.to, tuple(args.symbols) if args.symbols else None)
     for line in result.warnings:

@@ -17,8 +17,8 @@ from rich.table import Table
 from ..flags import (EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
                      family_model_ids, family_options, table_console, window_spec_from_args)
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
-from ..progress_views import JsonLinesProgress, RichStudyProgress
-from ..study_job import PER_SYMBOL, SCOPES
+from ..search.progress_views import JsonLinesProgress, RichStudyProgress
+from ..search.study_job import PER_SYMBOL, SCOPES
 from .review_commands import run_promotion
 
 __all__ = ["sweep_command", "sweep_parser", "sweep_settings", "with_progress", "verdict", "config_summary",
@@ -130,7 +130,7 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
         text = ("the tuned config does not beat persistence on test windows "
                 f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {p_value(comparisons['persistence']['p_value'])})"
                 ": no model is better than the last close here")
-    from ..review_file import power_sentence
+    from ..review.review_file import power_sentence
 
     text += f"; vs persistence, {power_sentence(document.get('power_vs_persistence') or comparisons['persistence'])}"
     if spa is not None:
@@ -140,8 +140,8 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
 
 
 def sweep_settings(args: argparse.Namespace):
-    """The :class:`sweep.settings.SweepSettings` of the sweep's (or the backtest's) parsed flags."""
-    from ..settings import SweepSettings, new_run_id
+    """The :class:`sweep.runs.settings.SweepSettings` of the sweep's (or the backtest's) parsed flags."""
+    from ..runs.settings import SweepSettings, new_run_id
 
     return SweepSettings(
         symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
@@ -167,7 +167,7 @@ def with_progress(args: argparse.Namespace, settings, work: Callable[..., Any]) 
     console.print(f"run [bold]{settings.run_id}[/bold] (resume with --run-id {settings.run_id})")
     executor = None
     if args.executor == "ray":
-        from ..ray_executor import RayExecutor
+        from ..search.ray_executor import RayExecutor
 
         executor = RayExecutor(args.ray_address, args.workers, args.gpus_per_worker, run_label=settings.run_id)
     if args.log_format == "json":
@@ -180,7 +180,7 @@ def with_progress(args: argparse.Namespace, settings, work: Callable[..., Any]) 
 
 def sweep_command(argv: Sequence[str]) -> int:
     args = sweep_parser().parse_args(argv)
-    from ..run import run_sweep
+    from ..runs.run import run_sweep
 
     settings = sweep_settings(args)
     results = with_progress(args, settings, lambda executor, progress: run_sweep(settings, executor, progress))
@@ -196,7 +196,7 @@ def sweep_command(argv: Sequence[str]) -> int:
     else:
         _print_sweep_table(results)
     if args.promote and results:
-        from ..promote import PromoteSettings
+        from ..review.promote import PromoteSettings
 
         run_promotion(PromoteSettings(run_id=settings.run_id, symbols=tuple(r.symbol for r in results),
                                       alpha=args.alpha, data_dir=args.data_dir, output_dir=args.output_dir,

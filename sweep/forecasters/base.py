@@ -68,8 +68,8 @@ class SampleBatch:
 
     @property
     def predictive(self):
-        """The paths as a :class:`sweep.predictive.Predictive`."""
-        from ..predictive import Predictive
+        """The paths as a :class:`sweep.stats.predictive.Predictive`."""
+        from ..stats.predictive import Predictive
 
         return Predictive(self.samples)
 
@@ -109,8 +109,8 @@ class QuantileBatch:
 
     @property
     def predictive(self):
-        """The quantiles as a :class:`sweep.predictive.Predictive`."""
-        from ..predictive import Predictive
+        """The quantiles as a :class:`sweep.stats.predictive.Predictive`."""
+        from ..stats.predictive import Predictive
 
         return Predictive(self.quantiles, self.levels)
 

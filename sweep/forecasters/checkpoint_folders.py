@@ -2,7 +2,7 @@
 
 A folder given to a family's flag is refused (exit 2, before the run folder exists) when it holds
 another family's checkpoint, naming the flag that fits it, or no checkpoint at all. A family is told
-by its training job's folder (:func:`sweep.checkpoint_output.checkpoint_kind_of`) or by its
+by its training job's folder (:func:`sweep.forecasters.checkpoint_output.checkpoint_kind_of`) or by its
 forecaster's :attr:`~sweep.forecasters.base.Forecaster.checkpoint_signature`; what a folder must
 hold is its forecaster's :attr:`~sweep.forecasters.base.Forecaster.checkpoint_files`. A horizon
 past a family's :meth:`~sweep.forecasters.base.Forecaster.horizon_limit` is refused the same way,
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint_output import checkpoint_kind_of, checkpoint_kinds, has_signature
+from .checkpoint_output import checkpoint_kind_of, checkpoint_kinds, has_signature
 from ..errors import ConfigError
 from .registry import FAMILIES
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import checkpoints
+from . import checkpoints
 from ..errors import ModelLoadError
-from ..overlap import training_limits
+from .overlap import training_limits
 from .base import QuantileForecaster, default_memory_budget, module_bytes
 from .registry import FAMILIES, FRACAST_BUNDLED, FRACAST_HUB_ID
 

@@ -14,8 +14,8 @@ from itertools import product
 from typing import Any, Callable
 
 from ..errors import ConfigError
-from ..kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
-                           check_kronos_sampling)
+from .kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
+                          check_kronos_sampling)
 
 __all__ = ["Family", "FamilyDefault", "CheckpointKind", "FAMILIES", "register", "unregister", "NUM_SAMPLES",
            "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
@@ -55,7 +55,7 @@ class FamilyDefault:
 
 @dataclass(frozen=True)
 class CheckpointKind:
-    """The folder a family's training job writes (read by :mod:`sweep.checkpoint_output`).
+    """The folder a family's training job writes (read by :mod:`sweep.forecasters.checkpoint_output`).
 
     Attributes
     ----------
@@ -108,7 +108,7 @@ class Family:
     pretraining_cutoffs : dict
         ``{model id: (cutoff, source)}`` of its published checkpoints: the last day of pretraining
         data (``YYYY-MM-DD``, UTC, inclusive), or None where the publisher documents none, and where
-        that is documented (read by :mod:`sweep.overlap`).
+        that is documented (read by :mod:`sweep.forecasters.overlap`).
     trainer : str or None
         Package of its fine-tuning job (``--finetune``); None when the project has none.
     checkpoint : CheckpointKind or None
@@ -120,7 +120,7 @@ class Family:
     num_samples : tuple of int
         The path counts its search tries (a sample family's; quantile families draw no paths).
     space : str or None
-        ``"module:Class"`` of a search space of its own (:mod:`sweep.space`); None: the generic space of
+        ``"module:Class"`` of a search space of its own (:mod:`sweep.search.space`); None: the generic space of
         its output (context, paths and point for samples; context, point and choices for quantiles).
     sampling_rules : callable or None
         Checks a config's ``sampling`` dict of a family with sampling parameters of its own (Kronos'
@@ -256,7 +256,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            checkpoint=CheckpointKind("Kronos", "kronostraining", ("kronos.json",), ("tokenizer", "predictor"), (),
                                      ("kronos.json", "max_context", None)),
            pretraining_cutoffs={model: KRONOS_PRETRAINING for model in KRONOS_CARD},
-           num_samples=KRONOS_NUM_SAMPLES, space="sweep.space:KronosSpace", sampling_rules=check_kronos_sampling,
+           num_samples=KRONOS_NUM_SAMPLES, space="sweep.search.space:KronosSpace", sampling_rules=check_kronos_sampling,
            flag_help="Kronos predictor: hub id, checkpoint folder or kronostraining output",
            options={"tokenizer": ("--kronos-tokenizer", "Kronos tokenizer: hub id or folder (default: the model "
                                                         "card's, or the training output's)")},
@@ -321,7 +321,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "package's full-size test model; a checkpoint with less uses its own); TiRex2 defaults "
                       "tta_sign_flip=False ('opt-in', docs/how-to/forecasting.md) and tta_diff=True; the median "
                       "is forecast_df's 'prediction'")),
-    Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", space="sweep.space:PersistenceSpace",
+    Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", space="sweep.search.space:PersistenceSpace",
            num_samples=(1,),
            default=FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
                                  source="persistence: the last close for every step")),

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import checkpoints
+from . import checkpoints
 from ..errors import ConfigError, ModelLoadError
 from .base import QuantileForecaster, default_memory_budget, module_bytes
 from .registry import FAMILIES

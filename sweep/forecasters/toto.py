@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import checkpoints
+from . import checkpoints
 from ..errors import ModelLoadError
 from .base import (Forecaster, SampleBatch, block_seed, default_memory_budget, module_bytes, sample_in_blocks,
                    window_keys)
@@ -43,7 +43,7 @@ INSTALL_HINT = "pip install --no-deps toto-ts==0.2.0 && pip install 'sweep[toto]
 
 
 def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
-    """A Toto checkpoint folder (see :func:`sweep.checkpoints.resolve_checkpoint`)."""
+    """A Toto checkpoint folder (see :func:`sweep.forecasters.checkpoints.resolve_checkpoint`)."""
     return checkpoints.resolve_checkpoint(model, revision, "--toto-model", DEFAULT_TOTO_MODEL,
                                           "'python -m tototraining'")
 

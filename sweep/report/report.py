@@ -1,0 +1,373 @@
+"""Run report: ``report.md`` with PNG plots of every study and candidate of a run.
+
+Plots (matplotlib, Agg backend):
+
+- optimisation history and parameter importances per study (Optuna's matplotlib
+  visualisations; PED-ANOVA importances, Optuna's default evaluator, which needs
+  no scikit-learn);
+- validation accuracy vs latency per study, with the Pareto front;
+- validation vs test pct_return_mae of every completed trial (the overfitting
+  check; test metrics are computed here for reporting only, never for selection);
+- a fan chart of each candidate's test forecasts against the actual closes;
+- for a walk-forward backtest run (``backtest.json``), the test MAE of the selected config,
+  the family default and persistence in every fold.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.importance import PedAnovaImportanceEvaluator
+from optuna.trial import TrialState
+
+from ..scoring.cache import SampleCache
+from ..data.common_calendar import sweep_splits
+from ..forecasters.config import ForecastConfig
+from ..data.bars import OHLCVData, load_ohlcv
+from ..scoring.ensemble import document_forecast
+from ..errors import ConfigError
+from ..scoring.evaluate import evaluate
+from ..forecasters.registry import family_of
+from ..forecasters import document_loader
+from ..data.run_data import DEFAULT_DATA_DIR, RecordedBars, run_bars, run_data_dir
+from ..runs.run_record import recorded_models
+from ..runs.settings import read_run_settings, validate_run_id
+from ..search.space import n_max_samples
+from ..storage.storage_url import check_storage
+from ..storage.store import candidate_path, check_output_folder, read_json, write_text_atomic
+from ._plots import pyplot, save_figure
+from ._backtest_section import backtest_section
+from ._folder import check_report_folder, removed_on_failure
+from ..search.study import make_storage
+from ..search.study_job import POOLED
+from ..data.windows import WindowSpec
+
+__all__ = ["StudySummary", "Report", "write_report", "pareto_front"]
+
+logger = logging.getLogger(__name__)
+
+
+def pareto_front(accuracy: np.ndarray, latency: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both (lower is better), by increasing latency.
+
+    Parameters
+    ----------
+    accuracy, latency : numpy.ndarray
+        ``[n_points]`` values to minimise.
+    """
+    order = np.lexsort((accuracy, latency))
+    front, best = [], np.inf
+    for i in order:
+        if accuracy[i] < best:
+            front.append(i)
+            best = accuracy[i]
+    return np.asarray(front, dtype=int)
+
+
+@dataclass
+class StudySummary:
+    """One study in the report.
+
+    Attributes
+    ----------
+    validation, test : numpy.ndarray
+        ``[n_complete]`` pct_return_mae of each completed trial on validation and test origins.
+    latency_s : numpy.ndarray
+        ``[n_complete]`` validation inference seconds per origin.
+    plots : list of Path
+    """
+
+    name: str
+    n_complete: int
+    n_failed: int
+    best_validation: float
+    validation: np.ndarray
+    test: np.ndarray
+    latency_s: np.ndarray
+    plots: list[Path] = field(default_factory=list)
+
+    @property
+    def rank_correlation(self) -> float:
+        """Spearman correlation of validation and test pct_return_mae over trials (nan below 3 trials)."""
+        from scipy.stats import spearmanr
+
+        if len(self.validation) < 3 or np.ptp(self.validation) == 0 or np.ptp(self.test) == 0:
+            return float("nan")
+        return float(spearmanr(self.validation, self.test).statistic)
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote: ``report.md``, the studies and the candidates it covers."""
+
+    path: Path
+    studies: list[StudySummary]
+    candidates: dict[str, dict[str, Any]]
+
+
+def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.visualization import matplotlib as optuna_plots
+
+    def accuracy(t):
+        return t.values[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # Optuna's matplotlib plots are marked experimental
+        plots = [save_figure(optuna_plots.plot_optimization_history(study, target=accuracy,
+                                                              target_name="validation pct_return_mae").figure,
+                       folder / f"{label}-history.png")]
+        if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+            return plots
+        try:
+            warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA notes it explains low values: what we minimise
+            axes = optuna_plots.plot_param_importances(study, evaluator=PedAnovaImportanceEvaluator(), target=accuracy,
+                                                       target_name="validation pct_return_mae")
+            plots.append(save_figure(axes.figure, folder / f"{label}-importances.png"))
+        except (ValueError, RuntimeError) as e:  # e.g. a single config
+            logger.info("study %s: no parameter importances (%s)", label, e)
+    return plots
+
+
+def _accuracy_latency_plot(summary: StudySummary, folder: Path) -> Path:
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.scatter(summary.latency_s, summary.validation, s=14, alpha=0.6, label="trials")
+    front = pareto_front(summary.validation, summary.latency_s)
+    axes.plot(summary.latency_s[front], summary.validation[front], "r.-", label="Pareto front")
+    axes.set(xlabel="latency_s per origin (validation)", ylabel="validation pct_return_mae",
+             title=f"{summary.name}: accuracy vs latency")
+    axes.legend()
+    return save_figure(figure, folder / f"{summary.name}-accuracy-latency.png")
+
+
+def _overfitting_plot(summary: StudySummary, folder: Path) -> Path:
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.scatter(summary.validation, summary.test, s=14, alpha=0.6)
+    low = min(summary.validation.min(), summary.test.min())
+    high = max(summary.validation.max(), summary.test.max())
+    axes.plot([low, high], [low, high], "k--", linewidth=1, label="test = validation")
+    axes.set(xlabel="validation pct_return_mae", ylabel="test pct_return_mae",
+             title=f"{summary.name}: validation vs test per trial")
+    axes.legend()
+    return save_figure(figure, folder / f"{summary.name}-validation-vs-test.png")
+
+
+def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
+               cache: SampleCache, folder: Path, source: Path) -> Path:
+    forecast = document_forecast(document, data, origins, horizon, cache, document_loader(source))
+    last_close = data.close[origins - 1]
+    # Return units: hourly moves are ~0.3 % of the price, invisible on a price axis.
+    bands = forecast.predictive.quantiles([0.05, 0.25, 0.75, 0.95])[:, :, 0].T / last_close - 1  # [4, n_windows]
+    times = data.frame.index[origins]
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(10, 4))
+    axes.fill_between(times, bands[0], bands[3], alpha=0.25, color="C0", label="5-95%")
+    axes.fill_between(times, bands[1], bands[2], alpha=0.5, color="C0", label="25-75%")
+    axes.plot(times, forecast.point[:, 0] / last_close - 1, "b-", linewidth=1, label="point forecast")
+    axes.plot(times, data.close[origins] / last_close - 1, "k.", markersize=4, label="actual")
+    axes.set(ylabel="return of the first forecast bar",
+             title=f"{symbol}: test forecasts vs actuals ({document['model'].get('family')})")
+    axes.legend(loc="upper left")
+    return save_figure(figure, folder / f"{symbol}-fan.png")
+
+
+def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | None:
+    """MDE vs persistence (percent of its MAE, 80 % power) against the number of test origins, per symbol.
+
+    ``MDE(n)`` with each candidate's stored long-run variance ``S`` (:func:`sweep.stats.paired.mde_for_origins`: the
+    t test's degrees of freedom grow with ``n``); the marker is the candidate's own number of origins.
+    """
+    from ..stats.paired import MDE_POWER, mde_for_origins
+
+    # a persistence candidate has no differential against itself: its power block is the strongest other config's
+    power = {s: d.get("power_vs_persistence") or d.get("comparisons", {}).get("persistence") or {}
+             for s, d in candidates.items()}
+    rows = {s: p for s, p in power.items() if p.get("long_run_variance")}
+    if not rows:
+        return None
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4))
+    n = np.logspace(1, 5, 200)
+    for k, (symbol, c) in enumerate(sorted(rows.items())):
+        alpha = c.get("alpha") or candidates[symbol]["comparisons"]["persistence"]["alpha"]
+        reference = candidates[symbol]["test"]["persistence_pct_return_mae"]
+        curve = 100 * mde_for_origins(c["long_run_variance"], n, alpha) / reference
+        axes.loglog(n, curve, color=f"C{k}", label=symbol)
+        axes.plot([c["n_windows"]], [100 * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha) / reference],
+                  "o", color=f"C{k}")
+    for gain in (5, 10):
+        axes.axhline(gain, color="grey", linestyle=":", linewidth=1)
+    axes.set(xlabel="test origins", ylabel="MDE vs persistence (% of its MAE)",
+             title=f"Smallest gain the review sees with {100 * MDE_POWER:.0f}% power (dot: this run)")
+    axes.legend()
+    return save_figure(figure, folder / "mde-vs-origins.png")
+
+
+def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_settings: dict[str, Any],
+               cache: SampleCache, folder: Path) -> StudySummary:
+    """A study's trials on validation and on test origins at the validation stride: the ``pct_return_mae`` of
+    its symbol, or, for a pooled study (several ``members``), the mean over symbols of MAE / persistence MAE."""
+    from ..runs.jobs import make_forecaster
+    from ..runs.settings import SweepSettings
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    configs = [ForecastConfig.from_dict(t.user_attrs["config"], source=f"{study.study_name} trial {t.number}")
+               for t in complete]
+    label = study.study_name.split("/")[-1]  # without a shared database's run-id prefix
+    settings = SweepSettings(symbols=(members[0][0].symbol,), **recorded_models(run_settings))
+    symbol, _, model = label.rpartition(".")
+    forecaster = make_forecaster(model, settings)
+    n_max = n_max_samples(family_of(model))  # one inference per context length
+
+    def test_loss(config: ForecastConfig) -> float:
+        scores = []
+        for data, splits in members:  # every trial is scored here: one test origin per validation stride
+            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, splits.spec.horizon, cache, n_max)
+            scores.append(result.metrics["pct_return_mae"] / (result.baseline["pct_return_mae"]
+                                                              if symbol == POOLED else 1.0))
+        return float(np.mean(scores))
+
+    test = np.array([test_loss(c) for c in configs])
+    validation = np.array([t.values[0] for t in complete])
+    summary = StudySummary(label, len(complete), len(failed), float(validation.min()), validation, test,
+                           np.array([t.user_attrs["validation"]["latency_s"] for t in complete]))
+    summary.plots = [*_optuna_plots(study, label, folder), _accuracy_latency_plot(summary, folder),
+                     _overfitting_plot(summary, folder)]
+    return summary
+
+
+def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, dict[str, Any]],
+              fans: dict[str, Path], folder: Path) -> str:
+    lines = [f"# Sweep report: run {run_id}", "", "## Candidates (selected on validation, scored on test)", "",
+             "| symbol | model | val pct_return_mae | test pct_return_mae | test persistence | test skill | "
+             "vs persistence p | test default | vs default p | SPA p |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def p_value(block: dict[str, Any] | None) -> str:
+        return "-" if not block or block.get("p_value") is None else f"{block['p_value']:.3f}"
+
+    for symbol, doc in candidates.items():
+        compared, default = doc.get("comparisons", {}), doc.get("default", {}).get("test", {})
+        lines.append(f"| {symbol} | {doc['model'].get('family')} | {doc['validation']['pct_return_mae']:.6g} | "
+                     f"{doc['test']['pct_return_mae']:.6g} | {doc['test']['persistence_pct_return_mae']:.6g} | "
+                     f"{doc['test']['skill']:+.4f} | {p_value(compared.get('persistence'))} | "
+                     f"{default.get('pct_return_mae', float('nan')):.6g} | {p_value(compared.get('default'))} | "
+                     f"{p_value(doc.get('selection', {}).get('spa'))} |")
+    lines += ["", "## Studies", "", "Validation and test are pct_return_mae; for a pooled study (`pooled.<model>`), "
+              "relative_mae: the mean over symbols of MAE / persistence MAE.", "",
+              "| study | complete | failed | best val | Spearman(val, test at stride) over trials |",
+              "|---|---:|---:|---:|---:|"]
+    for s in studies:
+        lines.append(f"| {s.name} | {s.n_complete} | {s.n_failed} | {s.best_validation:.6g} | "
+                     f"{s.rank_correlation:.3f} |")
+    for s in studies:
+        lines += ["", f"### {s.name}", ""] + [f"![{p.stem}]({p.relative_to(folder)})" for p in s.plots]
+    for symbol, path in fans.items():
+        lines += ["", f"### {symbol} test forecasts", "", f"![{path.stem}]({path.relative_to(folder)})"]
+    mde = _mde_plot(candidates, folder)
+    if mde is not None:
+        lines += ["", "## What the test windows can see", "",
+                  "Minimum detectable effect against persistence (80 % power) as the number of test origins grows,",
+                  "from each candidate's measured long-run variance (equal-weighted cosine; t references).", "", f"![mde]({mde.relative_to(folder)})"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_id: str, data_dir: Path | None = None, output_dir: Path = Path("hyperparams"),
+                 runs_dir: Path = Path("runs"), report_dir: Path | None = None, storage: str | None = None) -> Report:
+    """Write ``report.md`` and its plots for run ``run_id``.
+
+    Parameters
+    ----------
+    run_id : str
+    data_dir : Path or None
+        Where the run's bars are; None: the folder the run swept (``run.json``'s ``data_dir``). The run's bars
+        are checked unchanged there and the report uses them alone (:func:`sweep.data.run_data.run_bars`).
+    output_dir, runs_dir : Path
+        As given to the sweep.
+    report_dir : Path, optional
+        Default ``<runs_dir>/<run_id>/report``.
+    storage : str, optional
+        The sweep's ``--storage`` URL; default its journal file.
+
+    Raises
+    ------
+    ConfigError
+        If the run does not exist or has no study, ``storage`` is not a usable URL or journal path,
+        or the report folder cannot be written or lies inside ``<output_dir>/best`` or ``candidates``
+        (:func:`sweep.report._folder.check_report_folder`).
+    ConfigError
+        Also if the data no longer holds the bars the run used.
+    DataValidationError
+        If a symbol's data is missing or invalid. On any failure no folder or file this call created is left
+        (:func:`sweep.report._folder.removed_on_failure`).
+    """
+    folder = Path(report_dir or Path(runs_dir) / validate_run_id(run_id, "--run") / "report")
+    check_report_folder(folder, output_dir)
+    with removed_on_failure(folder):
+        return _write_report(run_id, data_dir, output_dir, runs_dir, report_dir, storage)
+
+
+def _run_datasets(settings: dict[str, Any], symbols: list[str], data_dir: Path | None,
+                  run_dir: Path) -> dict[str, OHLCVData]:
+    """The bars the run used: read from the folder it swept unless ``data_dir`` is given, checked unchanged, and cut
+    at the run's last bar (the report recomputes the run's own windows; bars appended since are not its)."""
+    folder = run_data_dir(data_dir, settings.get("data_dir"), run_dir / "run.json")
+    fix = (f"pass --data-dir with the folder the run swept ({settings.get('data_dir') or DEFAULT_DATA_DIR}), or "
+           "report a run of this data")
+    return {symbol: run_bars(load_ohlcv(folder, symbol, settings.get("freq", "1h"), settings.get("gap_policy", "error")),
+                             RecordedBars.from_run(settings, symbol, run_dir / "run.json"), fix)
+            for symbol in symbols}
+
+
+def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir: Path, report_dir: Path | None,
+                  storage: str | None) -> Report:
+    """:func:`write_report` without the cleanup on failure."""
+    check_storage(storage)
+    run_dir = Path(runs_dir) / validate_run_id(run_id, "--run")
+    settings = read_run_settings(run_dir)
+    folder = Path(report_dir or run_dir / "report")
+    check_output_folder(folder, "--report-dir")
+    backend = make_storage(storage or run_dir / "optuna.journal")
+    prefix = f"{run_id}/" if storage else ""  # shared databases namespace studies by run id
+    # a backtest's fold studies (fold<k>/...) are summarised by its backtest.json, not one by one
+    names = sorted(n for n in optuna.get_all_study_names(backend) if n.startswith(prefix) and "/" not in n[len(prefix):])
+    backtest_file = run_dir / "backtest.json"
+    if not names and not backtest_file.is_file():
+        raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = WindowSpec.from_document(settings["windows"])
+    cache = SampleCache(run_dir / "cache")
+    studies, candidates, fans = [], {}, {}
+    symbol_of = {n: n[len(prefix):].rpartition(".")[0] for n in names}
+    pool = (settings.get("pool") or []) if POOLED in symbol_of.values() else []
+    datasets = _run_datasets(settings, sorted({s for s in symbol_of.values() if s != POOLED} | set(pool)), data_dir,
+                             run_dir)
+    splits = sweep_splits(datasets, spec, pooled=bool(pool))
+    members = {symbol: (data, splits[symbol]) for symbol, data in datasets.items()}
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=backend)
+        scored = [members[s] for s in pool] if symbol_of[name] == POOLED else [members[symbol_of[name]]]
+        if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            studies.append(_summarise(study, scored, settings, cache, folder))
+    for symbol, (data, splits) in members.items():
+        path = candidate_path(output_dir, run_id, symbol)
+        if path.is_file():
+            candidates[symbol] = read_json(path, "candidate")
+            fans[symbol] = _fan_chart(symbol, candidates[symbol], data, splits.test_origins, spec.horizon, cache,
+                                      folder, path)
+    report = folder / "report.md"
+    text = _markdown(run_id, studies, candidates, fans, folder)
+    if backtest_file.is_file():
+        backtest = read_json(backtest_file, "backtest")
+        text += "\n".join(backtest_section(backtest, folder)) + "\n"
+    write_text_atomic(report, text)
+    return Report(report, studies, candidates)

@@ -1,0 +1,121 @@
+"""Selection on validation, per symbol or pooled: each symbol's selected config and the tests that judge it.
+
+``--selection per-symbol`` picks, for each symbol, the study whose best trial has the lowest
+validation ``pct_return_mae`` on that symbol. ``--selection pooled`` picks one config per run:
+the pooled study (one per model, every trial scored on every symbol) with the lowest
+``relative_mae`` (:mod:`sweep.search.objective`), and each symbol's candidate is that config, with
+its own validation metrics. The SPA test and the Model Confidence Set run over the trials the
+selection chose from: one symbol's, or the pooled trials on their relative losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._candidate import BENCHMARK_LABEL, Scoring, symbol_significance
+from ..errors import TrialError
+from ..scoring.evaluate import persistence_errors
+from ..search.objective import POOLED_OBJECTIVE, relative_window_losses
+from ..stats.significance import selection_significance
+from ..search.study import StudyOutcome
+from ..search.study_job import PER_SYMBOL, POOLED, StudyJob
+
+__all__ = ["Selection", "select_per_symbol", "select_pooled", "pooled_benchmark", "selections"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one symbol's candidate is selected from, and what was selected.
+
+    Attributes
+    ----------
+    symbol, scope : str
+        ``scope`` is ``"per-symbol"`` or ``"pooled"``.
+    studies : list
+        Every study as seen from this symbol (a pooled study through :meth:`StudyOutcome.for_symbol`),
+        or its :class:`TrialError`.
+    done : list of StudyOutcome
+        The completed ones.
+    best : StudyOutcome
+        The selected study's best trial, with this symbol's validation metrics.
+    significance : dict
+        ``spa``, ``mcs`` and ``mcs_alpha`` (:func:`sweep.stats.significance.selection_significance`).
+    block : dict
+        Extra keys of the candidate's ``selection`` block (``scope``, ``objective``; pooled: ``pooled``).
+    """
+
+    symbol: str
+    scope: str
+    studies: list[StudyOutcome | TrialError]
+    done: list[StudyOutcome]
+    best: StudyOutcome
+    significance: dict[str, Any]
+    block: dict[str, Any] = field(default_factory=dict)
+
+
+def select_per_symbol(scoring: Scoring, studies: list[StudyOutcome | TrialError]) -> Selection | None:
+    """The study of ``scoring``'s symbol with the lowest validation ``pct_return_mae``; None if none completed."""
+    done = [o for o in studies if isinstance(o, StudyOutcome)]
+    if not done:
+        return None
+    best = min(done, key=lambda o: o.selection_loss)
+    return Selection(scoring.data.symbol, PER_SYMBOL, studies, done, best, symbol_significance(scoring, done),
+                     {"scope": PER_SYMBOL, "objective": "validation pct_return_mae"})
+
+
+def pooled_benchmark(scorings: dict[str, Scoring]) -> np.ndarray:
+    """``[n_validation_windows]`` persistence's relative losses over the pooled symbols (their mean is 1)."""
+    errors = [persistence_errors(s.data, s.splits.validation_origins, s.horizon) for s in scorings.values()]
+    return relative_window_losses(errors, [float(e.mean()) for e in errors])
+
+
+def select_pooled(scorings: dict[str, Scoring], studies: list[StudyOutcome | TrialError]) -> dict[str, Selection]:
+    """Each symbol's selection from the pooled studies: the one config with the lowest ``relative_mae``.
+
+    Parameters
+    ----------
+    scorings : dict
+        ``{symbol: Scoring}`` of every pooled symbol.
+    studies : list
+        The pooled studies' outcomes (one per model) or errors.
+
+    Returns
+    -------
+    dict
+        ``{symbol: Selection}``; empty when no pooled study completed.
+    """
+    done = [o for o in studies if isinstance(o, StudyOutcome)]
+    if not done:
+        return {}
+    best = min(done, key=lambda o: o.selection_loss)
+    first = next(iter(scorings.values()))
+    trials = [t for o in done for t in o.trials]
+    significance = selection_significance(trials, pooled_benchmark(scorings), BENCHMARK_LABEL, first.alpha,
+                                          first.seed)
+    block = {"scope": POOLED,
+             "objective": f"validation {POOLED_OBJECTIVE}: mean over symbols of MAE / persistence MAE",
+             "pooled": {"study_name": best.study_name, "trial_number": best.trial_number,
+                        "symbols": list(scorings), f"validation_{POOLED_OBJECTIVE}": best.selection_loss,
+                        "studies": [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
+                                     f"validation_{POOLED_OBJECTIVE}": o.selection_loss} for o in done]}}
+    return {symbol: Selection(symbol, POOLED, [_seen_from(o, symbol) for o in studies],
+                              [o.for_symbol(symbol) for o in done], best.for_symbol(symbol), significance, block)
+            for symbol in scorings}
+
+
+def _seen_from(outcome: StudyOutcome | TrialError, symbol: str) -> StudyOutcome | TrialError:
+    return outcome.for_symbol(symbol) if isinstance(outcome, StudyOutcome) else outcome
+
+
+def selections(scope: str, scorings: dict[str, Scoring], jobs: list[StudyJob],
+               outcomes: list[StudyOutcome | TrialError]) -> dict[str, Selection]:
+    """``{symbol: Selection}`` of every symbol with a completed study, from ``jobs``' outcomes in ``scope``."""
+    mine = [(job, o) for job, o in zip(jobs, outcomes) if job.scope == scope]
+    if scope == POOLED:
+        return select_pooled(scorings, [o for _, o in mine])
+    chosen = {symbol: select_per_symbol(scoring, [o for job, o in mine if job.symbol == symbol])
+              for symbol, scoring in scorings.items()}
+    return {symbol: selection for symbol, selection in chosen.items() if selection is not None}

@@ -1,0 +1,191 @@
+"""A whole sweep: data -> studies -> selection on validation -> test report -> candidate files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..scoring.cache import SampleCache
+from ._candidate import (Scoring, candidate_document, ensemble_document, fit_ensemble, persistence_power,
+                         window_losses_csv, window_losses_path)
+from ..data.bars import OHLCVData, load_ohlcv
+from ..errors import ConfigError, TrialError
+from ..scoring.evaluate import EvaluationResult
+from ..search.execution import Executor, InProcessExecutor
+from ._finetune import finetune_checkpoints
+from .jobs import forecaster_lookup, sweep_jobs
+from ..forecasters.model_paths import portable_document
+from ..forecasters.overlap import warn_overlaps
+from .settings import SweepSettings, check_run_settings, claimed_run, model_sources
+from ._selection import Selection, selections
+from ..search.study import Progress, StudyOutcome
+from ..storage.store import (candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic,
+                             write_text_atomic)
+from ..data.common_calendar import sweep_splits
+from ..search.study_job import POOLED
+from ..data.windows import Splits, check_moving_closes, make_splits
+
+__all__ = ["SymbolResult", "run_sweep", "provenance", "selection_settings"]
+
+logger = logging.getLogger(__name__)
+
+@dataclass
+class SymbolResult:
+    """The selected candidate of one symbol.
+
+    Attributes
+    ----------
+    outcome : StudyOutcome
+        Best trial of the model selected on validation pct_return_mae.
+    test : EvaluationResult
+        That config on the test origins (never used for selection).
+    path : Path
+        The candidate JSON written.
+    outcomes : list
+        Every study's outcome (or error) for this symbol.
+    ensemble : dict or None
+        The ensemble candidate document, when ``settings.ensemble`` is set.
+    """
+
+    symbol: str
+    outcome: StudyOutcome
+    test: EvaluationResult
+    path: Path
+    document: dict[str, Any]
+    outcomes: list[StudyOutcome | TrialError]
+    ensemble: dict[str, Any] | None = None
+
+
+def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
+    """The ``provenance`` block of a candidate of ``data`` under ``settings``.
+
+    It records the bar ``freq`` and ``gap_policy`` the data was read with: ``predict`` and ``evaluate --config``
+    read bars the same way and refuse other values (:func:`sweep.data.tuned_data.tuned_data_settings`).
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    data : OHLCVData
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "sweep_version": __version__,
+        "git_commit": git_commit(),
+        "data_path": str(data.path),
+        "data_fingerprint": data.fingerprint,
+        "data_range": data.date_range(),
+        "data_rows": data.n_bars,
+        "freq": settings.freq,
+        "gap_policy": settings.gap_policy,
+        "run_id": settings.run_id,
+        "storage": settings.storage_url() if settings.storage is None else "<external>",
+        "seed": settings.seed,
+        "created_at": utc_now(),
+    }
+
+
+def selection_settings(settings: SweepSettings) -> dict[str, Any]:
+    return {"objectives": list(settings.objectives), "latency_budget_s": settings.latency_budget_s,
+            "promotion_candidate": settings.promote_candidate}
+
+
+def run_sweep(settings: SweepSettings, executor: Executor | None = None,
+              progress: Progress | None = None) -> list[SymbolResult]:
+    """Run the sweep and write one candidate per symbol.
+
+    Per symbol, the model whose best trial has the lowest validation
+    ``pct_return_mae`` is selected (``settings.selection`` pooled: one config for every
+    symbol, the pooled study's with the lowest ``relative_mae``; :mod:`sweep.runs._selection`);
+    only that config is then evaluated on each symbol's test origins, and the result is
+    written to ``<output_dir>/candidates/<run_id>/<SYMBOL>.json``.
+
+    Returns
+    -------
+    list of SymbolResult
+        One per symbol that has at least one completed study.
+
+    Raises
+    ------
+    DataValidationError, ConfigError
+        On invalid data or settings, before any model is loaded.
+    ModelLoadError
+        If a model cannot be loaded.
+    ConfigError
+        Also with more than one selection scope, or when another driver is running the same run id (:func:`sweep.storage.run_lock.run_lock`).
+    DiskFullError, StorageError
+        If the run folder, ``hyperparams/`` or the study storage fails; rerunning resumes.
+    """
+    if len(settings.selection) != 1:
+        raise ConfigError(f"--selection {' '.join(settings.selection)}: a sweep writes one candidate per symbol, so it "
+                          "takes one scope (per-symbol or pooled); `python -m sweep backtest --selection per-symbol "
+                          "pooled` compares them")
+    datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
+    splits = sweep_splits(datasets, settings.windows, pooled=settings.scope == POOLED)
+    for symbol, data in datasets.items():
+        check_moving_closes(data, splits[symbol])
+    with claimed_run(settings, datasets):
+        return _sweep(settings, datasets, splits, executor, progress)
+
+
+def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits],
+           executor: Executor | None, progress: Progress | None) -> list[SymbolResult]:
+    warn_overlaps(model_sources(settings), datasets, splits)
+    executor = executor or InProcessExecutor()
+    if settings.finetune:
+        bases = model_sources(settings)
+        variants = finetune_checkpoints(settings.run_dir, datasets, splits,
+                                        {family: bases[family] for family in settings.finetune},
+                                        settings.finetune_steps, settings.seed, executor)
+        settings = replace(settings, variants=variants)
+        check_run_settings(settings, datasets)  # records the variants for resumes and reports
+    jobs = sweep_jobs(settings, datasets, splits)
+    outcomes = executor.run(jobs, progress)
+    forecaster_of = forecaster_lookup(settings, outcomes)
+    cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)
+    ceilings = {job.model: job.context_ceiling for job in jobs}
+    scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed)
+                for s in settings.symbols}
+    chosen = selections(settings.scope, scorings, jobs, outcomes)
+    results = []
+    for symbol in settings.symbols:
+        if symbol not in chosen:
+            logger.error("%s: no study has a usable trial (errors above); no candidate written", symbol)
+            continue
+        results.append(_write_candidates(settings, scorings[symbol], chosen[symbol]))
+    return results
+
+
+def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Selection) -> SymbolResult:
+    """Score the selected config on test, write the candidate (and the ensemble candidate)."""
+    symbol, best, done = scoring.data.symbol, selection.best, selection.done
+    test = scoring.evaluate(best.model, best.config, "test")
+    recorded = provenance(settings, scoring.data)
+    block = {**selection_settings(settings), **selection.block}
+    document, losses = candidate_document(scoring, best, test, selection.studies, selection.significance, recorded,
+                                          block)
+    power = persistence_power(scoring, done, best)
+    if power is not None:
+        document["power_vs_persistence"] = power
+    document = portable_document(document, settings.output_dir)  # checkpoints in the project: relative paths
+    path = _write_with_losses(candidate_path(settings.output_dir, settings.run_id, symbol), document,
+                              window_losses_csv(scoring, losses))
+    ensemble = None
+    if settings.ensemble:
+        ensemble, losses = ensemble_document(scoring, fit_ensemble(scoring, settings.ensemble, done), done,
+                                             selection.significance, recorded, block)
+        ensemble = portable_document(ensemble, settings.output_dir)
+        _write_with_losses(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble,
+                           window_losses_csv(scoring, losses))
+    return SymbolResult(symbol, best, test, path, document, selection.studies, ensemble)
+
+
+def _write_with_losses(path: Path, document: dict[str, Any], losses_csv: str) -> Path:
+    """The per-window test losses first, then the candidate that names them: a candidate never lacks its file."""
+    write_text_atomic(window_losses_path(path), losses_csv)
+    return write_json_atomic(path, document)

@@ -1,0 +1,392 @@
+"""Sweep settings (the CLI flags), run ids, and the checks that let a run resume only with what it started with."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..forecasters.checkpoints import is_hub_id
+from ..data.bars import OHLCVData, validate_symbol
+from ..scoring.ensemble import ENSEMBLE_METHODS
+from ..errors import ConfigError
+from ..flags import unique
+from ..forecasters.checkpoint_folders import check_checkpoint_folder, check_horizon
+from ..forecasters.registry import DEFAULT_MODELS, FAMILIES, family_of
+from ..data.run_data import data_record
+from ..storage.run_lock import run_lock
+from .run_record import read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
+from ..search.space import CONTEXT_LENGTHS
+from ..storage.storage_url import check_storage, redacted
+from ..storage.store import check_output_folder, utc_now, write_json_atomic
+from ..search.study import OBJECTIVE, OBJECTIVE_SETS
+from ..search.study_job import PER_SYMBOL, POOLED, SCOPES
+from ..data.windows import WindowSpec
+
+__all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "claimed_run", "check_run_settings", "model_sources", "checkpoint_sources",
+           "RUN_ID_PATTERN", "read_run_settings", "run_settings_document"]
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+logger = logging.getLogger(__name__)
+#: Largest --seed: NumPy takes seeds below 2**32, and studies add the number of trials already run.
+MAX_SEED = 2**31 - 1
+
+
+def validate_run_id(run_id: str, flag: str = "--run-id") -> str:
+    """Return ``run_id`` if it is safe as a folder name (no path separators, not ``.`` or ``..``).
+
+    Raises
+    ------
+    ConfigError
+        If it does not match ``[A-Za-z0-9._-]+``.
+    """
+    if not RUN_ID_PATTERN.match(run_id) or run_id in (".", ".."):
+        raise ConfigError(f"{flag} {run_id!r} is invalid: it names a folder, so it must match [A-Za-z0-9._-]+ "
+                          f"(e.g. nightly-2026-11-22)")
+    return run_id
+
+
+def new_run_id() -> str:
+    """A run id from the current UTC time, e.g. ``20261122T021500Z``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything a sweep is run with (the CLI flags).
+
+    Attributes
+    ----------
+    symbols : tuple of str
+    models : tuple of str
+        Families to tune, from :data:`sweep.forecasters.registry.FAMILIES`.
+    n_trials : int
+        Completed trials per study.
+    data_dir, output_dir, runs_dir : Path
+        ``<SYMBOL>.csv`` files; ``hyperparams/``; run folders (journal + sample cache).
+    run_id : str
+        Reusing a run id resumes that run.
+    storage : str or None
+        Optuna storage URL; ``None`` = journal file ``<runs_dir>/<run_id>/optuna.journal``.
+    seed : int
+    timeout_s : float or None
+        Wall-clock limit per study.
+    model_ids : dict
+        ``{family: hub id or folder}`` of every family with a checkpoint flag (``--toto-model``,
+        ``--kronos-model``, ``--chronos2-model``, ...); a family not named loads its registry default.
+    model_options : dict
+        ``{family: {option: hub id or folder}}`` of the further checkpoints a family's loader takes
+        (``{"kronos": {"tokenizer": ...}}`` from ``--kronos-tokenizer``; none: the model card's, or the
+        training output's).
+    windows : WindowSpec
+    freq, gap_policy : str
+        See :func:`sweep.data.bars.load_ohlcv`.
+    use_cache : bool
+        ``False`` re-runs inference in every trial.
+    objectives : tuple of str
+        ``("pct_return_mae",)``, or ``("pct_return_mae", "latency_s")`` for multi-objective studies.
+    latency_budget_s : float or None
+        With two objectives, the selected trial is the most accurate one whose
+        validation latency (seconds per origin) is within this budget.
+    ensemble : str or None
+        ``"lp"`` or ``"greedy"``: also fit ensemble weights on validation and write an ensemble candidate.
+    alpha : float
+        Level of the candidates' paired tests and of the Model Confidence Set (``--alpha``).
+    promote_candidate : str
+        The one candidate per symbol the promotion review may test (``--promote-candidate``):
+        ``"selected"`` or ``"ensemble"``. Declared before any test result is seen, so reviewing
+        both on the same test windows (two tries at alpha) is impossible.
+    finetune : tuple of str
+        Families to fine-tune on pre-validation bars first (``toto``, ``kronos``, ``chronos2``); each result is
+        swept as the extra variant ``"<family>-ft"`` (see :mod:`sweep.runs._finetune`).
+    finetune_steps : int
+    variants : dict
+        ``{label: checkpoint folder}`` of fine-tuned variants (filled by :func:`run_sweep`).
+    selection : tuple of str
+        Selection scopes (``--selection``): ``"per-symbol"`` (one study per symbol and model) or ``"pooled"``
+        (one study per model over every symbol; see :mod:`sweep.runs._selection`). A sweep takes one; a backtest
+        may compare both.
+
+    Raises
+    ------
+    ConfigError
+        On an invalid symbol, model, run id, trial count, objective, ensemble method, storage URL, output
+        folder, or a ``max_context_length`` below the shortest context of the search grid. A symbol or
+        model named twice is kept once, with a warning.
+    """
+
+    symbols: tuple[str, ...]
+    models: tuple[str, ...] = DEFAULT_MODELS
+    n_trials: int = 100
+    data_dir: Path = Path("trainingdata")
+    output_dir: Path = Path("hyperparams")
+    runs_dir: Path = Path("runs")
+    run_id: str = field(default_factory=new_run_id)
+    storage: str | None = None
+    seed: int = 0
+    timeout_s: float | None = None
+    model_ids: dict[str, str] = field(default_factory=dict)
+    model_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    windows: WindowSpec = field(default_factory=WindowSpec)
+    freq: str = "1h"
+    gap_policy: str = "error"
+    use_cache: bool = True
+    objectives: tuple[str, ...] = (OBJECTIVE,)
+    latency_budget_s: float | None = None
+    ensemble: str | None = None
+    finetune: tuple[str, ...] = ()
+    finetune_steps: int = 300
+    variants: dict[str, str] = field(default_factory=dict)
+    alpha: float = 0.05
+    promote_candidate: str = "selected"
+    selection: tuple[str, ...] = (PER_SYMBOL,)
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ConfigError("no symbols given; pass e.g. --symbols BTCUSD ETHUSD")
+        for symbol in self.symbols:
+            validate_symbol(symbol)
+        object.__setattr__(self, "symbols", unique(self.symbols, "--symbols"))
+        object.__setattr__(self, "models", unique(self.models, "--models"))
+        unknown = [m for m in self.models if m not in FAMILIES]
+        if unknown or not self.models:
+            raise ConfigError(f"--models {list(self.models)}: unknown {unknown}; choose from {list(FAMILIES)}")
+        if self.n_trials < 1:
+            raise ConfigError(f"--n-trials must be at least 1, got {self.n_trials}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED} (NumPy and Optuna seeds, offset by "
+                              f"the trials already run), got {self.seed}")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ConfigError(f"--timeout must be a positive number of seconds per study, got {self.timeout_s}")
+        if self.finetune_steps < 1:
+            raise ConfigError(f"--finetune-steps must be at least 1, got {self.finetune_steps}")
+        validate_run_id(self.run_id)
+        if tuple(self.objectives) not in OBJECTIVE_SETS:
+            raise ConfigError(f"--objectives {list(self.objectives)} is not supported; use one of "
+                              f"{[list(o) for o in OBJECTIVE_SETS]}")
+        budget = self.latency_budget_s
+        if budget is not None and (len(self.objectives) < 2 or not 0 < budget < math.inf):
+            raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive finite value and "
+                              f"--objectives {OBJECTIVE} latency_s")
+        trainable = [name for name, f in FAMILIES.items() if f.trainer]
+        for family in self.finetune:
+            if family not in trainable or family not in self.models:
+                raise ConfigError(f"--finetune {family}: fine-tuning needs a family with a trainer ({trainable}) "
+                                  f"that is also in --models {list(self.models)}")
+        if not 0 < self.alpha < 0.5:
+            raise ConfigError(f"--alpha must be in (0, 0.5), got {self.alpha}")
+        if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
+            raise ConfigError(f"--ensemble {self.ensemble!r} is unknown; choose from {sorted(ENSEMBLE_METHODS)}")
+        scopes = (self.selection,) if isinstance(self.selection, str) else tuple(self.selection)
+        object.__setattr__(self, "selection", unique(scopes, "--selection"))
+        if not self.selection or set(self.selection) - set(SCOPES):
+            raise ConfigError(f"--selection {list(self.selection)}: choose from {list(SCOPES)}")
+        self._check_places()
+        if self.promote_candidate not in ("selected", "ensemble") or (
+                self.promote_candidate == "ensemble" and self.ensemble is None):
+            raise ConfigError(f"--promote-candidate {self.promote_candidate!r} must be 'selected', or 'ensemble' "
+                              f"together with --ensemble lp|greedy")
+
+    def _check_places(self) -> None:
+        """Storage, output folders and the context ceiling: what would otherwise fail late or silently."""
+        check_storage(self.storage)
+        check_output_folder(self.output_dir, "--output-dir")
+        check_output_folder(self.runs_dir, "--runs-dir")
+        self._check_checkpoint_flags()
+        if set(self.models) - {"naive"} and self.windows.max_context_length < CONTEXT_LENGTHS[0]:
+            raise ConfigError(f"--max-context-length {self.windows.max_context_length} is below the shortest "
+                              f"context the search tries ({CONTEXT_LENGTHS[0]} bars); pass at least "
+                              f"{CONTEXT_LENGTHS[0]}, or sweep only --models naive")
+
+    def _check_checkpoint_flags(self) -> None:
+        """Each swept family's checkpoint is a folder, a hub id or bundled weights: a typo, another family's folder or
+        one without the family's files fails now, not after the run folder is made (whether a folder of the family's
+        holds a loadable checkpoint is the loader's to say)."""
+        named = [(label, FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
+                 if label in self.models]
+        named += [(None, FAMILIES[family].options[option][0], source)  # no kind check: a tokenizer has none
+                  for family, options in self.model_options.items() if family in self.models
+                  for option, source in options.items()]
+        for family, flag, source in named:
+            folder = Path(source).expanduser()
+            if folder.is_dir():
+                check_checkpoint_folder(family, flag, folder)
+            elif not (source.startswith("bundled:") or is_hub_id(source)):
+                raise ConfigError(f"{flag} {source!r} is neither an existing checkpoint folder nor a Hugging Face id "
+                                  f"(owner/name); pass the folder a training job wrote, or a hub id")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.run_id
+
+    def storage_url(self) -> str:
+        return self.storage or str(self.run_dir / "optuna.journal")
+
+    @property
+    def study_namespace(self) -> str | None:
+        """Run id as study-name prefix in shared ``--storage``; none in the run's own journal."""
+        return self.run_id if self.storage else None
+
+    @property
+    def scope(self) -> str:
+        """The selection scope of a sweep (the first of ``selection``)."""
+        return self.selection[0]
+
+    @property
+    def pool(self) -> list[str] | None:
+        """The symbols a pooled study scores (sorted), or None when no scope pools them."""
+        return sorted(self.symbols) if POOLED in self.selection else None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every model a study is run for: the families, then the fine-tuned variants."""
+        return (*self.models, *self.variants)
+
+
+def checkpoint_sources(settings: SweepSettings) -> dict[str, str]:
+    """Checkpoint (hub id or folder) of every family (its flag's, else its default) and every fine-tuned variant."""
+    sources = {name: f.default_model for name, f in FAMILIES.items() if f.default_model}
+    return sources | {**settings.model_ids, **settings.variants}
+
+
+def model_sources(settings: SweepSettings) -> dict[str, str]:
+    """Checkpoint (hub id or folder) of each swept model label that has one."""
+    sources = checkpoint_sources(settings)
+    return {label: sources[label] for label in settings.labels if label in sources}
+
+
+def _checkpoint_keys(settings: SweepSettings) -> dict[str, Any]:
+    """``toto_model``, ``kronos_model`` and ``kronos_tokenizer``: run.json's first checkpoint keys, kept so that
+    every reader of older runs and of new ones finds them (the other families' are in ``model_ids``)."""
+    sources = checkpoint_sources(settings)
+    return {"toto_model": sources["toto"], "kronos_model": sources["kronos"],
+            "kronos_tokenizer": settings.model_options.get("kronos", {}).get("tokenizer")}
+
+
+def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData],
+                          folds: int | None = None) -> dict[str, Any]:
+    """What a run's studies depend on: written to ``run.json`` and recorded on every study the run creates.
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    datasets : dict
+        ``{symbol: OHLCVData}`` of the run (their fingerprints).
+    folds : int, optional
+        The walk-forward fold count of a backtest run (None for a sweep).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; ``storage`` is the ``--storage`` value with its password redacted (None: the
+        run's own journal).
+    """
+    return {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
+            "gap_policy": settings.gap_policy, **_checkpoint_keys(settings),
+            "model_ids": model_sources(settings), "objectives": list(settings.objectives),
+            "finetune": list(settings.finetune), "variants": settings.variants,
+            "storage": None if settings.storage is None else redacted(settings.storage),
+            "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
+            "selection": list(settings.selection), "pool": settings.pool,
+            "data": {s: d.fingerprint for s, d in datasets.items()}, **data_record(settings.data_dir, datasets),
+            "run_id": settings.run_id}
+
+
+@contextmanager
+def claimed_run(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None) -> Iterator[None]:
+    """Hold the run's driver lock after :func:`check_run_settings` passed (sweep and backtest alike).
+
+    Refuses a ``--horizon`` past a swept family's limit first (read from its checkpoint's config), then warns
+    about windows with little power. A run folder that does not exist yet (a shared ``--storage`` used from
+    another ``--runs-dir``) is checked against the run's studies before the lock creates it, so a refusal leaves
+    no folder; the storage is read once.
+
+    Raises
+    ------
+    ConfigError
+        If the horizon is past a family's limit (:func:`sweep.forecasters.checkpoint_folders.check_horizon`), the
+        run records other settings, or another driver holds the run (:func:`sweep.storage.run_lock.run_lock`).
+    ModelLoadError
+        If a checkpoint's config cannot be found or read.
+    """
+    for label, source in model_sources(settings).items():
+        check_horizon(family_of(label), settings.windows.horizon, source, **settings.model_options.get(label, {}))
+    for warning in settings.windows.power_warnings():
+        logger.warning(warning)
+    seen = None if settings.run_dir.exists() else check_run_settings(settings, datasets, folds, write=False)
+    with run_lock(settings.run_dir, check=lambda: check_run_settings(settings, datasets, folds, recorded=seen)):
+        yield
+
+
+def check_run_settings(settings: SweepSettings, datasets: dict[str, OHLCVData], folds: int | None = None,
+                       write: bool = True,
+                       recorded: list[tuple[str, dict[str, Any] | None]] | None = None
+                       ) -> list[tuple[str, dict[str, Any] | None]]:
+    """Record what a run's studies depend on; refuse to resume a run with different values.
+
+    The record is ``<run_dir>/run.json``; without it (another ``--runs-dir`` on a shared ``--storage``, or a
+    deleted file) the run settings recorded on the run's studies in its storage, read once. Studies recorded
+    before they carried settings, and keys a document lacks, are accepted.
+
+    Parameters
+    ----------
+    settings : SweepSettings
+    datasets : dict
+        ``{symbol: OHLCVData}``.
+    folds : int, optional
+        The walk-forward fold count of a backtest run (None for a sweep).
+    write : bool
+        Write ``run.json``; ``False`` only checks (before the run folder exists).
+    recorded : list, optional
+        The studies' records an earlier call returned; used instead of reading the storage again.
+
+    Returns
+    -------
+    list
+        The studies' ``(name, settings)`` records read from the storage (empty when ``run.json`` was used).
+
+    Raises
+    ------
+    ConfigError
+        If ``run.json`` or a study records other windows, seed, data, models, objectives, folds, storage,
+        promotion candidate, ensemble, selection scopes or pooled symbols (naming each with its recorded and given value), or ``run.json`` is
+        corrupt (:func:`read_run_settings`).
+    StorageError
+        If the storage cannot be read.
+    """
+    path = settings.run_dir / "run.json"
+    current = run_settings_document(settings, datasets, folds)
+    from_storage = not path.is_file()
+    if from_storage:
+        records = (recorded_in_storage(settings.storage_url(), settings.study_namespace, settings.run_dir)
+                   if recorded is None else recorded)
+    else:
+        records = [(str(path), read_run_settings(settings.run_dir))]
+    data, spans = {}, {}
+    for name, stored in records:
+        if stored is None:  # a study recorded before studies carried their run's settings
+            continue
+        where = (f"(no {path}; study {name!r} in {redacted(settings.storage_url())} records its settings)"
+                 if from_storage else f"in {settings.run_dir}")
+        problem = run_settings_problem(stored)
+        if problem:
+            raise ConfigError(f"the run settings recorded on study {name!r} in {redacted(settings.storage_url())} "
+                              f"{problem}; start a new run with a new --run-id")
+        if from_storage:  # a study found in this storage: whatever the URL's spelling, it is the same storage
+            stored = {**stored, "storage": current["storage"]}
+        changed = settings_changes(stored, current)
+        if changed:
+            raise ConfigError(f"run {settings.run_id!r} {where} was started with different {'; '.join(changed)}; "
+                              f"resuming would mix incomparable trials. Rerun with the original flags and data, or "
+                              f"start a new run with a new --run-id")
+        data.update(stored["data"])
+        spans.update(stored.get("data_spans") or {})
+    if write:  # symbols of earlier invocations keep their fingerprints and spans
+        write_json_atomic(path, {**current, "data": {**data, **current["data"]},
+                                 "data_spans": {**spans, **current["data_spans"]}, "updated_at": utc_now()})
+    return records if from_storage else []

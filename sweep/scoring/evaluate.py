@@ -1,0 +1,204 @@
+"""Score one config on a set of forecast origins, with the persistence baseline beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cache import SampleCache, origins_digest
+from ..forecasters.config import ForecastConfig
+from ..data.bars import COLUMNS as OHLCV_COLUMNS, OHLCVData
+from ..errors import ConfigError
+from ..forecasters.base import Forecaster, QuantileBatch, SampleBatch
+from ..stats.metrics import pct_return_errors, point_metrics
+from ..stats.predictive import Predictive
+from ..data.windows import gather_contexts, gather_targets
+
+__all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "draw_samples",
+           "inference_fields", "window_inputs"]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Metrics of one config on one set of origins.
+
+    Attributes
+    ----------
+    metrics : dict
+        ``pct_return_mae`` (primary, return units), ``price_mae``, ``rmse``, ``mape``,
+        ``direction_accuracy``, ``crps``, ``coverage_90`` (with ``coverage_nominal``, the interval's
+        nominal level: 0.9, or that of a quantile model's nearest levels), ``latency_s`` (inference
+        seconds per origin), ``persistence_pct_return_mae`` and
+        ``skill = 1 - pct_return_mae / persistence_pct_return_mae``.
+    window_errors : numpy.ndarray
+        ``[n_windows]`` absolute return error per origin (for paired tests).
+    baseline : dict
+        Point metrics of the persistence forecast on the same origins.
+    speed : dict
+        Speed settings chosen automatically (e.g. ``samples_per_batch``).
+    n_windows : int
+    baseline_window_errors : numpy.ndarray
+        ``[n_windows]`` absolute return error of the persistence forecast per origin.
+    """
+
+    metrics: dict[str, float]
+    window_errors: np.ndarray
+    baseline: dict[str, float]
+    speed: dict[str, Any] = field(default_factory=dict)
+    n_windows: int = 0
+    baseline_window_errors: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.metrics, "n_windows": self.n_windows, "speed": self.speed}
+
+
+def _persistence(data: OHLCVData, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
+    """``(point, targets, last_close)`` of the persistence forecast (last close for every step)."""
+    last_close = data.close[origins - 1]
+    return np.repeat(last_close[:, None], horizon, axis=1), gather_targets(data.close, origins, horizon), last_close
+
+
+def persistence_metrics(data: OHLCVData, origins: np.ndarray, horizon: int) -> dict[str, float]:
+    """Point metrics of the persistence forecast (last close for every step) on ``origins``."""
+    return point_metrics(*_persistence(data, origins, horizon))
+
+
+def persistence_errors(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """``[n_windows]`` absolute return error of the persistence forecast per origin (no inference:
+    the benchmark of every paired test and of the SPA test)."""
+    return pct_return_errors(*_persistence(data, origins, horizon))
+
+
+def inference_fields(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
+                     horizon: int) -> dict[str, Any]:
+    """The sample cache's key fields of ``config``'s forecasts on ``data``: everything a window's paths depend on
+    but its origin (and, for a family whose windows depend on their request, the request's origins too).
+
+    Raises
+    ------
+    ConfigError
+        If ``config.context_length`` exceeds the model's maximum.
+    """
+    context_length = config.context_length
+    if context_length > forecaster.max_context_length:
+        raise ConfigError(f"context_length {context_length} exceeds the {forecaster.family} model's maximum "
+                          f"{forecaster.max_context_length}; lower it")
+    independent = forecaster.rows_independent(horizon)
+    fields = {
+        "model": forecaster.identity(),
+        "data": data.fingerprint,
+        "context_length": context_length,
+        "horizon": horizon,
+        "sampling": config.sampling,
+        "seed": config.seed,
+        # block size, device and decoder shape the random stream; rows that do not depend on their request
+        # share a key whatever its size (a quantile family's chunk size changes float32 rounding only)
+        "speed": forecaster.speed_settings(1 if independent else len(origins), context_length, horizon),
+    }
+    if not independent:  # a window's paths depend on its request: cache it whole
+        fields["origins"] = origins_digest(origins)
+    return fields
+
+
+def window_inputs(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData,
+                  origins: np.ndarray) -> dict[str, Any]:
+    """The keyword arguments of ``forecaster.forecast`` but ``horizon`` and ``num_samples`` for ``config`` at
+    ``origins``: contexts ``[n_windows, context_length]``, their bar times, the seed, sampling and (if read) the
+    OHLCV bars ``[n_windows, context_length, 5]``."""
+    n = config.context_length
+    ohlcv = gather_contexts(data.frame[list(OHLCV_COLUMNS)].to_numpy(np.float64), origins, n) \
+        if forecaster.uses_ohlcv else None
+    return {"contexts": gather_contexts(data.close, origins, n), "timestamps_s": gather_contexts(
+        data.timestamps_s, origins, n), "seed": config.seed, "sampling": config.sampling, "ohlcv": ohlcv}
+
+
+def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
+                 horizon: int, cache: SampleCache, n_max: int | None = None
+                 ) -> tuple[SampleBatch | QuantileBatch, dict[str, Any]]:
+    """Sample paths (or quantiles) of ``config`` at ``origins``, through the cache.
+
+    The cache keeps one row per origin and draws only the origins no earlier request drew (a
+    window's paths depend on its own bars only): a walk-forward backtest's folds, or a study's
+    validation and a candidate's test origins, share every row they have in common.
+
+    Returns
+    -------
+    batch : SampleBatch or QuantileBatch
+        ``[n_windows, config.num_samples, horizon]`` price samples, or ``[n_windows, n_levels, horizon]`` quantiles.
+    speed : dict
+        The forecaster's automatic speed settings.
+    """
+    fields = inference_fields(forecaster, config, data, origins, horizon)
+
+    def draw(drawn: np.ndarray, num_samples: int) -> SampleBatch | QuantileBatch:
+        return forecaster.forecast(**window_inputs(forecaster, config, data, drawn), horizon=horizon,
+                                   num_samples=num_samples)
+
+    batch = cache.get(fields, origins, config.num_samples, n_max or config.num_samples, draw)
+    return batch, forecaster.speed_settings(len(origins), config.context_length, horizon)
+
+
+def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,
+             cache: SampleCache | None = None, n_max: int | None = None) -> EvaluationResult:
+    """Evaluate ``config`` at ``origins``.
+
+    Parameters
+    ----------
+    forecaster : Forecaster
+        A loaded model of family ``config.model``.
+    config : ForecastConfig
+    data : OHLCVData
+    origins : numpy.ndarray
+        ``[n_windows]`` bar indices (see :mod:`sweep.data.windows`).
+    horizon : int
+        Bars scored per origin.
+    cache : SampleCache, optional
+        Defaults to a fresh in-memory cache.
+    n_max : int, optional
+        Paths to draw on a cache miss (default ``config.num_samples``).
+
+    Returns
+    -------
+    EvaluationResult
+
+    Raises
+    ------
+    ConfigError
+        If ``config.context_length`` exceeds the model's maximum.
+    ValueError
+        If an origin lacks context or target bars.
+    """
+    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
+    predictive = batch.predictive
+    return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed)
+
+
+def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHLCVData, origins: np.ndarray,
+          horizon: int, speed: dict[str, Any] | None = None) -> EvaluationResult:
+    """Metrics of a point forecast and its distribution at ``origins``, with the persistence baseline.
+
+    Parameters
+    ----------
+    point : numpy.ndarray
+        ``[n_windows, horizon]`` price forecast.
+    predictive : Predictive
+        Sample paths or quantiles of the same windows.
+    latency_s : float
+        Inference seconds per origin.
+    data, origins, horizon
+        As in :func:`evaluate`.
+    speed : dict, optional
+        Speed settings to record.
+    """
+    last_close = data.close[origins - 1]
+    targets = gather_targets(data.close, origins, horizon)
+    metrics = {**point_metrics(point, targets, last_close), **predictive.metrics(targets, last_close)}
+    baseline = persistence_metrics(data, origins, horizon)
+    metrics["latency_s"] = float(latency_s)
+    metrics["persistence_pct_return_mae"] = baseline["pct_return_mae"]
+    metrics["skill"] = 1.0 - metrics["pct_return_mae"] / baseline["pct_return_mae"]
+    return EvaluationResult(metrics=metrics, window_errors=pct_return_errors(point, targets, last_close),
+                            baseline=baseline, speed=speed or {}, n_windows=len(origins),
+                            baseline_window_errors=persistence_errors(data, origins, horizon))

@@ -1,0 +1,267 @@
+"""Define-by-run Optuna search spaces, read from the registry.
+
+A family's space is the generic one of its output (:class:`SampleSpace`: context, paths and point;
+:class:`QuantileSpace`: context, point and the family's declared choices) unless its registry
+entry names its own (``Family.space``: :class:`KronosSpace`, :class:`PersistenceSpace`). Its
+documented default (``Family.default``) and its path-count grid (``Family.num_samples``) are the
+registry's too, so a new family needs no edit here.
+
+Only statistical parameters are searched; speed settings (samples_per_batch,
+batch size, dtype) are chosen by the forecaster and recorded. All choices are
+categorical grids so that repeated configs hit the sample cache.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any, Protocol
+
+import optuna
+
+from ..forecasters.config import ForecastConfig
+from ..errors import ConfigError
+from ..forecasters.registry import FAMILIES, KRONOS_NUM_SAMPLES, NUM_SAMPLES, FamilyDefault
+
+__all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
+           "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "Space", "SampleSpace", "QuantileSpace", "KronosSpace",
+           "PersistenceSpace", "space_of", "n_max_samples", "space_size", "FamilyDefault", "default_config",
+           "params_of", "context_choices"]
+
+CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
+#: Sampling grids around upstream's defaults (``KronosPredictor.predict``: T=1.0, top_k=0,
+#: top_p=0.9, clip=5). ``top_p`` 1.0 is plain sampling from the tempered distribution.
+TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.15, 1.3)
+TOP_KS = (5, 10, 20, 50, 100)
+TOP_PS = (0.8, 0.9, 0.95, 0.99, 1.0)
+CLIPS = (2.0, 3.0, 5.0, 8.0)
+AGGREGATIONS = (
+    "mean",
+    "median",
+    "trimmed_mean_0.1",
+    "trimmed_mean_0.25",
+    "winsorized_mean_0.1",
+    "winsorized_mean_0.25",
+    "quantile_0.45",
+    "quantile_0.55",
+)
+#: Point forecasts of quantile families: the mean of the quantiles, or one of the levels every quantile
+#: family predicts (Toto 2.0 and Chronos-Bolt: 0.1 ... 0.9; Chronos-2 adds finer tails).
+QUANTILE_AGGREGATIONS = ("mean", "median", "quantile_0.4", "quantile_0.6", "quantile_0.3", "quantile_0.7")
+
+
+def context_choices(max_context_length: int) -> list[int]:
+    """Context lengths of the grid that fit ``max_context_length`` (at least the smallest)."""
+    return [c for c in CONTEXT_LENGTHS if c <= max_context_length] or [CONTEXT_LENGTHS[0]]
+
+
+class Space(Protocol):
+    """A family's search space: how a trial suggests a config, how many configs there are, and the
+    parameters (and their grids) under which a config is suggested."""
+
+    def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig: ...
+
+    def size(self, max_context_length: int) -> int: ...
+
+    def params(self, config: ForecastConfig) -> dict[str, Any]: ...
+
+    def grids(self, max_context_length: int) -> dict[str, Any]: ...
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None: ...
+
+
+class SampleSpace:
+    """A sample family: ``context_length``, ``num_samples`` (the family's grid) and ``aggregate``."""
+
+    def __init__(self, family: str):
+        self.family, self.num_samples = family, FAMILIES[family].num_samples
+
+    def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
+        return ForecastConfig(
+            model=self.family,
+            context_length=trial.suggest_categorical("context_length", context_choices(max_context_length)),
+            num_samples=trial.suggest_categorical("num_samples", list(self.num_samples)),
+            aggregate=trial.suggest_categorical("aggregate", list(AGGREGATIONS)),
+            seed=seed,
+        )
+
+    def size(self, max_context_length: int) -> int:
+        return len(context_choices(max_context_length)) * len(self.num_samples) * len(AGGREGATIONS)
+
+    def params(self, config: ForecastConfig) -> dict[str, Any]:
+        return {"context_length": config.context_length, "aggregate": config.aggregate,
+                "num_samples": config.num_samples}
+
+    def grids(self, max_context_length: int) -> dict[str, Any]:
+        return {"context_length": context_choices(max_context_length), "num_samples": self.num_samples,
+                "aggregate": AGGREGATIONS}
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None:
+        """Every ``(context_length, sampling)`` whose forecasts the space's configs share (``num_samples`` and
+        ``aggregate`` are served from one draw); ``None`` when they are too many to expect a study to try them
+        all (:class:`sweep.search._symbol_batch.SymbolBatcher` batches only the listed ones across symbols)."""
+        return [(c, {}) for c in context_choices(max_context_length)]
+
+
+class KronosSpace(SampleSpace):
+    """Kronos: a sample space plus ``temperature``, either ``top_k`` or ``top_p`` (a conditional choice: the
+    other is off, so never both active) and ``clip``; all on fixed grids so repeats hit the sample cache."""
+
+    def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
+        # the parameter order is the one the studies were created with: the same seed gives the same trials
+        context_length = trial.suggest_categorical("context_length", context_choices(max_context_length))
+        temperature = trial.suggest_categorical("temperature", list(TEMPERATURES))
+        if trial.suggest_categorical("filter", ["top_k", "top_p"]) == "top_k":
+            top_k, top_p = trial.suggest_categorical("top_k", list(TOP_KS)), 1.0
+        else:
+            top_k, top_p = 0, trial.suggest_categorical("top_p", list(TOP_PS))
+        return ForecastConfig(
+            model=self.family,
+            context_length=context_length,
+            num_samples=trial.suggest_categorical("num_samples", list(self.num_samples)),
+            aggregate=trial.suggest_categorical("aggregate", list(AGGREGATIONS)),
+            seed=seed,
+            sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
+                      "clip": trial.suggest_categorical("clip", list(CLIPS))},
+        )
+
+    def size(self, max_context_length: int) -> int:
+        return super().size(max_context_length) * len(TEMPERATURES) * (len(TOP_KS) + len(TOP_PS)) * len(CLIPS)
+
+    def params(self, config: ForecastConfig) -> dict[str, Any]:
+        s = config.sampling
+        active = {"filter": "top_k", "top_k": s.get("top_k", 0)} if s.get("top_k", 0) > 0 else \
+            {"filter": "top_p", "top_p": s.get("top_p", 1.0)}
+        return {**super().params(config), "temperature": s.get("temperature", 1.0), "clip": s.get("clip", 5.0),
+                **active}
+
+    def grids(self, max_context_length: int) -> dict[str, Any]:
+        return {**super().grids(max_context_length), "temperature": TEMPERATURES, "top_k": TOP_KS, "top_p": TOP_PS,
+                "clip": CLIPS}
+
+    def inference_keys(self, max_context_length: int) -> None:
+        return None  # hundreds of sampling settings per context: two studies rarely share one
+
+
+class QuantileSpace:
+    """A quantile family: ``context_length`` (up to the model's maximum), the point
+    (:data:`QUANTILE_AGGREGATIONS`) and each of the family's declared choices
+    (:attr:`~sweep.forecasters.registry.Family.choices`, e.g. ``inputs`` or ``weights``); no paths, so
+    ``num_samples`` is 1 and no sampling parameter exists."""
+
+    def __init__(self, family: str):
+        self.family, self.choices = family, FAMILIES[family].choices
+
+    def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
+        return ForecastConfig(
+            model=self.family,
+            context_length=trial.suggest_categorical("context_length", context_choices(max_context_length)),
+            num_samples=1,
+            aggregate=trial.suggest_categorical("aggregate", list(QUANTILE_AGGREGATIONS)),
+            seed=seed,
+            sampling={key: trial.suggest_categorical(key, list(values)) for key, values in self.choices.items()},
+        )
+
+    def size(self, max_context_length: int) -> int:
+        return (len(context_choices(max_context_length)) * len(QUANTILE_AGGREGATIONS)
+                * len(FAMILIES[self.family].choice_grid()))
+
+    def params(self, config: ForecastConfig) -> dict[str, Any]:
+        family = FAMILIES[self.family]
+        return {"context_length": config.context_length, "aggregate": config.aggregate,
+                **{key: family.choice(config.sampling, key) for key in self.choices}}
+
+    def grids(self, max_context_length: int) -> dict[str, Any]:
+        return {"context_length": context_choices(max_context_length), "aggregate": QUANTILE_AGGREGATIONS,
+                **self.choices}
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]]:
+        """Every context with every combination of the declared choices (the point is served from one draw)."""
+        return [(c, g) for c in context_choices(max_context_length) for g in FAMILIES[self.family].choice_grid()]
+
+
+class PersistenceSpace:
+    """Persistence has nothing to tune: one fixed config."""
+
+    def __init__(self, family: str):
+        self.family = family
+
+    def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
+        return ForecastConfig(model=self.family, context_length=1, num_samples=1, aggregate="mean", seed=seed)
+
+    def size(self, max_context_length: int) -> int:
+        return 1
+
+    def params(self, config: ForecastConfig) -> dict[str, Any]:
+        return {}
+
+    def grids(self, max_context_length: int) -> dict[str, Any]:
+        return {}
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]]:
+        return [(1, {})]
+
+
+def space_of(family: str) -> Space:
+    """The search space of ``family``: its registry entry's own (``Family.space``, ``"module:Class"``), else the
+    generic space of its output.
+
+    Raises
+    ------
+    KeyError
+        If ``family`` is not in the registry.
+    """
+    entry = FAMILIES[family]
+    if entry.space:
+        module, _, name = entry.space.partition(":")
+        return getattr(import_module(module), name)(family)
+    return (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
+
+
+def n_max_samples(family: str) -> int:
+    """Paths the sample cache draws per inference: the largest ``num_samples`` the space can ask for."""
+    return 1 if FAMILIES[family].output == "quantiles" else max(FAMILIES[family].num_samples)
+
+
+def space_size(family: str, max_context_length: int) -> int:
+    """Number of distinct configs of a family's space (1 for persistence)."""
+    return space_of(family).size(max_context_length)
+
+
+def default_config(family: str, max_context_length: int, seed: int = 0) -> ForecastConfig:
+    """The family's documented default as a config of its search space.
+
+    The context is the default's, or the longest grid value within ``max_context_length``.
+
+    Raises
+    ------
+    ConfigError
+        If ``family`` has no documented default.
+    """
+    d = FAMILIES[family].default if family in FAMILIES else None
+    if d is None:
+        known = sorted(name for name, f in FAMILIES.items() if f.default)
+        raise ConfigError(f"model family {family!r} has no documented default; known: {known}")
+    searched = "context_length" in space_of(family).grids(max_context_length)  # persistence has no context to fit
+    context = d.context_length if not searched else max(
+        c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))
+    return ForecastConfig(model=family, context_length=context, num_samples=d.num_samples, aggregate=d.aggregate,
+                          seed=seed, sampling=dict(d.sampling))
+
+
+def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]:
+    """The Optuna parameters under which the family's space suggests ``config`` (for ``enqueue_trial``).
+
+    Raises
+    ------
+    ConfigError
+        If the config is not a point of the space (a value off its grid, or a context above
+        ``max_context_length``), so a study could not try it.
+    """
+    space = space_of(config.model)
+    params, grids = space.params(config), space.grids(max_context_length)
+    off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
+    if off_grid or space(optuna.trial.FixedTrial(params), max_context_length, config.seed) != config:
+        raise ConfigError(f"config {config.to_dict()} is not in the {config.model} search space (off-grid values "
+                          f"{off_grid}, max context {max_context_length}); a study cannot enqueue it")
+    return params
+
