@@ -6,6 +6,7 @@ checkpoint resolution and fingerprints (:mod:`.checkpoints`), paths relative to 
 output file names (:func:`forecaster_from_identity`). Torch loads only inside the adapters that need it."""
 
 from ._identity import document_loader, forecaster_from_identity
+from ._moved import MOVED_MODULES, import_path
 from .base import Forecaster, QuantileBatch, QuantileForecaster, SampleBatch, concatenate_batches
 from .naive import PersistenceForecaster
 from .checkpoint_folders import check_checkpoint_folder, check_horizon
@@ -17,9 +18,10 @@ from .overlap import TRAINING_METADATA, inherited_limits, overlap_flags, overlap
 from .registry import (DEFAULT_MODELS, FAMILIES, Family, FamilyDefault, KRONOS_NUM_SAMPLES, NUM_SAMPLES, family_of,
                        get_family, register, unregister, variant_label)
 
-__all__ = ["document_loader", "forecaster_from_identity", "Forecaster", "QuantileBatch", "QuantileForecaster",
-           "SampleBatch", "concatenate_batches", "PersistenceForecaster", "check_checkpoint_folder", "check_horizon",
-           "check_init", "check_init_is_not_output", "check_output", "is_hub_id", "resolve_checkpoint",
-           "ForecastConfig", "flag_path", "portable_document", "TRAINING_METADATA", "inherited_limits", "overlap_flags",
-           "overlaps", "training_limits", "warn_overlaps", "DEFAULT_MODELS", "FAMILIES", "Family", "FamilyDefault",
-           "KRONOS_NUM_SAMPLES", "NUM_SAMPLES", "family_of", "get_family", "register", "unregister", "variant_label"]
+__all__ = ["document_loader", "forecaster_from_identity", "MOVED_MODULES", "import_path", "Forecaster", "QuantileBatch",
+           "QuantileForecaster", "SampleBatch", "concatenate_batches", "PersistenceForecaster",
+           "check_checkpoint_folder", "check_horizon", "check_init", "check_init_is_not_output", "check_output",
+           "is_hub_id", "resolve_checkpoint", "ForecastConfig", "flag_path", "portable_document", "TRAINING_METADATA",
+           "inherited_limits", "overlap_flags", "overlaps", "training_limits", "warn_overlaps", "DEFAULT_MODELS",
+           "FAMILIES", "Family", "FamilyDefault", "KRONOS_NUM_SAMPLES", "NUM_SAMPLES", "family_of", "get_family",
+           "register", "unregister", "variant_label"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from importlib import import_module
 from itertools import product
 from typing import Any, Callable
 
 from ..errors import ConfigError
+from ._moved import import_path
 from .kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
                           check_kronos_sampling)
 
@@ -163,7 +163,7 @@ class Family:
 
     def forecaster_class(self):
         """The forecaster class (imports the family's module, and with it torch)."""
-        return getattr(import_module(self.module), self.class_name)
+        return getattr(import_path(self.module), self.class_name)
 
     def load(self, model: str | None = None, **kwargs: Any):
         """Load ``model`` (hub id or folder; default :attr:`default_model`) as this family's forecaster.

@@ -13,13 +13,13 @@ categorical grids so that repeated configs hit the sample cache.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any, Protocol
 
 import optuna
 
 from ..forecasters.config import ForecastConfig
 from ..errors import ConfigError
+from ..forecasters import import_path
 from ..forecasters.registry import FAMILIES, KRONOS_NUM_SAMPLES, NUM_SAMPLES, FamilyDefault
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
@@ -213,7 +213,7 @@ def space_of(family: str) -> Space:
     entry = FAMILIES[family]
     if entry.space:
         module, _, name = entry.space.partition(":")
-        return getattr(import_module(module), name)(family)
+        return getattr(import_path(module), name)(family)
     return (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
 
 
