@@ -145,7 +145,7 @@ def test_when_a_symbols_latest_bars_are_left_out_then_the_sweep_says_so(tmp_path
 
 
 def test_when_a_training_job_sees_symbols_on_shifted_hours_then_it_stops_before_either_layouts_validation(tmp_path):
-    from sweep.training._jobs import load_training_data
+    from sweep.training import load_training_data
     from tototraining.__main__ import parse_args
 
     write_csv(tmp_path / "data", "AAA", synthetic_frame(3000, seed=1))

@@ -10,7 +10,7 @@ from sweep.runs.backtest import FoldResult, pooled_vs_per_symbol
 from sweep.scoring.evaluate import EvaluationResult
 
 _SPEC = importlib.util.spec_from_file_location("pooled_spa",
-                                               Path(__file__).resolve().parents[1] / "benchmarks" / "pooled_spa.py")
+                                               Path(__file__).resolve().parents[2] / "benchmarks" / "pooled_spa.py")
 pooled_spa = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(pooled_spa)
 

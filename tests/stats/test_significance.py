@@ -18,7 +18,7 @@ from sweep.search.study import TrialLosses
 N = 200
 
 _SPEC = importlib.util.spec_from_file_location("spa_power",
-                                               Path(__file__).resolve().parents[1] / "benchmarks" / "spa_power.py")
+                                               Path(__file__).resolve().parents[2] / "benchmarks" / "spa_power.py")
 spa_power = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(spa_power)
 

@@ -375,7 +375,7 @@ def test_when_init_fails_to_load_then_the_error_names_init_not_a_sweep_flag(job,
 
 
 def test_when_symbols_repeat_then_training_data_holds_each_once_with_a_warning(shared_data, tmp_path, caplog):
-    from sweep.training._jobs import load_training_data
+    from sweep.training import load_training_data
     from tototraining.__main__ import parse_args
 
     args = parse_args(argv("toto", tmp_path / "ckpt", shared_data, "--symbols", "BTCUSD", "ETHUSD", "BTCUSD"))
