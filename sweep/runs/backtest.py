@@ -14,7 +14,7 @@ fold's origins only, and an origin that two requests share (one fold's test orig
 a later fold's validation origins) is drawn once.
 
 With ``--selection per-symbol pooled`` each fold runs both selection scopes
-(:mod:`sweep.runs._selection`) on the same rows: a pooled study's trials hit the cache rows
+(:mod:`sweep.selection`) on the same rows: a pooled study's trials hit the cache rows
 the per-symbol studies of the same configs drew. The summary then
 gives each scope's gains and the paired gain of pooled over per-symbol selection on
 the same test origins: which scope generalised better, with its interval.
@@ -307,10 +307,10 @@ def _fold_jobs(sweep: SweepSettings, datasets: dict[str, OHLCVData], folds: dict
     common = dict(namespace=_fold_namespace(sweep, k), run_settings=recorded)
     starts = {label: (default_warm_start(sweep, label, ceiling),) for label, ceiling in ceilings.items()}
     jobs = []
-    if PER_SYMBOL in sweep.runs._selection:
+    if PER_SYMBOL in sweep.selection:
         jobs += [study_job(sweep, datasets[s], folds[s][k], label, ceiling, warm_start=starts[label], **common)
                  for s in sweep.symbols for label, ceiling in ceilings.items()]
-    if POOLED in sweep.runs._selection:
+    if POOLED in sweep.selection:
         pool = tuple(SymbolWindows(s, datasets[s], folds[s][k]) for s in sweep.symbols)
         jobs += [pooled_job(sweep, pool, label, ceiling, warm_start=starts[label], **common)
                  for label, ceiling in ceilings.items()]
@@ -334,7 +334,7 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     ------
     DataValidationError
         If a series is too short for the folds, or its close never moves over a fold's scored windows
-        (:func:`sweep.data.windows.check_moving_closes`).
+        (:func:`sweep.windows.check_moving_closes`).
     ConfigError
         On invalid settings, or folds that overlap a model's (pre)training data without ``allow_overlap``.
     ModelLoadError
@@ -343,7 +343,7 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     sweep = settings.sweep
     datasets = {s: load_ohlcv(sweep.data_dir, s, sweep.freq, sweep.gap_policy) for s in sweep.symbols}
     # the verdict averages symbols window by window, in either scope: their folds are the same hours
-    folds = aligned_splits(datasets, sweep.data.windows, settings.folds,
+    folds = aligned_splits(datasets, sweep.windows, settings.folds,
                            fix="drop it from --symbols (or backtest it on its own)")
     for symbol, data in datasets.items():
         check_moving_closes(data, *folds[symbol])
@@ -367,7 +367,7 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
         fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
         scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, ceilings, sweep.alpha, sweep.seed)
                     for s in sweep.symbols}
-        for scope in sweep.runs._selection:
+        for scope in sweep.selection:
             chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold])
             for symbol in sweep.symbols:
                 if symbol not in chosen:
@@ -375,11 +375,11 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
                                       "(errors above)")
                 results.append(_select(sweep, scorings[symbol], k, chosen[symbol]))
     document = {"run_id": sweep.run_id, "n_folds": settings.folds, "symbols": list(sweep.symbols),
-                "selection": list(sweep.runs._selection),
-                "models": list(sweep.labels), "n_trials": sweep.n_trials, "ensemble": sweep.scoring.ensemble,
-                "windows": {**sweep.data.windows.__dict__, "purge_gap_bars": sweep.data.windows.purge_gap},
+                "selection": list(sweep.selection),
+                "models": list(sweep.labels), "n_trials": sweep.n_trials, "ensemble": sweep.ensemble,
+                "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},
                 "overlap": overlapping, "folds": [r.row() for r in results],
-                "summary": _summaries(results, sweep.runs._selection, sweep.alpha, sweep.seed),
+                "summary": _summaries(results, sweep.selection, sweep.alpha, sweep.seed),
                 "inference": {"scoring_cache": {"hits": cache.hits, "misses": cache.misses,
                                                 "drawn_origins": cache.drawn_origins}},
                 "provenance": {"sweep_version": __version__, "git_commit": git_commit(),
