@@ -1,18 +1,20 @@
-"""sweep: tune inference settings of time-series foundation models per trading symbol."""
+"""sweep: tune inference settings of time-series foundation models per trading symbol.
+
+The public API, re-exported from the packages that own it (``docs/architecture.md`` lists them and what each owns):
+``data``, ``stats``, ``storage``, ``forecasters``, ``flags``, ``training``, ``scoring``, ``search``, ``runs``,
+``review``, ``report``, ``serving`` and ``cli``.
+"""
 
 from ._version import __version__
-from .stats.aggregate import aggregate, parse_aggregation
-from .scoring.cache import SampleCache
-from .forecasters.config import ForecastConfig
-from .data.bars import OHLCVData, load_ohlcv
+from .data import OHLCVData, Splits, WindowSpec, load_ohlcv, make_splits
 from .errors import ConfigError, DataValidationError, ModelLoadError, SweepError, TrialError
-from .scoring.evaluate import EvaluationResult, evaluate
-from .serving.predict import Forecast, Predictor, load_predictor
-from .review.promote import PromoteSettings, promote
-from .report.report import write_report
-from .runs.run import run_sweep
-from .runs.settings import SweepSettings
-from .data.windows import Splits, WindowSpec, make_splits
+from .forecasters import ForecastConfig
+from .report import write_report
+from .review import PromoteSettings, promote
+from .runs import SweepSettings, run_sweep
+from .scoring import EvaluationResult, SampleCache, evaluate
+from .serving import Forecast, Predictor, load_predictor
+from .stats import aggregate, parse_aggregation
 
 __all__ = [
     "__version__",
