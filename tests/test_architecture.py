@@ -228,8 +228,17 @@ def test_when_a_package_init_is_read_then_its_docstring_says_what_it_owns_and_al
             f"{path} has no __all__"
 
 
+def _init_importers(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(m for m, targets in graph.items() if "sweep" in targets)
+
+
 def test_when_imports_are_parsed_then_nothing_in_the_project_imports_the_package_init():
-    assert sorted(m for m, targets in GRAPH.items() if "sweep" in targets) == []
+    assert _init_importers(GRAPH) == []
+
+
+def test_when_an_import_of_the_package_init_is_planted_then_the_check_finds_it():
+    planted = {**GRAPH, "sweep.cli": {*GRAPH["sweep.cli"], "sweep"}}
+    assert _init_importers(planted) == ["sweep.cli"]
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
