@@ -21,12 +21,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Keys whose values are times, measurements or machine facts, never results.
+#: Keys whose values are times, measurements or machine facts, never results. A training job's record
+#: (``training.json``, ``kronos.json``) holds its creation time, so its hash among a checkpoint's files differs
+#: by run; the records themselves are compared as files, without that time.
 VOLATILE_KEYS = {"created_at", "updated_at", "reviewed_at", "git_commit", "latency_s", "wall_s", "seconds",
-                 "inference_s", "elapsed_s", "datetime_start", "datetime_complete", "duration"}
+                 "inference_s", "elapsed_s", "datetime_start", "datetime_complete", "duration", "training.json",
+                 "kronos.json"}
+#: Files that record a process, not a result (the run's driver lock: pid and command line).
+SKIPPED_FILES = {"driver.json"}
 VOLATILE_TEXT = [re.compile(p) for p in (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?",  # timestamps
                                          r"\d{8}T\d{6}Z",  # timestamps in names
-                                         r"latency[^|\n]*", r"\b[0-9a-f]{40}\b")]  # measured latency, commits
+                                         r"latency[^\n]*",  # measured latency (a table row)
+                                         r"\b[0-9a-f]{40}\b", r"\b[0-9a-f]{64}\b")]  # commits, record hashes
 
 
 def normalised(value: Any, roots: tuple[str, ...]) -> Any:
@@ -75,7 +81,8 @@ def compare(before: Path, after: Path) -> list[str]:
     problems = []
     files = {}
     for side, folder in (("before", before), ("after", after)):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "cache" not in p.parts):
+        for path in sorted(p for p in folder.rglob("*")
+                           if p.is_file() and "cache" not in p.parts and p.name not in SKIPPED_FILES):
             if path.suffix in (".json", ".csv", ".md", ".journal"):
                 files.setdefault(_named(folder, path, roots), {})[side] = path
     for name, sides in sorted(files.items()):
