@@ -9,6 +9,7 @@ DEMO_RUN_ID ?= demo
 DEMO_SYMBOLS ?= BTCUSD ETHUSD
 DEMO_FOLDS ?= 3
 DEMO_BACKTEST_MODELS ?= toto kronos chronos2 fracast naive
+DEMO_QUANTILE_MODELS ?= fracast garch naive
 
 .PHONY: test demo bench clean
 
@@ -32,8 +33,9 @@ test: $(VENV)/.installed
 # first validation origin, sweeps them, the pretrained Fracast-0 (its weights ship in the fracast package) and the
 # persistence baseline (Toto 2.0 and Chronos-Bolt have no trainer and need a download, so they are not swept
 # offline), fits ensemble weights on validation, runs the promotion review,
-# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds with per-symbol and pooled selection, and writes
-# both reports.
+# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds with per-symbol and pooled selection, sweeps
+# Fracast-0, GARCH and the empirical random walk on the forecast distribution (--objective quantile_loss, its own
+# hyperparams folder: its best configs serve quantiles), reviews that run too, and writes the three reports.
 demo: $(VENV)/.installed
 	$(BIN)/python -m tototraining --symbols $(DEMO_SYMBOLS) --data-dir $(DATA_DIR) --folds $(DEMO_FOLDS) \
 		--output $(DEMO_DIR)/toto-tiny --overwrite --init scratch --preset tiny --steps 1000 --max-context-length 512
@@ -53,6 +55,13 @@ demo: $(VENV)/.installed
 		--kronos-model $(DEMO_DIR)/kronos-tiny --chronos2-model $(DEMO_DIR)/chronos2-tiny --max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest \
 		--selection per-symbol pooled
+	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models $(DEMO_QUANTILE_MODELS) --objective quantile_loss \
+		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --runs-dir $(DEMO_DIR)/runs \
+		--output-dir $(DEMO_DIR)/hyperparams-quantile --run-id $(DEMO_RUN_ID)-quantile
+	$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID)-quantile --data-dir $(DATA_DIR) \
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-quantile
+	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-quantile --data-dir $(DATA_DIR) \
+		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-quantile
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-backtest --data-dir $(DATA_DIR) \

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..objectives import get_objective, objective_of_run
 from ..flags import EXIT_OK, add_folds_flag, console, table_console
 from ..search.study_job import PER_SYMBOL, SCOPES
 from .sweep_command import p_value, sweep_parser, sweep_settings, with_progress
@@ -48,20 +49,22 @@ def backtest_command(argv: Sequence[str]) -> int:
 def print_backtest(document: dict[str, Any]) -> None:
     """The folds table and the plain answers to "did tuning help?" and "which scope generalised better?"."""
     scopes = document.get("selection", [PER_SYMBOL])
-    table = Table(title=f"Walk-forward backtest of the tuning, {document['n_folds']} folds (test pct_return_mae)")
-    for column in ("symbol", "fold", "test origins", "selection", "selected", "selected mae", "default mae",
-                   "persistence mae", "SPA p"):
-        table.add_column(column, justify="right" if "mae" in column or column in ("fold", "SPA p") else "left")
+    objective = get_objective(objective_of_run(document))
+    loss = "mae" if objective.name == "pct_return_mae" else objective.name
+    table = Table(title=f"Walk-forward backtest of the tuning, {document['n_folds']} folds (test {objective.name})")
+    for column in ("symbol", "fold", "test origins", "selection", "selected", f"selected {loss}", f"default {loss}",
+                   f"{objective.benchmark} {loss}", "SPA p"):
+        table.add_column(column, justify="right" if loss in column or column in ("fold", "SPA p") else "left")
     for row in document["folds"]:
-        mae = row["test_pct_return_mae"]
+        mae = row[f"test_{objective.name}"]
         table.add_row(row["symbol"], str(row["fold"]),
                       f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
                       row.get("selection", PER_SYMBOL), row["selected"]["model"], f"{mae['selected']:.5f}",
-                      f"{mae['default']:.5f}", f"{mae['persistence']:.5f}", p_value(row["spa_p_value"]))
+                      f"{mae['default']:.5f}", f"{mae[objective.benchmark]:.5f}", p_value(row["spa_p_value"]))
     table_console().print(table)
     for scope in scopes:
         summary = document["summary"].get("by_selection", {}).get(scope, document["summary"])
-        for name in ("default", "persistence"):
+        for name in ("default", objective.benchmark):
             console.print(f"{scope} tuning vs {name}: {_gain_sentence(summary[f'gain_vs_{name}'], name)}",
                           highlight=False)
     compared = document["summary"].get("pooled_vs_per_symbol")
@@ -76,7 +79,7 @@ def _gain_sentence(g: dict[str, Any], name: str) -> str:
         answer = f"[red]the tuned configs were worse than {name}[/red]"
     else:
         answer = "[yellow]no evidence that tuning helped[/yellow]"
-    return (f"gain {100 * g['relative']:+.2f}% of its MAE (mean {g['mean']:+.2e}, {100 * g['ci_level']:.0f}% CI "
+    return (f"gain {100 * g['relative']:+.2f}% of its loss (mean {g['mean']:+.2e}, {100 * g['ci_level']:.0f}% CI "
             f"[{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in {g['folds_won']} of {g['n_folds']} folds: {answer}")
 
 
@@ -94,6 +97,6 @@ def scope_verdict(compared: dict[str, Any]) -> str:
     else:
         head = (f"[yellow]no significant difference between the scopes[/yellow]: {compared['better']} selection was "
                 f"better by {share}, within noise")
-    return (f"pooled vs per-symbol selection: {head} (per-symbol test MAE minus pooled: {compared['mean']:+.2e}, "
+    return (f"pooled vs per-symbol selection: {head} (per-symbol test loss minus pooled: {compared['mean']:+.2e}, "
             f"{share} of per-symbol's, {interval}, pooled better in {compared['folds_won']} of "
             f"{compared['n_folds']} folds){mde}")

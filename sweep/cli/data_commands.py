@@ -101,6 +101,8 @@ def _evaluate_parser() -> argparse.ArgumentParser:
                    "value accepted for a candidate that records one) the candidate's provenance.gap_policy, else error")
     add_window_flags(p, defaults=False)
     add_family_flags(p, with_defaults=False)
+    p.add_argument("--objective", default=None, help="the loss to score (default: the one the candidate records, "
+                                                   "else pct_return_mae); its benchmark is scored beside it")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout")
     return p
 
@@ -143,6 +145,7 @@ def evaluate_command(argv: Sequence[str]) -> int:
     validate_symbol(args.symbol)
     from ..scoring.cache import SampleCache
     from ..data.bars import load_ohlcv
+    from ..objectives import get_objective, objective_of_run
     from ..scoring.ensemble import evaluate_document
     from ..forecasters import document_loader
     from ..data.tuned_data import tuned_data_settings
@@ -155,12 +158,14 @@ def evaluate_command(argv: Sequence[str]) -> int:
     splits = make_splits(data.n_bars, spec, source=str(data.path))
     check_moving_closes(data, splits)
     cache = SampleCache()
+    objective = get_objective(args.objective or objective_of_run(document))
     out: dict[str, Any] = {"symbol": args.symbol, "model": document["model"], "config": document["config"],
-                           "windows": splits.describe(data.frame.index)}
+                           "objective": objective.name, "windows": splits.describe(data.frame.index)}
     for split in ("validation", "test"):
         origins = splits.origins(split)
-        result = evaluate_document(document, data, origins, spec.horizon, cache, document_loader(args.config))
-        out[split] = {**result.to_dict(), "persistence": result.baseline}
+        result = evaluate_document(document, data, origins, spec.horizon, cache, document_loader(args.config),
+                                   objective.name)
+        out[split] = {**result.to_dict(), objective.benchmark: result.baseline}
     if args.json:
         print(json.dumps(out, indent=2))
         return EXIT_OK

@@ -27,6 +27,9 @@ def _promote_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", choices=["selected", "ensemble"], default=None,
                    help="the candidate the sweep declared (default; see the sweep's --promote-candidate); naming the "
                         "other one is refused, since it would be a second try at alpha on the same test windows")
+    p.add_argument("--objective", default=None,
+                   help="default: the objective the run declared; naming another is refused (it would choose the "
+                        "objective after seeing test results)")
     add_data_flags(p, of_a_run=True)
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/, best/, reviews/")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -56,13 +59,16 @@ def run_promotion(settings, json_lines: bool = False) -> None:
         for r in reviews:
             print(json.dumps({"symbol": r.symbol, "decision": r.outcome, "promoted": r.promoted, "reason": r.reason,
                               "review": str(r.path) if r.path else None,
-                              "vs_persistence_p_value": r.persistence_test.dm_p_value,
+                              "objective": r.objective, f"vs_{r.implicit}_p_value": r.persistence_test.dm_p_value,
                               "dm_p_value": r.test.dm_p_value if r.test else None}), flush=True)
         return
     table = Table(title=f"Promotion review of run {settings.run_id} (alpha {settings.alpha}"
                         f"{', dry run: nothing written' if settings.dry_run else ''})")
-    for column in ("symbol", "decision", "candidate test mae", "persistence", "vs persistence p", "best test mae",
-                   "vs best p", "MDE vs persistence", "review"):
+    loss = "mae" if not reviews or reviews[0].objective == "pct_return_mae" else reviews[0].objective
+    implicit = {r.implicit for r in reviews}
+    shown = implicit.pop() if len(implicit) == 1 else "implicit incumbent"
+    for column in ("symbol", "decision", f"candidate test {loss}", shown, f"vs {shown} p", f"best test {loss}",
+                   "vs best p", f"MDE vs {shown}", "review"):
         table.add_column(column)
     labels = {"promoted": "[green]promoted[/green]", "kept": "kept best", PERSISTENCE: "[yellow]persistence[/yellow]"}
     if settings.dry_run:  # nothing was written: say what would have been
@@ -72,15 +78,18 @@ def run_promotion(settings, json_lines: bool = False) -> None:
         t, tp = r.test, r.persistence_test
         power = r.persistence_power() or {}  # a persistence candidate: the sweep's power block, else none
         mde = mde_percent(power["mde_relative"]) if power.get("mde_relative") is not None else "-"
-        table.add_row(r.symbol, labels[r.outcome], f"{r.candidate.metrics['pct_return_mae']:.6f}",
-                      f"{r.candidate.baseline['pct_return_mae']:.6f}", f"{tp.dm_p_value:.4f}",
-                      f"{r.incumbent.metrics['pct_return_mae']:.6f}" if r.incumbent else "-",
+        label = labels[r.outcome] if r.implicit == "persistence" or r.outcome != PERSISTENCE else \
+            labels[r.outcome].replace("persistence", f"the {r.implicit} default" if settings.dry_run
+                                      else f"{r.implicit} default written")
+        table.add_row(r.symbol, label, f"{r.candidate.loss:.6f}",
+                      f"{r.implicit_loss:.6f}", f"{tp.dm_p_value:.4f}",
+                      f"{r.incumbent.loss:.6f}" if r.incumbent else "-",
                       f"{t.dm_p_value:.4f}" if t else "-",
                       mde, str(r.path or "-"))
     table_console().print(table)
     for r in reviews:
         power = power_sentence(r.persistence_power())
-        console.print(f"{r.symbol}: {r.outcome}: {r.reason}; vs persistence, {power}", highlight=False)
+        console.print(f"{r.symbol}: {r.outcome}: {r.reason}; vs {r.implicit}, {power}", highlight=False)
 
 
 def promote_command(argv: Sequence[str]) -> int:
@@ -89,7 +98,8 @@ def promote_command(argv: Sequence[str]) -> int:
 
     run_promotion(PromoteSettings(run_id=args.run, symbols=valid_symbols(args.symbols) if args.symbols else None,
                                   alpha=args.alpha, dry_run=args.dry_run, candidate=args.candidate,
-                                  data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir))
+                                  data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
+                                  objective=args.objective))
     return EXIT_OK
 
 
@@ -101,7 +111,7 @@ def report_command(argv: Sequence[str]) -> int:
                           report_dir=args.report_dir, storage=args.storage)
     if report.studies:
         table = Table(title=f"Run {args.run}: studies")
-        for column in ("study", "complete", "failed", "best val pct_return_mae", "Spearman(val, test)"):
+        for column in ("study", "complete", "failed", f"best val {report.objective}", "Spearman(val, test)"):
             table.add_column(column, justify="right")
         for s in report.studies:
             table.add_row(s.name, str(s.n_complete), str(s.n_failed), f"{s.best_validation:.6f}",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from rich.table import Table
 
 from ..data.bars import GAP_POLICIES, validate_symbol
 from ..flags import EXIT_OK, console, table_console
+
+if TYPE_CHECKING:
+    from ..serving.predict import Forecast
 
 __all__ = ["predict_command", "export_command"]
 
@@ -42,16 +45,29 @@ def predict_command(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps(forecast.to_dict(), indent=2))
         return EXIT_OK
+    table_console().print(_forecast_table(forecast, predictor.source))
+    return EXIT_OK
+
+
+#: Quantile levels the table shows: the median and the 80 % interval of the scored levels (``--json`` has all).
+_TABLE_LEVELS = (0.1, 0.5, 0.9)
+
+
+def _forecast_table(forecast: Forecast, source: Path) -> Table:
+    """One row per forecast bar: point, return, the q10/q50/q90 prices and the 80 % interval as returns."""
     family = forecast.model.get("family")
+    low, high = forecast.quantile_returns[_TABLE_LEVELS[0]], forecast.quantile_returns[_TABLE_LEVELS[-1]]
     table = Table(title=f"{forecast.symbol}: {family} forecast after {forecast.last_bar_time} "
-                        f"(last close {forecast.last_close:.6g}; {predictor.source})")
-    for column in ("bar", "point", "return", *(f"q{100 * q:g}" for q in forecast.quantiles)):
+                        f"(last close {forecast.last_close:.6g}; {source})",
+                  caption=f"80 % interval: q10 .. q90; --json gives all {len(forecast.quantiles)} levels "
+                          f"({', '.join(f'{q:g}' for q in forecast.quantiles)}), as prices and returns")
+    for column in ("bar", "point", "return", *(f"q{100 * q:g}" for q in _TABLE_LEVELS), "80 % interval (return)"):
         table.add_column(column, justify="left" if column == "bar" else "right")
     for k, time in enumerate(forecast.times):
         table.add_row(time, f"{forecast.point[k]:.6g}", f"{forecast.point_return[k]:+.4%}",
-                      *(f"{values[k]:.6g}" for values in forecast.quantiles.values()))
-    table_console().print(table)
-    return EXIT_OK
+                      *(f"{forecast.quantiles[q][k]:.6g}" for q in _TABLE_LEVELS),
+                      f"{low[k]:+.4%} .. {high[k]:+.4%}")
+    return table
 
 
 def _export_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,9 @@ from rich.table import Table
 
 from ..flags import (EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
                      family_model_ids, family_options, table_console, window_spec_from_args)
+from ..errors import ConfigError
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
+from ..objectives import DEFAULT_OBJECTIVE, LATENCY, OBJECTIVES, get_objective, objective_of_run
 from ..search.progress_views import JsonLinesProgress, RichStudyProgress
 from ..search.study_job import PER_SYMBOL, SCOPES
 from .review_commands import run_promotion
@@ -31,8 +33,13 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
                                 "'backtest', 'export', 'predict' (see --help of each).")
     p.add_argument("--symbols", nargs="+", required=True, help="symbols, e.g. BTCUSD ETHUSD")
-    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=tuple(FAMILIES),
-                   help=f"model families to tune (default: {' '.join(DEFAULT_MODELS)})")
+    p.add_argument("--models", nargs="+", default=None, choices=tuple(FAMILIES),
+                   help=f"model families to tune (default: {' '.join(DEFAULT_MODELS)}, and each objective's own "
+                        f"references: garch under quantile_loss)")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES), default=None,
+                   help="what configs are tuned, selected, compared and promoted on, declared once per run: "
+                        + "; ".join(f"{o.name}: {o.summary}" for o in OBJECTIVES.values())
+                        + f" (default {DEFAULT_OBJECTIVE})")
     p.add_argument("--n-trials", type=int, default=100, help="completed trials per (symbol, model) study")
     p.add_argument("--selection", nargs="+" if scopes > 1 else None, choices=SCOPES, default=PER_SYMBOL,
                    help="per-symbol: one study per (symbol, model), each symbol selects its own config (default); "
@@ -49,8 +56,13 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds per study")
     add_family_flags(p, with_defaults=True)
     p.add_argument("--no-cache", action="store_true", help="re-run inference in every trial (benchmarks)")
-    p.add_argument("--objectives", nargs="+", default=["pct_return_mae"], choices=["pct_return_mae", "latency_s"],
-                   help="pct_return_mae, or pct_return_mae latency_s for multi-objective studies")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="the forecast cache (default runs/<RUN_ID>/cache); runs may share one, since its keys hold "
+                        "everything a draw depends on: a run on another --objective over the same data and models "
+                        "draws nothing again")
+    p.add_argument("--objectives", nargs="+", default=None, choices=(*OBJECTIVES, LATENCY),
+                   help="the objective, or the objective and latency_s for multi-objective studies "
+                        "(e.g. quantile_loss latency_s)")
     p.add_argument("--latency-budget-s", type=float, default=None,
                    help="with two objectives: pick the most accurate trial within this many seconds per origin")
     p.add_argument("--ensemble", choices=["lp", "greedy"], default=None,
@@ -80,7 +92,8 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
 def config_summary(config: dict[str, Any]) -> str:
     """A config in one short line for a table: its context, samples, aggregate and sampling."""
     if config.get("model") == "naive":
-        return "persistence"
+        lookback = config.get("context_length", 1) - 1
+        return f"random walk of {lookback} returns" if lookback > 0 else "persistence"
     keys = ("context_length", "num_samples", "aggregate")
     return " ".join([f"{k}={config[k]}" for k in keys if k in config]
                     + [f"{k}={v}" for k, v in config.get("sampling", {}).items()])
@@ -91,27 +104,37 @@ def p_value(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _loss_label(objective: str) -> str:
+    return "mae" if objective == DEFAULT_OBJECTIVE else objective
+
+
 def _print_sweep_table(results) -> None:
     table = Table(title="Selected candidates (selection on validation; test never used for selection)")
-    columns = ("symbol", "model", "config", "val mae", "test mae", "test persistence", "test skill",
-               "vs persistence p", "vs default p", "SPA p (all trials)", "latency_s/origin")
+    objective = get_objective(results[0].test.objective if results else DEFAULT_OBJECTIVE)
+    loss, references = _loss_label(objective.name), [*objective.references][1:]
+    columns = ("symbol", "model", "config", f"val {loss}", f"test {loss}", f"test {objective.benchmark}", "test skill",
+               f"vs {objective.benchmark} p", *(f"vs {name} p" for name in references), "vs default p",
+               "SPA p (all trials)", "latency_s/origin")
     for column in columns:
         table.add_column(column, justify="left" if column in ("symbol", "model", "config") else "right")
     for r in results:
         v, t, doc = r.outcome.validation, r.test.metrics, r.document
         spa = doc["selection"].get("spa") or {}
+        compared = [p_value(doc["comparisons"][name]["p_value"]) for name in (objective.benchmark, *references)]
         table.add_row(r.symbol, r.outcome.model, config_summary(r.outcome.config.to_dict()),
-                      f"{v['pct_return_mae']:.5f}", f"{t['pct_return_mae']:.5f}",
-                      f"{t['persistence_pct_return_mae']:.5f}", f"{t['skill']:+.3f}",
-                      p_value(doc["comparisons"]["persistence"]["p_value"]), p_value(doc["comparisons"]["default"]["p_value"]),
-                      p_value(spa.get("p_value")), f"{t['latency_s']:.4f}")
+                      f"{v[objective.name]:.5f}", f"{t[objective.name]:.5f}",
+                      f"{t[objective.benchmark_key]:.5f}", f"{t['skill']:+.3f}", *compared,
+                      p_value(doc["comparisons"]["default"]["p_value"]), p_value(spa.get("p_value")),
+                      f"{t['latency_s']:.4f}")
     table_console().print(table)
     pooled = results[0].document["selection"].get("pooled") if results else None
     if pooled:
+        key = "relative_mae" if objective.name == DEFAULT_OBJECTIVE else f"relative_{objective.name}"
         console.print(f"pooled selection over {' '.join(pooled['symbols'])}: one config for every symbol, "
-                      f"{pooled['study_name']} trial {pooled['trial_number']}, validation relative_mae "
-                      f"{pooled['validation_relative_mae']:.4f} (mean over symbols of MAE / persistence MAE; "
-                      "persistence = 1)", highlight=False)
+                      f"{pooled['study_name']} trial {pooled['trial_number']}, validation {key} "
+                      f"{pooled[f'validation_{key}']:.4f} (mean over symbols of {_loss_label(objective.name)} / "
+                      f"{objective.benchmark} {_loss_label(objective.name)}; {objective.benchmark} = 1)",
+                      highlight=False)
     for r in results:
         console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
         console.print(f"[green]wrote[/green] {r.path}")
@@ -120,19 +143,27 @@ def _print_sweep_table(results) -> None:
 def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
     """One plain sentence: did tuning beat persistence and the default out of sample, and does the search hold up?"""
     comparisons, spa = document["comparisons"], document["selection"].get("spa")
-    alpha = alpha or comparisons["persistence"]["alpha"]
+    objective = get_objective(objective_of_run(document))
+    bench = objective.benchmark
+    alpha = alpha or comparisons[bench]["alpha"]
     beats = {name: c["significant"] for name, c in comparisons.items()}
-    if beats["persistence"] and beats["default"]:
-        text = "the tuned config beats persistence and the untuned default on test windows"
-    elif beats["persistence"]:
-        text = "the tuned config beats persistence on test windows but not the untuned default: tuning did not help"
+    references = [name for name in objective.references if name != bench]
+    beaten = [name for name in references if beats[name]]
+    shown = bench.replace("_", " ")
+    if beats[bench] and beats["default"]:
+        text = f"the tuned config beats {shown} and the untuned default on test windows"
+    elif beats[bench]:
+        text = f"the tuned config beats {shown} on test windows but not the untuned default: tuning did not help"
     else:
-        text = ("the tuned config does not beat persistence on test windows "
-                f"(mean diff {comparisons['persistence']['mean_diff']:+.2e}, p {p_value(comparisons['persistence']['p_value'])})"
-                ": no model is better than the last close here")
+        text = (f"the tuned config does not beat {shown} on test windows "
+                f"(mean diff {comparisons[bench]['mean_diff']:+.2e}, p {p_value(comparisons[bench]['p_value'])})"
+                + (": no model is better than the last close here" if bench == "persistence" else ""))
+    for name in references:
+        text += f"; it {'beats' if name in beaten else 'does not beat'} the {name} default " \
+                f"(mean diff {comparisons[name]['mean_diff']:+.2e}, p {p_value(comparisons[name]['p_value'])})"
     from ..review.review_file import power_sentence
 
-    text += f"; vs persistence, {power_sentence(document.get('power_vs_persistence') or comparisons['persistence'])}"
+    text += f"; vs {shown}, {power_sentence(document.get(objective.power_key) or comparisons[bench])}"
     if spa is not None:
         text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
                  + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
@@ -144,15 +175,38 @@ def sweep_settings(args: argparse.Namespace):
     from ..runs.settings import SweepSettings, new_run_id
 
     return SweepSettings(
-        symbols=tuple(args.symbols), models=tuple(args.models), n_trials=args.n_trials,
+        symbols=tuple(args.symbols), models=models_from_args(args), n_trials=args.n_trials,
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
         run_id=args.run_id or new_run_id(), storage=args.storage, seed=args.seed, timeout_s=args.timeout,
         model_ids=family_model_ids(args), model_options=family_options(args), windows=window_spec_from_args(args),
         freq=args.freq, gap_policy=args.gap_policy,
-        use_cache=not args.no_cache, objectives=tuple(args.objectives), latency_budget_s=args.latency_budget_s,
+        use_cache=not args.no_cache, objectives=objectives_from_args(args), latency_budget_s=args.latency_budget_s,
         ensemble=args.ensemble, promote_candidate=args.promote_candidate,
         finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
-        alpha=args.alpha, selection=tuple([args.selection] if isinstance(args.selection, str) else args.selection))
+        alpha=args.alpha, cache_dir=args.cache_dir, selection=tuple([args.selection] if isinstance(args.selection, str) else args.selection))
+
+
+def objectives_from_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--objectives``, or ``(--objective,)``; the default objective when neither is given.
+
+    Raises
+    ------
+    ConfigError
+        If ``--objective`` and the first of ``--objectives`` disagree.
+    """
+    if args.objectives is None:
+        return (args.objective or DEFAULT_OBJECTIVE,)
+    if args.objective is not None and args.objectives[0] != args.objective:
+        raise ConfigError(f"--objective {args.objective} and --objectives {' '.join(args.objectives)} disagree; the "
+                          f"first of --objectives is the objective: drop one of the flags")
+    return tuple(args.objectives)
+
+
+def models_from_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--models``, or the default families and the objective's own references (GARCH under quantile_loss)."""
+    if args.models is not None:
+        return tuple(args.models)
+    return tuple(dict.fromkeys((*DEFAULT_MODELS, *get_objective(objectives_from_args(args)[0]).default_models)))
 
 
 def _finetune_families(named: list[str] | None) -> tuple[str, ...]:
@@ -175,7 +229,7 @@ def with_progress(args: argparse.Namespace, settings, work: Callable[..., Any]) 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best val {task.fields[best]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        return work(executor, progress=RichStudyProgress(progress))
+        return work(executor, progress=RichStudyProgress(progress, settings.objective))
 
 
 def sweep_command(argv: Sequence[str]) -> int:
@@ -188,11 +242,11 @@ def sweep_command(argv: Sequence[str]) -> int:
         for r in results:
             print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
                               "selection": r.document["selection"]["scope"],
-                              "validation_pct_return_mae": r.outcome.validation["pct_return_mae"],
-                              "test_pct_return_mae": r.test.metrics["pct_return_mae"],
+                              "objective": r.test.objective,
+                              f"validation_{r.test.objective}": r.outcome.validation[r.test.objective],
+                              f"test_{r.test.objective}": r.test.loss,
                               "spa_p_value": (r.document["selection"].get("spa") or {}).get("p_value"),
-                              "vs_persistence": r.document["comparisons"]["persistence"],
-                              "vs_default": r.document["comparisons"]["default"]}), flush=True)
+                              **{f"vs_{name}": c for name, c in r.document["comparisons"].items()}}), flush=True)
     else:
         _print_sweep_table(results)
     if args.promote and results:

@@ -87,11 +87,15 @@ class QuantileBatch:
         ``[n_levels]`` quantile levels in (0, 1), increasing.
     block_seconds : numpy.ndarray
         ``[n_chunks]`` inference seconds of each chunk of windows.
+    point : numpy.ndarray or None
+        ``[n_windows, horizon]`` prices: the point of a family whose point is not read from its quantiles
+        (persistence: the last close, beside its empirical distribution); None: the config's aggregate of them.
     """
 
     quantiles: np.ndarray
     levels: np.ndarray
     block_seconds: np.ndarray
+    point: np.ndarray | None = None
 
     def first(self, num_samples: int) -> "QuantileBatch":
         """Itself: a quantile forecast has no paths to count (the interface of :meth:`SampleBatch.first`)."""
@@ -101,7 +105,8 @@ class QuantileBatch:
         """The quantiles of windows ``rows`` only; seconds scaled to their share of the windows (see
         :meth:`SampleBatch.windows`)."""
         scale = len(rows) / self.quantiles.shape[0] if share else 1.0
-        return QuantileBatch(self.quantiles[rows], self.levels, self.block_seconds * scale)
+        return QuantileBatch(self.quantiles[rows], self.levels, self.block_seconds * scale,
+                             None if self.point is None else self.point[rows])
 
     def latency_s(self) -> float:
         """Inference seconds per forecast origin."""
@@ -112,7 +117,7 @@ class QuantileBatch:
         """The quantiles as a :class:`sweep.stats.predictive.Predictive`."""
         from ..stats.predictive import Predictive
 
-        return Predictive(self.quantiles, self.levels)
+        return Predictive(self.quantiles, self.levels, self.point)
 
 
 def concatenate_batches(parts: list) -> "SampleBatch | QuantileBatch":
@@ -122,8 +127,9 @@ def concatenate_batches(parts: list) -> "SampleBatch | QuantileBatch":
         return parts[0]
     first = parts[0]
     if isinstance(first, QuantileBatch):
+        points = None if first.point is None else np.concatenate([p.point for p in parts])
         return QuantileBatch(np.concatenate([p.quantiles for p in parts]), first.levels,
-                             np.array([sum(float(p.block_seconds.sum()) for p in parts)]))
+                             np.array([sum(float(p.block_seconds.sum()) for p in parts)]), points)
     return SampleBatch(np.concatenate([p.samples for p in parts]), np.sum([p.block_seconds for p in parts], axis=0),
                        first.samples_per_batch)
 

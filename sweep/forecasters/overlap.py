@@ -21,7 +21,7 @@ import pandas as pd
 from .registry import FAMILIES
 from .kronos.card import TRAINED_METADATA as KRONOS_METADATA
 
-__all__ = ["PRETRAINING_CUTOFFS", "TRAINING_METADATA", "pretraining_cutoff", "training_limits", "inherited_limits",
+__all__ = ["PRETRAINING_CUTOFFS", "TRAINING_METADATA", "UNKNOWN", "pretraining_cutoff", "training_limits", "inherited_limits",
            "overlap_flags", "overlaps", "warn_overlaps"]
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,14 @@ PRETRAINING_CUTOFFS: dict[str, tuple[str | None, str]] = {
     model_id: cutoff for family in FAMILIES.values() for model_id, cutoff in family.pretraining_cutoffs.items()}
 
 
-def pretraining_cutoff(model_id: str) -> str | None:
-    """Documented pretraining cutoff (``YYYY-MM-DD``) of a published checkpoint, or ``None`` if unknown."""
-    return PRETRAINING_CUTOFFS.get(model_id, (None, ""))[0]
+#: The pretraining cutoff of a pretrained checkpoint whose publisher documents none: its overlap with any window is
+#: unknown, never "no overlap".
+UNKNOWN = "unknown"
+
+
+def pretraining_cutoff(model_id: str) -> str:
+    """Documented pretraining cutoff (``YYYY-MM-DD``) of a published checkpoint, or :data:`UNKNOWN`."""
+    return PRETRAINING_CUTOFFS.get(model_id, (None, ""))[0] or UNKNOWN
 
 
 def _metadata(folder: Path) -> dict[str, Any] | None:
@@ -84,19 +89,22 @@ def inherited_limits(init: str, last_bars: list[str]) -> dict[str, str | None]:
             "trained_until": max(bars, key=pd.Timestamp) if bars else None}
 
 
-def overlaps(first_window_time: str, limits: dict[str, str | None]) -> dict[str, bool]:
+def overlaps(first_window_time: str, limits: dict[str, str | None]) -> dict[str, bool | str]:
     """Which limits a block of windows starting at ``first_window_time`` (an origin's bar time) breaks.
 
     Returns
     -------
     dict
-        ``pretraining`` (the window starts on or before the cutoff day) and ``training`` (on or
-        before the last bar trained on); False where the limit is unknown.
+        ``pretraining`` (the window starts on or before the cutoff day; :data:`UNKNOWN` for a pretrained model
+        whose cutoff is undocumented) and ``training`` (on or before the last bar trained on); False where
+        there is no limit (a model trained from scratch, or not trained here).
     """
     start = pd.Timestamp(first_window_time)
     start = start.tz_localize("UTC") if start.tzinfo is None else start
-    out = {"pretraining": False, "training": False}
-    if limits.get("pretraining_cutoff"):
+    out: dict[str, bool | str] = {"pretraining": False, "training": False}
+    if limits.get("pretraining_cutoff") == UNKNOWN:
+        out["pretraining"] = UNKNOWN
+    elif limits.get("pretraining_cutoff"):
         out["pretraining"] = start.normalize() <= pd.Timestamp(limits["pretraining_cutoff"], tz="UTC")
     if limits.get("trained_until"):
         trained = pd.Timestamp(limits["trained_until"])
@@ -113,20 +121,26 @@ def overlap_flags(identities: list[dict[str, Any]], windows: dict[str, Any]) -> 
     Returns
     -------
     dict
-        ``pretraining_overlap`` and ``training_overlap`` (bool), ``pretraining_cutoff`` and
-        ``trained_until`` (the latest of the members', or None).
+        ``pretraining_overlap`` (True, False, or :data:`UNKNOWN` when a pretrained member's cutoff is undocumented
+        and no member overlaps for sure), ``training_overlap`` (bool), ``pretraining_cutoff`` (the latest documented
+        one of the members', else :data:`UNKNOWN` if a member's is undocumented, else None: nothing pretrained) and
+        ``trained_until`` (the latest of the members', or None). Families without checkpoints (persistence, GARCH)
+        have seen nothing.
     """
     flags: dict[str, Any] = {"pretraining_overlap": False, "pretraining_cutoff": None, "training_overlap": False,
                              "trained_until": None}
+    seen = []
     for identity in identities:
-        if identity.get("family") in (None, "naive"):
+        family = FAMILIES.get(identity.get("family"))
+        if family is None or family.flag is None:
             continue
         limits = training_limits(identity["model_id"])
         for key in ("pretraining_cutoff", "trained_until"):
-            known = [v for v in (flags[key], limits[key]) if v]
-            flags[key] = max(known, key=pd.Timestamp) if known else None
-        flags["pretraining_overlap"] |= overlaps(windows["first_test_origin_time"], limits)["pretraining"]
+            known = [v for v in (flags[key], limits[key]) if v and v != UNKNOWN]
+            flags[key] = max(known, key=pd.Timestamp) if known else flags[key] or limits[key]
+        seen.append(overlaps(windows["first_test_origin_time"], limits)["pretraining"])
         flags["training_overlap"] |= overlaps(windows["first_validation_origin_time"], limits)["training"]
+    flags["pretraining_overlap"] = True if True in seen else UNKNOWN if UNKNOWN in seen else False
     return flags
 
 
@@ -146,7 +160,7 @@ def warn_overlaps(sources: dict[str, str], datasets: dict[str, Any], splits: dic
         for symbol, split in splits.items():
             index = datasets[symbol].frame.index
             test, validation = str(index[split.test_origins[0]]), str(index[split.first_validation_origin])
-            if overlaps(test, limits)["pretraining"]:
+            if overlaps(test, limits)["pretraining"] is True:
                 logger.warning("%s: %s (%s) was pretrained on data up to %s, after the first test window (%s): its "
                                "test scores are not out of sample", symbol, label, source,
                                limits["pretraining_cutoff"], test)

@@ -321,10 +321,21 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "package's full-size test model; a checkpoint with less uses its own); TiRex2 defaults "
                       "tta_sign_flip=False ('opt-in', docs/how-to/forecasting.md) and tta_diff=True; the median "
                       "is forecast_df's 'prediction'")),
-    Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", space="sweep.search.space:PersistenceSpace",
-           num_samples=(1,),
+    Family("garch", "sweep.forecasters.garch", "GarchForecaster", output="quantiles",
+           space="sweep.search.garch_space:GarchSpace", choices={"mean": ("zero", "constant"),
+           "vol": ("garch", "gjr", "egarch"), "dist": ("t", "normal", "skewt"), "refit_every": (24, 168, 1)},
+           default=FamilyDefault("garch", context_length=2024, num_samples=1, aggregate="median", sampling={
+               "mean": "zero", "vol": "garch", "dist": "t", "refit_every": 24}, source=(
+               "Hansen & Lunde (2005, J. Appl. Econometrics 20(7)): no ARCH-type model beats GARCH(1,1) on exchange "
+               "rates (leverage ones do on a stock: gjr, egarch); Bollerslev (1987, Rev. Econ. Stat. 69(3)): t errors "
+               "for fat tails; zero mean; ours: 2000 hourly returns refitted daily (context 2024); median as point"))),
+    # its point is always the last close; its distribution is the empirical random walk of its context's returns
+    Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", output="quantiles",
+           space="sweep.search.space:PersistenceSpace", num_samples=(1,),
            default=FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
-                                 source="persistence: the last close for every step")),
+                                 source="persistence: the last close for every step; under a distribution objective, "
+                                        "the last close times (1 + the empirical quantiles of the last 720 hourly "
+                                        "returns), the empirical random walk")),
 )}
 
 #: ``--models`` when none is given: Toto, Kronos and the persistence baseline. A newer family joins when its

@@ -6,11 +6,16 @@ Plots (matplotlib, Agg backend):
   visualisations; PED-ANOVA importances, Optuna's default evaluator, which needs
   no scikit-learn);
 - validation accuracy vs latency per study, with the Pareto front;
-- validation vs test pct_return_mae of every completed trial (the overfitting
+- validation vs test loss of every completed trial (the overfitting
   check; test metrics are computed here for reporting only, never for selection);
 - a fan chart of each candidate's test forecasts against the actual closes;
-- for a walk-forward backtest run (``backtest.json``), the test MAE of the selected config,
-  the family default and persistence in every fold.
+- for a distribution objective, each candidate's reliability diagram and quantile fan
+  (:mod:`sweep.report._calibration`);
+- for a walk-forward backtest run (``backtest.json``), the test loss of the selected config,
+  the family default and the benchmark in every fold.
+
+Every loss is the run's objective (``run.json``'s ``objective``, :mod:`sweep.objectives`), and every comparison is with
+its benchmark.
 """
 
 from __future__ import annotations
@@ -30,18 +35,21 @@ from ..scoring.cache import SampleCache
 from ..data.common_calendar import sweep_splits
 from ..forecasters.config import ForecastConfig
 from ..data.bars import OHLCVData, load_ohlcv
-from ..scoring.ensemble import document_forecast
+from ..objectives import DEFAULT_OBJECTIVE, Objective, get_objective, objective_of_run
+from ..scoring.ensemble import MemberForecast, document_forecast
 from ..errors import ConfigError
 from ..scoring.evaluate import evaluate
 from ..forecasters.registry import family_of
 from ..forecasters import document_loader
 from ..data.run_data import DEFAULT_DATA_DIR, RecordedBars, run_bars, run_data_dir
-from ..runs.run_record import recorded_models
+from ..runs.run_record import cache_folder, recorded_models
 from ..runs.settings import read_run_settings, validate_run_id
 from ..search.space import n_max_samples
 from ..storage.storage_url import check_storage
 from ..storage.store import candidate_path, check_output_folder, read_json, write_text_atomic
-from ._plots import pyplot, save_figure
+from ._plots import (accuracy_latency_plot, loss_word, mde_plot, overfitting_plot, pareto_front, pyplot,
+                     save_figure)
+from ._calibration import calibration_plots, calibration_section
 from ._backtest_section import backtest_section
 from ._folder import check_report_folder, removed_on_failure
 from ..search.study import make_storage
@@ -53,23 +61,6 @@ __all__ = ["StudySummary", "Report", "write_report", "pareto_front"]
 logger = logging.getLogger(__name__)
 
 
-def pareto_front(accuracy: np.ndarray, latency: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point beats on both (lower is better), by increasing latency.
-
-    Parameters
-    ----------
-    accuracy, latency : numpy.ndarray
-        ``[n_points]`` values to minimise.
-    """
-    order = np.lexsort((accuracy, latency))
-    front, best = [], np.inf
-    for i in order:
-        if accuracy[i] < best:
-            front.append(i)
-            best = accuracy[i]
-    return np.asarray(front, dtype=int)
-
-
 @dataclass
 class StudySummary:
     """One study in the report.
@@ -77,10 +68,13 @@ class StudySummary:
     Attributes
     ----------
     validation, test : numpy.ndarray
-        ``[n_complete]`` pct_return_mae of each completed trial on validation and test origins.
+        ``[n_complete]`` loss (``objective``) of each completed trial on validation and test origins; for a pooled
+        study, the mean over symbols of loss / benchmark loss.
     latency_s : numpy.ndarray
         ``[n_complete]`` validation inference seconds per origin.
     plots : list of Path
+    objective : str
+        The run's objective (:mod:`sweep.objectives`).
     """
 
     name: str
@@ -91,10 +85,11 @@ class StudySummary:
     test: np.ndarray
     latency_s: np.ndarray
     plots: list[Path] = field(default_factory=list)
+    objective: str = DEFAULT_OBJECTIVE
 
     @property
     def rank_correlation(self) -> float:
-        """Spearman correlation of validation and test pct_return_mae over trials (nan below 3 trials)."""
+        """Spearman correlation of validation and test loss over trials (nan below 3 trials)."""
         from scipy.stats import spearmanr
 
         if len(self.validation) < 3 or np.ptp(self.validation) == 0 or np.ptp(self.test) == 0:
@@ -104,14 +99,16 @@ class StudySummary:
 
 @dataclass
 class Report:
-    """What :func:`write_report` wrote: ``report.md``, the studies and the candidates it covers."""
+    """What :func:`write_report` wrote: ``report.md``, the studies and the candidates it covers, and the run's
+    objective (:mod:`sweep.objectives`) every loss in it is."""
 
     path: Path
     studies: list[StudySummary]
     candidates: dict[str, dict[str, Any]]
+    objective: str = DEFAULT_OBJECTIVE
 
 
-def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
+def _optuna_plots(study: optuna.Study, label: str, objective: str, folder: Path) -> list[Path]:
     from optuna.exceptions import ExperimentalWarning
     from optuna.visualization import matplotlib as optuna_plots
 
@@ -121,48 +118,22 @@ def _optuna_plots(study: optuna.Study, label: str, folder: Path) -> list[Path]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # Optuna's matplotlib plots are marked experimental
         plots = [save_figure(optuna_plots.plot_optimization_history(study, target=accuracy,
-                                                              target_name="validation pct_return_mae").figure,
+                                                              target_name=f"validation {objective}").figure,
                        folder / f"{label}-history.png")]
         if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
             return plots
         try:
             warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA notes it explains low values: what we minimise
             axes = optuna_plots.plot_param_importances(study, evaluator=PedAnovaImportanceEvaluator(), target=accuracy,
-                                                       target_name="validation pct_return_mae")
+                                                       target_name=f"validation {objective}")
             plots.append(save_figure(axes.figure, folder / f"{label}-importances.png"))
         except (ValueError, RuntimeError) as e:  # e.g. a single config
             logger.info("study %s: no parameter importances (%s)", label, e)
     return plots
 
 
-def _accuracy_latency_plot(summary: StudySummary, folder: Path) -> Path:
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(6, 4))
-    axes.scatter(summary.latency_s, summary.validation, s=14, alpha=0.6, label="trials")
-    front = pareto_front(summary.validation, summary.latency_s)
-    axes.plot(summary.latency_s[front], summary.validation[front], "r.-", label="Pareto front")
-    axes.set(xlabel="latency_s per origin (validation)", ylabel="validation pct_return_mae",
-             title=f"{summary.name}: accuracy vs latency")
-    axes.legend()
-    return save_figure(figure, folder / f"{summary.name}-accuracy-latency.png")
-
-
-def _overfitting_plot(summary: StudySummary, folder: Path) -> Path:
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(5, 5))
-    axes.scatter(summary.validation, summary.test, s=14, alpha=0.6)
-    low = min(summary.validation.min(), summary.test.min())
-    high = max(summary.validation.max(), summary.test.max())
-    axes.plot([low, high], [low, high], "k--", linewidth=1, label="test = validation")
-    axes.set(xlabel="validation pct_return_mae", ylabel="test pct_return_mae",
-             title=f"{summary.name}: validation vs test per trial")
-    axes.legend()
-    return save_figure(figure, folder / f"{summary.name}-validation-vs-test.png")
-
-
-def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
-               cache: SampleCache, folder: Path, source: Path) -> Path:
-    forecast = document_forecast(document, data, origins, horizon, cache, document_loader(source))
+def _fan_chart(symbol: str, document: dict[str, Any], forecast: MemberForecast, data: OHLCVData, origins: np.ndarray,
+               folder: Path) -> Path:
     last_close = data.close[origins - 1]
     # Return units: hourly moves are ~0.3 % of the price, invisible on a price axis.
     bands = forecast.predictive.quantiles([0.05, 0.25, 0.75, 0.95])[:, :, 0].T / last_close - 1  # [4, n_windows]
@@ -179,42 +150,10 @@ def _fan_chart(symbol: str, document: dict[str, Any], data: OHLCVData, origins: 
     return save_figure(figure, folder / f"{symbol}-fan.png")
 
 
-def _mde_plot(candidates: dict[str, dict[str, Any]], folder: Path) -> Path | None:
-    """MDE vs persistence (percent of its MAE, 80 % power) against the number of test origins, per symbol.
-
-    ``MDE(n)`` with each candidate's stored long-run variance ``S`` (:func:`sweep.stats.paired.mde_for_origins`: the
-    t test's degrees of freedom grow with ``n``); the marker is the candidate's own number of origins.
-    """
-    from ..stats.paired import MDE_POWER, mde_for_origins
-
-    # a persistence candidate has no differential against itself: its power block is the strongest other config's
-    power = {s: d.get("power_vs_persistence") or d.get("comparisons", {}).get("persistence") or {}
-             for s, d in candidates.items()}
-    rows = {s: p for s, p in power.items() if p.get("long_run_variance")}
-    if not rows:
-        return None
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(7, 4))
-    n = np.logspace(1, 5, 200)
-    for k, (symbol, c) in enumerate(sorted(rows.items())):
-        alpha = c.get("alpha") or candidates[symbol]["comparisons"]["persistence"]["alpha"]
-        reference = candidates[symbol]["test"]["persistence_pct_return_mae"]
-        curve = 100 * mde_for_origins(c["long_run_variance"], n, alpha) / reference
-        axes.loglog(n, curve, color=f"C{k}", label=symbol)
-        axes.plot([c["n_windows"]], [100 * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha) / reference],
-                  "o", color=f"C{k}")
-    for gain in (5, 10):
-        axes.axhline(gain, color="grey", linestyle=":", linewidth=1)
-    axes.set(xlabel="test origins", ylabel="MDE vs persistence (% of its MAE)",
-             title=f"Smallest gain the review sees with {100 * MDE_POWER:.0f}% power (dot: this run)")
-    axes.legend()
-    return save_figure(figure, folder / "mde-vs-origins.png")
-
-
 def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_settings: dict[str, Any],
                cache: SampleCache, folder: Path) -> StudySummary:
-    """A study's trials on validation and on test origins at the validation stride: the ``pct_return_mae`` of
-    its symbol, or, for a pooled study (several ``members``), the mean over symbols of MAE / persistence MAE."""
+    """A study's trials on validation and on test origins at the validation stride: the run objective's loss on
+    its symbol, or, for a pooled study (several ``members``), the mean over symbols of loss / benchmark loss."""
     from ..runs.jobs import make_forecaster
     from ..runs.settings import SweepSettings
 
@@ -227,43 +166,56 @@ def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_se
     symbol, _, model = label.rpartition(".")
     forecaster = make_forecaster(model, settings)
     n_max = n_max_samples(family_of(model))  # one inference per context length
+    objective = objective_of_run(run_settings)
 
     def test_loss(config: ForecastConfig) -> float:
         scores = []
         for data, splits in members:  # every trial is scored here: one test origin per validation stride
-            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, splits.spec.horizon, cache, n_max)
-            scores.append(result.metrics["pct_return_mae"] / (result.baseline["pct_return_mae"]
-                                                              if symbol == POOLED else 1.0))
+            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, splits.spec.horizon, cache, n_max,
+                              objective=objective)
+            scores.append(result.loss / (result.baseline_loss if symbol == POOLED else 1.0))
         return float(np.mean(scores))
 
     test = np.array([test_loss(c) for c in configs])
     validation = np.array([t.values[0] for t in complete])
     summary = StudySummary(label, len(complete), len(failed), float(validation.min()), validation, test,
-                           np.array([t.user_attrs["validation"]["latency_s"] for t in complete]))
-    summary.plots = [*_optuna_plots(study, label, folder), _accuracy_latency_plot(summary, folder),
-                     _overfitting_plot(summary, folder)]
+                           np.array([t.user_attrs["validation"]["latency_s"] for t in complete]), objective=objective)
+    summary.plots = [*_optuna_plots(study, label, objective, folder),
+                     accuracy_latency_plot(label, validation, summary.latency_s, objective, folder),
+                     overfitting_plot(label, validation, test, objective, folder)]
     return summary
 
 
-def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, dict[str, Any]],
-              fans: dict[str, Path], folder: Path) -> str:
-    lines = [f"# Sweep report: run {run_id}", "", "## Candidates (selected on validation, scored on test)", "",
-             "| symbol | model | val pct_return_mae | test pct_return_mae | test persistence | test skill | "
-             "vs persistence p | test default | vs default p | SPA p |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def _p_value(block: dict[str, Any] | None) -> str:
+    return "-" if not block or block.get("p_value") is None else f"{block['p_value']:.3f}"
 
-    def p_value(block: dict[str, Any] | None) -> str:
-        return "-" if not block or block.get("p_value") is None else f"{block['p_value']:.3f}"
 
+def _candidates_table(candidates: dict[str, dict[str, Any]], objective: Objective) -> list[str]:
+    """Markdown rows of the candidates: the objective's loss, its benchmark's and the tests against each reference."""
+    name, bench = objective.name, objective.benchmark
+    others = [reference for reference in objective.references if reference != bench]  # e.g. the GARCH default
+    lines = [f"| symbol | model | val {name} | test {name} | test {bench} | test skill | vs {bench} p | "
+             + "".join(f"vs {reference} p | " for reference in others) + "test default | vs default p | SPA p |",
+             "|---|---|" + "---:|" * (8 + len(others))]
     for symbol, doc in candidates.items():
         compared, default = doc.get("comparisons", {}), doc.get("default", {}).get("test", {})
-        lines.append(f"| {symbol} | {doc['model'].get('family')} | {doc['validation']['pct_return_mae']:.6g} | "
-                     f"{doc['test']['pct_return_mae']:.6g} | {doc['test']['persistence_pct_return_mae']:.6g} | "
-                     f"{doc['test']['skill']:+.4f} | {p_value(compared.get('persistence'))} | "
-                     f"{default.get('pct_return_mae', float('nan')):.6g} | {p_value(compared.get('default'))} | "
-                     f"{p_value(doc.get('selection', {}).get('spa'))} |")
-    lines += ["", "## Studies", "", "Validation and test are pct_return_mae; for a pooled study (`pooled.<model>`), "
-              "relative_mae: the mean over symbols of MAE / persistence MAE.", "",
+        lines.append(f"| {symbol} | {doc['model'].get('family')} | {doc['validation'][name]:.6g} | "
+                     f"{doc['test'][name]:.6g} | {doc['test'][objective.benchmark_key]:.6g} | "
+                     f"{doc['test']['skill']:+.4f} | {_p_value(compared.get(bench))} | "
+                     + "".join(f"{_p_value(compared.get(reference))} | " for reference in others)
+                     + f"{default.get(name, float('nan')):.6g} | {_p_value(compared.get('default'))} | "
+                     f"{_p_value(doc.get('selection', {}).get('spa'))} |")
+    return lines
+
+
+def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, dict[str, Any]],
+              fans: dict[str, Path], calibration: dict[str, list[Path]], objective: Objective, folder: Path) -> str:
+    name, bench, loss = objective.name, objective.benchmark, loss_word(objective)
+    relative = "relative_mae" if name == DEFAULT_OBJECTIVE else f"relative_{name}"
+    lines = [f"# Sweep report: run {run_id}", "", f"Objective: `{name}` ({objective.summary}; {objective.units}).", "",
+             "## Candidates (selected on validation, scored on test)", "", *_candidates_table(candidates, objective)]
+    lines += ["", "## Studies", "", f"Validation and test are {name}; for a pooled study (`pooled.<model>`), "
+              f"{relative}: the mean over symbols of {loss} / {bench} {loss}.", "",
               "| study | complete | failed | best val | Spearman(val, test at stride) over trials |",
               "|---|---:|---:|---:|---:|"]
     for s in studies:
@@ -273,11 +225,13 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
         lines += ["", f"### {s.name}", ""] + [f"![{p.stem}]({p.relative_to(folder)})" for p in s.plots]
     for symbol, path in fans.items():
         lines += ["", f"### {symbol} test forecasts", "", f"![{path.stem}]({path.relative_to(folder)})"]
-    mde = _mde_plot(candidates, folder)
+    lines += calibration_section(candidates, calibration, objective, folder)
+    mde = mde_plot(candidates, objective, folder)
     if mde is not None:
         lines += ["", "## What the test windows can see", "",
-                  "Minimum detectable effect against persistence (80 % power) as the number of test origins grows,",
-                  "from each candidate's measured long-run variance (equal-weighted cosine; t references).", "", f"![mde]({mde.relative_to(folder)})"]
+                  f"Minimum detectable effect against {bench} (80 % power) as the number of test origins grows,",
+                  "from each candidate's measured long-run variance (equal-weighted cosine; t references).", "",
+                  f"![mde]({mde.relative_to(folder)})"]
     return "\n".join(lines) + "\n"
 
 
@@ -345,8 +299,9 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
         raise ConfigError(f"run {run_id!r} has no study in {storage or run_dir / 'optuna.journal'}")
     folder.mkdir(parents=True, exist_ok=True)
     spec = WindowSpec.from_document(settings["windows"])
-    cache = SampleCache(run_dir / "cache")
-    studies, candidates, fans = [], {}, {}
+    cache = SampleCache(cache_folder(run_dir, settings))
+    objective = get_objective(objective_of_run(settings))
+    studies, candidates, fans, calibration = [], {}, {}, {}
     symbol_of = {n: n[len(prefix):].rpartition(".")[0] for n in names}
     pool = (settings.get("pool") or []) if POOLED in symbol_of.values() else []
     datasets = _run_datasets(settings, sorted({s for s in symbol_of.values() if s != POOLED} | set(pool)), data_dir,
@@ -361,13 +316,16 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
     for symbol, (data, splits) in members.items():
         path = candidate_path(output_dir, run_id, symbol)
         if path.is_file():
-            candidates[symbol] = read_json(path, "candidate")
-            fans[symbol] = _fan_chart(symbol, candidates[symbol], data, splits.test_origins, spec.horizon, cache,
-                                      folder, path)
+            candidates[symbol] = document = read_json(path, "candidate")
+            forecast = document_forecast(document, data, splits.test_origins, spec.horizon, cache,
+                                         document_loader(path))
+            fans[symbol] = _fan_chart(symbol, document, forecast, data, splits.test_origins, folder)
+            calibration[symbol] = calibration_plots(symbol, document, forecast.predictive, data, splits.test_origins,
+                                                    objective, folder)
     report = folder / "report.md"
-    text = _markdown(run_id, studies, candidates, fans, folder)
+    text = _markdown(run_id, studies, candidates, fans, calibration, objective, folder)
     if backtest_file.is_file():
         backtest = read_json(backtest_file, "backtest")
         text += "\n".join(backtest_section(backtest, folder)) + "\n"
     write_text_atomic(report, text)
-    return Report(report, studies, candidates)
+    return Report(report, studies, candidates, objective.name)

@@ -1,11 +1,13 @@
 """Promotion review: a candidate replaces ``best/<SYMBOL>.json`` only if it is better on identical test windows.
 
-Persistence is the implicit incumbent: a candidate must beat the last-close
-forecast *and* the current best (when one exists), each by a paired test
-(:func:`sweep.stats.paired.paired_test`) of the per-window pct-return errors on the
-test origins of today's data (the candidate's window spec). When a symbol has
-no best yet and the candidate does not beat persistence, the persistence config
-is written as its best: the trading system is told "no model for this symbol".
+Every review is on the objective the run declared (:mod:`sweep.objectives`). Its implicit incumbent is
+persistence under ``pct_return_mae``; under a distribution objective, the reference the sweep chose on
+validation (the better of the empirical random walk and GARCH defaults, recorded in the candidate's
+``implicit_incumbent``). A candidate must beat the implicit incumbent *and* the current best (when one
+exists), each by a paired test (:func:`sweep.stats.paired.paired_test`) of the per-window losses on the
+test origins of today's data (the candidate's window spec). When a symbol has no best yet and the candidate
+does not beat the implicit incumbent, that config is written as its best: under ``pct_return_mae`` the
+persistence config, which tells the trading system "no model for this symbol".
 Every review states the minimum detectable effect of its windows, so a "kept"
 decision shows whether the test could have seen a 1 % or a 5 % improvement.
 Every decision is written to its own review file. A lock file serialises
@@ -31,6 +33,7 @@ from ..stats.paired import PairedTest, paired_test
 from .review_file import KEPT, PERSISTENCE, PROMOTED, Review, review_markdown, write_review
 from ..data.run_data import DEFAULT_DATA_DIR, RecordedBars, run_bars, run_data_dir
 from .promote_files import check_best_file, review_cache
+from ..objectives import get_objective, objective_of_run
 from ..storage.store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
 from ..data.windows import WindowSpec, check_moving_closes, make_splits
 from ..runs.settings import read_run_settings, validate_run_id
@@ -68,6 +71,8 @@ class PromoteSettings:
         How long to wait for another promoter to finish.
     seed : int
         Bootstrap seed.
+    objective : str or None
+        ``--objective``: None (default) reviews on the run's declared objective; another one is refused.
     """
 
     run_id: str
@@ -80,6 +85,7 @@ class PromoteSettings:
     runs_dir: Path = Path("runs")
     lock_timeout_s: float = 600.0
     seed: int = 0
+    objective: str | None = None
 
     def __post_init__(self) -> None:
         validate_run_id(self.run_id, "--run")
@@ -103,6 +109,12 @@ class PromoteSettings:
             If the selected candidate is missing, or ``candidate`` names the other one.
         """
         selected = read_json(candidate_path(self.output_dir, self.run_id, symbol), "candidate")
+        recorded = objective_of_run(selected)
+        if self.objective not in (None, recorded):
+            raise ConfigError(f"run {self.run_id!r} was swept on --objective {recorded}; reviewing its candidates on "
+                              f"{self.objective} would choose the objective after seeing test results (another try "
+                              f"at alpha). Drop --objective, or sweep again under a new --run-id with --objective "
+                              f"{self.objective}")
         declared = (selected.get("selection") or {}).get("promotion_candidate", "selected")
         if self.candidate not in (None, declared):
             raise ConfigError(f"run {self.run_id!r} declared its {declared} candidate of {symbol} for promotion "
@@ -208,7 +220,8 @@ def _verdict(name: str, test: PairedTest) -> str:
             f"CI [{test.ci_lower:.3g}, {test.ci_upper:.3g}])")
 
 
-def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool = False) -> tuple[str, str]:
+def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool = False,
+           implicit: str = "persistence") -> tuple[str, str]:
     """The promotion rule: ``(outcome, reason)``.
 
     The candidate is promoted only if it beats persistence and, when a best exists, the best,
@@ -218,16 +231,19 @@ def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool
     Parameters
     ----------
     vs_persistence, vs_best : PairedTest
-        The candidate against persistence and against the current best (``None`` without one).
+        The candidate against the implicit incumbent and against the current best (``None`` without one).
     dry_run : bool
         ``promote --dry-run``: the reason says what *would* be written, since nothing is.
+    implicit : str
+        The implicit incumbent's name (``"persistence"``; ``"garch"`` or ``"random_walk"`` under ``quantile_loss``).
 
     Returns
     -------
     outcome, reason : str
         :data:`PROMOTED`, :data:`KEPT` or :data:`PERSISTENCE`; the verdicts, for the review and the console.
     """
-    reasons = [f"candidate {_verdict('persistence', vs_persistence)}"]
+    shown = implicit if implicit == "persistence" else f"the {implicit} default"
+    reasons = [f"candidate {_verdict(shown, vs_persistence)}"]
     if vs_best is not None:
         reasons.append(f"candidate {_verdict('the current best', vs_best)}")
     reason = "; ".join(reasons) + f" at level {vs_persistence.alpha}"
@@ -235,16 +251,26 @@ def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool
         return PROMOTED, reason
     if vs_best is None:
         written = "would be written" if dry_run else "is written"
+        if implicit != "persistence":
+            return PERSISTENCE, reason + f"; no tuned model for this symbol: the {implicit} default {written} as its best"
         return PERSISTENCE, reason + f"; no model for this symbol: the persistence config {written} as its best"
     return KEPT, reason
 
 
 def persistence_document(symbol: str, candidate: dict[str, Any], review: Review, seed: int) -> dict[str, Any]:
-    """The best config that says "no model for this symbol": persistence, with the review's evidence."""
-    config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean", seed=seed)
-    return {"symbol": symbol, "model": PERSISTENCE_IDENTITY, "config": config.to_dict(),
-            "validation": candidate.get("baseline", {}).get("validation"),
-            "test": {**review.candidate.baseline, "n_windows": review.candidate.n_windows},
+    """The best config that says "no model for this symbol": persistence (or, under a distribution objective, the
+    implicit incumbent the sweep chose on validation), with the review's evidence."""
+    implicit = candidate.get("implicit_incumbent")
+    if implicit is not None:
+        model, config = implicit["model"], implicit["config"]
+        validation, test = implicit["validation"], review.implicit_result.to_dict()
+    else:
+        model = PERSISTENCE_IDENTITY
+        config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean", seed=seed).to_dict()
+        validation = candidate.get("baseline", {}).get("validation")
+        test = {**review.candidate.baseline, "n_windows": review.candidate.n_windows}
+    return {"symbol": symbol, "model": model, "config": config, "objective": review.objective,
+            "validation": validation, "test": test,
             "windows": candidate["windows"],
             "provenance": {"written_because": review.reason, "rejected_candidate": {
                 k: candidate.get(k) for k in ("model", "config")}, "created_at": utc_now(),
@@ -254,20 +280,37 @@ def persistence_document(symbol: str, candidate: dict[str, Any], review: Review,
 def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], data, origins, horizon: int,
             cache: SampleCache, load, windows: dict[str, Any], source: Path) -> tuple[Review, dict[str, Any] | None]:
     """Evaluate both configs and apply :func:`decide`; returns the review and the current best document."""
-    candidate_result = evaluate_document(candidate, data, origins, horizon, cache, document_loader(source, load=load))
-    vs_persistence = paired_test(candidate_result.window_errors, candidate_result.baseline_window_errors,
-                                 settings.alpha, settings.seed)
+    objective = objective_of_run(candidate)
+    candidate_result = evaluate_document(candidate, data, origins, horizon, cache, document_loader(source, load=load),
+                                         objective)
+    implicit, implicit_result = _implicit_incumbent(candidate, data, origins, horizon, cache, load, source, objective)
+    implicit_losses = candidate_result.baseline_window_errors if implicit_result is None else \
+        implicit_result.window_errors
+    vs_persistence = paired_test(candidate_result.window_errors, implicit_losses, settings.alpha, settings.seed)
     best_file = best_path(settings.output_dir, symbol)
     incumbent = read_best(best_file) if best_file.is_file() else None
     incumbent_result = vs_best = None
     if incumbent is not None:
         incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache,
-                                             document_loader(best_file, load=load))
+                                             document_loader(best_file, load=load), objective)
         vs_best = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha,
                               settings.seed)
-    outcome, reason = decide(vs_persistence, vs_best, settings.dry_run)
+    outcome, reason = decide(vs_persistence, vs_best, settings.dry_run, implicit)
     return Review(symbol, outcome, reason, candidate_result, incumbent_result, vs_best, vs_persistence,
-                  windows, stored_power=candidate.get("power_vs_persistence")), incumbent
+                  windows, stored_power=candidate.get(get_objective(objective).power_key), implicit=implicit,
+                  implicit_result=implicit_result), incumbent
+
+
+def _implicit_incumbent(candidate: dict[str, Any], data, origins, horizon: int, cache: SampleCache, load,
+                        source: Path, objective: str):
+    """``(name, test result or None)`` of the candidate's implicit incumbent: persistence (its losses are the
+    candidate's baseline), or the reference recorded in ``implicit_incumbent``, scored on today's windows."""
+    implicit = candidate.get("implicit_incumbent")
+    if implicit is None:
+        return "persistence", None
+    document = {"symbol": candidate.get("symbol"), "model": implicit["model"], "config": implicit["config"]}
+    return implicit["comparison"], evaluate_document(document, data, origins, horizon, cache,
+                                                     document_loader(source, load=load), objective)
 
 
 def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None,
@@ -283,11 +326,12 @@ def _record(settings: PromoteSettings, review: Review, candidate: dict[str, Any]
                         review_markdown(review, candidate, incumbent, source, settings.run_id))
     promotion = {"review": str(path), "reviewed_at": utc_now(), "alpha": settings.alpha, "decision": review.outcome,
                  "candidate_file": str(source), "test_on_review": review.windows,
-                 "vs_persistence": review.persistence_test.to_dict(review.candidate.baseline["pct_return_mae"],
-                                                                   review.windows["origins_per_day"]),
-                 "vs_best": review.test.to_dict(review.incumbent.metrics["pct_return_mae"],
+                 "objective": review.objective,
+                 f"vs_{review.implicit}": review.persistence_test.to_dict(review.implicit_loss,
+                                                                         review.windows["origins_per_day"]),
+                 "vs_best": review.test.to_dict(review.incumbent.loss,
                                                 review.windows["origins_per_day"]) if review.test else None,
-                 "power_vs_persistence": review.stored_power}
+                 get_objective(review.objective).power_key: review.stored_power}
     if review.outcome == PROMOTED:
         promoted = {**candidate, "promotion": {**promotion, "test_metrics_on_review": review.candidate.to_dict()}}
         write_json_atomic(best_path(settings.output_dir, review.symbol), promoted)

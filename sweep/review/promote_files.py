@@ -8,6 +8,7 @@ from typing import Any
 from ..scoring.cache import SampleCache
 from ..scoring.ensemble import read_best
 from ..errors import ConfigError
+from ..runs.run_record import cache_folder, read_run_settings
 
 __all__ = ["check_best_file", "read_promoted_best", "review_cache"]
 
@@ -77,7 +78,8 @@ def read_promoted_best(path: Path) -> dict[str, Any]:
 
 
 def review_cache(run_dir: Path, dry_run: bool) -> SampleCache:
-    """The forecast cache of a review: ``<run_dir>/cache`` when the run folder exists, else memory only.
+    """The forecast cache of a review: the run's (``<run_dir>/cache``, or its ``--cache-dir``) when the run folder
+    exists, else memory only.
 
     A dry run writes nothing, so it keeps its forecasts in memory. So does a review whose run folder does
     not exist (a mistyped ``--runs-dir``, or candidates copied without their run folder): the folder is not
@@ -98,4 +100,5 @@ def review_cache(run_dir: Path, dry_run: bool) -> SampleCache:
     run_dir = Path(run_dir)
     if dry_run or not run_dir.is_dir():
         return SampleCache()
-    return SampleCache(run_dir / "cache")
+    recorded = read_run_settings(run_dir) if (run_dir / "run.json").is_file() else {}
+    return SampleCache(cache_folder(run_dir, recorded))

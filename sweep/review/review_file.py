@@ -21,6 +21,7 @@ from ..stats.paired import MDE_POWER, PairedTest
 from ..storage.store import utc_now
 
 __all__ = ["Review", "PROMOTED", "KEPT", "PERSISTENCE", "write_review", "review_markdown", "power_sentence",
+           "decision_label",
            "mde_percent", "REVIEW_METRICS"]
 
 #: Review outcomes: the candidate replaced the best; the best (or nothing) was kept; persistence was written.
@@ -46,11 +47,16 @@ class Review:
     test : PairedTest or None
         Candidate vs the current best (None without one).
     persistence_test : PairedTest
-        Candidate vs persistence.
+        Candidate vs the objective's implicit incumbent (persistence under ``pct_return_mae``).
     path : Path or None
         The review file (None in a dry run).
     stored_power : dict or None
         The candidate's ``power_vs_persistence`` block (a persistence candidate's power, from the sweep).
+    implicit : str
+        Name of the implicit incumbent: ``"persistence"``, or the reference a distribution objective chose on
+        validation (``"random_walk"``, ``"garch"``).
+    implicit_result : EvaluationResult or None
+        Its test metrics; None when it is the objective's benchmark (read from ``candidate.baseline``).
     """
 
     symbol: str
@@ -63,10 +69,21 @@ class Review:
     windows: dict[str, Any]
     path: Path | None = None
     stored_power: dict[str, Any] | None = None
+    implicit: str = "persistence"
+    implicit_result: EvaluationResult | None = None
+
+    @property
+    def objective(self) -> str:
+        return self.candidate.objective
+
+    @property
+    def implicit_loss(self) -> float:
+        """The implicit incumbent's loss on the review's windows."""
+        return self.implicit_result.loss if self.implicit_result is not None else self.candidate.baseline_loss
 
     def persistence_power(self) -> dict[str, Any] | None:
-        """The power block of the test against persistence, or the stored one when the candidate is persistence."""
-        own = self.persistence_test.to_dict(self.candidate.baseline["pct_return_mae"], self.windows["origins_per_day"])
+        """The power block of the test against the implicit incumbent, or the stored one when the candidate is it."""
+        own = self.persistence_test.to_dict(self.implicit_loss, self.windows["origins_per_day"])
         return own if own.get("mde_relative") is not None else self.stored_power
 
     @property
@@ -110,12 +127,20 @@ def write_review(folder: Path, symbol: str, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
 
 
+def decision_label(review: Review) -> str:
+    """The decision as the review page titles it."""
+    if review.outcome == PERSISTENCE and review.implicit != "persistence":
+        return f"{review.implicit.upper()} DEFAULT WRITTEN (no tuned model)"
+    return DECISION_LABELS[review.outcome]
+
+
 def _metric_rows(review: Review) -> list[str]:
     rows = ["| metric | candidate | current best |", "|---|---:|---:|"]
-    for key in REVIEW_METRICS:
+    keys = dict.fromkeys((review.objective, *REVIEW_METRICS))
+    for key in keys:
         best = f"{review.incumbent.metrics[key]:.6g}" if review.incumbent else "-"
         rows.append(f"| {key} | {review.candidate.metrics[key]:.6g} | {best} |")
-    rows.append(f"| persistence pct_return_mae | {review.candidate.baseline['pct_return_mae']:.6g} | same windows |")
+    rows.append(f"| {review.implicit} {review.objective} | {review.implicit_loss:.6g} | same windows |")
     return rows
 
 
@@ -185,19 +210,25 @@ def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str
             f"**{'yes' if t.candidate_better else 'no'}**", ""]
 
 
+def _implicit_title(review: Review) -> str:
+    if review.objective == "pct_return_mae":
+        return "Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)"
+    return (f"Candidate vs the {review.implicit} default, the implicit incumbent chosen on validation (loss = "
+            f"per-window {review.objective}, candidate minus {review.implicit})")
+
+
 def review_markdown(review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None, source: Path,
                     run_id: str) -> str:
     """The review file: decision, windows, both metric sets, the paired tests and both configs."""
     lines = [f"# Promotion review: {review.symbol}", "",
-             f"- decision: **{DECISION_LABELS[review.outcome]}** ({review.reason})",
+             f"- decision: **{decision_label(review)}** ({review.reason})", f"- objective: {review.objective}",
              f"- reviewed at: {utc_now()}", f"- candidate: `{source}` (run {run_id})",
              f"- test windows: {json.dumps(review.windows)}", "",
              "## Test metrics on identical windows", "", *_metric_rows(review), "",
-             *_test_lines("Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)",
-                          review.persistence_test, review.candidate.baseline["pct_return_mae"],
+             *_test_lines(_implicit_title(review), review.persistence_test, review.implicit_loss,
                           review.persistence_power())]
     if review.test is not None:
-        best_mae = review.incumbent.metrics["pct_return_mae"]
+        best_mae = review.incumbent.metrics[review.objective]
         lines += _test_lines("Candidate vs current best (candidate minus current best)", review.test, best_mae,
                              review.test.to_dict(best_mae, review.windows["origins_per_day"]))
     lines += ["## Candidate", "", "```json", json.dumps({k: candidate[k] for k in ("model", "config")}, indent=2),

@@ -20,10 +20,12 @@ from ..forecasters.config import ForecastConfig
 from ..data.bars import OHLCVData
 from ..scoring.ensemble import Member, ensemble_result, fit_weights, member_entries, member_forecast
 from ..errors import TrialError
-from ..scoring.evaluate import EvaluationResult, evaluate, persistence_errors, persistence_metrics
+from ..objectives import DEFAULT_OBJECTIVE, get_objective
+from ..scoring.evaluate import EvaluationResult, benchmark_losses, evaluate, persistence_metrics
 from ..forecasters.registry import FAMILIES, family_of
 from ..forecasters.base import Forecaster
 from ..forecasters.overlap import overlap_flags
+from ..stats.calibration import calibration_test
 from ..stats.significance import selection_significance
 from ..search.space import default_config, n_max_samples
 from ..stats.paired import paired_test
@@ -59,6 +61,8 @@ class Scoring:
         Level of the paired tests and the MCS.
     seed : int
         Bootstrap seed.
+    objective : str
+        What configs are scored on (:mod:`sweep.objectives`).
     """
 
     data: OHLCVData
@@ -68,6 +72,7 @@ class Scoring:
     context_ceilings: dict[str, int]
     alpha: float = 0.05
     seed: int = 0
+    objective: str = DEFAULT_OBJECTIVE
 
     @property
     def horizon(self) -> int:
@@ -84,7 +89,11 @@ class Scoring:
         report's trial plots) draws the rows it lacks."""
         n_max = n_max_samples(family_of(label)) if split == "validation" else None
         return evaluate(self.forecaster_of(label), config, self.data, self.splits.origins(split), self.horizon,
-                        self.cache, n_max)
+                        self.cache, n_max, self.objective)
+
+    def default_config(self, label: str) -> ForecastConfig:
+        """The documented default of model ``label``'s family under the objective, in its study's context ceiling."""
+        return default_config(family_of(label), self.context_ceilings[label], self.seed, self.objective)
 
 
 def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], EvaluationResult]:
@@ -97,29 +106,38 @@ def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], Evaluat
     test : EvaluationResult
         For the paired comparison.
     """
-    family = family_of(label)
-    config = default_config(family, scoring.context_ceilings[label], scoring.seed)
+    config = scoring.default_config(label)
     validation, test = (scoring.evaluate(label, config, split) for split in ("validation", "test"))
-    return {"model": label, "config": config.to_dict(), "source": FAMILIES[family].default.source,
+    return {"model": label, "config": config.to_dict(), "source": FAMILIES[family_of(label)].default.source,
             "validation": validation.to_dict(), "test": test.to_dict()}, test
 
 
-def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: float, seed: int,
-                origins_per_day: float | None = None) -> dict[str, Any]:
-    """Paired tests of the candidate against persistence and against the default, on test windows.
+def reference_results(scoring: Scoring, split: str, benchmark: bool = False) -> dict[str, EvaluationResult]:
+    """``{comparison name: result}`` on ``split`` of the objective's references' defaults after its benchmark (the
+    ``garch`` default under ``quantile_loss``; none under ``pct_return_mae``, whose one reference is persistence);
+    with ``benchmark``, the benchmark's too (the ``naive`` default: the empirical random walk)."""
+    references = list(get_objective(scoring.objective).references.items())[0 if benchmark else 1:]
+    return {name: scoring.evaluate(family, scoring.default_config(family), split) for name, family in references}
 
-    Each entry holds ``mean_diff`` (candidate minus the other, mean per-window absolute
-    pct-return error; negative = the candidate is better), ``ci_low``/``ci_high`` (circular
+
+def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: float, seed: int,
+                origins_per_day: float | None = None,
+                references: dict[str, EvaluationResult] | None = None) -> dict[str, Any]:
+    """Paired tests of the candidate against the objective's benchmark (persistence; the empirical random walk),
+    its other references (``references``: the GARCH default) and the family default, on test windows.
+
+    Each entry holds ``mean_diff`` (candidate minus the other, mean per-window loss of the objective;
+    negative = the candidate is better), ``ci_low``/``ci_high`` (circular
     block bootstrap, two-sided ``1 - 2 alpha``), ``dm_stat``/``p_value`` (one-sided
     Diebold-Mariano), the effective sample size, the minimum detectable effect and the origins
     (and, with ``origins_per_day``, days) a 5 % and a 10 % gain need for 80 % power (see
     :meth:`sweep.stats.paired.PairedTest.to_dict`).
     """
-    out = {}
-    for name, errors, mae in (("persistence", candidate.baseline_window_errors, candidate.baseline["pct_return_mae"]),
-                              ("default", default.window_errors, default.metrics["pct_return_mae"])):
-        out[name] = paired_test(candidate.window_errors, errors, alpha, seed).to_dict(mae, origins_per_day)
-    return out
+    others = {get_objective(candidate.objective).benchmark: (candidate.baseline_window_errors, candidate.baseline_loss)}
+    others.update({name: (r.window_errors, r.loss) for name, r in (references or {}).items()})
+    others["default"] = (default.window_errors, default.loss)
+    return {name: paired_test(candidate.window_errors, errors, alpha, seed).to_dict(loss, origins_per_day)
+            for name, (errors, loss) in others.items()}
 
 
 #: Keys of a paired test's JSON that describe its power, not its verdict.
@@ -128,9 +146,10 @@ POWER_KEYS = ("alpha", "n_windows", "df", "long_run_variance_rule", "long_run_va
 
 
 def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome) -> dict[str, Any] | None:
-    """What the test origins could see when persistence itself is selected.
+    """What the test origins could see when the objective's benchmark itself is selected (persistence; under
+    ``quantile_loss`` the ``naive`` default, the empirical random walk).
 
-    Persistence compared with itself has no differential, so no MDE. The strongest other study
+    The benchmark compared with itself has no differential, so no MDE. The strongest other study
     (lowest validation MAE) is scored on the test origins and its differential against persistence
     gives the MDE and the origins a 5 % and a 10 % gain need: the power of the comparison a model
     would have faced. Only its power is kept (:data:`POWER_KEYS`), not a verdict, so it adds no
@@ -143,12 +162,13 @@ def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: Stud
         persistence or no other study completed.
     """
     others = [o for o in done if family_of(o.model) != BENCHMARK_LABEL]
-    if family_of(selected.model) != BENCHMARK_LABEL or not others:
+    benchmark = scoring.default_config(BENCHMARK_LABEL)
+    if family_of(selected.model) != BENCHMARK_LABEL or selected.config != benchmark or not others:
         return None
-    runner_up = min(others, key=lambda o: o.validation["pct_return_mae"])
+    runner_up = min(others, key=lambda o: o.validation[scoring.objective])
     test = scoring.evaluate(runner_up.model, runner_up.config, "test")
     full = paired_test(test.window_errors, test.baseline_window_errors, scoring.alpha, scoring.seed).to_dict(
-        test.baseline["pct_return_mae"], scoring.test_origins_per_day)
+        test.baseline_loss, scoring.test_origins_per_day)
     return {"config_of": runner_up.study_name, "trial": runner_up.trial_number,
             **{k: full[k] for k in POWER_KEYS if k in full}}
 
@@ -164,7 +184,7 @@ def window_losses_csv(scoring: Scoring, losses: dict[str, np.ndarray]) -> str:
     Parameters
     ----------
     losses : dict
-        ``{name: [n_test_origins]}`` absolute pct-return errors (return units) on the test origins.
+        ``{name: [n_test_origins]}`` losses of the objective (return units) on the test origins.
         Floats are written at full precision, so every comparison recomputes exactly from the file.
     """
     import pandas as pd
@@ -178,14 +198,25 @@ def window_losses_csv(scoring: Scoring, losses: dict[str, np.ndarray]) -> str:
 def symbol_significance(scoring: Scoring, outcomes: list[StudyOutcome]) -> dict[str, Any]:
     """``spa``, ``mcs`` and ``mcs_alpha`` over every trial of the symbol's studies (validation windows)."""
     trials = [t for o in outcomes for t in o.trials]
-    benchmark = persistence_errors(scoring.data, scoring.splits.validation_origins, scoring.horizon)
+    benchmark = benchmark_losses(scoring.data, scoring.splits.validation_origins, scoring.horizon, scoring.objective)
     return selection_significance(trials, benchmark, BENCHMARK_LABEL, scoring.alpha, scoring.seed)
 
 
 def _baseline(scoring: Scoring, test: EvaluationResult) -> dict[str, Any]:
-    return {"model": "persistence",
-            "validation": persistence_metrics(scoring.data, scoring.splits.validation_origins, scoring.horizon),
-            "test": test.baseline}
+    origins, objective = scoring.splits.validation_origins, scoring.objective
+    validation = {**persistence_metrics(scoring.data, origins, scoring.horizon),
+                  objective: float(benchmark_losses(scoring.data, origins, scoring.horizon, objective).mean())}
+    return {"model": get_objective(objective).benchmark, "validation": validation, "test": test.baseline}
+
+
+def implicit_incumbent(scoring: Scoring, validation: dict[str, EvaluationResult]) -> dict[str, Any]:
+    """The config a symbol with no best file is served: of the objective's references, the one with the lowest
+    validation loss (``validation``: ``{comparison name: result}``, the benchmark's included)."""
+    name = min(validation, key=lambda n: validation[n].loss)
+    family = get_objective(scoring.objective).references[name]
+    config = scoring.default_config(family)
+    return {"comparison": name, "model": scoring.forecaster_of(family).identity(), "config": config.to_dict(),
+            "validation": {n: r.loss for n, r in validation.items()}, "chosen_on": "validation origins"}
 
 
 def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, identities: list[dict[str, Any]],
@@ -193,14 +224,35 @@ def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, id
     """The ``default``, ``comparisons`` and ``test_losses`` blocks and the overlap flags of a candidate, and the
     per-window test losses (``name`` is the candidate's column) of the candidate, the default and persistence."""
     default, default_test = default_block(scoring, label)
+    objective = get_objective(scoring.objective)
+    references = reference_results(scoring, "test")
     losses = {name: test.window_errors, "default": default_test.window_errors,
-              "persistence": test.baseline_window_errors}
-    block = {"default": default,
-             "comparisons": comparisons(test, default_test, scoring.alpha, scoring.seed, scoring.test_origins_per_day),
+              objective.benchmark: test.baseline_window_errors, **{n: r.window_errors for n, r in references.items()}}
+    units = "absolute pct-return error per test origin" if objective.name == DEFAULT_OBJECTIVE else \
+        f"{objective.name} per test origin ({objective.units})"
+    block = {"objective": objective.name, "default": default,
+             "comparisons": comparisons(test, default_test, scoring.alpha, scoring.seed, scoring.test_origins_per_day,
+                                        references),
              "test_losses": {"file": f"{scoring.data.symbol}{TEST_LOSSES_SUFFIX}", "columns": list(losses),
-                             "units": "absolute pct-return error per test origin"},
+                             "units": units},
              **overlap_flags(identities, windows)}
+    if references:  # a distribution objective: every reference's metrics, and the one a new symbol is served
+        validation, tested = reference_results(scoring, "validation", True), reference_results(scoring, "test", True)
+        block["references"] = {n: {"model": objective.references[n], "config": scoring.default_config(
+            objective.references[n]).to_dict(), "validation": validation[n].to_dict(), "test": tested[n].to_dict()}
+            for n in tested}
+        block["implicit_incumbent"] = implicit_incumbent(scoring, validation)
+        block["calibration"] = calibration_block(scoring, {name: test, "default": default_test, **tested})
     return block, losses
+
+
+def calibration_block(scoring: Scoring, results: dict[str, EvaluationResult]) -> dict[str, Any]:
+    """``{forecast: calibration test on the test windows}`` (:func:`sweep.stats.calibration.calibration_test` of each
+    result's per-window level hits, overlapping windows counted)."""
+    objective, spec = get_objective(scoring.objective), scoring.splits.spec
+    overlap = -(-spec.horizon // spec.test_stride)
+    return {name: calibration_test(r.window_hits, objective.levels, scoring.alpha, overlap).to_dict()
+            for name, r in results.items()}
 
 
 def candidate_document(scoring: Scoring, outcome: StudyOutcome, test: EvaluationResult,
@@ -231,7 +283,7 @@ def candidate_document(scoring: Scoring, outcome: StudyOutcome, test: Evaluation
     identity = scoring.forecaster_of(outcome.model).identity()
     windows = scoring.splits.describe(scoring.data.frame.index)
     studies = [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
-                "validation_pct_return_mae": o.validation["pct_return_mae"], "n_complete": o.n_complete,
+                f"validation_{scoring.objective}": o.validation[scoring.objective], "n_complete": o.n_complete,
                 "n_failed": o.n_failed} for o in outcomes if isinstance(o, StudyOutcome)]
     honesty, losses = _honesty(scoring, test, "selected", outcome.model, [identity], windows)
     return {
@@ -283,14 +335,16 @@ def fit_ensemble(scoring: Scoring, method: str, done: list[StudyOutcome]) -> Fit
     members = [Member(o.model, scoring.forecaster_of(o.model), o.config, n_max_samples(family_of(o.model)))
                for o in done]
     validation = [member_forecast(m, data, splits.validation_origins, horizon, scoring.cache) for m in members]
-    weights = fit_weights(method, validation, data, splits.validation_origins, horizon)
+    weights = fit_weights(method, validation, data, splits.validation_origins, horizon, scoring.objective)
     active = [(m, w) for m, w in zip(members, weights) if w > 0]  # test inference only for members in use
     # test rows at the member's own num_samples: no later trial asks for more of them
     test_forecasts = [member_forecast(replace(m, n_max=None), data, splits.test_origins, horizon, scoring.cache)
                       for m, _ in active]
-    test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon)
-    return FittedEnsemble(method, members, weights,
-                          ensemble_result(validation, weights, data, splits.validation_origins, horizon), test)
+    test = ensemble_result(test_forecasts, np.array([w for _, w in active]), data, splits.test_origins, horizon,
+                           scoring.objective)
+    return FittedEnsemble(method, members, weights, ensemble_result(validation, weights, data,
+                                                                    splits.validation_origins, horizon,
+                                                                    scoring.objective), test)
 
 
 def ensemble_document(scoring: Scoring, fitted: FittedEnsemble, done: list[StudyOutcome],
@@ -317,7 +371,7 @@ def ensemble_document(scoring: Scoring, fitted: FittedEnsemble, done: list[Study
         "windows": windows,
         "provenance": {**provenance, "ensemble_method": fitted.method},
         "selection": {**selection, "weights_fitted_on": "validation origins",
-                      "objective": "validation pct_return_mae", "studies": studies,
+                      "objective": f"validation {scoring.objective}", "studies": studies,
                       "members_significance": {**significance, "tests": "the member studies' trials, not the "
                                                "ensemble (its weights were fitted on the same validation windows)"}},
         **honesty,

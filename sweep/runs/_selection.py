@@ -1,9 +1,9 @@
 """Selection on validation, per symbol or pooled: each symbol's selected config and the tests that judge it.
 
 ``--selection per-symbol`` picks, for each symbol, the study whose best trial has the lowest
-validation ``pct_return_mae`` on that symbol. ``--selection pooled`` picks one config per run:
-the pooled study (one per model, every trial scored on every symbol) with the lowest
-``relative_mae`` (:mod:`sweep.search.objective`), and each symbol's candidate is that config, with
+validation loss of the run's objective on that symbol. ``--selection pooled`` picks one config per run:
+the pooled study (one per model, every trial scored on every symbol) with the lowest relative loss
+(``relative_mae``; :mod:`sweep.search.objective`), and each symbol's candidate is that config, with
 its own validation metrics. The SPA test and the Model Confidence Set run over the trials the
 selection chose from: one symbol's, or the pooled trials on their relative losses.
 """
@@ -17,8 +17,9 @@ import numpy as np
 
 from ._candidate import BENCHMARK_LABEL, Scoring, symbol_significance
 from ..errors import TrialError
-from ..scoring.evaluate import persistence_errors
-from ..search.objective import POOLED_OBJECTIVE, relative_window_losses
+from ..objectives import DEFAULT_OBJECTIVE, get_objective
+from ..scoring.evaluate import benchmark_losses
+from ..search.objective import pooled_objective, relative_window_losses
 from ..stats.significance import selection_significance
 from ..search.study import StudyOutcome
 from ..search.study_job import PER_SYMBOL, POOLED, StudyJob
@@ -57,23 +58,30 @@ class Selection:
 
 
 def select_per_symbol(scoring: Scoring, studies: list[StudyOutcome | TrialError]) -> Selection | None:
-    """The study of ``scoring``'s symbol with the lowest validation ``pct_return_mae``; None if none completed."""
+    """The study of ``scoring``'s symbol with the lowest validation loss; None if none completed."""
     done = [o for o in studies if isinstance(o, StudyOutcome)]
     if not done:
         return None
     best = min(done, key=lambda o: o.selection_loss)
     return Selection(scoring.data.symbol, PER_SYMBOL, studies, done, best, symbol_significance(scoring, done),
-                     {"scope": PER_SYMBOL, "objective": "validation pct_return_mae"})
+                     {"scope": PER_SYMBOL, "objective": f"validation {scoring.objective}"})
 
 
 def pooled_benchmark(scorings: dict[str, Scoring]) -> np.ndarray:
-    """``[n_validation_windows]`` persistence's relative losses over the pooled symbols (their mean is 1)."""
-    errors = [persistence_errors(s.data, s.splits.validation_origins, s.horizon) for s in scorings.values()]
+    """``[n_validation_windows]`` the benchmark's relative losses over the pooled symbols (their mean is 1)."""
+    errors = [benchmark_losses(s.data, s.splits.validation_origins, s.horizon, s.objective) for s in scorings.values()]
     return relative_window_losses(errors, [float(e.mean()) for e in errors])
 
 
+def _pooled_description(objective: str) -> str:
+    key = pooled_objective(objective)
+    if objective == DEFAULT_OBJECTIVE:
+        return f"validation {key}: mean over symbols of MAE / persistence MAE"
+    return f"validation {key}: mean over symbols of {objective} / {get_objective(objective).benchmark} {objective}"
+
+
 def select_pooled(scorings: dict[str, Scoring], studies: list[StudyOutcome | TrialError]) -> dict[str, Selection]:
-    """Each symbol's selection from the pooled studies: the one config with the lowest ``relative_mae``.
+    """Each symbol's selection from the pooled studies: the one config with the lowest relative loss.
 
     Parameters
     ----------
@@ -95,12 +103,12 @@ def select_pooled(scorings: dict[str, Scoring], studies: list[StudyOutcome | Tri
     trials = [t for o in done for t in o.trials]
     significance = selection_significance(trials, pooled_benchmark(scorings), BENCHMARK_LABEL, first.alpha,
                                           first.seed)
-    block = {"scope": POOLED,
-             "objective": f"validation {POOLED_OBJECTIVE}: mean over symbols of MAE / persistence MAE",
+    key = pooled_objective(first.objective)
+    block = {"scope": POOLED, "objective": _pooled_description(first.objective),
              "pooled": {"study_name": best.study_name, "trial_number": best.trial_number,
-                        "symbols": list(scorings), f"validation_{POOLED_OBJECTIVE}": best.selection_loss,
+                        "symbols": list(scorings), f"validation_{key}": best.selection_loss,
                         "studies": [{"model": o.model, "study_name": o.study_name, "best_trial": o.trial_number,
-                                     f"validation_{POOLED_OBJECTIVE}": o.selection_loss} for o in done]}}
+                                     f"validation_{key}": o.selection_loss} for o in done]}}
     return {symbol: Selection(symbol, POOLED, [_seen_from(o, symbol) for o in studies],
                               [o.for_symbol(symbol) for o in done], best.for_symbol(symbol), significance, block)
             for symbol in scorings}

@@ -41,7 +41,8 @@ from ..errors import ConfigError
 from ..scoring.evaluate import EvaluationResult
 from ..search.execution import Executor, InProcessExecutor
 from ..forecasters.overlap import overlaps, training_limits
-from .jobs import context_ceilings, forecaster_lookup, pooled_job, study_job
+from ..objectives import get_objective
+from .jobs import context_ceilings, forecaster_lookup, pooled_job, scoring_ceilings, study_job
 from .settings import SweepSettings, claimed_run, model_sources, run_settings_document
 from ._selection import Selection, selections
 from ..stats.paired import block_bootstrap_ci, minimum_detectable_effect
@@ -96,9 +97,9 @@ class FoldResult:
     Attributes
     ----------
     selected, default : EvaluationResult
-        On the fold's test origins; ``selected.baseline_window_errors`` is persistence.
+        On the fold's test origins; ``selected.baseline_window_errors`` is the objective's benchmark (persistence).
     validation_mae : float
-        The selected config's validation ``pct_return_mae`` on this symbol.
+        The selected config's validation loss (the run's objective) on this symbol.
     scope : str
         The selection scope that chose it (``"per-symbol"`` or ``"pooled"``).
     """
@@ -122,14 +123,14 @@ class FoldResult:
         def block(origins: np.ndarray) -> dict[str, Any]:
             return {"first": str(index[origins[0]]), "last": str(index[origins[-1]]), "count": len(origins)}
 
+        objective = self.selected.objective
         return {"symbol": self.symbol, "fold": self.fold, "selection": self.scope,
                 "validation_origins": block(self.splits.validation_origins),
                 "test_origins": block(self.splits.test_origins),
                 "selected": {"model": self.selected_model, "config": self.selected_config},
-                "validation_pct_return_mae": self.validation_mae, "spa_p_value": self.spa_p_value,
-                "test_pct_return_mae": {"selected": self.selected.metrics["pct_return_mae"],
-                                        "default": self.default.metrics["pct_return_mae"],
-                                        "persistence": self.selected.baseline["pct_return_mae"]}}
+                f"validation_{objective}": self.validation_mae, "spa_p_value": self.spa_p_value,
+                f"test_{objective}": {"selected": self.selected.loss, "default": self.default.loss,
+                                      get_objective(objective).benchmark: self.selected.baseline_loss}}
 
 
 def _check_overlap(settings: BacktestSettings, datasets: dict[str, OHLCVData],
@@ -148,7 +149,7 @@ def _check_overlap(settings: BacktestSettings, datasets: dict[str, OHLCVData],
             for k, split in enumerate(splits):
                 start = str(datasets[symbol].frame.index[split.first_validation_origin])
                 seen = overlaps(start, limits)
-                if seen["pretraining"]:
+                if seen["pretraining"] is True:
                     problems.append(f"{label} ({source}) was pretrained on data up to {limits['pretraining_cutoff']}, "
                                     f"after {symbol} fold {k}'s first validation window ({start})")
                 if seen["training"]:
@@ -180,12 +181,12 @@ def _select(settings: SweepSettings, scoring: Scoring, fold: int, selection: Sel
                    for m, w in zip(fitted.members, fitted.weights) if w > 0}
         return FoldResult(**row, selected_model=f"ensemble-{settings.ensemble}", selected_config={"members": members},
                           selected=fitted.test, default=default,
-                          validation_mae=fitted.validation.metrics["pct_return_mae"])
+                          validation_mae=fitted.validation.loss)
     best = selection.best
     _, default = default_block(scoring, best.model)
     return FoldResult(**row, selected_model=best.model, selected_config=best.config.to_dict(),
                       selected=scoring.evaluate(best.model, best.config, "test"), default=default,
-                      validation_mae=best.validation["pct_return_mae"])
+                      validation_mae=best.validation[scoring.objective])
 
 
 def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, alpha: float,
@@ -237,9 +238,11 @@ def _over_symbols(per_symbol: dict[str, tuple[np.ndarray, ...]]) -> list[np.ndar
 
 def _scope_summary(results: list[FoldResult], alpha: float, seed: int) -> dict[str, Any]:
     """Gains vs the default and vs persistence, per symbol and over symbols (averaged window by window)."""
+    benchmark = get_objective(results[0].selected.objective).benchmark
+
     def summary(selected, default, persistence, fold_of) -> dict[str, Any]:
         return {"gain_vs_default": gain_summary(selected, default, fold_of, alpha, seed),
-                "gain_vs_persistence": gain_summary(selected, persistence, fold_of, alpha, seed)}
+                f"gain_vs_{benchmark}": gain_summary(selected, persistence, fold_of, alpha, seed)}
 
     per_symbol = {s: _stacked([r for r in results if r.symbol == s]) for s in sorted({r.symbol for r in results})}
     return {**summary(*_over_symbols(per_symbol)), "per_symbol": {s: summary(*v) for s, v in per_symbol.items()}}
@@ -361,11 +364,13 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
             for job in _fold_jobs(sweep, datasets, folds, k, recorded, ceilings)]
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)
-    cache = SampleCache(sweep.run_dir / "cache", enabled=sweep.use_cache)
+    cache = SampleCache(sweep.cache_folder, enabled=sweep.use_cache)
     results = []
     for k in range(settings.folds):
         fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
-        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, ceilings, sweep.alpha, sweep.seed)
+        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, scoring_ceilings(sweep, ceilings),
+                               sweep.alpha, sweep.seed,
+                               sweep.objective)
                     for s in sweep.symbols}
         for scope in sweep.selection:
             chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold])
@@ -374,7 +379,8 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
                     raise ConfigError(f"{symbol} fold {k} ({scope} selection): no study has a completed trial "
                                       "(errors above)")
                 results.append(_select(sweep, scorings[symbol], k, chosen[symbol]))
-    document = {"run_id": sweep.run_id, "n_folds": settings.folds, "symbols": list(sweep.symbols),
+    document = {"run_id": sweep.run_id, "objective": sweep.objective, "n_folds": settings.folds,
+                "symbols": list(sweep.symbols),
                 "selection": list(sweep.selection),
                 "models": list(sweep.labels), "n_trials": sweep.n_trials, "ensemble": sweep.ensemble,
                 "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},

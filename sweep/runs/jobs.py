@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from ..data.common_calendar import require_same_origin_times
 from ..data.bars import OHLCVData
+from ..objectives import get_objective
 from ..errors import TrialError
 from ..forecasters.base import Forecaster
 from ..forecasters.registry import FAMILIES, family_of
@@ -19,7 +20,7 @@ from ..search.study_job import POOLED, SymbolWindows
 from ..search.warm_start import pooled_warm_starts, warm_starts
 from ..data.windows import Splits
 
-__all__ = ["make_forecaster", "context_ceiling", "context_ceilings", "forecaster_lookup", "study_job", "pooled_job",
+__all__ = ["make_forecaster", "context_ceiling", "context_ceilings", "scoring_ceilings", "forecaster_lookup", "study_job", "pooled_job",
            "sweep_jobs"]
 
 
@@ -59,6 +60,13 @@ def context_ceilings(settings: SweepSettings) -> dict[str, int]:
     return {label: context_ceiling(settings, label) for label in settings.labels}
 
 
+def scoring_ceilings(settings: SweepSettings, ceilings: dict[str, int]) -> dict[str, int]:
+    """``ceilings`` (the studies') and the :func:`context_ceiling` of every family the objective compares candidates
+    with that no study swept (:attr:`sweep.objectives.Objective.references`): what a :class:`Scoring` reads."""
+    references = get_objective(settings.objective).references.values()
+    return {**ceilings, **{family: context_ceiling(settings, family) for family in references if family not in ceilings}}
+
+
 def forecaster_lookup(settings: SweepSettings, outcomes: list[StudyOutcome | TrialError]) -> Callable[[str], Forecaster]:
     """Loaded model of a study label: the one a study already loaded in this process, else loaded once now
     (executors on other processes return no loaded model)."""
@@ -80,7 +88,7 @@ def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: s
     fields = dict(symbol=data.symbol, model=label, family=family_of(label), data=data, splits=splits,
                   context_ceiling=context_ceiling, make_forecaster=lambda: make_forecaster(label, settings),
                   n_trials=settings.n_trials,
-                  storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.run_dir / "cache"),
+                  storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.cache_folder),
                   use_cache=settings.use_cache, timeout_s=settings.timeout_s, objectives=settings.objectives,
                   latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
     return StudyJob(**{**fields, **overrides})

@@ -16,7 +16,8 @@ from ..errors import ConfigError, TrialError
 from ..scoring.evaluate import EvaluationResult
 from ..search.execution import Executor, InProcessExecutor
 from ._finetune import finetune_checkpoints
-from .jobs import forecaster_lookup, sweep_jobs
+from .jobs import forecaster_lookup, scoring_ceilings, sweep_jobs
+from ..objectives import get_objective
 from ..forecasters.model_paths import portable_document
 from ..forecasters.overlap import warn_overlaps
 from .settings import SweepSettings, check_run_settings, claimed_run, model_sources
@@ -147,9 +148,10 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     jobs = sweep_jobs(settings, datasets, splits)
     outcomes = executor.run(jobs, progress)
     forecaster_of = forecaster_lookup(settings, outcomes)
-    cache = SampleCache(settings.run_dir / "cache", enabled=settings.use_cache)
-    ceilings = {job.model: job.context_ceiling for job in jobs}
-    scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed)
+    cache = SampleCache(settings.cache_folder, enabled=settings.use_cache)
+    ceilings = scoring_ceilings(settings, {job.model: job.context_ceiling for job in jobs})
+    scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed,
+                           settings.objective)
                 for s in settings.symbols}
     chosen = selections(settings.scope, scorings, jobs, outcomes)
     results = []
@@ -171,7 +173,7 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
                                           block)
     power = persistence_power(scoring, done, best)
     if power is not None:
-        document["power_vs_persistence"] = power
+        document[get_objective(settings.objective).power_key] = power
     document = portable_document(document, settings.output_dir)  # checkpoints in the project: relative paths
     path = _write_with_losses(candidate_path(settings.output_dir, settings.run_id, symbol), document,
                               window_losses_csv(scoring, losses))

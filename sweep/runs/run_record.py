@@ -19,13 +19,13 @@ from ..storage.store import read_json
 from ..search.study import OBJECTIVE, RUN_SETTINGS_ATTR, make_storage
 from ..data.windows import WindowSpec
 
-__all__ = ["read_run_settings", "run_settings_problem", "settings_changes", "recorded_in_storage", "recorded_models",
+__all__ = ["cache_folder", "read_run_settings", "run_settings_problem", "settings_changes", "recorded_in_storage", "recorded_models",
            "RUN_FIX"]
 
 #: run.json keys every reader needs (written since the first run.json) and the keys added later, with their types.
 _REQUIRED_KEYS = {"windows": dict, "seed": int, "freq": str, "gap_policy": str, "toto_model": str, "data": dict}
 _LATER_KEYS = {"folds": (int, type(None)), "kronos_model": str, "kronos_tokenizer": (str, type(None)),
-               "model_ids": dict, "objectives": list, "finetune": (bool, list), "variants": dict,
+               "model_ids": dict, "objective": str, "objectives": list, "cache_dir": (str, type(None)), "finetune": (bool, list), "variants": dict,
                "storage": (str, type(None)), "promote_candidate": str, "ensemble": (str, type(None)),
                "selection": list, "pool": (list, type(None)), "data_dir": str, "data_spans": dict}
 #: Keys a resume must keep; checkpoints compare as resolved folders, the storage as its redacted URL.
@@ -33,6 +33,12 @@ _COMPARED = ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kr
              "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool")
 _CHECKPOINT_KEYS = ("toto_model", "kronos_model", "kronos_tokenizer")
 RUN_FIX = "restore it, or start a new run with a new --run-id"
+
+
+def cache_folder(run_dir: Path, recorded: dict[str, Any]) -> Path:
+    """The forecast cache of a run: the ``cache_dir`` its settings record (``--cache-dir``), else
+    ``<run_dir>/cache``."""
+    return Path(recorded["cache_dir"]) if recorded.get("cache_dir") else Path(run_dir) / "cache"
 
 
 def run_settings_problem(document: object) -> str | None:

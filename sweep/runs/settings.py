@@ -20,11 +20,11 @@ from ..forecasters.checkpoint_folders import check_checkpoint_folder, check_hori
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES, family_of
 from ..data.run_data import data_record
 from ..storage.run_lock import run_lock
-from .run_record import read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
+from .run_record import cache_folder, read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
 from ..search.space import CONTEXT_LENGTHS
 from ..storage.storage_url import check_storage, redacted
 from ..storage.store import check_output_folder, utc_now, write_json_atomic
-from ..search.study import OBJECTIVE, OBJECTIVE_SETS
+from ..objectives import DEFAULT_OBJECTIVE as OBJECTIVE, LATENCY, OBJECTIVES, get_objective
 from ..search.study_job import PER_SYMBOL, POOLED, SCOPES
 from ..data.windows import WindowSpec
 
@@ -89,7 +89,8 @@ class SweepSettings:
     use_cache : bool
         ``False`` re-runs inference in every trial.
     objectives : tuple of str
-        ``("pct_return_mae",)``, or ``("pct_return_mae", "latency_s")`` for multi-objective studies.
+        ``(objective,)``, or ``(objective, "latency_s")`` for multi-objective studies; ``objective`` is one of
+        :data:`sweep.objectives.OBJECTIVES` (``--objective``, default ``pct_return_mae``).
     latency_budget_s : float or None
         With two objectives, the selected trial is the most accurate one whose
         validation latency (seconds per origin) is within this budget.
@@ -107,6 +108,8 @@ class SweepSettings:
     finetune_steps : int
     variants : dict
         ``{label: checkpoint folder}`` of fine-tuned variants (filled by :func:`run_sweep`).
+    cache_dir : Path or None
+        The forecast cache (``--cache-dir``; None: ``<run_dir>/cache``); runs may share one (see the CLI help).
     selection : tuple of str
         Selection scopes (``--selection``): ``"per-symbol"`` (one study per symbol and model) or ``"pooled"``
         (one study per model over every symbol; see :mod:`sweep.runs._selection`). A sweep takes one; a backtest
@@ -145,6 +148,7 @@ class SweepSettings:
     alpha: float = 0.05
     promote_candidate: str = "selected"
     selection: tuple[str, ...] = (PER_SYMBOL,)
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -166,13 +170,17 @@ class SweepSettings:
         if self.finetune_steps < 1:
             raise ConfigError(f"--finetune-steps must be at least 1, got {self.finetune_steps}")
         validate_run_id(self.run_id)
-        if tuple(self.objectives) not in OBJECTIVE_SETS:
-            raise ConfigError(f"--objectives {list(self.objectives)} is not supported; use one of "
-                              f"{[list(o) for o in OBJECTIVE_SETS]}")
+        if not self.objectives or self.objectives[0] not in OBJECTIVES or tuple(self.objectives[1:]) not in (
+                (), (LATENCY,)):  # the registry is read now: an objective registered after import counts
+            raise ConfigError(f"--objectives {list(self.objectives)} is not supported; use an objective of "
+                              f"{list(OBJECTIVES)}, alone or followed by {LATENCY}")
+        if (needed := get_objective(self.objective).min_context_length) > self.windows.max_context_length:
+            raise ConfigError(f"--objective {self.objective}'s benchmark reads {needed} bars before each origin; raise "
+                              f"--max-context-length {self.windows.max_context_length} to at least {needed}")
         budget = self.latency_budget_s
         if budget is not None and (len(self.objectives) < 2 or not 0 < budget < math.inf):
             raise ConfigError(f"--latency-budget-s {self.latency_budget_s} needs a positive finite value and "
-                              f"--objectives {OBJECTIVE} latency_s")
+                              f"--objectives {self.objective} latency_s")
         trainable = [name for name, f in FAMILIES.items() if f.trainer]
         for family in self.finetune:
             if family not in trainable or family not in self.models:
@@ -221,8 +229,16 @@ class SweepSettings:
                                   f"(owner/name); pass the folder a training job wrote, or a hub id")
 
     @property
+    def objective(self) -> str:  # the accuracy objective (sweep.objectives): the first of objectives
+        return self.objectives[0]
+
+    @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.run_id
+
+    @property
+    def cache_folder(self) -> Path:
+        return cache_folder(self.run_dir, {"cache_dir": self.cache_dir and str(self.cache_dir)})
 
     def storage_url(self) -> str:
         return self.storage or str(self.run_dir / "optuna.journal")
@@ -272,23 +288,14 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
                           folds: int | None = None) -> dict[str, Any]:
     """What a run's studies depend on: written to ``run.json`` and recorded on every study the run creates.
 
-    Parameters
-    ----------
-    settings : SweepSettings
-    datasets : dict
-        ``{symbol: OHLCVData}`` of the run (their fingerprints).
-    folds : int, optional
-        The walk-forward fold count of a backtest run (None for a sweep).
-
-    Returns
-    -------
-    dict
-        JSON-serialisable; ``storage`` is the ``--storage`` value with its password redacted (None: the
-        run's own journal).
+    ``datasets`` is ``{symbol: OHLCVData}`` of the run (their fingerprints); ``folds`` the walk-forward fold count of
+    a backtest run (None for a sweep). Returns a JSON-serialisable dict; its ``storage`` is the ``--storage`` value
+    with its password redacted (None: the run's own journal).
     """
     return {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
             "gap_policy": settings.gap_policy, **_checkpoint_keys(settings),
-            "model_ids": model_sources(settings), "objectives": list(settings.objectives),
+            "model_ids": model_sources(settings), "objective": settings.objective,
+            "objectives": list(settings.objectives), "cache_dir": settings.cache_dir and str(settings.cache_dir),
             "finetune": list(settings.finetune), "variants": settings.variants,
             "storage": None if settings.storage is None else redacted(settings.storage),
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,

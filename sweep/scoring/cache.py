@@ -232,7 +232,8 @@ def _read_draw(path: Path) -> _Draw | None:
     """A draw written by :func:`_write_draw`, or None (with a warning) when the file is torn or foreign."""
     try:
         with np.load(path) as f:
-            batch = QuantileBatch(f["quantiles"], f["levels"], f["block_seconds"]) if "quantiles" in f.files \
+            batch = QuantileBatch(f["quantiles"], f["levels"], f["block_seconds"],
+                                  f["point"] if "point" in f.files else None) if "quantiles" in f.files \
                 else SampleBatch(f["samples"], f["block_seconds"], int(f["samples_per_batch"]))
             return _Draw(f["origins"].astype(np.int64), batch)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # recomputed by the next miss
@@ -248,6 +249,8 @@ def _write_draw(path: Path, fields: dict[str, Any], draw: _Draw) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
         arrays = {"quantiles": batch.quantiles, "levels": batch.levels} if isinstance(batch, QuantileBatch) \
             else {"samples": batch.samples, "samples_per_batch": batch.samples_per_batch}
+        if getattr(batch, "point", None) is not None:
+            arrays["point"] = batch.point
         with os.fdopen(fd, "wb") as f:
             np.savez(f, origins=draw.origins, block_seconds=batch.block_seconds, **arrays,
                      key_fields=json.dumps(fields, sort_keys=True, default=str))

@@ -4,7 +4,9 @@ The point forecast of an ensemble is the weighted sum of its members' point
 forecasts; its distribution averages the members' quantiles (Vincentization),
 whether a member draws sample paths or predicts quantiles.
 Weights are non-negative and sum to 1, and are fitted on the validation
-origins only.
+origins only, to minimise the run's objective: the blend's point error under
+``pct_return_mae``, the blend's quantile loss on the objective's levels under
+a distribution objective (:mod:`sweep.scoring._quantile_weights`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from .cache import SampleCache
 from ..forecasters.config import ForecastConfig
 from ..data.bars import OHLCVData
 from .evaluate import EvaluationResult, draw_samples, score
+from ._quantile_weights import fit_pinball_greedy_weights, fit_pinball_lp_weights
+from ..objectives import DEFAULT_OBJECTIVE, get_objective, objective_of_run
+from ..stats.metrics import QUANTILE_LEVELS as SCORED_LEVELS
 from ..errors import ConfigError
 from ..forecasters.base import Forecaster
 from ..forecasters.registry import FAMILIES
@@ -28,7 +33,7 @@ from ..storage.store import read_json
 from ..data.windows import gather_targets
 
 __all__ = ["Member", "MemberForecast", "member_forecast", "fit_lp_weights", "fit_greedy_weights", "fit_weights",
-           "ENSEMBLE_METHODS", "GREEDY_ITERATIONS", "blend", "ensemble_result", "document_members",
+           "ENSEMBLE_METHODS", "GREEDY_ITERATIONS", "blend", "blend_levels", "ensemble_result", "document_members",
            "document_forecast", "evaluate_document", "member_entries", "read_best", "check_best"]
 
 #: Quantile levels the members' distributions are averaged on: 100 equally weighted mid-points.
@@ -153,23 +158,46 @@ ENSEMBLE_METHODS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "lp": fit_lp_weights, "greedy": fit_greedy_weights}
 
 
+def blend_levels(objective: str = DEFAULT_OBJECTIVE) -> np.ndarray:
+    """The levels :func:`blend` averages the members' quantiles on: a distribution objective's scored levels (so
+    the blend's scored quantiles are exactly the weighted averages its weights were fitted on), else
+    :data:`QUANTILE_LEVELS`."""
+    scored = get_objective(objective)
+    return np.asarray(scored.levels if scored.scores_distribution else QUANTILE_LEVELS, dtype=float)
+
+
 def fit_weights(method: str, forecasts: list[MemberForecast], data: OHLCVData, origins: np.ndarray,
-                horizon: int) -> np.ndarray:
-    """Fit ``method`` weights to the members' forecasts at (validation) ``origins``; ``[n_members]``."""
+                horizon: int, objective: str = DEFAULT_OBJECTIVE) -> np.ndarray:
+    """Fit ``method`` weights to the members' forecasts at (validation) ``origins``; ``[n_members]``.
+
+    Under a distribution objective the members' quantiles at the scored levels are the blend's inputs, as
+    :func:`blend` averages them.
+    """
     last_close = data.close[origins - 1]
-    targets = _as_returns(gather_targets(data.close, origins, horizon), last_close)
+    targets = gather_targets(data.close, origins, horizon)
     if len(forecasts) == 1:
         return np.ones(1)
-    returns = np.stack([_as_returns(f.point, last_close) for f in forecasts])
-    return ENSEMBLE_METHODS[method](returns, targets)
+    if not get_objective(objective).scores_distribution:
+        returns = np.stack([_as_returns(f.point, last_close) for f in forecasts])
+        return ENSEMBLE_METHODS[method](returns, _as_returns(targets, last_close))
+    quantiles = np.stack([(f.predictive.quantiles(SCORED_LEVELS) / last_close[:, None, None] - 1.0).ravel()
+                          for f in forecasts])  # [M, W * L * H]
+    target = np.broadcast_to((targets / last_close[:, None] - 1.0)[:, None, :],
+                             (len(origins), len(SCORED_LEVELS), horizon)).ravel()
+    levels = np.broadcast_to(np.asarray(SCORED_LEVELS)[None, :, None], (len(origins), len(SCORED_LEVELS),
+                                                                         horizon)).ravel()
+    if method == "lp":
+        return fit_pinball_lp_weights(quantiles, target, levels)
+    return fit_pinball_greedy_weights(quantiles, target, levels, GREEDY_ITERATIONS)
 
 
-def blend(forecasts: list[MemberForecast], weights: np.ndarray) -> MemberForecast:
+def blend(forecasts: list[MemberForecast], weights: np.ndarray, levels: np.ndarray | None = None) -> MemberForecast:
     """The weighted blend of the members' forecasts.
 
     With a single member of positive weight the blend is that member (its own
     distribution); otherwise it is the weighted average of the members'
-    quantiles at :data:`QUANTILE_LEVELS`, ``[n_windows, 100, horizon]`` (a quantile
+    quantiles at ``levels`` (default :data:`QUANTILE_LEVELS`, ``[n_windows, 100, horizon]``; see
+    :func:`blend_levels`) (a quantile
     member's tails beyond its outermost levels are held flat, see
     :meth:`sweep.stats.predictive.Predictive.quantiles`). Latency
     is the sum over members with positive weight (they run one after another).
@@ -179,17 +207,17 @@ def blend(forecasts: list[MemberForecast], weights: np.ndarray) -> MemberForecas
     if len(active) == 1:
         predictive = active[0][0].predictive
     else:
-        predictive = Predictive(sum(w * f.predictive.quantiles(QUANTILE_LEVELS) for f, w in active),
-                                np.asarray(QUANTILE_LEVELS))
+        levels = np.asarray(QUANTILE_LEVELS if levels is None else levels, dtype=float)
+        predictive = Predictive(sum(w * f.predictive.quantiles(levels) for f, w in active), levels)
     label = "+".join(f.label for f, _ in active)
     return MemberForecast(label, point, predictive, sum(f.latency_s for f, _ in active))
 
 
 def ensemble_result(forecasts: list[MemberForecast], weights: np.ndarray, data: OHLCVData, origins: np.ndarray,
-                    horizon: int) -> EvaluationResult:
-    """Metrics of the :func:`blend` of ``forecasts`` at ``origins``."""
-    blended = blend(forecasts, weights)
-    return score(blended.point, blended.predictive, blended.latency_s, data, origins, horizon)
+                    horizon: int, objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
+    """Metrics of the :func:`blend` of ``forecasts`` at ``origins`` under ``objective``."""
+    blended = blend(forecasts, weights, blend_levels(objective))
+    return score(blended.point, blended.predictive, blended.latency_s, data, origins, horizon, objective=objective)
 
 
 def document_members(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], ForecastConfig, float]]:
@@ -307,7 +335,7 @@ def document_forecast(document: dict[str, Any], data: OHLCVData, origins: np.nda
     members = [(Member(label, load(identity), config), weight)
                for label, identity, config, weight in document_members(document) if weight > 0]
     forecasts = [member_forecast(m, data, origins, horizon, cache) for m, _ in members]
-    return blend(forecasts, np.array([w for _, w in members]))
+    return blend(forecasts, np.array([w for _, w in members]), blend_levels(objective_of_run(document)))
 
 
 def member_entries(members: list[Member], weights: np.ndarray, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -317,10 +345,11 @@ def member_entries(members: list[Member], weights: np.ndarray, extra: list[dict[
 
 
 def evaluate_document(document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
-                      cache: SampleCache, load: Callable[[dict[str, Any]], Forecaster]) -> EvaluationResult:
-    """Metrics of the config a document holds (single model or ensemble) at ``origins``.
+                      cache: SampleCache, load: Callable[[dict[str, Any]], Forecaster],
+                      objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
+    """Metrics of the config a document holds (single model or ensemble) at ``origins`` under ``objective``.
 
     See :func:`document_forecast` for the parameters and errors.
     """
     forecast = document_forecast(document, data, origins, horizon, cache, load)
-    return score(forecast.point, forecast.predictive, forecast.latency_s, data, origins, horizon)
+    return score(forecast.point, forecast.predictive, forecast.latency_s, data, origins, horizon, objective=objective)

@@ -12,11 +12,13 @@ from ..forecasters.config import ForecastConfig
 from ..data.bars import COLUMNS as OHLCV_COLUMNS, OHLCVData
 from ..errors import ConfigError
 from ..forecasters.base import Forecaster, QuantileBatch, SampleBatch
+from ..objectives import DEFAULT_OBJECTIVE, get_objective
 from ..stats.metrics import pct_return_errors, point_metrics
 from ..stats.predictive import Predictive
 from ..data.windows import gather_contexts, gather_targets
 
-__all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "draw_samples",
+__all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "benchmark_losses",
+           "draw_samples",
            "inference_fields", "window_inputs"]
 
 
@@ -27,20 +29,28 @@ class EvaluationResult:
     Attributes
     ----------
     metrics : dict
-        ``pct_return_mae`` (primary, return units), ``price_mae``, ``rmse``, ``mape``,
+        The objective's loss under its name (e.g. ``quantile_loss``, return units) and its secondary metrics
+        (per-level ``coverage_<level>``), ``pct_return_mae``, ``price_mae``, ``rmse``, ``mape``,
         ``direction_accuracy``, ``crps``, ``coverage_90`` (with ``coverage_nominal``, the interval's
         nominal level: 0.9, or that of a quantile model's nearest levels), ``latency_s`` (inference
-        seconds per origin), ``persistence_pct_return_mae`` and
-        ``skill = 1 - pct_return_mae / persistence_pct_return_mae``.
+        seconds per origin), the benchmark's loss ``<benchmark>_<objective>`` (``persistence_pct_return_mae``)
+        and ``skill = 1 - loss / benchmark loss``.
     window_errors : numpy.ndarray
-        ``[n_windows]`` absolute return error per origin (for paired tests).
+        ``[n_windows]`` the objective's loss per origin (for paired tests; absolute return errors under
+        ``pct_return_mae``).
     baseline : dict
-        Point metrics of the persistence forecast on the same origins.
+        Point metrics of the persistence forecast on the same origins, and the objective's benchmark loss under
+        the objective's name (persistence's own under ``pct_return_mae``).
     speed : dict
         Speed settings chosen automatically (e.g. ``samples_per_batch``).
     n_windows : int
     baseline_window_errors : numpy.ndarray
-        ``[n_windows]`` absolute return error of the persistence forecast per origin.
+        ``[n_windows]`` the objective's benchmark loss per origin.
+    objective : str
+        The objective's name (:mod:`sweep.objectives`).
+    window_hits : numpy.ndarray or None
+        ``[n_windows, n_levels]`` under a distribution objective: each window's share of steps at or below each
+        scored quantile (:func:`sweep.stats.calibration.level_hits`), the input of its calibration test.
     """
 
     metrics: dict[str, float]
@@ -49,6 +59,18 @@ class EvaluationResult:
     speed: dict[str, Any] = field(default_factory=dict)
     n_windows: int = 0
     baseline_window_errors: np.ndarray | None = None
+    objective: str = DEFAULT_OBJECTIVE
+    window_hits: np.ndarray | None = None
+
+    @property
+    def loss(self) -> float:
+        """Mean of :attr:`window_errors`: the objective's loss."""
+        return self.metrics[self.objective]
+
+    @property
+    def baseline_loss(self) -> float:
+        """The objective's benchmark loss on the same origins."""
+        return self.baseline[self.objective]
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.metrics, "n_windows": self.n_windows, "speed": self.speed}
@@ -69,6 +91,14 @@ def persistence_errors(data: OHLCVData, origins: np.ndarray, horizon: int) -> np
     """``[n_windows]`` absolute return error of the persistence forecast per origin (no inference:
     the benchmark of every paired test and of the SPA test)."""
     return pct_return_errors(*_persistence(data, origins, horizon))
+
+
+def benchmark_losses(data: OHLCVData, origins: np.ndarray, horizon: int,
+                     objective: str = DEFAULT_OBJECTIVE) -> np.ndarray:
+    """``[n_windows]`` losses of ``objective``'s benchmark at ``origins`` (no model inference): persistence's
+    absolute return errors under ``pct_return_mae``, the empirical random walk's quantile losses under
+    ``quantile_loss``; the benchmark of the SPA test and the scale of a pooled study."""
+    return get_objective(objective).benchmark_losses(data, origins, horizon)
 
 
 def inference_fields(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
@@ -141,7 +171,8 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
 
 
 def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,
-             cache: SampleCache | None = None, n_max: int | None = None) -> EvaluationResult:
+             cache: SampleCache | None = None, n_max: int | None = None,
+             objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
     """Evaluate ``config`` at ``origins``.
 
     Parameters
@@ -158,6 +189,8 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
         Defaults to a fresh in-memory cache.
     n_max : int, optional
         Paths to draw on a cache miss (default ``config.num_samples``).
+    objective : str
+        What :attr:`EvaluationResult.window_errors` holds (:mod:`sweep.objectives`); the draws do not depend on it.
 
     Returns
     -------
@@ -172,11 +205,12 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
     """
     batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
     predictive = batch.predictive
-    return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed)
+    return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed,
+                 objective)
 
 
 def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHLCVData, origins: np.ndarray,
-          horizon: int, speed: dict[str, Any] | None = None) -> EvaluationResult:
+          horizon: int, speed: dict[str, Any] | None = None, objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
     """Metrics of a point forecast and its distribution at ``origins``, with the persistence baseline.
 
     Parameters
@@ -191,14 +225,21 @@ def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHL
         As in :func:`evaluate`.
     speed : dict, optional
         Speed settings to record.
+    objective : str
+        The objective whose per-window loss and benchmark the result holds.
     """
+    scored = get_objective(objective)
     last_close = data.close[origins - 1]
     targets = gather_targets(data.close, origins, horizon)
-    metrics = {**point_metrics(point, targets, last_close), **predictive.metrics(targets, last_close)}
-    baseline = persistence_metrics(data, origins, horizon)
+    losses, objective_metrics = scored.metrics(point, predictive, targets, last_close)
+    metrics = {**point_metrics(point, targets, last_close), **predictive.metrics(targets, last_close),
+               **objective_metrics}
+    benchmark = scored.benchmark_losses(data, origins, horizon)
+    baseline = {**persistence_metrics(data, origins, horizon), objective: float(benchmark.mean())}
     metrics["latency_s"] = float(latency_s)
-    metrics["persistence_pct_return_mae"] = baseline["pct_return_mae"]
-    metrics["skill"] = 1.0 - metrics["pct_return_mae"] / baseline["pct_return_mae"]
-    return EvaluationResult(metrics=metrics, window_errors=pct_return_errors(point, targets, last_close),
-                            baseline=baseline, speed=speed or {}, n_windows=len(origins),
-                            baseline_window_errors=persistence_errors(data, origins, horizon))
+    metrics[scored.benchmark_key] = baseline[objective]
+    metrics["skill"] = 1.0 - metrics[objective] / baseline[objective]
+    hits = scored.window_hits(predictive, targets) if scored.window_hits else None
+    return EvaluationResult(metrics=metrics, window_errors=losses, baseline=baseline, speed=speed or {},
+                            n_windows=len(origins), baseline_window_errors=benchmark, objective=objective,
+                            window_hits=hits)

@@ -135,7 +135,7 @@ class SymbolBatcher:
         if not (len(self._symbols.get((job.model, job.namespace), {})) > 1 and forecaster.batches_symbols()
                 and forecaster.rows_independent(job.splits.spec.horizon)):
             return False
-        inference_keys = getattr(space_of(job.model_family), "inference_keys", None)  # a family's own space may lack it
+        inference_keys = getattr(space_of(job.model_family, job.objective), "inference_keys", None)  # a family's own space may lack it
         keys = inference_keys(job.context_ceiling) if inference_keys else None
         return (keys is not None and len(keys) <= job.target_trials()
                 and (config.context_length, config.sampling) in keys)

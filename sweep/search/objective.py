@@ -1,11 +1,12 @@
 """What a trial scores: one config on one symbol's validation origins, or pooled over every symbol's.
 
-Per symbol, the objective is the config's validation ``pct_return_mae``. Pooled
-(``--selection pooled``), one config is scored on every symbol's validation origins and the
-objective is ``relative_mae``: the mean over symbols of the config's validation MAE divided by
-that symbol's persistence MAE. This scale-free skill lets a quiet symbol weigh as much as a
-volatile one (a raw mean would be BTCUSD's and ETHUSD's volatilities, not the config's accuracy).
-Test origins are never touched here.
+Per symbol, the objective is the config's validation loss under the run's objective (:mod:`sweep.objectives`;
+``pct_return_mae`` by default). Pooled (``--selection pooled``), one config is scored on every symbol's
+validation origins and the objective is the relative loss (``relative_mae`` under ``pct_return_mae``,
+``relative_<objective>`` otherwise): the mean over symbols of the config's validation loss divided by that
+symbol's benchmark loss (persistence; the empirical random walk under ``quantile_loss``). This scale-free skill
+lets a quiet symbol weigh as much as a volatile one (a raw mean would be BTCUSD's and ETHUSD's volatilities, not
+the config's accuracy). Test origins are never touched here.
 """
 
 from __future__ import annotations
@@ -17,21 +18,29 @@ import optuna
 
 from ..scoring.cache import SampleCache
 from ..forecasters.config import ForecastConfig
-from ..errors import ModelLoadError, StorageError, SweepError, TrialError
+from ..errors import ConfigError, ModelLoadError, StorageError, SweepError, TrialError
 from ..scoring.evaluate import EvaluationResult, evaluate
 from ..forecasters.base import Forecaster
+from ..objectives import DEFAULT_OBJECTIVE, LATENCY, OBJECTIVES
 from .space import n_max_samples, space_of
 from .study_job import StudyJob, SymbolWindows
 from ._symbol_batch import SymbolBatcher
 
-__all__ = ["Objective", "relative_window_losses", "pooled_validation", "OBJECTIVE", "OBJECTIVE_SETS",
-           "POOLED_OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "BY_SYMBOL_ATTR"]
+__all__ = ["Objective", "relative_window_losses", "pooled_validation", "pooled_objective", "OBJECTIVE",
+           "OBJECTIVE_SETS", "POOLED_OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "BY_SYMBOL_ATTR", "OBJECTIVE_ATTR",
+           "check_study_objective"]
 
-OBJECTIVE = "pct_return_mae"
-#: Supported objective tuples: accuracy alone, or accuracy and inference cost (both minimised).
-OBJECTIVE_SETS = ((OBJECTIVE,), (OBJECTIVE, "latency_s"))
-#: A pooled study's accuracy objective: mean over symbols of validation MAE / persistence MAE.
+OBJECTIVE = DEFAULT_OBJECTIVE
+#: Supported objective tuples: an accuracy objective alone, or with inference cost (both minimised).
+OBJECTIVE_SETS = tuple(s for name in OBJECTIVES for s in ((name,), (name, LATENCY)))
+#: A pooled study's accuracy objective under ``pct_return_mae``: mean over symbols of validation MAE / persistence
+#: MAE.
 POOLED_OBJECTIVE = "relative_mae"
+
+
+def pooled_objective(objective: str = DEFAULT_OBJECTIVE) -> str:
+    """Key of a pooled study's relative loss under ``objective``: ``relative_mae``, or ``relative_<objective>``."""
+    return POOLED_OBJECTIVE if objective == DEFAULT_OBJECTIVE else f"relative_{objective}"
 #: Trial attribute naming where a trial's config came from: "default", "production" or "search".
 SOURCE_ATTR = "source"
 #: Trial attribute holding the ``[n_validation_windows]`` per-window validation losses (the inputs of the
@@ -40,10 +49,13 @@ SOURCE_ATTR = "source"
 WINDOW_ERRORS_ATTR = "validation_window_errors"
 #: Trial attribute of a pooled trial: ``{symbol: validation metrics}``.
 BY_SYMBOL_ATTR = "validation_by_symbol"
+#: Study attribute naming the objective it is tuned on.
+OBJECTIVE_ATTR = "objective"
 
 
 def relative_window_losses(window_errors: list[np.ndarray], persistence_mae: list[float]) -> np.ndarray:
-    """Per-window losses of a pooled config: each symbol's errors over its persistence MAE, averaged by window.
+    """Per-window losses of a pooled config: each symbol's losses over its benchmark's mean loss (persistence MAE
+    under ``pct_return_mae``), averaged by window.
 
     Symbols share the window layout (one window spec), so their windows line up by position, at the
     same origin times when their series end together. The average keeps one time series whose mean
@@ -55,14 +67,14 @@ def relative_window_losses(window_errors: list[np.ndarray], persistence_mae: lis
     Parameters
     ----------
     window_errors : list of numpy.ndarray
-        One ``[n_windows]`` array of absolute pct-return errors per symbol (return units).
+        One ``[n_windows]`` array of the objective's losses per symbol (return units).
     persistence_mae : list of float
-        Each symbol's persistence MAE on the same windows (return units).
+        Each symbol's benchmark loss on the same windows (return units).
 
     Returns
     -------
     numpy.ndarray
-        ``[n_windows]`` unitless; persistence's own relative losses average to exactly 1.
+        ``[n_windows]`` unitless; the benchmark's own relative losses average to exactly 1.
 
     Raises
     ------
@@ -73,7 +85,7 @@ def relative_window_losses(window_errors: list[np.ndarray], persistence_mae: lis
     if len(lengths) != 1:
         raise ValueError(f"pooled symbols must share their validation windows, got counts {sorted(lengths)}")
     if not all(m > 0 for m in persistence_mae):
-        raise ValueError(f"every persistence MAE must be positive, got {persistence_mae}")
+        raise ValueError(f"every benchmark loss must be positive, got {persistence_mae}")
     return np.mean([np.asarray(e, dtype=float) / m for e, m in zip(window_errors, persistence_mae)], axis=0)
 
 
@@ -83,17 +95,37 @@ def pooled_validation(results: dict[str, EvaluationResult]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``relative_mae`` (the objective), ``skill`` (``1 - relative_mae``), ``pct_return_mae`` (mean over
-        symbols, return units; not scale-free), ``latency_s`` (mean seconds per origin), ``n_symbols``
-        and ``n_windows`` (per symbol).
+        :func:`pooled_objective` (the objective: ``relative_mae`` under ``pct_return_mae``), ``skill``
+        (``1 - relative loss``), the objective's loss (mean over symbols, return units; not scale-free),
+        ``latency_s`` (mean seconds per origin), ``n_symbols`` and ``n_windows`` (per symbol).
     """
-    maes = np.array([r.metrics["pct_return_mae"] for r in results.values()])
-    persistence = np.array([r.baseline["pct_return_mae"] for r in results.values()])
-    relative = float(np.mean(maes / persistence))
     first = next(iter(results.values()))
-    return {POOLED_OBJECTIVE: relative, "skill": 1.0 - relative, "pct_return_mae": float(maes.mean()),
+    losses = np.array([r.loss for r in results.values()])
+    benchmark = np.array([r.baseline_loss for r in results.values()])
+    relative = float(np.mean(losses / benchmark))
+    return {pooled_objective(first.objective): relative, "skill": 1.0 - relative, first.objective: float(losses.mean()),
             "latency_s": float(np.mean([r.metrics["latency_s"] for r in results.values()])),
             "n_symbols": len(results), "n_windows": first.n_windows}
+
+
+def check_study_objective(study: optuna.Study, objective: str) -> None:
+    """Record ``objective`` on a study that has none (:data:`OBJECTIVE_ATTR`); refuse one that records another.
+    Studies from before ``--objective`` existed, with trials, were tuned on ``pct_return_mae``.
+
+    Raises
+    ------
+    ConfigError
+        If the study was tuned on another objective.
+    """
+    recorded = study.user_attrs.get(OBJECTIVE_ATTR)
+    if recorded is None and study.get_trials(deepcopy=False):
+        recorded = OBJECTIVE
+    if recorded is not None and recorded != objective:
+        raise ConfigError(f"study {study.study_name!r} was tuned on --objective {recorded}, not {objective}: the "
+                          f"objective is declared when a run starts and never changed; rerun with --objective "
+                          f"{recorded}, or sweep under a new --run-id")
+    if OBJECTIVE_ATTR not in study.user_attrs:
+        study.set_user_attr(OBJECTIVE_ATTR, objective)
 
 
 class Objective:
@@ -107,7 +139,7 @@ class Objective:
             raise ModelLoadError(f"{job.model} takes contexts of at most {forecaster.max_context_length} bars, but its "
                                  f"study {job.name} was built for {job.context_ceiling}; rerun the command")
         self.max_context = job.context_ceiling
-        self.space = space_of(job.model_family)
+        self.space = space_of(job.model_family, job.objective)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         if SOURCE_ATTR not in trial.user_attrs:
@@ -126,13 +158,14 @@ class Objective:
             raise self._failure(trial, e) from e
         trial.set_user_attr("config", config.to_dict())
         metrics = self._record(trial, results)
-        values = tuple(metrics[POOLED_OBJECTIVE if self.job.pool and name == OBJECTIVE else name]
+        values = tuple(metrics[pooled_objective(name) if self.job.pool and name == self.job.objective else name]
                        for name in self.job.objectives)
         return values[0] if len(values) == 1 else values
 
     def _evaluate(self, config: ForecastConfig, windows: SymbolWindows) -> EvaluationResult:
         return evaluate(self.forecaster, config, windows.data, windows.splits.validation_origins,
-                        windows.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family))
+                        windows.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
+                        self.job.objective)
 
     def _record(self, trial: optuna.Trial, results: dict[str, EvaluationResult]) -> dict[str, Any]:
         """Store the validation metrics and per-window losses on the trial; the metrics the objective reads."""
@@ -145,7 +178,7 @@ class Objective:
         trial.set_user_attr("validation", metrics)
         trial.set_user_attr(BY_SYMBOL_ATTR, {symbol: r.to_dict() for symbol, r in results.items()})
         losses = relative_window_losses([r.window_errors for r in results.values()],
-                                        [r.baseline["pct_return_mae"] for r in results.values()])
+                                        [r.baseline_loss for r in results.values()])
         trial.set_user_attr(WINDOW_ERRORS_ATTR, losses.tolist())
         return metrics
 

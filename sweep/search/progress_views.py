@@ -11,24 +11,24 @@ from typing import Any
 from optuna.trial import TrialState
 from rich.progress import Progress
 
-from .objective import OBJECTIVE, POOLED_OBJECTIVE
+from .objective import OBJECTIVE, pooled_objective
 from .study_job import POOLED
 
 __all__ = ["RichStudyProgress", "JsonLinesProgress"]
 
 
 class RichStudyProgress:
-    """One progress bar per study: trials done and the best validation objective so far (``pct_return_mae``,
-    or a pooled study's ``relative_mae``), shown in the ``best`` field."""
+    """One progress bar per study: trials done and the best validation objective so far (the run's ``objective``,
+    or a pooled study's relative loss, ``relative_mae``), shown in the ``best`` field."""
 
-    def __init__(self, progress: Progress):
-        self.progress = progress
+    def __init__(self, progress: Progress, objective: str = OBJECTIVE):
+        self.progress, self.objective = progress, objective
         self.tasks: dict[str, Any] = {}
         self.objectives: dict[str, str] = {}
 
     def start(self, name: str, total: int, done: int) -> None:
         pooled = name.rpartition("/")[2].startswith(f"{POOLED}.")
-        self.objectives[name] = POOLED_OBJECTIVE if pooled else OBJECTIVE
+        self.objectives[name] = pooled_objective(self.objective) if pooled else self.objective
         self.tasks[name] = self.progress.add_task(name, total=total, completed=done, best=f"{self.objectives[name]} -")
 
     def trial(self, name: str, study, trial) -> None:

@@ -13,6 +13,7 @@ categorical grids so that repeated configs hit the sample cache.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Protocol
 
 import optuna
@@ -20,7 +21,9 @@ import optuna
 from ..forecasters.config import ForecastConfig
 from ..errors import ConfigError
 from ..forecasters import import_path
+from ..forecasters.naive import DEFAULT_LOOKBACK, LOOKBACKS
 from ..forecasters.registry import FAMILIES, KRONOS_NUM_SAMPLES, NUM_SAMPLES, FamilyDefault
+from ..objectives import DEFAULT_OBJECTIVE, get_objective
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
            "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "Space", "SampleSpace", "QuantileSpace", "KronosSpace",
@@ -69,23 +72,38 @@ class Space(Protocol):
     def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None: ...
 
 
-class SampleSpace:
+class _PointSearched:
+    """The point aggregation a space searches: every one of its grid under a point objective; under a distribution
+    objective, whose loss never reads the point, only the family default's (a trial spent on it would be wasted)."""
+
+    aggregations: tuple[str, ...]
+
+    def for_objective(self, objective: str):
+        default = FAMILIES[self.family].default
+        if not get_objective(objective).scores_distribution or default is None:
+            return self
+        narrowed = copy.copy(self)
+        narrowed.aggregations = (default.aggregate,)
+        return narrowed
+
+
+class SampleSpace(_PointSearched):
     """A sample family: ``context_length``, ``num_samples`` (the family's grid) and ``aggregate``."""
 
     def __init__(self, family: str):
-        self.family, self.num_samples = family, FAMILIES[family].num_samples
+        self.family, self.num_samples, self.aggregations = family, FAMILIES[family].num_samples, AGGREGATIONS
 
     def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
         return ForecastConfig(
             model=self.family,
             context_length=trial.suggest_categorical("context_length", context_choices(max_context_length)),
             num_samples=trial.suggest_categorical("num_samples", list(self.num_samples)),
-            aggregate=trial.suggest_categorical("aggregate", list(AGGREGATIONS)),
+            aggregate=trial.suggest_categorical("aggregate", list(self.aggregations)),
             seed=seed,
         )
 
     def size(self, max_context_length: int) -> int:
-        return len(context_choices(max_context_length)) * len(self.num_samples) * len(AGGREGATIONS)
+        return len(context_choices(max_context_length)) * len(self.num_samples) * len(self.aggregations)
 
     def params(self, config: ForecastConfig) -> dict[str, Any]:
         return {"context_length": config.context_length, "aggregate": config.aggregate,
@@ -93,7 +111,7 @@ class SampleSpace:
 
     def grids(self, max_context_length: int) -> dict[str, Any]:
         return {"context_length": context_choices(max_context_length), "num_samples": self.num_samples,
-                "aggregate": AGGREGATIONS}
+                "aggregate": self.aggregations}
 
     def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None:
         """Every ``(context_length, sampling)`` whose forecasts the space's configs share (``num_samples`` and
@@ -118,7 +136,7 @@ class KronosSpace(SampleSpace):
             model=self.family,
             context_length=context_length,
             num_samples=trial.suggest_categorical("num_samples", list(self.num_samples)),
-            aggregate=trial.suggest_categorical("aggregate", list(AGGREGATIONS)),
+            aggregate=trial.suggest_categorical("aggregate", list(self.aggregations)),
             seed=seed,
             sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
                       "clip": trial.suggest_categorical("clip", list(CLIPS))},
@@ -142,27 +160,27 @@ class KronosSpace(SampleSpace):
         return None  # hundreds of sampling settings per context: two studies rarely share one
 
 
-class QuantileSpace:
+class QuantileSpace(_PointSearched):
     """A quantile family: ``context_length`` (up to the model's maximum), the point
     (:data:`QUANTILE_AGGREGATIONS`) and each of the family's declared choices
     (:attr:`~sweep.forecasters.registry.Family.choices`, e.g. ``inputs`` or ``weights``); no paths, so
     ``num_samples`` is 1 and no sampling parameter exists."""
 
     def __init__(self, family: str):
-        self.family, self.choices = family, FAMILIES[family].choices
+        self.family, self.choices, self.aggregations = family, FAMILIES[family].choices, QUANTILE_AGGREGATIONS
 
     def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
         return ForecastConfig(
             model=self.family,
             context_length=trial.suggest_categorical("context_length", context_choices(max_context_length)),
             num_samples=1,
-            aggregate=trial.suggest_categorical("aggregate", list(QUANTILE_AGGREGATIONS)),
+            aggregate=trial.suggest_categorical("aggregate", list(self.aggregations)),
             seed=seed,
             sampling={key: trial.suggest_categorical(key, list(values)) for key, values in self.choices.items()},
         )
 
     def size(self, max_context_length: int) -> int:
-        return (len(context_choices(max_context_length)) * len(QUANTILE_AGGREGATIONS)
+        return (len(context_choices(max_context_length)) * len(self.aggregations)
                 * len(FAMILIES[self.family].choice_grid()))
 
     def params(self, config: ForecastConfig) -> dict[str, Any]:
@@ -171,7 +189,7 @@ class QuantileSpace:
                 **{key: family.choice(config.sampling, key) for key in self.choices}}
 
     def grids(self, max_context_length: int) -> dict[str, Any]:
-        return {"context_length": context_choices(max_context_length), "aggregate": QUANTILE_AGGREGATIONS,
+        return {"context_length": context_choices(max_context_length), "aggregate": self.aggregations,
                 **self.choices}
 
     def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]]:
@@ -180,30 +198,54 @@ class QuantileSpace:
 
 
 class PersistenceSpace:
-    """Persistence has nothing to tune: one fixed config."""
+    """Persistence: its point is the last close, so under a point objective it has nothing to tune (one config,
+    a one-bar context). Under a distribution objective (:attr:`sweep.objectives.Objective.scores_distribution`)
+    its empirical random walk searches the return ``lookback`` (:data:`sweep.forecasters.naive.LOOKBACKS`;
+    ``context_length = lookback + 1``), default :data:`sweep.forecasters.naive.DEFAULT_LOOKBACK`."""
 
-    def __init__(self, family: str):
-        self.family = family
+    def __init__(self, family: str, lookbacks: tuple[int, ...] = ()):
+        self.family, self.lookbacks = family, lookbacks
+
+    def for_objective(self, objective: str) -> "PersistenceSpace":
+        """This space under ``objective``: with the lookback searched when the objective scores the distribution."""
+        return PersistenceSpace(self.family, LOOKBACKS if get_objective(objective).scores_distribution else ())
+
+    def _fitting(self, max_context_length: int) -> list[int]:
+        return [n for n in self.lookbacks if n + 1 <= max_context_length] or list(self.lookbacks[:1])
+
+    def _config(self, lookback: int, seed: int) -> ForecastConfig:
+        return ForecastConfig(model=self.family, context_length=lookback + 1, num_samples=1, aggregate="mean",
+                              seed=seed)
 
     def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
-        return ForecastConfig(model=self.family, context_length=1, num_samples=1, aggregate="mean", seed=seed)
+        if not self.lookbacks:
+            return self._config(0, seed)
+        return self._config(trial.suggest_categorical("lookback", self._fitting(max_context_length)), seed)
+
+    def default_config(self, max_context_length: int, seed: int) -> ForecastConfig:
+        """The untuned config: persistence, or the default lookback (the longest that fits, if it does not)."""
+        if not self.lookbacks:
+            return self._config(0, seed)
+        fitting = self._fitting(max_context_length)
+        return self._config(DEFAULT_LOOKBACK if DEFAULT_LOOKBACK in fitting else max(fitting), seed)
 
     def size(self, max_context_length: int) -> int:
-        return 1
+        return len(self._fitting(max_context_length)) if self.lookbacks else 1
 
     def params(self, config: ForecastConfig) -> dict[str, Any]:
-        return {}
+        return {"lookback": config.context_length - 1} if self.lookbacks else {}
 
     def grids(self, max_context_length: int) -> dict[str, Any]:
-        return {}
+        return {"lookback": tuple(self._fitting(max_context_length))} if self.lookbacks else {}
 
     def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]]:
-        return [(1, {})]
+        return [(n + 1, {}) for n in self._fitting(max_context_length)] if self.lookbacks else [(1, {})]
 
 
-def space_of(family: str) -> Space:
-    """The search space of ``family``: its registry entry's own (``Family.space``, ``"module:Class"``), else the
-    generic space of its output.
+def space_of(family: str, objective: str = DEFAULT_OBJECTIVE) -> Space:
+    """The search space of ``family`` under ``objective``: its registry entry's own (``Family.space``,
+    ``"module:Class"``), else the generic space of its output. A space whose grid depends on the objective
+    has a ``for_objective(name)`` method (persistence's lookback).
 
     Raises
     ------
@@ -213,8 +255,11 @@ def space_of(family: str) -> Space:
     entry = FAMILIES[family]
     if entry.space:
         module, _, name = entry.space.partition(":")
-        return getattr(import_path(module), name)(family)
-    return (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
+        space = getattr(import_path(module), name)(family)
+    else:
+        space = (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
+    adapt = getattr(space, "for_objective", None)
+    return adapt(objective) if adapt else space
 
 
 def n_max_samples(family: str) -> int:
@@ -222,15 +267,17 @@ def n_max_samples(family: str) -> int:
     return 1 if FAMILIES[family].output == "quantiles" else max(FAMILIES[family].num_samples)
 
 
-def space_size(family: str, max_context_length: int) -> int:
-    """Number of distinct configs of a family's space (1 for persistence)."""
-    return space_of(family).size(max_context_length)
+def space_size(family: str, max_context_length: int, objective: str = DEFAULT_OBJECTIVE) -> int:
+    """Number of distinct configs of a family's space (1 for persistence under a point objective)."""
+    return space_of(family, objective).size(max_context_length)
 
 
-def default_config(family: str, max_context_length: int, seed: int = 0) -> ForecastConfig:
-    """The family's documented default as a config of its search space.
+def default_config(family: str, max_context_length: int, seed: int = 0,
+                   objective: str = DEFAULT_OBJECTIVE) -> ForecastConfig:
+    """The family's documented default as a config of its search space under ``objective``.
 
-    The context is the default's, or the longest grid value within ``max_context_length``.
+    The context is the default's, or the longest grid value within ``max_context_length``; a space with a
+    ``default_config(max_context_length, seed)`` method of its own (persistence, GARCH) gives it.
 
     Raises
     ------
@@ -241,14 +288,17 @@ def default_config(family: str, max_context_length: int, seed: int = 0) -> Forec
     if d is None:
         known = sorted(name for name, f in FAMILIES.items() if f.default)
         raise ConfigError(f"model family {family!r} has no documented default; known: {known}")
-    searched = "context_length" in space_of(family).grids(max_context_length)  # persistence has no context to fit
+    space = space_of(family, objective)
+    if hasattr(space, "default_config"):
+        return space.default_config(max_context_length, seed)
+    searched = "context_length" in space.grids(max_context_length)
     context = d.context_length if not searched else max(
         c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))
     return ForecastConfig(model=family, context_length=context, num_samples=d.num_samples, aggregate=d.aggregate,
                           seed=seed, sampling=dict(d.sampling))
 
 
-def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]:
+def params_of(config: ForecastConfig, max_context_length: int, objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
     """The Optuna parameters under which the family's space suggests ``config`` (for ``enqueue_trial``).
 
     Raises
@@ -257,11 +307,10 @@ def params_of(config: ForecastConfig, max_context_length: int) -> dict[str, Any]
         If the config is not a point of the space (a value off its grid, or a context above
         ``max_context_length``), so a study could not try it.
     """
-    space = space_of(config.model)
+    space = space_of(config.model, objective)
     params, grids = space.params(config), space.grids(max_context_length)
     off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
     if off_grid or space(optuna.trial.FixedTrial(params), max_context_length, config.seed) != config:
         raise ConfigError(f"config {config.to_dict()} is not in the {config.model} search space (off-grid values "
                           f"{off_grid}, max context {max_context_length}); a study cannot enqueue it")
     return params
-

@@ -27,7 +27,8 @@ from ..errors import ConfigError, DiskFullError, StorageError, TrialError
 from ..storage.faults import STORAGE_RETRY_DELAYS_S, storage_faults
 from ..forecasters.base import Forecaster
 from ..storage.journal import journal_storage
-from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, POOLED_OBJECTIVE, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
+from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
+                        check_study_objective, pooled_objective,
                         Objective)
 from ..storage.storage_url import is_database_url
 from ..stats.significance import TrialLosses
@@ -199,6 +200,8 @@ class StudyOutcome:
         Every completed trial that recorded its per-window validation losses.
     by_symbol : dict
         Of a pooled study: ``{symbol: validation metrics}`` of the best trial (see :meth:`for_symbol`).
+    objective : str
+        The run's objective (:mod:`sweep.objectives`).
     """
 
     symbol: str
@@ -212,22 +215,25 @@ class StudyOutcome:
     forecaster: Forecaster | None = field(default=None, repr=False)
     trials: list[TrialLosses] = field(default_factory=list, repr=False)
     by_symbol: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    objective: str = OBJECTIVE
 
     @property
     def selection_loss(self) -> float:
-        """What selection minimises: the validation ``pct_return_mae``, or a pooled study's ``relative_mae``."""
-        return self.validation[POOLED_OBJECTIVE if self.by_symbol else OBJECTIVE]
+        """What selection minimises: the validation loss of the objective, or a pooled study's relative loss
+        (:func:`sweep.search.objective.pooled_objective`)."""
+        return self.validation[pooled_objective(self.objective) if self.by_symbol else self.objective]
 
     def for_symbol(self, symbol: str) -> "StudyOutcome":
         """A pooled outcome seen from one of its symbols: that symbol's validation metrics, with the pooled
-        ``relative_mae`` beside them as ``pooled_relative_mae``.
+        relative loss beside them as ``pooled_<key>`` (``pooled_relative_mae``).
 
         Raises
         ------
         KeyError
             If the pooled trial did not score ``symbol``.
         """
-        validation = {**self.by_symbol[symbol], f"pooled_{POOLED_OBJECTIVE}": self.validation[POOLED_OBJECTIVE]}
+        key = pooled_objective(self.objective)
+        validation = {**self.by_symbol[symbol], f"pooled_{key}": self.validation[key]}
         return replace(self, symbol=symbol, validation=validation, by_symbol={})
 
 
@@ -235,6 +241,7 @@ def open_job_study(job: StudyJob) -> optuna.Study:
     """Open ``job``'s study before any worker runs: record the run's settings on a study that has none
     (:data:`RUN_SETTINGS_ATTR`), fail trials a crashed run left RUNNING, enqueue the warm starts."""
     study = open_study(make_storage(job.storage), job.name, job.seed, len(job.objectives))
+    check_study_objective(study, job.objective)
     if job.run_settings and RUN_SETTINGS_ATTR not in study.user_attrs:
         study.set_user_attr(RUN_SETTINGS_ATTR, job.run_settings)
     fail_stale_running(study)
@@ -345,7 +352,7 @@ def _run_study_once(job: StudyJob, progress: Progress, forecaster: Forecaster,
 def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None = None) -> StudyOutcome:
     """The best completed trial of ``study`` as a :class:`StudyOutcome`.
 
-    The lowest validation ``pct_return_mae``; with a latency budget, among the
+    The lowest validation loss of the run's objective; with a latency budget, among the
     trials whose validation latency (seconds per origin) is within it.
 
     Raises
@@ -373,4 +380,5 @@ def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None
     return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=best.number,
                         config=ForecastConfig.from_dict(best.user_attrs["config"], source=f"{job.name} trial {best.number}"),
                         validation=best.user_attrs["validation"], n_complete=n_complete, n_failed=len(failed),
-                        forecaster=forecaster, trials=losses, by_symbol=best.user_attrs.get(BY_SYMBOL_ATTR, {}))
+                        forecaster=forecaster, trials=losses, by_symbol=best.user_attrs.get(BY_SYMBOL_ATTR, {}),
+                        objective=job.objective)

@@ -142,6 +142,11 @@ class StudyJob:
         return self.family or self.model
 
     @property
+    def objective(self) -> str:
+        """The accuracy objective (:mod:`sweep.objectives`): the first of :attr:`objectives`."""
+        return self.objectives[0]
+
+    @property
     def name(self) -> str:
         return study_name(self.symbol, self.model, self.namespace)
 
@@ -156,4 +161,4 @@ class StudyJob:
 
     def target_trials(self) -> int:
         """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
-        return self.n_trials if space_size(self.model_family, self.context_ceiling) > 1 else min(self.n_trials, 1)
+        return self.n_trials if space_size(self.model_family, self.context_ceiling, self.objective) > 1 else min(self.n_trials, 1)

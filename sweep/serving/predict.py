@@ -6,8 +6,9 @@ changed since it was recorded) and forecasts the ``horizon`` bars after an
 origin from the bars before it only. The forecast goes through
 :func:`sweep.scoring.ensemble.document_forecast`, the function promotion reviews and
 ``evaluate`` score, and every forecaster draws each window's paths from that
-window's own random stream, so a one-origin forecast equals, number for number,
-what the batched evaluation scored at that origin (tested). Context slicing,
+window's own random stream, so a one-origin forecast (its point and its quantiles,
+read from the same :class:`~sweep.stats.predictive.Predictive`) equals, number for
+number, what the batched evaluation scored at that origin (tested). Context slicing,
 aggregation and blending therefore cannot drift between tuning and serving; nor can the bars, which are read
 at the frequency and gap policy the config was tuned on (:mod:`sweep.data.tuned_data`).
 """
@@ -29,14 +30,31 @@ from ..scoring.ensemble import document_forecast, document_members
 from ..errors import ConfigError, DataValidationError
 from ..forecasters import Forecaster, document_loader
 from ..review.promote_files import read_promoted_best
+from ..stats.metrics import QUANTILE_LEVELS as METRIC_LEVELS
 from ..storage.store import best_path
 from ..data.tuned_data import tuned_data_settings
 
-__all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS"]
+__all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS", "SCORED_LEVELS", "LEGACY_LEVELS"]
 
-#: Quantile levels every forecast reports: from the paths, a quantile model's levels (interpolated between
-#: them, held at its outermost level beyond them) or an ensemble's averaged quantiles.
-QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: The levels ``--objective quantile_loss`` scores (:data:`sweep.stats.metrics.QUANTILE_LEVELS`, 0.1 ... 0.9).
+SCORED_LEVELS = tuple(float(level) for level in METRIC_LEVELS)
+#: The levels served before the scored ones existed; kept because a trading system may read 0.05 and 0.95.
+LEGACY_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _served_levels(scored: tuple[float, ...], legacy: tuple[float, ...]) -> tuple[float, ...]:
+    """Sorted union of ``scored`` and ``legacy``, each level once: a legacy level within 1e-9 of a scored one is
+    the scored one (its exact float, so the served quantile is bit for bit the scored one)."""
+    extra = [level for level in legacy if not np.any(np.isclose(level, scored, rtol=0, atol=1e-9))]
+    return tuple(sorted((*scored, *extra)))
+
+
+#: Quantile levels every forecast reports, the sorted union of :data:`SCORED_LEVELS` and :data:`LEGACY_LEVELS`
+#: (13 levels, 0.05 ... 0.95): from the same :class:`sweep.stats.predictive.Predictive` evaluation scores, via
+#: :meth:`~sweep.stats.predictive.Predictive.quantiles` (numpy's linear quantiles of the paths; a quantile
+#: model's levels interpolated linearly, held at its outermost level beyond them; an ensemble's averaged
+#: quantiles, :func:`sweep.scoring.ensemble.blend`).
+QUANTILE_LEVELS = _served_levels(SCORED_LEVELS, LEGACY_LEVELS)
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,12 @@ class Forecast:
     point_return : numpy.ndarray
         ``[horizon]`` ``point / last_close - 1``.
     quantiles : dict
-        ``{level: [horizon] close prices}`` at :data:`QUANTILE_LEVELS`.
+        ``{level: [horizon] close prices}`` at :data:`QUANTILE_LEVELS`, in increasing level order.
     model, config, provenance : dict
         As in the promoted file.
+
+    The quantiles as returns from the last close are :attr:`quantile_returns`; the levels ``quantile_loss``
+    scores are :attr:`scored_levels`.
     """
 
     symbol: str
@@ -71,13 +92,37 @@ class Forecast:
     config: dict[str, Any]
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def quantile_returns(self) -> dict[float, np.ndarray]:
+        """``{level: [horizon] returns}``: :attr:`quantiles` as ``price / last_close - 1``, return units."""
+        return {level: prices / self.last_close - 1.0 for level, prices in self.quantiles.items()}
+
+    @property
+    def scored_levels(self) -> tuple[float, ...]:
+        """The levels of :attr:`quantiles` that ``--objective quantile_loss`` scores (:data:`SCORED_LEVELS`)."""
+        return tuple(level for level in self.quantiles if level in SCORED_LEVELS)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form.
+
+        ``quantiles`` (prices) and ``quantile_returns`` (returns from ``last_close``) map a level written
+        with ``f"{level:g}"`` (``"0.05"``, ``"0.1"``, ...) to its ``[horizon]`` values; ``scored_levels`` lists
+        the keys of the levels ``quantile_loss`` scores (``"0.1"`` ... ``"0.9"``).
+        """
+        def keyed(by_level: dict[float, np.ndarray]) -> dict[str, list[float]]:
+            return {_level_key(level): values.tolist() for level, values in by_level.items()}
+
         return {"symbol": self.symbol, "origin_time": self.times[0], "times": self.times,
                 "last_bar_time": self.last_bar_time, "last_close": self.last_close,
                 "point": self.point.tolist(), "point_return": self.point_return.tolist(),
-                "quantiles": {f"{level:g}": values.tolist() for level, values in self.quantiles.items()},
+                "quantiles": keyed(self.quantiles), "quantile_returns": keyed(self.quantile_returns),
+                "scored_levels": [_level_key(level) for level in self.scored_levels],
                 "model": self.model, "config": self.config, "provenance": self.provenance}
+
+
+def _level_key(level: float) -> str:
+    """The JSON key of a quantile level: ``0.05 -> "0.05"``."""
+    return f"{level:g}"
 
 
 
@@ -192,12 +237,13 @@ class Predictor:
         forecast = self.forecast_origins(data, np.array([origin]))
         last_close = float(data.close[origin - 1])
         point = forecast.point[0]
-        levels = forecast.predictive.quantiles(QUANTILE_LEVELS)[0]  # [levels, horizon]
+        # the distribution evaluation scored, read at the served levels: [n_levels, horizon] prices
+        quantiles = forecast.predictive.quantiles(QUANTILE_LEVELS)[0]
         first = data.frame.index[origin - 1] + parse_freq(self.freq)
         times = [str(first + k * parse_freq(self.freq)) for k in range(self.horizon)]
         return Forecast(symbol=self.symbol, times=times, last_bar_time=str(data.frame.index[origin - 1]),
                         last_close=last_close, point=point, point_return=point / last_close - 1.0,
-                        quantiles=dict(zip(QUANTILE_LEVELS, levels)), model=self.document["model"],
+                        quantiles=dict(zip(QUANTILE_LEVELS, quantiles)), model=self.document["model"],
                         config=self.document["config"], provenance={
                             **self.document.get("provenance", {}), "promoted_file": str(self.source),
                             "promotion": self.document.get("promotion", {}).get("review")})

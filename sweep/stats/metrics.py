@@ -29,9 +29,14 @@ __all__ = [
     "quantile_crps",
     "quantile_coverage",
     "point_metrics",
+    "QUANTILE_LEVELS",
+    "quantile_loss_windows",
+    "coverage_by_level",
 ]
 
 COVERAGE_LEVEL = 0.9
+#: The levels every family is scored on under ``quantile_loss`` (fev-bench's and GluonTS' weighted quantile loss).
+QUANTILE_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def _returns(prices: np.ndarray, last_close: np.ndarray) -> np.ndarray:
@@ -104,11 +109,44 @@ def quantile_crps(quantiles: np.ndarray, levels: np.ndarray, targets: np.ndarray
     loss and the Chronos paper (Ansari et al., 2024, section 5.2) do. Averaged over windows and steps on
     returns from ``last_close``; it equals ``pct_return_mae`` for the single level 0.5.
     """
+    return float(quantile_loss_windows(quantiles, levels, targets, last_close).mean())
+
+
+def quantile_loss_windows(quantiles: np.ndarray, levels, targets: np.ndarray, last_close: np.ndarray) -> np.ndarray:
+    """Per-window quantile loss, ``[n_windows]``: twice the pinball loss averaged over ``levels`` and horizon steps.
+
+    The loss behind fev-bench's and GluonTS' weighted quantile loss, unscaled and on returns from ``last_close``
+    (:func:`quantile_crps` is its mean over windows; it approximates the CRPS).
+
+    Parameters
+    ----------
+    quantiles : numpy.ndarray
+        ``[n_windows, n_levels, horizon]`` price quantiles at ``levels``.
+    levels : sequence of float
+        ``[n_levels]`` in (0, 1).
+    targets : numpy.ndarray
+        ``[n_windows, horizon]`` realised prices.
+    last_close : numpy.ndarray
+        ``[n_windows]`` last close of each context.
+    """
     q = quantiles / last_close[:, None, None] - 1.0  # [W, L, H]
     y = _returns(targets, last_close)[:, None, :]  # [W, 1, H]
     a = np.asarray(levels, dtype=float)[None, :, None]
-    pinball = ((y < q).astype(float) - a) * (q - y)
-    return float(2.0 * pinball.mean(axis=1).mean())
+    return 2.0 * (((y < q).astype(float) - a) * (q - y)).mean(axis=(1, 2))
+
+
+def coverage_by_level(quantiles: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Observed level of each quantile, ``[n_levels]``: the fraction of (window, step) targets at or below it (the
+    PIT evaluated at the levels; a calibrated forecast's equals its nominal levels).
+
+    Parameters
+    ----------
+    quantiles : numpy.ndarray
+        ``[n_windows, n_levels, horizon]`` prices.
+    targets : numpy.ndarray
+        ``[n_windows, horizon]`` prices.
+    """
+    return (targets[:, None, :] <= quantiles).mean(axis=(0, 2))
 
 
 def quantile_coverage(quantiles: np.ndarray, levels: np.ndarray, targets: np.ndarray,

@@ -29,10 +29,14 @@ class Predictive:
         ``[n_windows, n_levels, horizon]`` quantiles; price units.
     levels : numpy.ndarray or None
         ``[n_levels]`` increasing quantile levels in (0, 1) of ``values``' second axis.
+    fixed_point : numpy.ndarray or None
+        ``[n_windows, horizon]`` prices: a point forecast that is not an aggregate of ``values`` (persistence's last
+        close beside its empirical distribution); :meth:`point` returns it whatever the aggregation.
     """
 
     values: np.ndarray
     levels: np.ndarray | None = None
+    fixed_point: np.ndarray | None = None
 
     @property
     def kind(self) -> str:
@@ -47,6 +51,8 @@ class Predictive:
         ConfigError
             If the name is invalid, or for quantiles names a level the model does not predict.
         """
+        if self.fixed_point is not None:
+            return self.fixed_point
         if self.levels is None:
             return aggregate(self.values, aggregation)
         return aggregate_quantiles(self.values, self.levels, aggregation)
@@ -55,13 +61,15 @@ class Predictive:
         """``[n_windows, len(levels), horizon]`` quantiles at ``levels``.
 
         Samples: numpy's linear-interpolation quantiles. Quantiles: linear interpolation between the
-        model's levels; beyond its outermost levels the outermost quantile is returned (no extrapolation,
+        model's levels (a level the model predicts is returned exactly); beyond its outermost levels the
+        outermost quantile is returned (no extrapolation,
         as ``chronos``' ``predict_quantiles`` does).
         """
         levels = np.asarray(levels, dtype=float)
         if self.levels is None:
             return np.moveaxis(np.quantile(self.values, levels, axis=1), 0, 1)
         position = np.interp(levels, self.levels, np.arange(len(self.levels)))
+        position = np.where(np.isclose(position, np.round(position), rtol=0, atol=1e-9), np.round(position), position)
         low = np.floor(position).astype(int)
         high = np.minimum(low + 1, len(self.levels) - 1)
         frac = (position - low)[None, :, None]
@@ -69,7 +77,7 @@ class Predictive:
 
     def rows(self, rows: np.ndarray) -> "Predictive":
         """The distribution of windows ``rows`` only."""
-        return Predictive(self.values[rows], self.levels)
+        return Predictive(self.values[rows], self.levels, None if self.fixed_point is None else self.fixed_point[rows])
 
     def metrics(self, targets: np.ndarray, last_close: np.ndarray) -> dict[str, float]:
         """``crps`` (return units), ``coverage_90`` and the nominal level of that interval, ``coverage_nominal``.

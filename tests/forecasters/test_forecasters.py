@@ -10,7 +10,6 @@ from scipy.stats import ks_2samp
 
 from sweep.errors import ModelLoadError
 from sweep.forecasters import forecaster_from_identity
-from sweep.forecasters.naive import PersistenceForecaster
 from sweep.forecasters.toto import TotoForecaster, load_toto
 
 RNG = np.random.default_rng(0)
@@ -18,9 +17,11 @@ CONTEXTS = 100 * np.exp(np.cumsum(RNG.normal(0, 0.01, (3, 64)), axis=1))
 STAMPS = np.tile(1_700_000_000 + 3600 * np.arange(64), (3, 1))
 
 
-@pytest.fixture(params=["naive", "toto"])
-def forecaster(request, tiny_toto_dir):
-    return PersistenceForecaster() if request.param == "naive" else TotoForecaster(str(tiny_toto_dir))
+@pytest.fixture
+def forecaster(tiny_toto_dir):
+    """A sample-path family (Kronos' contract: tests/forecasters/test_kronos.py; persistence predicts quantiles:
+    tests/forecasters/test_naive_distribution.py)."""
+    return TotoForecaster(str(tiny_toto_dir))
 
 
 def test_when_sampling_then_paths_have_the_contract_shape_and_are_finite(forecaster):

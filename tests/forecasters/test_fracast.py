@@ -102,7 +102,8 @@ def test_when_the_bundled_weights_load_then_the_identity_records_package_hashes_
     assert cutoff is None and "no cutoff date" in source
     windows = {"first_validation_origin_time": "2020-01-01 00:00:00+00:00",
                "first_test_origin_time": "2020-03-01 00:00:00+00:00"}
-    assert overlap_flags([identity], windows) == {"pretraining_overlap": False, "pretraining_cutoff": None,
+    # no documented cutoff: the overlap is unknown, not "none"
+    assert overlap_flags([identity], windows) == {"pretraining_overlap": "unknown", "pretraining_cutoff": "unknown",
                                                   "training_overlap": False, "trained_until": None}
 
 

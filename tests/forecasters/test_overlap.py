@@ -9,7 +9,7 @@ from sweep.forecasters.overlap import inherited_limits, overlap_flags, overlaps,
 
 def test_when_a_published_checkpoint_is_named_then_its_documented_cutoff_is_known():
     assert pretraining_cutoff("NeoQuasar/Kronos-small") == "2024-06-30"
-    assert pretraining_cutoff("Datadog/Toto-Open-Base-1.0") is None  # nothing documented: unknown
+    assert pretraining_cutoff("Datadog/Toto-Open-Base-1.0") == "unknown"  # nothing documented
     assert training_limits("NeoQuasar/Kronos-base") == {"pretraining_cutoff": "2024-06-30", "trained_until": None}
 
 
@@ -52,8 +52,12 @@ def test_when_a_candidate_uses_kronos_on_2024_data_then_it_is_flagged_with_the_c
                            {"family": "naive", "model_id": "persistence"}], windows)
     assert flags == {"pretraining_overlap": True, "pretraining_cutoff": "2024-06-30", "training_overlap": False,
                      "trained_until": None}
-    assert overlap_flags([{"family": "toto", "model_id": "Datadog/Toto-Open-Base-1.0"}], windows)[
-        "pretraining_overlap"] is False
+    toto = overlap_flags([{"family": "toto", "model_id": "Datadog/Toto-Open-Base-1.0"}], windows)
+    assert toto["pretraining_overlap"] == "unknown" and toto["pretraining_cutoff"] == "unknown"  # card has no date
+    both = overlap_flags([{"family": "toto", "model_id": "Datadog/Toto-Open-Base-1.0"},
+                          {"family": "kronos", "model_id": "NeoQuasar/Kronos-small"}], windows)
+    assert both["pretraining_overlap"] is True and both["pretraining_cutoff"] == "2024-06-30"
+    assert overlap_flags([{"family": "garch", "model_id": "arch"}], windows)["pretraining_cutoff"] is None
 
 
 def test_when_a_sweep_uses_a_model_pretrained_past_its_test_windows_then_it_warns_with_model_and_date(data_dir,

@@ -3,10 +3,13 @@
 import json
 
 import optuna
+import pandas as pd
 import pytest
 
 from sweep.cli import main
+from sweep.report._calibration import FAN_DAYS, forecast_blocks, last_days
 from sweep.search.study import make_storage
+from sweep.stats.metrics import QUANTILE_LEVELS
 
 from test_cli import SMALL
 
@@ -35,7 +38,10 @@ def test_when_a_report_is_written_then_every_plot_exists_and_is_linked(shared_da
         assert png.read_bytes()[:8] == PNG_SIGNATURE and png.stat().st_size > 5000
         assert f"]({stem}.png)" in text
     assert "| BTCUSD |" in text and "Spearman" in text
-    assert "BTCUSD.toto" in capsys.readouterr().out
+    assert "Objective: `pct_return_mae`" in text and "| vs persistence p |" in text
+    assert "## Calibration" not in text and not list(folder.glob("*reliability*")) and not list(folder.glob("*quantile*"))
+    out = capsys.readouterr().out
+    assert "BTCUSD.toto" in out and "best val pct_return_mae" in out
 
 
 def test_when_the_run_does_not_exist_then_the_report_exits_2(tmp_path, capsys):
@@ -77,3 +83,66 @@ def test_when_no_trial_fits_the_latency_budget_then_the_symbol_gets_no_candidate
 def test_when_objectives_are_bad_then_exit_2(argv, message, shared_data, tiny_toto_dir, tmp_path, capsys):
     assert _sweep(tmp_path, shared_data, tiny_toto_dir, "bad", "--models", "toto", "naive", *argv) == 2
     assert message in capsys.readouterr().err
+
+
+def _markdown_table(text: str, header_start: str) -> dict[str, list[str]]:
+    """The rows of the markdown table whose header starts with ``header_start``, by their first cell."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_when_the_objective_is_quantile_loss_then_the_report_draws_and_tabulates_calibration(shared_data, tmp_path,
+                                                                                              capsys):
+    runs, hp = tmp_path / "runs", tmp_path / "hp"
+    # the default --max-context-length (2048) holds the GARCH default's 2024 bars; the test origins have the
+    # random walk's 721 bars before them
+    assert main(["--symbols", "BTCUSD", "--objective", "quantile_loss", "--models", "naive", "--n-trials", "3",
+                 "--data-dir", str(shared_data), "--runs-dir", str(runs), "--output-dir", str(hp), "--run-id", "ql",
+                 "--val-windows", "8", "--test-windows", "5", "--stride", "24"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--run", "ql", "--output-dir", str(hp), "--runs-dir", str(runs)]) == 0
+    folder = runs / "ql" / "report"
+    text = (folder / "report.md").read_text()
+    for stem in ("BTCUSD-reliability", "BTCUSD-quantile-fan", "BTCUSD-fan", "BTCUSD.naive-history"):
+        png = folder / f"{stem}.png"
+        assert png.read_bytes()[:8] == PNG_SIGNATURE and png.stat().st_size > 5000
+        assert f"]({stem}.png)" in text
+    assert "Objective: `quantile_loss`" in text and "## Calibration" in text
+    assert text.index("## Calibration") < text.index("](BTCUSD-reliability.png)")
+    assert "pct_return_mae" not in text and "persistence" not in text
+    candidate = json.loads((hp / "candidates/ql/BTCUSD.json").read_text())
+    summary = _markdown_table(text, "| symbol | model | val quantile_loss |")["BTCUSD"]
+    assert summary[3:7] == [f"{candidate['test']['random_walk_quantile_loss']:.6g}", f"{candidate['test']['skill']:+.4f}",
+                            f"{candidate['comparisons']['random_walk']['p_value']:.3f}",
+                            f"{candidate['comparisons']['garch']['p_value']:.3f}"]
+    table = _markdown_table(text, "| forecast | model | 0.1 |")
+    assert list(table) == ["selected", "default", "random_walk", "garch"]
+    blocks = {"selected": candidate["test"], "default": candidate["default"]["test"],
+              **{name: reference["test"] for name, reference in candidate["references"].items()}}
+    for label, block in blocks.items():
+        coverage = [f"{block[f'coverage_{level:g}']:.3f}" for level in QUANTILE_LEVELS]
+        assert table[label][1:] == [*coverage, f"{block['quantile_loss']:.6g}",
+                                    f"{candidate['calibration'][label]['joint_p_value']:.3f}"]
+    assert table["garch"][0] == "garch"
+    assert "best val quantile_loss" in capsys.readouterr().out
+
+
+def test_when_a_candidate_lacks_coverage_then_that_forecast_is_left_out_of_the_calibration():
+    with_coverage = {f"coverage_{level:g}": level for level in QUANTILE_LEVELS}
+    document = {"test": with_coverage, "default": {"test": {"quantile_loss": 0.01}},
+                "references": {"random_walk": {"test": with_coverage}, "garch": {}}}
+    assert list(forecast_blocks(document, QUANTILE_LEVELS)) == ["selected", "random_walk"]
+
+
+@pytest.mark.parametrize("n_origins, shown", [(400, 24 * FAN_DAYS), (100, 100), (1, 1)])
+def test_when_the_test_period_is_long_then_the_quantile_fan_shows_its_last_days(n_origins, shown):
+    times = pd.date_range("2024-01-01", periods=n_origins, freq="h", tz="UTC")
+    mask = last_days(times, FAN_DAYS)
+    assert mask.sum() == shown and mask[-shown:].all()

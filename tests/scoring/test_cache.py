@@ -113,5 +113,5 @@ def test_when_rows_of_several_draws_are_served_then_latency_is_their_share_per_o
     cache = SampleCache()
     whole, _ = draw_samples(PersistenceForecaster(), config, data, np.arange(100, 400, 10), 1, cache)
     part, _ = draw_samples(PersistenceForecaster(), config, data, np.array([390, 150, 200]), 1, cache)
-    np.testing.assert_array_equal(part.samples[:, 0, 0], data.close[[389, 149, 199]])
+    np.testing.assert_array_equal(part.point[:, 0], data.close[[389, 149, 199]])
     assert cache.hits == 1 and part.latency_s() == pytest.approx(whole.latency_s())  # seconds per origin

@@ -14,8 +14,11 @@ from sweep.scoring.ensemble import document_forecast, evaluate_document
 from sweep.errors import ConfigError, ModelLoadError
 from sweep.forecasters import forecaster_from_identity
 from sweep.forecasters.kronos.forecaster import KronosForecaster
+from sweep.forecasters.registry import FAMILIES
 from sweep.forecasters.toto import TotoForecaster
-from sweep.serving.predict import QUANTILE_LEVELS, Predictor, load_predictor
+from sweep.serving.predict import (LEGACY_LEVELS, QUANTILE_LEVELS, SCORED_LEVELS, Predictor, _served_levels,
+                                   load_predictor)
+from sweep.stats import metrics
 from sweep.data.windows import WindowSpec, make_splits
 
 from conftest import PROMOTION
@@ -48,8 +51,13 @@ def _documents(root, tiny_toto_dir, tiny_kronos_dir):
     return {"toto": toto, "kronos": kronos, "ensemble": ensemble, "persistence": naive, "candidate": candidate}
 
 
+def _served_quantiles(forecasts, levels) -> np.ndarray:
+    """``[n_origins, len(levels), horizon]`` served price quantiles, as ``Predictive.quantiles`` lays them out."""
+    return np.stack([np.stack([f.quantiles[level] for level in levels]) for f in forecasts])
+
+
 @pytest.mark.parametrize("kind", ["toto", "kronos", "ensemble", "persistence", "candidate"])
-def test_when_served_at_each_test_origin_then_the_point_is_exactly_what_evaluation_scored(
+def test_when_served_at_each_test_origin_then_the_point_and_quantiles_are_exactly_what_evaluation_scored(
         kind, sweep_run, shared_data, tiny_toto_dir, tiny_kronos_dir, tmp_path):
     document = _documents(sweep_run, tiny_toto_dir, tiny_kronos_dir)[kind]
     data = load_ohlcv(shared_data, "BTCUSD")
@@ -58,8 +66,14 @@ def test_when_served_at_each_test_origin_then_the_point_is_exactly_what_evaluati
         origins = origins[::4]
     scored = document_forecast(document, data, origins, 1, SampleCache(), forecaster_from_identity)
     predictor = Predictor(document, tmp_path / "best.json")
-    served = np.stack([predictor.predict(data, at=data.frame.index[o]).point for o in origins])
+    forecasts = [predictor.predict(data, at=data.frame.index[o]) for o in origins]
+    served = np.stack([f.point for f in forecasts])
     np.testing.assert_array_equal(served, scored.point)
+    # the nine levels quantile_loss scores, and every served level, read from the distribution evaluation scored
+    np.testing.assert_array_equal(_served_quantiles(forecasts, metrics.QUANTILE_LEVELS),
+                                  scored.predictive.quantiles(metrics.QUANTILE_LEVELS))
+    np.testing.assert_array_equal(_served_quantiles(forecasts, QUANTILE_LEVELS),
+                                  scored.predictive.quantiles(QUANTILE_LEVELS))
     # and the served points give exactly the test MAE evaluation reports (the sweep's own, for real candidates)
     last, truth = data.close[origins - 1], data.close[origins]
     mae = np.mean(np.abs(served[:, 0] / last - truth / last))
@@ -67,6 +81,38 @@ def test_when_served_at_each_test_origin_then_the_point_is_exactly_what_evaluati
                                                   forecaster_from_identity).metrics["pct_return_mae"], abs=1e-15)
     if kind in ("ensemble", "candidate"):
         assert mae == pytest.approx(document["test"]["pct_return_mae"], abs=1e-15)
+
+
+def test_when_a_quantile_family_is_served_at_each_test_origin_then_its_quantiles_are_what_evaluation_scored(
+        sweep_run, shared_data, tiny_quantile_dirs, tmp_path):
+    # Chronos-Bolt predicts 0.1 ... 0.9 only: the served 0.05 and 0.95 are its 0.1 and 0.9, held flat
+    identity = FAMILIES["chronos-bolt"].load(str(tiny_quantile_dirs["chronos-bolt"])).identity()
+    windows = json.loads((sweep_run / "hp/candidates/p1/BTCUSD.json").read_text())["windows"]
+    document = {"symbol": "BTCUSD", "model": identity, "windows": windows,
+                "config": {"model": "chronos-bolt", "context_length": 128, "num_samples": 1, "aggregate": "median"}}
+    data = load_ohlcv(shared_data, "BTCUSD")
+    origins = make_splits(data.n_bars, SPEC).test_origins
+    scored = document_forecast(document, data, origins, 1, SampleCache(), forecaster_from_identity)
+    predictor = Predictor(document, tmp_path / "best.json")
+    forecasts = [predictor.predict(data, at=data.frame.index[o]) for o in origins]
+    served = _served_quantiles(forecasts, metrics.QUANTILE_LEVELS)
+    # a quantile model's float32 matrix products round by batch size: the batched scores agree to 1e-5 of the
+    # price (tests/forecasters/test_families.py), and evaluation of the origin alone agrees exactly
+    np.testing.assert_allclose(served, scored.predictive.quantiles(metrics.QUANTILE_LEVELS), rtol=0,
+                               atol=1e-5 * data.close[origins - 1].max())
+    alone = np.concatenate([document_forecast(document, data, np.array([o]), 1, SampleCache(),
+                                              forecaster_from_identity).predictive.quantiles(metrics.QUANTILE_LEVELS)
+                            for o in origins])
+    np.testing.assert_array_equal(served, alone)
+    assert all(np.array_equal(f.quantiles[0.05], f.quantiles[0.1]) for f in forecasts)
+    assert all(np.array_equal(f.quantiles[0.95], f.quantiles[0.9]) for f in forecasts)
+
+
+def test_when_levels_are_served_then_they_are_the_scored_and_the_legacy_levels_each_once_in_order():
+    assert SCORED_LEVELS == metrics.QUANTILE_LEVELS and LEGACY_LEVELS == (0.05, 0.25, 0.5, 0.75, 0.95)
+    assert QUANTILE_LEVELS == (0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)
+    # a legacy level that differs from a scored one by float rounding is the scored one, served once
+    assert _served_levels((0.1, 0.30000000000000004), (0.05, 0.3)) == (0.05, 0.1, 0.30000000000000004)
 
 
 def test_when_the_latest_bars_are_served_then_the_forecast_uses_only_them_and_reports_quantiles(
@@ -79,6 +125,9 @@ def test_when_the_latest_bars_are_served_then_the_forecast_uses_only_them_and_re
     assert latest.last_close == data.close[-1]
     levels = np.array([latest.quantiles[q][0] for q in QUANTILE_LEVELS])
     assert list(latest.quantiles) == list(QUANTILE_LEVELS) and np.all(np.diff(levels) >= 0)
+    assert list(latest.quantile_returns) == list(QUANTILE_LEVELS) and latest.scored_levels == SCORED_LEVELS
+    assert all(np.array_equal(latest.quantile_returns[q], latest.quantiles[q] / data.close[-1] - 1)
+               for q in QUANTILE_LEVELS)
     assert latest.point_return[0] == pytest.approx(latest.point[0] / data.close[-1] - 1)
     # a frame in the CSV's columns gives the same forecast; bars after the origin are never read
     frame = pd.read_csv(symbol_path(shared_data, "BTCUSD"))
@@ -116,8 +165,18 @@ def test_when_predict_runs_from_the_cli_then_it_prints_the_promoted_forecast(swe
     forecast = json.loads(capsys.readouterr().out)
     best = json.loads((hp / "best/BTCUSD.json").read_text())
     assert forecast["model"] == best["model"] and forecast["config"] == best["config"]
-    assert set(forecast["quantiles"]) == {"0.05", "0.25", "0.5", "0.75", "0.95"}
+    keys = ["0.05", "0.1", "0.2", "0.25", "0.3", "0.4", "0.5", "0.6", "0.7", "0.75", "0.8", "0.9", "0.95"]
+    assert list(forecast["quantiles"]) == keys and list(forecast["quantile_returns"]) == keys
+    assert forecast["scored_levels"] == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
+    for key in keys:
+        expected = np.array(forecast["quantiles"][key]) / forecast["last_close"] - 1
+        np.testing.assert_allclose(forecast["quantile_returns"][key], expected, rtol=0, atol=1e-15)
     assert forecast["origin_time"] == "2024-04-18 04:00:00+00:00"
+    # the table shows the median and the 80 % interval; the JSON has every level
+    assert main(["predict", "--symbol", "BTCUSD", "--data-dir", str(shared_data), "--output-dir", str(hp)]) == 0
+    table = capsys.readouterr().out
+    assert all(column in table for column in ("q10", "q50", "q90", "80 % interval"))
+    assert "q5 " not in table and "q25" not in table and f"{forecast['quantiles']['0.9'][0]:.6g}" in table
 
 
 #: 120 hourly test origins (5 days of 24 bars, every bar).

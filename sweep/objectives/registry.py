@@ -1,0 +1,192 @@
+"""The objectives: one entry each, read by scoring, the studies, selection, candidates, the review and the report.
+
+An objective is what a run is tuned, selected, compared and promoted on. It is declared when a sweep starts
+(``--objective``), recorded in ``run.json``, every study and every candidate, and never changed afterwards:
+choosing it after seeing test results would be another try at alpha. An entry names its per-window loss,
+its direction and units, its benchmark (the reference scored without inference, beside every result), the
+families whose documented defaults every candidate is compared with on test, and the plots the report draws
+for it. An objective joins by adding one :class:`Objective` here; the studies, the selection and the review
+read only these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..data.bars import OHLCVData
+from ..data.windows import gather_contexts, gather_targets
+from ..errors import ConfigError
+from ..forecasters.naive import DEFAULT_LOOKBACK, empirical_quantiles
+from ..stats.metrics import QUANTILE_LEVELS, coverage_by_level, pct_return_errors, quantile_loss_windows
+from ..stats.calibration import level_hits
+from ..stats.predictive import Predictive
+
+__all__ = ["Objective", "OBJECTIVES", "DEFAULT_OBJECTIVE", "LATENCY", "get_objective", "objective_of_run"]
+
+#: The second objective a study may minimise (``--objectives <objective> latency_s``): seconds per forecast origin.
+LATENCY = "latency_s"
+
+#: ``(point, predictive, targets, last_close) -> [n_windows]`` losses.
+WindowLosses = Callable[[np.ndarray, Predictive, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective.
+
+    Attributes
+    ----------
+    name : str
+        ``--objective`` value, and the metric's key in every validation and test block.
+    units : str
+    summary : str
+        What it measures, in one sentence (``--help``, the report).
+    window_losses : callable
+        ``(point [n_windows, horizon], predictive, targets [n_windows, horizon], last_close [n_windows])``
+        -> ``[n_windows]`` per-window losses, lower is better: the input of every paired test, SPA and MCS.
+    benchmark : str
+        Name of the reference scored without inference beside every result (``<benchmark>_<name>`` and the
+        skill ``1 - loss / benchmark loss`` in every metrics block; the SPA's benchmark; a pooled study's scale).
+    benchmark_losses : callable
+        ``(data, origins [n_windows], horizon)`` -> ``[n_windows]`` losses of :attr:`benchmark`.
+    references : dict
+        ``{comparison name: family}``: the families whose documented default (under this objective) every
+        candidate is compared with on the same test origins, the benchmark's first. The better of them on
+        validation is the implicit incumbent of a symbol with no best config yet.
+    scores_distribution : bool
+        Whether the loss reads the forecast distribution (then the ``naive`` family searches its return lookback).
+    default_models : tuple of str
+        Families swept with this objective when ``--models`` is not given, besides the usual ones.
+    plots : tuple of str
+        What ``report`` draws for it beyond the trials: ``"reliability"`` (nominal vs observed quantile levels) and
+        ``"fan"`` (test quantiles beside the realised closes).
+    secondary : callable or None
+        ``(predictive, targets, last_close)`` -> further metrics (floats) recorded beside the loss.
+    window_hits : callable or None
+        ``(predictive, targets)`` -> ``[n_windows, n_levels]`` share of each window's steps at or below each
+        scored quantile (the PIT at the levels), for the calibration test of a distribution objective.
+    levels : tuple of float
+        The quantile levels a distribution objective scores (empty for a point objective).
+    min_context_length : int
+        Bars before the first origin its benchmark needs.
+    direction : str
+        ``"minimize"``: every objective is a loss.
+    """
+
+    name: str
+    units: str
+    summary: str
+    window_losses: WindowLosses
+    benchmark: str
+    benchmark_losses: Callable[[OHLCVData, np.ndarray, int], np.ndarray]
+    references: dict[str, str]
+    scores_distribution: bool = False
+    default_models: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    secondary: Callable[[Predictive, np.ndarray, np.ndarray], dict[str, float]] | None = field(default=None,
+                                                                                               compare=False)
+    window_hits: Callable[[Predictive, np.ndarray], np.ndarray] | None = field(default=None, compare=False)
+    levels: tuple[float, ...] = ()
+    min_context_length: int = 1
+    direction: str = "minimize"
+
+    @property
+    def benchmark_key(self) -> str:
+        """Key of the benchmark's mean loss in a metrics block (``persistence_pct_return_mae``)."""
+        return f"{self.benchmark}_{self.name}"
+
+    def metrics(self, point: np.ndarray, predictive: Predictive, targets: np.ndarray,
+                last_close: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """``(per-window losses [n_windows], {name: mean loss, **secondary metrics})``."""
+        losses = np.asarray(self.window_losses(point, predictive, targets, last_close), dtype=float)
+        extra = self.secondary(predictive, targets, last_close) if self.secondary else {}
+        return losses, {self.name: float(losses.mean()), **extra}
+
+    @property
+    def power_key(self) -> str:
+        """Key of a candidate's power block when the benchmark itself is selected (``power_vs_persistence``): the
+        strongest other config's power against the benchmark."""
+        return f"power_vs_{self.benchmark}"
+
+    def describe(self) -> dict[str, Any]:
+        """The objective as a run, a study and a candidate record it."""
+        return {"name": self.name, "units": self.units, "direction": self.direction, "benchmark": self.benchmark,
+                "references": dict(self.references)}
+
+
+def _last_close_and_targets(data: OHLCVData, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    return data.close[origins - 1], gather_targets(data.close, origins, horizon)
+
+
+def _persistence_losses(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
+    last_close, targets = _last_close_and_targets(data, origins, horizon)
+    return pct_return_errors(np.repeat(last_close[:, None], horizon, axis=1), targets, last_close)
+
+
+def _random_walk_losses(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The empirical random walk of the default lookback (the ``naive`` default under a distribution objective)."""
+    last_close, targets = _last_close_and_targets(data, origins, horizon)
+    quantiles = empirical_quantiles(gather_contexts(data.close, origins, DEFAULT_LOOKBACK + 1), horizon)
+    return quantile_loss_windows(quantiles, QUANTILE_LEVELS, targets, last_close)
+
+
+def _point_errors(point: np.ndarray, predictive: Predictive, targets: np.ndarray, last_close: np.ndarray):
+    return pct_return_errors(point, targets, last_close)
+
+
+def _quantile_losses(point: np.ndarray, predictive: Predictive, targets: np.ndarray, last_close: np.ndarray):
+    return quantile_loss_windows(predictive.quantiles(QUANTILE_LEVELS), QUANTILE_LEVELS, targets, last_close)
+
+
+def _level_hits(predictive: Predictive, targets: np.ndarray) -> np.ndarray:
+    return level_hits(predictive.quantiles(QUANTILE_LEVELS), targets)
+
+
+def _coverage_by_level(predictive: Predictive, targets: np.ndarray, last_close: np.ndarray) -> dict[str, float]:
+    observed = coverage_by_level(predictive.quantiles(QUANTILE_LEVELS), targets)
+    return {f"coverage_{level:g}": float(value) for level, value in zip(QUANTILE_LEVELS, observed)}
+
+
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
+    Objective("pct_return_mae", "return units (0.01 = 1 %)",
+              "mean absolute error of the point forecast's return from the last close, over the horizon",
+              _point_errors, benchmark="persistence", benchmark_losses=_persistence_losses,
+              references={"persistence": "naive"}, plots=()),
+    # fev-bench's and GluonTS' weighted quantile loss, unscaled: twice the mean pinball loss on 0.1 ... 0.9
+    Objective("quantile_loss", "return units (0.01 = 1 %)",
+              "twice the mean pinball loss of the 0.1 ... 0.9 quantiles on returns from the last close (about the "
+              "CRPS), over the horizon", _quantile_losses, benchmark="random_walk",
+              benchmark_losses=_random_walk_losses, references={"random_walk": "naive", "garch": "garch"},
+              scores_distribution=True, default_models=("garch",), plots=("reliability", "fan"),
+              secondary=_coverage_by_level, window_hits=_level_hits, levels=QUANTILE_LEVELS,
+              min_context_length=DEFAULT_LOOKBACK + 1),
+)}
+
+#: ``--objective`` when none is given.
+DEFAULT_OBJECTIVE = "pct_return_mae"
+
+
+def get_objective(name: str) -> Objective:
+    """The registry entry of objective ``name``.
+
+    Raises
+    ------
+    ConfigError
+        If it is unknown.
+    """
+    objective = OBJECTIVES.get(name)
+    if objective is None:
+        raise ConfigError(f"objective {name!r} is unknown; use one of {list(OBJECTIVES)}")
+    return objective
+
+
+def objective_of_run(document: dict[str, Any]) -> str:
+    """The objective a ``run.json`` or candidate document declares; documents from before ``--objective`` existed
+    were tuned on ``pct_return_mae``."""
+    declared = document.get("objective")
+    if isinstance(declared, dict):
+        declared = declared.get("name")
+    return declared or DEFAULT_OBJECTIVE
