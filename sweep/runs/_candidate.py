@@ -221,11 +221,13 @@ def implicit_incumbent(scoring: Scoring, validation: dict[str, EvaluationResult]
 
 def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, identities: list[dict[str, Any]],
              windows: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The ``default``, ``comparisons`` and ``test_losses`` blocks and the overlap flags of a candidate, and the
-    per-window test losses (``name`` is the candidate's column) of the candidate, the default and persistence."""
+    """The ``default``, ``comparisons`` and ``test_losses`` blocks and the overlap flags of a candidate (with a
+    distribution objective, also ``references``, ``implicit_incumbent`` and ``calibration``), and the per-window test
+    losses (``name`` is the candidate's column) of the candidate, the default, the benchmark and the references."""
     default, default_test = default_block(scoring, label)
     objective = get_objective(scoring.objective)
-    references = reference_results(scoring, "test")
+    tested = reference_results(scoring, "test", benchmark=True) if len(objective.references) > 1 else {}
+    references = {n: r for n, r in tested.items() if n != objective.benchmark}
     losses = {name: test.window_errors, "default": default_test.window_errors,
               objective.benchmark: test.baseline_window_errors, **{n: r.window_errors for n, r in references.items()}}
     units = "absolute pct-return error per test origin" if objective.name == DEFAULT_OBJECTIVE else \
@@ -236,8 +238,8 @@ def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, id
              "test_losses": {"file": f"{scoring.data.symbol}{TEST_LOSSES_SUFFIX}", "columns": list(losses),
                              "units": units},
              **overlap_flags(identities, windows)}
-    if references:  # a distribution objective: every reference's metrics, and the one a new symbol is served
-        validation, tested = reference_results(scoring, "validation", True), reference_results(scoring, "test", True)
+    if tested:  # a distribution objective: every reference's metrics, and the one a new symbol is served
+        validation = reference_results(scoring, "validation", benchmark=True)
         block["references"] = {n: {"model": objective.references[n], "config": scoring.default_config(
             objective.references[n]).to_dict(), "validation": validation[n].to_dict(), "test": tested[n].to_dict()}
             for n in tested}
