@@ -13,7 +13,7 @@ from ..data.bars import COLUMNS as OHLCV_COLUMNS, OHLCVData
 from ..errors import ConfigError
 from ..forecasters.base import Forecaster, QuantileBatch, SampleBatch
 from ..objectives import DEFAULT_OBJECTIVE, get_objective
-from ..stats.metrics import pct_return_errors, point_metrics
+from ..stats.metrics import point_metrics
 from ..stats.predictive import Predictive
 from ..data.windows import gather_contexts, gather_targets
 
@@ -88,9 +88,9 @@ def persistence_metrics(data: OHLCVData, origins: np.ndarray, horizon: int) -> d
 
 
 def persistence_errors(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """``[n_windows]`` absolute return error of the persistence forecast per origin (no inference:
-    the benchmark of every paired test and of the SPA test)."""
-    return pct_return_errors(*_persistence(data, origins, horizon))
+    """``[n_windows]`` absolute return error of the persistence forecast per origin (no inference): the
+    ``pct_return_mae`` benchmark (:mod:`sweep.objectives`, which owns it), of every paired test and the SPA test."""
+    return benchmark_losses(data, origins, horizon, DEFAULT_OBJECTIVE)
 
 
 def benchmark_losses(data: OHLCVData, origins: np.ndarray, horizon: int,

@@ -21,18 +21,16 @@ from ..forecasters.config import ForecastConfig
 from ..errors import ConfigError, ModelLoadError, StorageError, SweepError, TrialError
 from ..scoring.evaluate import EvaluationResult, evaluate
 from ..forecasters.base import Forecaster
-from ..objectives import DEFAULT_OBJECTIVE, LATENCY, OBJECTIVES
+from ..objectives import DEFAULT_OBJECTIVE
 from .space import n_max_samples, space_of
 from .study_job import StudyJob, SymbolWindows
 from ._symbol_batch import SymbolBatcher
 
 __all__ = ["Objective", "relative_window_losses", "pooled_validation", "pooled_objective", "OBJECTIVE",
-           "OBJECTIVE_SETS", "POOLED_OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "BY_SYMBOL_ATTR", "OBJECTIVE_ATTR",
+           "POOLED_OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "BY_SYMBOL_ATTR", "OBJECTIVE_ATTR",
            "check_study_objective"]
 
 OBJECTIVE = DEFAULT_OBJECTIVE
-#: Supported objective tuples: an accuracy objective alone, or with inference cost (both minimised).
-OBJECTIVE_SETS = tuple(s for name in OBJECTIVES for s in ((name,), (name, LATENCY)))
 #: A pooled study's accuracy objective under ``pct_return_mae``: mean over symbols of validation MAE / persistence
 #: MAE.
 POOLED_OBJECTIVE = "relative_mae"

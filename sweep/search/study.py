@@ -27,7 +27,7 @@ from ..errors import ConfigError, DiskFullError, StorageError, TrialError
 from ..storage.faults import STORAGE_RETRY_DELAYS_S, storage_faults
 from ..forecasters.base import Forecaster
 from ..storage.journal import journal_storage
-from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, OBJECTIVE_SETS, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
+from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, SOURCE_ATTR, WINDOW_ERRORS_ATTR,
                         check_study_objective, pooled_objective,
                         Objective)
 from ..storage.storage_url import is_database_url
@@ -37,7 +37,7 @@ from ._symbol_batch import SymbolBatcher
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "NoRepeatSampler", "make_storage",
            "open_study", "fail_stale_running", "interrupted", "enqueue_warm_start", "open_job_study", "run_study",
-           "study_name", "outcome_of", "Objective", "OBJECTIVE", "OBJECTIVE_SETS", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR",
+           "study_name", "outcome_of", "Objective", "OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR",
            "RUN_SETTINGS_ATTR", "INTERRUPTED"]
 
 logger = logging.getLogger(__name__)

@@ -102,7 +102,7 @@ class StudyJob:
     timeout_s : float or None
         Wall-clock limit of this run of the study.
     objectives : tuple of str
-        One of :data:`sweep.search.objective.OBJECTIVE_SETS`.
+        ``(objective,)`` or ``(objective, "latency_s")``, the objective one of :data:`sweep.objectives.OBJECTIVES`.
     latency_budget_s : float or None
         With two objectives: the outcome is the most accurate trial within this latency.
     namespace : str or None
