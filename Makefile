@@ -33,7 +33,8 @@ test: $(VENV)/.installed
 # first validation origin, sweeps them, the pretrained Fracast-0 (its weights ship in the fracast package) and the
 # persistence baseline (Toto 2.0 and Chronos-Bolt have no trainer and need a download, so they are not swept
 # offline), fits ensemble weights on validation, runs the promotion review,
-# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds with per-symbol and pooled selection, sweeps
+# backtests the whole tuning on $(DEMO_FOLDS) walk-forward folds with per-symbol and pooled selection, each under
+# both selection rules (--select best significant), sweeps
 # Fracast-0, GARCH and the empirical random walk on the forecast distribution (--objective quantile_loss, its own
 # hyperparams folder: its best configs serve quantiles), reviews that run too, and writes the three reports.
 demo: $(VENV)/.installed
@@ -54,7 +55,7 @@ demo: $(VENV)/.installed
 		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny \
 		--kronos-model $(DEMO_DIR)/kronos-tiny --chronos2-model $(DEMO_DIR)/chronos2-tiny --max-context-length 512 \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams --run-id $(DEMO_RUN_ID)-backtest \
-		--selection per-symbol pooled
+		--selection per-symbol pooled --select best significant
 	$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models $(DEMO_QUANTILE_MODELS) --objective quantile_loss \
 		--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --runs-dir $(DEMO_DIR)/runs \
 		--output-dir $(DEMO_DIR)/hyperparams-quantile --run-id $(DEMO_RUN_ID)-quantile

@@ -14,7 +14,7 @@ from ..flags import EXIT_OK, add_folds_flag, console, table_console
 from ..search.study_job import PER_SYMBOL, SCOPES
 from .sweep_command import p_value, sweep_parser, sweep_settings, with_progress
 
-__all__ = ["backtest_command", "print_backtest", "scope_verdict"]
+__all__ = ["backtest_command", "print_backtest", "scope_verdict", "rule_verdict"]
 
 
 def _backtest_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,8 @@ def _backtest_parser() -> argparse.ArgumentParser:
     p.prog = "python -m sweep backtest"
     p.description = ("Walk-forward backtest of the tuning itself: the whole selection runs on each fold's "
                      "validation origins; the selected config, the family default and persistence are scored on "
-                     "its test origins. Takes every sweep flag.")
+                     "its test origins. Takes every sweep flag; --selection and --select take several values, "
+                     "and every combination is run on the same trials and compared.")
     add_folds_flag(p, default=3)
     p.add_argument("--allow-overlap", action="store_true",
                    help="run folds whose windows a model saw in (pre)training, flagged instead of refused")
@@ -47,29 +48,35 @@ def backtest_command(argv: Sequence[str]) -> int:
 
 
 def print_backtest(document: dict[str, Any]) -> None:
-    """The folds table and the plain answers to "did tuning help?" and "which scope generalised better?"."""
-    scopes = document.get("selection", [PER_SYMBOL])
+    """The folds table and the plain answers to "did tuning help?", "which scope generalised better?" and "which
+    rule generalised better?"."""
+    scopes, rules = document.get("selection", [PER_SYMBOL]), document.get("select", ["best"])
     objective = get_objective(objective_of_run(document))
     loss = "mae" if objective.name == "pct_return_mae" else objective.name
     table = Table(title=f"Walk-forward backtest of the tuning, {document['n_folds']} folds (test {objective.name})")
-    for column in ("symbol", "fold", "test origins", "selection", "selected", f"selected {loss}", f"default {loss}",
-                   f"{objective.benchmark} {loss}", "SPA p"):
+    for column in ("symbol", "fold", "test origins", "selection", "select", "selected", f"selected {loss}",
+                   f"default {loss}", f"{objective.benchmark} {loss}", "SPA p", "regret"):
         table.add_column(column, justify="right" if loss in column or column in ("fold", "SPA p") else "left")
     for row in document["folds"]:
         mae = row[f"test_{objective.name}"]
         table.add_row(row["symbol"], str(row["fold"]),
                       f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
-                      row.get("selection", PER_SYMBOL), row["selected"]["model"], f"{mae['selected']:.5f}",
-                      f"{mae['default']:.5f}", f"{mae[objective.benchmark]:.5f}", p_value(row["spa_p_value"]))
+                      row.get("selection", PER_SYMBOL), row.get("select", "best"), row["selected"]["model"],
+                      f"{mae['selected']:.5f}", f"{mae['default']:.5f}", f"{mae[objective.benchmark]:.5f}",
+                      p_value(row["spa_p_value"]), _regret(row.get("selection_regret")))
     table_console().print(table)
-    for scope in scopes:
-        summary = document["summary"].get("by_selection", {}).get(scope, document["summary"])
-        for name in ("default", objective.benchmark):
-            console.print(f"{scope} tuning vs {name}: {_gain_sentence(summary[f'gain_vs_{name}'], name)}",
-                          highlight=False)
-    compared = document["summary"].get("pooled_vs_per_symbol")
-    if compared:
-        console.print(scope_verdict(compared), highlight=False)
+    summary = document["summary"]
+    for rule in rules:
+        by_rule = summary.get("by_rule", {}).get(rule, summary)
+        for scope in scopes:
+            scoped = by_rule.get("by_selection", {}).get(scope, by_rule)
+            for name in ("default", objective.benchmark):
+                console.print(f"{scope} tuning, --select {rule}, vs {name}: "
+                              f"{_gain_sentence(scoped[f'gain_vs_{name}'], name)}", highlight=False)
+        if by_rule.get("pooled_vs_per_symbol"):
+            console.print(f"--select {rule}: {scope_verdict(by_rule['pooled_vs_per_symbol'])}", highlight=False)
+    for scope, compared in summary.get("significant_vs_best", {}).items():
+        console.print(f"{scope} selection: {rule_verdict(compared)}", highlight=False)
 
 
 def _gain_sentence(g: dict[str, Any], name: str) -> str:
@@ -83,8 +90,21 @@ def _gain_sentence(g: dict[str, Any], name: str) -> str:
             f"[{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in {g['folds_won']} of {g['n_folds']} folds: {answer}")
 
 
+def _regret(regret: dict[str, Any] | None) -> str:
+    return "-" if regret is None else f"{100 * regret['relative']:+.1f}%"
+
+
 def scope_verdict(compared: dict[str, Any]) -> str:
     """One sentence: which selection scope generalised better out of sample, and is the difference significant?"""
+    return _paired_verdict(compared, "pooled", "per-symbol", "selection", "the scopes")
+
+
+def rule_verdict(compared: dict[str, Any]) -> str:
+    """One sentence: which selection rule generalised better out of sample, and is the difference significant?"""
+    return _paired_verdict(compared, "significant", "best", "rule", "the rules")
+
+
+def _paired_verdict(compared: dict[str, Any], first: str, second: str, kind: str, both: str) -> str:
     level = f"{100 * compared['ci_level']:.0f}%"
     interval = f"{level} CI [{compared['ci_low']:+.2e}, {compared['ci_high']:+.2e}]"
     relative = compared.get("mde_relative")
@@ -93,10 +113,10 @@ def scope_verdict(compared: dict[str, Any]) -> str:
         if relative > 1 else f"; these windows could see a difference of {100 * relative:.1f}% (MDE, 80% power)")
     share = f"{100 * abs(compared['relative']):.2f}%"
     if compared["significant"]:
-        head = f"[green]{compared['better']} selection generalised better[/green], significantly"
+        head = f"[green]{compared['better']} {kind} generalised better[/green], significantly"
     else:
-        head = (f"[yellow]no significant difference between the scopes[/yellow]: {compared['better']} selection was "
+        head = (f"[yellow]no significant difference between {both}[/yellow]: {compared['better']} {kind} was "
                 f"better by {share}, within noise")
-    return (f"pooled vs per-symbol selection: {head} (per-symbol test loss minus pooled: {compared['mean']:+.2e}, "
-            f"{share} of per-symbol's, {interval}, pooled better in {compared['folds_won']} of "
+    return (f"{first} vs {second} {kind}: {head} ({second} test loss minus {first}: {compared['mean']:+.2e}, "
+            f"{share} of {second}'s, {interval}, {first} better in {compared['folds_won']} of "
             f"{compared['n_folds']} folds){mde}")

@@ -28,7 +28,10 @@ __all__ = ["sweep_command", "sweep_parser", "sweep_settings", "with_progress", "
 
 
 def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
-    """The sweep's flags; ``scopes`` > 1 lets ``--selection`` name several scopes (the backtest compares them)."""
+    """The sweep's flags; ``scopes`` > 1 lets ``--selection`` and ``--select`` name several scopes and rules (the
+    backtest compares them)."""
+    from ..runs import DEFAULT_RULE, DEFAULT_SELECT_ALPHA, RULES
+
     p = argparse.ArgumentParser(prog="python -m sweep", description="Tune forecasting models per symbol with Optuna. "
                                 "Other commands: 'data validate', 'data download', 'evaluate', 'promote', 'report', "
                                 "'backtest', 'export', 'predict' (see --help of each).")
@@ -46,6 +49,13 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
                         "pooled: one study per model over every symbol, scored by the mean over symbols of "
                         "validation MAE / persistence MAE, one config for all"
                         + ("; the backtest runs each scope named and compares them" if scopes > 1 else ""))
+    p.add_argument("--select", nargs="+" if scopes > 1 else None, choices=RULES, default=DEFAULT_RULE,
+                   help="which trial is kept, declared at sweep time: significant keeps the family default unless "
+                        "the SPA of the trials against it rejects on validation at --select-alpha; best keeps the "
+                        f"lowest validation loss (default {DEFAULT_RULE})"
+                        + ("; the backtest runs each rule named and compares them" if scopes > 1 else ""))
+    p.add_argument("--select-alpha", type=float, default=DEFAULT_SELECT_ALPHA,
+                   help=f"level of that SPA (default {DEFAULT_SELECT_ALPHA})")
     add_data_flags(p)
     add_window_flags(p)
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/ and best/")
@@ -150,7 +160,15 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
     references = [name for name in objective.references if name != bench]
     beaten = [name for name in references if beats[name]]
     shown = bench.replace("_", " ")
-    if beats[bench] and beats["default"]:
+    rule = document["selection"].get("rule") or {}
+    if rule.get("rule") == "significant" and rule.get("kept_default"):
+        spa_vs = rule.get("spa_vs_default")
+        text = ("kept the family default: " + (rule["reason"] if spa_vs is None else
+                f"the SPA of {spa_vs['n_models']} trials against it does not reject (p {spa_vs['p_value']:.3f})"))
+        text += (f"; it beats {shown} on test windows" if beats[bench] else
+                 f"; it does not beat {shown} on test windows (mean diff {comparisons[bench]['mean_diff']:+.2e}, "
+                 f"p {p_value(comparisons[bench]['p_value'])})")
+    elif beats[bench] and beats["default"]:
         text = f"the tuned config beats {shown} and the untuned default on test windows"
     elif beats[bench]:
         text = f"the tuned config beats {shown} on test windows but not the untuned default: tuning did not help"
@@ -183,7 +201,13 @@ def sweep_settings(args: argparse.Namespace):
         use_cache=not args.no_cache, objectives=objectives_from_args(args), latency_budget_s=args.latency_budget_s,
         ensemble=args.ensemble, promote_candidate=args.promote_candidate,
         finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
-        alpha=args.alpha, cache_dir=args.cache_dir, selection=tuple([args.selection] if isinstance(args.selection, str) else args.selection))
+        alpha=args.alpha, cache_dir=args.cache_dir, selection=_listed(args.selection), select=_listed(args.select),
+        select_alpha=args.select_alpha)
+
+
+def _listed(value: str | list[str]) -> tuple[str, ...]:
+    """A flag that takes one value in a sweep and several in the backtest, as a tuple."""
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def objectives_from_args(args: argparse.Namespace) -> tuple[str, ...]:

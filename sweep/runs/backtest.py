@@ -14,10 +14,17 @@ fold's origins only, and an origin that two requests share (one fold's test orig
 a later fold's validation origins) is drawn once.
 
 With ``--selection per-symbol pooled`` each fold runs both selection scopes
-(:mod:`sweep.selection`) on the same rows: a pooled study's trials hit the cache rows
-the per-symbol studies of the same configs drew. The summary then
-gives each scope's gains and the paired gain of pooled over per-symbol selection on
-the same test origins: which scope generalised better, with its interval.
+(:mod:`sweep.runs._selection`) on the same rows: a pooled study's trials hit the cache rows
+the per-symbol studies of the same configs drew. With ``--select best significant`` each scope
+keeps a trial under both rules (:mod:`sweep.runs._select_rule`) from the same trials. The summary
+(:mod:`sweep.runs._backtest_summary`) gives each combination's gains, the paired gain of pooled over
+per-symbol selection and of ``significant`` over ``best`` on the same test origins, with their intervals.
+
+Each row also records the fold's selection regret: the selected config's test loss minus that of
+the trial that was best on test, over every distinct trial the selection chose from, on the fold's
+test origins thinned to one per validation stride (100 a fold at the defaults: scoring every trial on
+every hourly test origin would cost more than the studies). Selection never sees it; it shows how much
+the search leaves on the table.
 
 The production config is not enqueued here: it was chosen on data that later
 folds' pasts do not contain.
@@ -25,6 +32,7 @@ folds' pasts do not contain.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,21 +46,22 @@ from ._candidate import Scoring, default_block, fit_ensemble
 from ..data.common_calendar import aligned_splits
 from ..data.bars import OHLCVData, load_ohlcv
 from ..errors import ConfigError
-from ..scoring.evaluate import EvaluationResult
+from ..forecasters.config import ForecastConfig
+from ..scoring.evaluate import EvaluationResult, evaluate
 from ..search.execution import Executor, InProcessExecutor
 from ..forecasters.overlap import overlaps, training_limits
-from ..objectives import get_objective
 from .jobs import context_ceilings, forecaster_lookup, pooled_job, scoring_ceilings, study_job
 from .settings import SweepSettings, claimed_run, model_sources, run_settings_document
 from ._selection import Selection, selections
-from ..stats.paired import block_bootstrap_ci, minimum_detectable_effect
+from ._backtest_summary import FoldResult, gain_summary, pooled_vs_per_symbol, significant_vs_best, summaries
 from ..storage.store import git_commit, utc_now, write_json_atomic
 from ..search.study import Progress, StudyJob
-from ..search.study_job import PER_SYMBOL, POOLED, SCOPES, SymbolWindows
+from ..search.study_job import PER_SYMBOL, POOLED, SymbolWindows
 from ..search.warm_start import default_warm_start
 from ..data.windows import Splits, check_moving_closes
 
-__all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "pooled_vs_per_symbol", "BACKTEST_FILE"]
+__all__ = ["BacktestSettings", "FoldResult", "run_backtest", "gain_summary", "pooled_vs_per_symbol",
+           "significant_vs_best", "BACKTEST_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,49 +97,6 @@ class BacktestSettings:
         if self.sweep.finetune:
             raise ConfigError("backtest does not fine-tune per fold; train a checkpoint with `python -m tototraining "
                               f"--folds {self.folds} ...` and pass it as --toto-model")
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    """One (symbol, fold): what was selected and how it, the default and persistence did on test.
-
-    Attributes
-    ----------
-    selected, default : EvaluationResult
-        On the fold's test origins; ``selected.baseline_window_errors`` is the objective's benchmark (persistence).
-    validation_mae : float
-        The selected config's validation loss (the run's objective) on this symbol.
-    scope : str
-        The selection scope that chose it (``"per-symbol"`` or ``"pooled"``).
-    """
-
-    symbol: str
-    fold: int
-    splits: Splits
-    data: OHLCVData
-    selected_model: str
-    selected_config: dict[str, Any]
-    selected: EvaluationResult
-    default: EvaluationResult
-    validation_mae: float
-    spa_p_value: float | None
-    scope: str = PER_SYMBOL
-
-    def row(self) -> dict[str, Any]:
-        """The fold's row of ``backtest.json``."""
-        index = self.data.frame.index
-
-        def block(origins: np.ndarray) -> dict[str, Any]:
-            return {"first": str(index[origins[0]]), "last": str(index[origins[-1]]), "count": len(origins)}
-
-        objective = self.selected.objective
-        return {"symbol": self.symbol, "fold": self.fold, "selection": self.scope,
-                "validation_origins": block(self.splits.validation_origins),
-                "test_origins": block(self.splits.test_origins),
-                "selected": {"model": self.selected_model, "config": self.selected_config},
-                f"validation_{objective}": self.validation_mae, "spa_p_value": self.spa_p_value,
-                f"test_{objective}": {"selected": self.selected.loss, "default": self.default.loss,
-                                      get_objective(objective).benchmark: self.selected.baseline_loss}}
 
 
 def _check_overlap(settings: BacktestSettings, datasets: dict[str, OHLCVData],
@@ -169,139 +135,74 @@ def _fold_namespace(settings: SweepSettings, fold: int) -> str:
     return f"{settings.run_id}/fold{fold}" if settings.storage else f"fold{fold}"
 
 
-def _select(settings: SweepSettings, scoring: Scoring, fold: int, selection: Selection) -> FoldResult:
-    """The selected config (or ensemble) of one fold, its family default and persistence on the fold's test origins."""
+def _select(settings: SweepSettings, scoring: Scoring, fold: int, selection: Selection,
+            oracle: dict[str, Any] | None) -> FoldResult:
+    """The selected config (or ensemble) of one fold, its family default and persistence on the fold's test origins,
+    and its regret against ``oracle`` (:func:`test_oracle`)."""
     spa = selection.significance["spa"]["p_value"] if selection.significance["spa"] else None
     row = dict(symbol=scoring.data.symbol, fold=fold, splits=scoring.splits, data=scoring.data,
-               spa_p_value=spa, scope=selection.scope)
+               spa_p_value=spa, scope=selection.scope, rule=selection.rule)
     if settings.ensemble:
-        fitted = fit_ensemble(scoring, settings.ensemble, selection.done)
+        fitted = fit_ensemble(scoring, settings.ensemble, selection.members)
         _, default = default_block(scoring, fitted.strongest)
         members = {m.label: {"config": m.config.to_dict(), "weight": float(w)}
                    for m, w in zip(fitted.members, fitted.weights) if w > 0}
         return FoldResult(**row, selected_model=f"ensemble-{settings.ensemble}", selected_config={"members": members},
-                          selected=fitted.test, default=default,
-                          validation_mae=fitted.validation.loss)
+                          selected=fitted.test, default=default, validation_mae=fitted.validation.loss,
+                          regret=selection_regret(scoring, fitted.test, oracle))
     best = selection.best
     _, default = default_block(scoring, best.model)
-    return FoldResult(**row, selected_model=best.model, selected_config=best.config.to_dict(),
-                      selected=scoring.evaluate(best.model, best.config, "test"), default=default,
-                      validation_mae=best.validation[scoring.objective])
+    test = scoring.evaluate(best.model, best.config, "test")
+    return FoldResult(**row, selected_model=best.model, selected_config=best.config.to_dict(), selected=test,
+                      default=default, validation_mae=best.validation[scoring.objective],
+                      regret=selection_regret(scoring, test, oracle))
 
 
-def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, alpha: float,
-                 seed: int = 0, reps: int = 2000) -> dict[str, Any]:
-    """How much lower the selected config's test loss is than another's, over all folds' test windows.
+def _thinned_test_origins(scoring: Scoring) -> tuple[np.ndarray, int]:
+    """Every ``stride // test_stride``-th test origin (one per validation stride) and that step."""
+    spec = scoring.splits.spec
+    step = spec.stride // spec.test_stride
+    return scoring.splits.test_origins[::step], step
 
-    Parameters
-    ----------
-    selected, other : numpy.ndarray
-        ``[n_windows]`` per-window absolute pct-return errors on the same test origins, folds in
-        time order (consecutive blocks, so a block bootstrap keeps their serial dependence).
-    fold_of : numpy.ndarray
-        ``[n_windows]`` fold index of each window.
-    alpha : float
-        The interval is the two-sided ``1 - 2 alpha`` circular block bootstrap one.
-    seed, reps : int
-        Bootstrap seed and resamples.
+
+def test_oracle(scoring: Scoring, selection: Selection) -> dict[str, Any] | None:
+    """The trial with the lowest loss on the fold's thinned test origins, of every distinct trial config the
+    selection chose from (a config two trials share is scored once).
 
     Returns
     -------
-    dict
-        ``mean`` (other minus selected, return units: positive = tuning helped), ``ci_low``,
-        ``ci_high``, ``relative`` (mean over the other's MAE), ``folds_won`` (folds where the
-        selected test MAE is lower) and ``n_folds``.
+    dict or None
+        ``loss`` (the objective's mean over those origins), ``study``, ``trial``, ``model``, ``n_configs`` and
+        ``n_test_origins``; None when no trial recorded its config (studies of older runs).
     """
-    gain = np.asarray(other, dtype=float) - np.asarray(selected, dtype=float)
-    low, high, block = block_bootstrap_ci(gain, alpha, reps=reps, seed=seed)
-    folds = np.unique(fold_of)
-    won = sum(int(selected[fold_of == k].mean() < other[fold_of == k].mean()) for k in folds)
-    return {"mean": float(gain.mean()), "ci_low": low, "ci_high": high, "ci_level": 1 - 2 * alpha,
-            "relative": float(gain.mean() / np.mean(other)), "folds_won": won, "n_folds": len(folds),
-            "block_length": block, "n_windows": len(gain)}
+    origins, _ = _thinned_test_origins(scoring)
+    scored: dict[tuple[str, str], tuple[float, Any]] = {}
+    for outcome in selection.done:
+        for trial in outcome.trials:
+            key = (outcome.model, json.dumps(trial.config, sort_keys=True))
+            if trial.config is None or key in scored:
+                continue
+            config = ForecastConfig.from_dict(trial.config, source=f"{trial.study_name} trial {trial.trial_number}")
+            result = evaluate(scoring.forecaster_of(outcome.model), config, scoring.data, origins, scoring.horizon,
+                              scoring.cache, None, scoring.objective)
+            scored[key] = (result.loss, (outcome.model, trial))
+    if not scored:
+        return None
+    loss, (model, trial) = min(scored.values(), key=lambda v: v[0])
+    return {"loss": loss, "study": trial.study_name, "trial": trial.trial_number, "model": model,
+            "n_configs": len(scored), "n_test_origins": len(origins)}
 
 
-def _stacked(rows: list[FoldResult]) -> tuple[np.ndarray, ...]:
-    """``(selected, default, persistence, fold_of)`` test losses of one symbol's folds, in fold order."""
-    rows = sorted(rows, key=lambda r: r.fold)
-    return tuple(np.concatenate(parts) for parts in zip(*[
-        (r.selected.window_errors, r.default.window_errors, r.selected.baseline_window_errors,
-         np.full(r.selected.n_windows, r.fold)) for r in rows]))
-
-
-def _over_symbols(per_symbol: dict[str, tuple[np.ndarray, ...]]) -> list[np.ndarray]:
-    """The symbols' loss columns averaged window by window (the fold index kept): symbols share the fold
-    layout, so windows line up by position and the average is one time series."""
-    columns = list(zip(*per_symbol.values()))
-    return [np.mean(c, axis=0) for c in columns[:-1]] + [columns[-1][0]]
-
-
-def _scope_summary(results: list[FoldResult], alpha: float, seed: int) -> dict[str, Any]:
-    """Gains vs the default and vs persistence, per symbol and over symbols (averaged window by window)."""
-    benchmark = get_objective(results[0].selected.objective).benchmark
-
-    def summary(selected, default, persistence, fold_of) -> dict[str, Any]:
-        return {"gain_vs_default": gain_summary(selected, default, fold_of, alpha, seed),
-                f"gain_vs_{benchmark}": gain_summary(selected, persistence, fold_of, alpha, seed)}
-
-    per_symbol = {s: _stacked([r for r in results if r.symbol == s]) for s in sorted({r.symbol for r in results})}
-    return {**summary(*_over_symbols(per_symbol)), "per_symbol": {s: summary(*v) for s, v in per_symbol.items()}}
-
-
-def pooled_vs_per_symbol(results: list[FoldResult], alpha: float, seed: int = 0, reps: int = 2000) -> dict[str, Any]:
-    """The paired gain of pooled over per-symbol selection on the same test origins.
-
-    The gain is the per-symbol selection's test loss minus the pooled one's, averaged over symbols
-    window by window (positive: pooling generalised better). The question has no favoured side, so
-    the interval is the two-sided ``1 - alpha`` block-bootstrap one and the MDE is that of a
-    two-sided test at ``alpha``.
-
-    Parameters
-    ----------
-    results : list of FoldResult
-        Both scopes' rows of every (symbol, fold).
-    alpha : float
-    seed, reps : int
-        Bootstrap seed and resamples.
-
-    Returns
-    -------
-    dict
-        :func:`gain_summary`'s keys (``folds_won``: folds where pooling had the lower test MAE), plus
-        ``better`` (the scope with the lower test loss), ``significant`` (the interval excludes 0),
-        ``mde`` (return units), ``mde_relative`` and ``per_symbol``.
-    """
-    def compared(rows: list[FoldResult]) -> dict[str, Any]:
-        scopes = {scope: _stacked([r for r in rows if r.scope == scope]) for scope in SCOPES}
-        return _scope_gain(scopes[POOLED][0], scopes[PER_SYMBOL][0], scopes[POOLED][3], alpha, seed, reps)
-
-    symbols = sorted({r.symbol for r in results})
-    stacked = {scope: _over_symbols({s: _stacked([r for r in results if r.symbol == s and r.scope == scope])
-                                     for s in symbols}) for scope in SCOPES}
-    overall = _scope_gain(stacked[POOLED][0], stacked[PER_SYMBOL][0], stacked[POOLED][3], alpha, seed, reps)
-    return {**overall, "per_symbol": {s: compared([r for r in results if r.symbol == s]) for s in symbols},
-            "gain": "per-symbol selection's test MAE minus pooled selection's (return units; positive = pooled "
-                    "generalised better)"}
-
-
-def _scope_gain(pooled: np.ndarray, per_symbol: np.ndarray, fold_of: np.ndarray, alpha: float,
-                seed: int, reps: int) -> dict[str, Any]:
-    gain = gain_summary(pooled, per_symbol, fold_of, alpha / 2, seed, reps)
-    mde = minimum_detectable_effect(per_symbol - pooled, alpha / 2)
-    return {**gain, "better": POOLED if gain["mean"] > 0 else PER_SYMBOL,
-            "significant": bool(gain["ci_low"] > 0 or gain["ci_high"] < 0),
-            "mde": None if np.isnan(mde) else mde, "mde_relative": None if np.isnan(mde) else mde / np.mean(per_symbol)}
-
-
-def _summaries(results: list[FoldResult], scopes: tuple[str, ...], alpha: float, seed: int) -> dict[str, Any]:
-    """Each scope's gains (``by_selection``; the first scope's also at the top, as before scopes existed) and,
-    with both scopes, :func:`pooled_vs_per_symbol`."""
-    by_selection = {scope: _scope_summary([r for r in results if r.scope == scope], alpha, seed) for scope in scopes}
-    summary = {**by_selection[scopes[0]], "by_selection": by_selection,
-               "gain": "other's test MAE minus the selected config's (return units; positive = tuning helped)"}
-    if set(scopes) == set(SCOPES):
-        summary["pooled_vs_per_symbol"] = pooled_vs_per_symbol(results, alpha, seed)
-    return summary
+def selection_regret(scoring: Scoring, selected: EvaluationResult, oracle: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The selected forecast's loss on the thinned test origins minus the oracle trial's (``regret``, the objective's
+    units; ``relative`` to the oracle's loss). Negative only for an ensemble, which no single trial is."""
+    if oracle is None:
+        return None
+    _, step = _thinned_test_origins(scoring)
+    chosen = float(np.mean(selected.window_errors[::step]))
+    return {"regret": chosen - oracle["loss"], "relative": (chosen - oracle["loss"]) / oracle["loss"],
+            "selected_loss": chosen, "best_trial_on_test": oracle,
+            "test_origins": f"every {step}th test origin of the fold (one per validation stride)"}
 
 
 def _fold_jobs(sweep: SweepSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]], k: int,
@@ -327,11 +228,12 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     Returns
     -------
     dict
-        The ``backtest.json`` document: ``folds`` (one row per symbol, fold and selection scope) and
-        ``summary``: ``by_selection.<scope>`` holds ``gain_vs_default`` and ``gain_vs_persistence`` with
-        ``mean``, ``ci_low``, ``ci_high``, ``folds_won`` (overall and ``per_symbol``); the first scope's
-        are also at the top of ``summary``; with both scopes, ``pooled_vs_per_symbol``
-        (:func:`pooled_vs_per_symbol`).
+        The ``backtest.json`` document: ``folds`` (one row per symbol, fold, selection scope and rule, with its
+        ``selection_regret``) and ``summary`` (:func:`sweep.runs._backtest_summary.summaries`):
+        ``by_rule.<rule>.by_selection.<scope>`` holds ``gain_vs_default`` and ``gain_vs_<benchmark>`` with
+        ``mean``, ``ci_low``, ``ci_high``, ``folds_won`` (overall and ``per_symbol``); the first rule's are also
+        at the top (``by_selection``, and the first scope's gains); with both scopes, ``pooled_vs_per_symbol``; with
+        both rules, ``significant_vs_best.<scope>``.
 
     Raises
     ------
@@ -373,19 +275,24 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
                                sweep.objective)
                     for s in sweep.symbols}
         for scope in sweep.selection:
-            chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold])
-            for symbol in sweep.symbols:
-                if symbol not in chosen:
-                    raise ConfigError(f"{symbol} fold {k} ({scope} selection): no study has a completed trial "
-                                      "(errors above)")
-                results.append(_select(sweep, scorings[symbol], k, chosen[symbol]))
+            oracles: dict[str, dict[str, Any] | None] = {}
+            for rule in sweep.select:
+                chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold], rule,
+                                    sweep.select_alpha)
+                for symbol in sweep.symbols:
+                    if symbol not in chosen:
+                        raise ConfigError(f"{symbol} fold {k} ({scope} selection): no study has a completed trial "
+                                          "(errors above)")
+                    if symbol not in oracles:  # both rules choose from the same trials: one oracle
+                        oracles[symbol] = test_oracle(scorings[symbol], chosen[symbol])
+                    results.append(_select(sweep, scorings[symbol], k, chosen[symbol], oracles[symbol]))
     document = {"run_id": sweep.run_id, "objective": sweep.objective, "n_folds": settings.folds,
                 "symbols": list(sweep.symbols),
-                "selection": list(sweep.selection),
+                "selection": list(sweep.selection), "select": list(sweep.select), "select_alpha": sweep.select_alpha,
                 "models": list(sweep.labels), "n_trials": sweep.n_trials, "ensemble": sweep.ensemble,
                 "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},
                 "overlap": overlapping, "folds": [r.row() for r in results],
-                "summary": _summaries(results, sweep.selection, sweep.alpha, sweep.seed),
+                "summary": summaries(results, sweep.selection, sweep.select, sweep.alpha, sweep.seed),
                 "inference": {"scoring_cache": {"hits": cache.hits, "misses": cache.misses,
                                                 "drawn_origins": cache.drawn_origins}},
                 "provenance": {"sweep_version": __version__, "git_commit": git_commit(),

@@ -27,7 +27,7 @@ from ..storage.store import (candidate_path, ensemble_candidate_path, git_commit
                              write_text_atomic)
 from ..data.common_calendar import sweep_splits
 from ..search.study_job import POOLED
-from ..data.windows import Splits, check_moving_closes, make_splits
+from ..data.windows import Splits, check_moving_closes
 
 __all__ = ["SymbolResult", "run_sweep", "provenance", "selection_settings"]
 
@@ -93,17 +93,18 @@ def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
 
 def selection_settings(settings: SweepSettings) -> dict[str, Any]:
     return {"objectives": list(settings.objectives), "latency_budget_s": settings.latency_budget_s,
-            "promotion_candidate": settings.promote_candidate}
+            "promotion_candidate": settings.promote_candidate, "select": settings.rule,
+            "select_alpha": settings.select_alpha}
 
 
 def run_sweep(settings: SweepSettings, executor: Executor | None = None,
               progress: Progress | None = None) -> list[SymbolResult]:
     """Run the sweep and write one candidate per symbol.
 
-    Per symbol, the model whose best trial has the lowest validation
-    ``pct_return_mae`` is selected (``settings.selection`` pooled: one config for every
-    symbol, the pooled study's with the lowest ``relative_mae``; :mod:`sweep.runs._selection`);
-    only that config is then evaluated on each symbol's test origins, and the result is
+    Per symbol, the trial with the lowest validation loss of the objective is selected under
+    ``--select best``; under ``--select significant`` (the default) the family default is kept unless the SPA of
+    the trials against it rejects (:mod:`sweep.runs._select_rule`). ``settings.selection`` pooled: one config for
+    every symbol, from the pooled studies' relative losses (:mod:`sweep.runs._selection`). Only that config is then evaluated on each symbol's test origins, and the result is
     written to ``<output_dir>/candidates/<run_id>/<SYMBOL>.json``.
 
     Returns
@@ -122,6 +123,10 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
     DiskFullError, StorageError
         If the run folder, ``hyperparams/`` or the study storage fails; rerunning resumes.
     """
+    if len(settings.select) != 1:
+        raise ConfigError(f"--select {' '.join(settings.select)}: a sweep keeps one trial per symbol, so it takes one "
+                          "rule (best or significant); `python -m sweep backtest --select best significant` compares "
+                          "them")
     if len(settings.selection) != 1:
         raise ConfigError(f"--selection {' '.join(settings.selection)}: a sweep writes one candidate per symbol, so it "
                           "takes one scope (per-symbol or pooled); `python -m sweep backtest --selection per-symbol "
@@ -153,7 +158,7 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed,
                            settings.objective)
                 for s in settings.symbols}
-    chosen = selections(settings.scope, scorings, jobs, outcomes)
+    chosen = selections(settings.scope, scorings, jobs, outcomes, settings.rule, settings.select_alpha)
     results = []
     for symbol in settings.symbols:
         if symbol not in chosen:
@@ -179,7 +184,8 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
                               window_losses_csv(scoring, losses))
     ensemble = None
     if settings.ensemble:
-        ensemble, losses = ensemble_document(scoring, fit_ensemble(scoring, settings.ensemble, done), done,
+        members = selection.members
+        ensemble, losses = ensemble_document(scoring, fit_ensemble(scoring, settings.ensemble, members), members,
                                              selection.significance, recorded, block)
         ensemble = portable_document(ensemble, settings.output_dir)
         _write_with_losses(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble,

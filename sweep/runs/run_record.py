@@ -1,4 +1,4 @@
-"""A run's record of what its studies depend on: ``run.json``, and the same settings on each of its studies.
+"""A run's id and its record of what its studies depend on: ``run.json``, and the same settings on each of its studies.
 
 :func:`sweep.runs.settings.check_run_settings` writes the record and refuses a resume that differs from it;
 this module reads and validates it (``run.json`` for the sweep, ``report`` and ``promote``; the studies'
@@ -8,7 +8,9 @@ and names each difference with its recorded and given value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +21,42 @@ from ..storage.store import read_json
 from ..search.study import OBJECTIVE, RUN_SETTINGS_ATTR, make_storage
 from ..data.windows import WindowSpec
 
-__all__ = ["cache_folder", "read_run_settings", "run_settings_problem", "settings_changes", "recorded_in_storage", "recorded_models",
+__all__ = ["validate_run_id", "new_run_id", "RUN_ID_PATTERN", "cache_folder", "read_run_settings", "run_settings_problem", "settings_changes", "recorded_in_storage", "recorded_models",
            "RUN_FIX"]
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def validate_run_id(run_id: str, flag: str = "--run-id") -> str:
+    """Return ``run_id`` if it is safe as a folder name (no path separators, not ``.`` or ``..``).
+
+    Raises
+    ------
+    ConfigError
+        If it does not match ``[A-Za-z0-9._-]+``.
+    """
+    if not RUN_ID_PATTERN.match(run_id) or run_id in (".", ".."):
+        raise ConfigError(f"{flag} {run_id!r} is invalid: it names a folder, so it must match [A-Za-z0-9._-]+ "
+                          f"(e.g. nightly-2026-11-22)")
+    return run_id
+
+
+def new_run_id() -> str:
+    """A run id from the current UTC time, e.g. ``20261122T021500Z``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
 
 #: run.json keys every reader needs (written since the first run.json) and the keys added later, with their types.
 _REQUIRED_KEYS = {"windows": dict, "seed": int, "freq": str, "gap_policy": str, "toto_model": str, "data": dict}
 _LATER_KEYS = {"folds": (int, type(None)), "kronos_model": str, "kronos_tokenizer": (str, type(None)),
                "model_ids": dict, "objective": str, "objectives": list, "cache_dir": (str, type(None)), "finetune": (bool, list), "variants": dict,
                "storage": (str, type(None)), "promote_candidate": str, "ensemble": (str, type(None)),
-               "selection": list, "pool": (list, type(None)), "data_dir": str, "data_spans": dict}
+               "selection": list, "pool": (list, type(None)), "select": list, "select_alpha": (int, float), "data_dir": str, "data_spans": dict}
 #: Keys a resume must keep; checkpoints compare as resolved folders, the storage as its redacted URL.
 _COMPARED = ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model", "kronos_tokenizer",
-             "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool")
+             "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool", "select",
+             "select_alpha")
 _CHECKPOINT_KEYS = ("toto_model", "kronos_model", "kronos_tokenizer")
 RUN_FIX = "restore it, or start a new run with a new --run-id"
 
@@ -163,7 +189,7 @@ def settings_changes(stored: dict[str, Any], current: dict[str, Any]) -> list[st
         compare by their resolved real path. Empty when nothing differs.
     """
     stored = {**{k: current[k] for k in ("kronos_model", "kronos_tokenizer", "storage", "promote_candidate",
-                                          "ensemble")},
+                                          "ensemble", "select", "select_alpha")},
               "objectives": [OBJECTIVE], "finetune": False, "folds": None, "model_ids": {},
               "selection": ["per-symbol"], "pool": None, **stored}
     if isinstance(stored["finetune"], bool):  # runs recorded when --finetune meant Toto only

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,40 +18,22 @@ from ..forecasters.checkpoint_folders import check_checkpoint_folder, check_hori
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES, family_of
 from ..data.run_data import data_record
 from ..storage.run_lock import run_lock
-from .run_record import cache_folder, read_run_settings, recorded_in_storage, run_settings_problem, settings_changes
+from .run_record import (RUN_ID_PATTERN, cache_folder, new_run_id, read_run_settings, recorded_in_storage,
+                         run_settings_problem, settings_changes, validate_run_id)
 from ..search.space import CONTEXT_LENGTHS
 from ..storage.storage_url import check_storage, redacted
 from ..storage.store import check_output_folder, utc_now, write_json_atomic
 from ..objectives import DEFAULT_OBJECTIVE as OBJECTIVE, LATENCY, OBJECTIVES, get_objective
 from ..search.study_job import PER_SYMBOL, POOLED, SCOPES
 from ..data.windows import WindowSpec
+from ._select_rule import DEFAULT_RULE, DEFAULT_SELECT_ALPHA, checked_rules
 
 __all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "claimed_run", "check_run_settings", "model_sources", "checkpoint_sources",
            "RUN_ID_PATTERN", "read_run_settings", "run_settings_document"]
 
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 logger = logging.getLogger(__name__)
 #: Largest --seed: NumPy takes seeds below 2**32, and studies add the number of trials already run.
 MAX_SEED = 2**31 - 1
-
-
-def validate_run_id(run_id: str, flag: str = "--run-id") -> str:
-    """Return ``run_id`` if it is safe as a folder name (no path separators, not ``.`` or ``..``).
-
-    Raises
-    ------
-    ConfigError
-        If it does not match ``[A-Za-z0-9._-]+``.
-    """
-    if not RUN_ID_PATTERN.match(run_id) or run_id in (".", ".."):
-        raise ConfigError(f"{flag} {run_id!r} is invalid: it names a folder, so it must match [A-Za-z0-9._-]+ "
-                          f"(e.g. nightly-2026-11-22)")
-    return run_id
-
-
-def new_run_id() -> str:
-    """A run id from the current UTC time, e.g. ``20261122T021500Z``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass(frozen=True)
@@ -114,6 +94,11 @@ class SweepSettings:
         Selection scopes (``--selection``): ``"per-symbol"`` (one study per symbol and model) or ``"pooled"``
         (one study per model over every symbol; see :mod:`sweep.runs._selection`). A sweep takes one; a backtest
         may compare both.
+    select : tuple of str
+        Selection rules (``--select``; :mod:`sweep.runs._select_rule`): ``"best"`` or ``"significant"`` (the family
+        default unless the SPA against it rejects at ``select_alpha``). A sweep takes one; a backtest may compare both.
+    select_alpha : float
+        Level of that SPA (``--select-alpha``, default 0.10).
 
     Raises
     ------
@@ -149,6 +134,8 @@ class SweepSettings:
     promote_candidate: str = "selected"
     selection: tuple[str, ...] = (PER_SYMBOL,)
     cache_dir: Path | None = None
+    select: tuple[str, ...] = (DEFAULT_RULE,)
+    select_alpha: float = DEFAULT_SELECT_ALPHA
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -194,6 +181,7 @@ class SweepSettings:
         object.__setattr__(self, "selection", unique(scopes, "--selection"))
         if not self.selection or set(self.selection) - set(SCOPES):
             raise ConfigError(f"--selection {list(self.selection)}: choose from {list(SCOPES)}")
+        object.__setattr__(self, "select", checked_rules(self.select, self.select_alpha))
         self._check_places()
         if self.promote_candidate not in ("selected", "ensemble") or (
                 self.promote_candidate == "ensemble" and self.ensemble is None):
@@ -249,9 +237,12 @@ class SweepSettings:
         return self.run_id if self.storage else None
 
     @property
-    def scope(self) -> str:
-        """The selection scope of a sweep (the first of ``selection``)."""
+    def scope(self) -> str:  # the selection scope of a sweep (the first of ``selection``)
         return self.selection[0]
+
+    @property
+    def rule(self) -> str:  # the selection rule of a sweep (the first of ``select``)
+        return self.select[0]
 
     @property
     def pool(self) -> list[str] | None:
@@ -299,7 +290,8 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
             "finetune": list(settings.finetune), "variants": settings.variants,
             "storage": None if settings.storage is None else redacted(settings.storage),
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
-            "selection": list(settings.selection), "pool": settings.pool,
+            "selection": list(settings.selection), "pool": settings.pool, "select": list(settings.select),
+            "select_alpha": settings.select_alpha,
             "data": {s: d.fingerprint for s, d in datasets.items()}, **data_record(settings.data_dir, datasets),
             "run_id": settings.run_id}
 

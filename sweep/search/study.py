@@ -202,6 +202,9 @@ class StudyOutcome:
         Of a pooled study: ``{symbol: validation metrics}`` of the best trial (see :meth:`for_symbol`).
     objective : str
         The run's objective (:mod:`sweep.objectives`).
+    default_trial : StudyOutcome or None
+        The study's first completed trial of the family default (warm-start source ``"default"``), as an outcome
+        of its own (what ``--select significant`` keeps); None when it did not complete (or missed the latency budget).
     """
 
     symbol: str
@@ -216,6 +219,7 @@ class StudyOutcome:
     trials: list[TrialLosses] = field(default_factory=list, repr=False)
     by_symbol: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     objective: str = OBJECTIVE
+    default_trial: "StudyOutcome | None" = field(default=None, repr=False)
 
     @property
     def selection_loss(self) -> float:
@@ -234,7 +238,8 @@ class StudyOutcome:
         """
         key = pooled_objective(self.objective)
         validation = {**self.by_symbol[symbol], f"pooled_{key}": self.validation[key]}
-        return replace(self, symbol=symbol, validation=validation, by_symbol={})
+        default = self.default_trial and self.default_trial.for_symbol(symbol)
+        return replace(self, symbol=symbol, validation=validation, by_symbol={}, default_trial=default)
 
 
 def open_job_study(job: StudyJob) -> optuna.Study:
@@ -375,10 +380,19 @@ def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None
                              f"{job.latency_budget_s} (fastest: {fastest:.4g} s per origin); raise the budget")
     best = min(complete, key=lambda t: (t.values[0], t.number))
     losses = [TrialLosses(job.name, t.number, t.user_attrs.get(SOURCE_ATTR, "search"),
-                          np.asarray(t.user_attrs[WINDOW_ERRORS_ATTR], dtype=float))
+                          np.asarray(t.user_attrs[WINDOW_ERRORS_ATTR], dtype=float), t.user_attrs.get("config"))
               for t in trials if t.state == TrialState.COMPLETE and WINDOW_ERRORS_ATTR in t.user_attrs]
-    return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=best.number,
-                        config=ForecastConfig.from_dict(best.user_attrs["config"], source=f"{job.name} trial {best.number}"),
-                        validation=best.user_attrs["validation"], n_complete=n_complete, n_failed=len(failed),
-                        forecaster=forecaster, trials=losses, by_symbol=best.user_attrs.get(BY_SYMBOL_ATTR, {}),
+    outcome = _trial_outcome(job, best, forecaster, n_complete, len(failed), losses)
+    default = next((t for t in complete if t.user_attrs.get(SOURCE_ATTR) == "default"), None)
+    return replace(outcome, default_trial=default and _trial_outcome(job, default, forecaster, n_complete,
+                                                                     len(failed), []))
+
+
+def _trial_outcome(job: StudyJob, trial: optuna.trial.FrozenTrial, forecaster: Forecaster | None, n_complete: int,
+                   n_failed: int, losses: list[TrialLosses]) -> StudyOutcome:
+    return StudyOutcome(symbol=job.symbol, model=job.model, study_name=job.name, trial_number=trial.number,
+                        config=ForecastConfig.from_dict(trial.user_attrs["config"],
+                                                        source=f"{job.name} trial {trial.number}"),
+                        validation=trial.user_attrs["validation"], n_complete=n_complete, n_failed=n_failed,
+                        forecaster=forecaster, trials=losses, by_symbol=trial.user_attrs.get(BY_SYMBOL_ATTR, {}),
                         objective=job.objective)

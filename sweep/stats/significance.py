@@ -53,12 +53,15 @@ class TrialLosses:
         ``[n_validation_windows]`` absolute pct-return errors (return units); of a pooled trial, the
         symbols' errors relative to persistence's MAE, averaged window by window
         (:func:`sweep.search.objective.relative_window_losses`; unitless).
+    config : dict or None
+        The trial's config (JSON form), so that it can be scored again (the backtest's selection regret).
     """
 
     study_name: str
     trial_number: int
     source: str
     losses: np.ndarray
+    config: dict[str, Any] | None = None
 
 
 def distinct_columns(losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

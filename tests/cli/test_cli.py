@@ -47,6 +47,21 @@ def test_when_the_sweep_runs_then_each_symbol_gets_a_complete_candidate(real_swe
     assert not (root / "hp" / "best").exists()
 
 
+def test_when_a_sweep_selects_under_the_default_rule_then_each_candidate_records_why(real_sweep):
+    _code, root = real_sweep
+    for symbol in ("BTCUSD", "ETHUSD"):
+        doc = json.loads((root / "hp" / "candidates" / "t1" / f"{symbol}.json").read_text())
+        selection = doc["selection"]
+        rule = selection["rule"]
+        assert selection["select"] == rule["rule"] == "significant" and selection["select_alpha"] == rule["alpha"] == 0.1
+        assert rule["trials_tested"] >= 1 and rule["block_size"] >= 1 and 0 <= rule["spa_vs_default"]["p_value"] <= 1
+        kept = (doc["provenance"]["study_name"], doc["provenance"]["trial_number"]) == (
+            rule["reference"]["study"], rule["reference"]["trial"])
+        assert kept == (rule["spa_vs_default"]["p_value"] > 0.1) and rule["kept_default"] == kept
+        if kept:  # the kept default is its family's documented default
+            assert doc["config"] == doc["default"]["config"]
+
+
 def test_when_a_candidate_is_evaluated_then_json_has_validation_and_test_metrics(real_sweep, shared_data, capsys):
     _code, root = real_sweep
     path = root / "hp" / "candidates" / "t1" / "BTCUSD.json"

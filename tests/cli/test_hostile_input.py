@@ -302,8 +302,10 @@ def test_when_a_resume_names_another_storage_then_it_is_refused(first_storage, t
     (["--ensemble", "lp"], ["ensemble (None recorded, 'lp' now)"]),
     (["--ensemble", "greedy", "--promote-candidate", "ensemble"],
      ["promote_candidate ('selected' recorded, 'ensemble' now)", "ensemble (None recorded, 'greedy' now)"]),
+    (["--select", "best"], ["select (['significant'] recorded, ['best'] now)"]),
+    (["--select-alpha", "0.05"], ["select_alpha (0.1 recorded, 0.05 now)"]),
 ])
-def test_when_a_resume_changes_the_promotion_candidate_or_ensemble_then_it_is_refused(extra, named, promoted,
+def test_when_a_resume_changes_the_promotion_candidate_ensemble_or_selection_rule_then_it_is_refused(extra, named, promoted,
                                                                                        capsys):
     before = tree_digest(promoted)
     result = run_cli(capsys, main, sweep_argv(promoted, *NAIVE, *extra))
@@ -365,3 +367,9 @@ def test_when_an_error_is_raised_while_ctrl_c_unwinds_then_it_is_an_interrupt_no
     before = set(crash_logs.iterdir())
     assert exit_code_of(lock_released_half_taken) == 130
     assert "rerun the same command" in capsys.readouterr().err and set(crash_logs.iterdir()) == before
+
+
+def test_when_the_selection_rules_level_is_invalid_then_the_sweep_exits_2_naming_it(tmp_path, capsys):
+    result = run_cli(capsys, main, sweep_argv(tmp_path, *NAIVE, "--select-alpha", "0.5"))
+    assert_refused(result, "--select-alpha", "0.5")
+    assert not (tmp_path / "runs").exists()

@@ -70,6 +70,23 @@ def test_when_walk_forward_folds_are_made_then_test_blocks_follow_each_other_and
         assert fold.validation_origins[-1] + spec.horizon - 1 < fold.test_origins[0] - spec.purge_gap + 1
 
 
+
+@pytest.mark.parametrize("horizon", [1, 24])
+@pytest.mark.parametrize("stride", [24, 8, 4, 2, 1])
+def test_when_validation_origins_are_denser_over_the_same_period_then_no_target_reaches_the_purge_gap(stride, horizon):
+    from sweep.data.windows import walk_forward_splits
+
+    # benchmarks/validation_origins.py: 100 to 2,400 validation origins over the default's 2,400 validation bars
+    spec = WindowSpec(horizon=horizon, val_windows=2400 // stride, test_windows=2400 // stride, stride=stride,
+                      max_context_length=64)
+    n_bars = spec.bars_needed() + 2 * spec.test_span_bars + 5
+    for splits in [make_splits(n_bars, spec), *walk_forward_splits(n_bars, spec, folds=3)]:
+        targets = splits.validation_origins[:, None] + np.arange(horizon)  # every scored validation bar
+        first_gap_bar = splits.test_origins[0] - spec.purge_gap
+        assert len(splits.validation_origins) == 2400 // stride and len(splits.test_origins) == 2400
+        assert targets.max() == first_gap_bar - 1  # up to the purge gap, never into it
+        assert not np.isin(targets, splits.test_origins).any()
+
 def test_when_the_series_is_too_short_for_the_folds_then_the_error_says_how_many_bars_are_needed():
     from sweep.data.windows import walk_forward_splits
 

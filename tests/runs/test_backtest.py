@@ -125,29 +125,33 @@ def test_when_a_checkpoint_saw_a_folds_windows_then_the_backtest_refuses_unless_
 def both_scopes(shared_data, tiny_toto_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("scopes")
     assert _backtest(shared_data, tiny_toto_dir, root, run_id="scopes", symbols=("BTCUSD", "ETHUSD"), folds=2,
-                     extra=["--selection", "per-symbol", "pooled"]) == 0
+                     extra=["--selection", "per-symbol", "pooled", "--select", "best", "significant"]) == 0
     return root, json.loads((root / "runs" / "scopes" / "backtest.json").read_text())
 
 
 def test_when_both_scopes_are_backtested_then_each_has_its_gains_and_pooling_picks_one_config_per_fold(both_scopes):
     _root, doc = both_scopes
-    assert doc["selection"] == ["per-symbol", "pooled"] and len(doc["folds"]) == 2 * 2 * 2
+    assert doc["selection"] == ["per-symbol", "pooled"] and doc["select"] == ["best", "significant"]
+    assert len(doc["folds"]) == 2 * 2 * 2 * 2  # symbols x folds x scopes x rules
     summary = doc["summary"]
-    for scope in ("per-symbol", "pooled"):
-        for name in ("gain_vs_default", "gain_vs_persistence"):
-            gain = summary["by_selection"][scope][name]
-            assert {"mean", "ci_low", "ci_high", "folds_won"} <= set(gain) and gain["ci_low"] <= gain["ci_high"]
+    for rule in ("best", "significant"):
+        for scope in ("per-symbol", "pooled"):
+            for name in ("gain_vs_default", "gain_vs_persistence"):
+                gain = summary["by_rule"][rule]["by_selection"][scope][name]
+                assert {"mean", "ci_low", "ci_high", "folds_won"} <= set(gain) and gain["ci_low"] <= gain["ci_high"]
     assert summary["gain_vs_default"] == summary["by_selection"]["per-symbol"]["gain_vs_default"]
+    assert summary["by_selection"] == summary["by_rule"]["best"]["by_selection"]  # the first rule's, at the top
     for fold in range(2):
-        pooled = [r for r in doc["folds"] if r["fold"] == fold and r["selection"] == "pooled"]
-        assert len(pooled) == 2 and pooled[0]["selected"] == pooled[1]["selected"]
+        for rule in ("best", "significant"):
+            pooled = [r for r in doc["folds"] if r["fold"] == fold and r["selection"] == "pooled" and r["select"] == rule]
+            assert len(pooled) == 2 and pooled[0]["selected"] == pooled[1]["selected"]
 
 
 def test_when_both_scopes_are_backtested_then_the_paired_gain_is_computed_from_the_fold_rows(both_scopes):
     _root, doc = both_scopes
     compared = doc["summary"]["pooled_vs_per_symbol"]
-    mae = {scope: np.mean([r["test_pct_return_mae"]["selected"] for r in doc["folds"] if r["selection"] == scope])
-           for scope in ("per-symbol", "pooled")}
+    mae = {scope: np.mean([r["test_pct_return_mae"]["selected"] for r in doc["folds"]
+                           if r["selection"] == scope and r["select"] == "best"]) for scope in ("per-symbol", "pooled")}
     assert compared["mean"] == pytest.approx(mae["per-symbol"] - mae["pooled"])  # equal-sized folds and symbols
     assert compared["better"] == ("pooled" if compared["mean"] > 0 else "per-symbol")
     assert compared["significant"] == (compared["ci_low"] > 0 or compared["ci_high"] < 0)
@@ -161,15 +165,57 @@ def test_when_both_scopes_are_backtested_then_the_cli_states_which_generalised_b
     print_backtest(doc)
     out = capsys.readouterr().err  # the sentences go with the messages; the table to stdout
     assert "pooled vs per-symbol selection:" in out and "significant" in out
-    assert "pooled tuning vs persistence" in out and "per-symbol tuning vs default" in out
+    assert "pooled tuning, --select best, vs persistence" in out and "per-symbol tuning, --select significant, vs default" in out
+    assert "significant vs best rule:" in out
 
 
-def test_when_both_scopes_share_a_backtest_then_pooled_studies_reuse_the_per_symbol_draws(both_scopes):
+def test_when_both_scopes_share_a_backtest_then_pooled_studies_reuse_the_per_symbol_draws(both_scopes, shared_data):
     root, _doc = both_scopes
     storage = make_storage(root / "runs/scopes/optuna.journal")
     tried = {(k, t.params["context_length"]) for k in range(2) for study in ("BTCUSD", "ETHUSD", "pooled")
              for t in optuna.load_study(study_name=f"fold{k}/{study}.toto", storage=storage).trials}
-    validation = sum(1 for e in (root / "runs/scopes/cache").glob("*/*.npz") if len(np.load(e)["origins"]) == 8)
+    periods = [set(s.validation_origins.tolist()) for symbol in ("BTCUSD", "ETHUSD")
+               for s in walk_forward_splits(load_ohlcv(shared_data, symbol).n_bars, SPEC, 2)]
+    validation = sum(1 for e in (root / "runs/scopes/cache").glob("*/*.npz")
+                     if set(np.load(e)["origins"].tolist()) in periods)
     # one validation draw per (fold, context, symbol), whichever scope tried it first, plus persistence per
     # (fold, symbol)
     assert validation == 2 * len(tried) + 2 * 2
+
+
+def test_when_both_rules_are_backtested_then_significant_vs_best_is_the_paired_gain_of_the_fold_rows(both_scopes):
+    _root, doc = both_scopes
+    for scope in ("per-symbol", "pooled"):
+        compared = doc["summary"]["significant_vs_best"][scope]
+        mae = {rule: np.mean([r["test_pct_return_mae"]["selected"] for r in doc["folds"]
+                              if r["selection"] == scope and r["select"] == rule]) for rule in ("best", "significant")}
+        assert compared["mean"] == pytest.approx(mae["best"] - mae["significant"])  # equal-sized folds and symbols
+        assert compared["better"] == ("significant" if compared["mean"] > 0 else "best")
+        assert compared["ci_level"] == pytest.approx(0.95) and "mde" in compared and compared["n_folds"] == 2
+
+
+def test_when_a_fold_is_backtested_then_its_regret_is_against_the_best_trial_on_its_thinned_test_origins(both_scopes):
+    _root, doc = both_scopes
+    for row in doc["folds"]:
+        regret = row["selection_regret"]
+        oracle = regret["best_trial_on_test"]
+        assert oracle["n_test_origins"] == 8 and oracle["n_configs"] >= 1  # 192 hourly test origins, one a day
+        assert regret["regret"] >= -1e-15 and regret["regret"] == pytest.approx(regret["selected_loss"] - oracle["loss"])
+    for key in {(r["symbol"], r["fold"], r["selection"]) for r in doc["folds"]}:  # both rules: one oracle
+        pair = [r["selection_regret"]["best_trial_on_test"] for r in doc["folds"]
+                if (r["symbol"], r["fold"], r["selection"]) == key]
+        assert len(pair) == 2 and pair[0] == pair[1]
+
+
+def test_when_a_backtest_of_both_rules_is_reported_then_the_report_has_every_combination_and_both_verdicts(
+        both_scopes, shared_data):
+    root, _doc = both_scopes
+    assert main(["report", "--run", "scopes", "--data-dir", str(shared_data), "--runs-dir", str(root / "runs"),
+                 "--output-dir", str(root / "hp")]) == 0
+    report = (root / "runs" / "scopes" / "report" / "report.md").read_text()
+    for scope in ("per-symbol", "pooled"):
+        for rule in ("best", "significant"):
+            assert f"| {scope} | {rule} | default |" in report and f"| {scope} | {rule} | persistence |" in report
+        assert f"gain of the significant rule over best ({scope})" in report
+    assert "gain of pooled over per-symbol selection" in report and "regret" in report
+    assert (root / "runs" / "scopes" / "report" / "backtest-folds.png").stat().st_size > 0
