@@ -195,8 +195,8 @@ def _candidates_table(candidates: dict[str, dict[str, Any]], objective: Objectiv
     name, bench = objective.name, objective.benchmark
     others = [reference for reference in objective.references if reference != bench]  # e.g. the GARCH default
     lines = [f"| symbol | model | val {name} | test {name} | test {bench} | test skill | vs {bench} p | "
-             + "".join(f"vs {reference} p | " for reference in others) + "test default | vs default p | SPA p |",
-             "|---|---|" + "---:|" * (8 + len(others))]
+             + "".join(f"vs {reference} p | " for reference in others) + "test default | vs default p | SPA p | "
+             "selection rule |", "|---|---|" + "---:|" * (8 + len(others)) + "---|"]
     for symbol, doc in candidates.items():
         compared, default = doc.get("comparisons", {}), doc.get("default", {}).get("test", {})
         lines.append(f"| {symbol} | {doc['model'].get('family')} | {doc['validation'][name]:.6g} | "
@@ -204,8 +204,20 @@ def _candidates_table(candidates: dict[str, dict[str, Any]], objective: Objectiv
                      f"{doc['test']['skill']:+.4f} | {_p_value(compared.get(bench))} | "
                      + "".join(f"{_p_value(compared.get(reference))} | " for reference in others)
                      + f"{default.get(name, float('nan')):.6g} | {_p_value(compared.get('default'))} | "
-                     f"{_p_value(doc.get('selection', {}).get('spa'))} |")
+                     f"{_p_value(doc.get('selection', {}).get('spa'))} | {_rule_cell(doc)} |")
     return lines
+
+
+def _rule_cell(doc: dict[str, Any]) -> str:
+    """The selection rule and, under ``significant``, whether the default was kept and the SPA's p against it."""
+    rule = doc.get("selection", {}).get("rule")
+    if not rule:
+        return "best"  # candidates from before --select
+    if rule["rule"] != "significant":
+        return rule["rule"]
+    tested = rule.get("spa_vs_default")
+    return (f"significant: {'default kept' if rule['kept_default'] else 'default left'}"
+            + ("" if tested is None else f" (SPA vs default p {tested['p_value']:.3f})"))
 
 
 def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, dict[str, Any]],

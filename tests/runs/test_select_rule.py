@@ -90,3 +90,14 @@ def test_when_rules_or_alpha_are_invalid_then_the_error_names_the_flag():
     with pytest.raises(ConfigError, match="--select-alpha"):
         checked_rules(("best",), 0.7)
     assert checked_rules("best", 0.1) == ("best",)
+
+
+def test_when_a_candidate_is_reported_then_its_rule_cell_says_whether_the_default_was_kept():
+    from sweep.report.report import _rule_cell
+
+    rng = np.random.default_rng(9)
+    record = apply_rule(SIGNIFICANT, [_simulated_study(rng, 600, 0.10)], ALPHA, reps=99).record
+    assert _rule_cell({"selection": {"rule": record}}).startswith("significant: default left (SPA vs default p 0.0")
+    kept = apply_rule(SIGNIFICANT, [_study(np.ones(50), np.full((50, 3), 1.01))], ALPHA, reps=99).record
+    assert _rule_cell({"selection": {"rule": kept}}) == "significant: default kept (SPA vs default p 1.000)"
+    assert _rule_cell({"selection": {}}) == "best"  # a candidate from before --select
