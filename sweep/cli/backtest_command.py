@@ -80,6 +80,8 @@ def print_backtest(document: dict[str, Any]) -> None:
 
 
 def _gain_sentence(g: dict[str, Any], name: str) -> str:
+    if g["ci_low"] == g["ci_high"] == g["mean"] == 0:
+        return f"identical to {name} on every test origin (the same forecasts were kept)"
     if g["ci_low"] > 0:
         answer = "[green]tuning helped[/green]"
     elif g["ci_high"] < 0:
@@ -112,6 +114,8 @@ def _paired_verdict(compared: dict[str, Any], first: str, second: str, kind: str
         "; these windows cannot detect any difference (the MDE at 80% power is more than the loss itself)"
         if relative > 1 else f"; these windows could see a difference of {100 * relative:.1f}% (MDE, 80% power)")
     share = f"{100 * abs(compared['relative']):.2f}%"
+    if compared["ci_low"] == compared["ci_high"] == compared["mean"] == 0:
+        return f"{first} vs {second} {kind}: identical forecasts on every test origin"
     if compared["significant"]:
         head = f"[green]{compared['better']} {kind} generalised better[/green], significantly"
     else:
