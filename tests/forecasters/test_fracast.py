@@ -41,9 +41,9 @@ def _config(context_length=128, weights="fp32", aggregate="median"):
     return ForecastConfig("fracast", context_length, 1, aggregate, sampling={"weights": weights})
 
 
-@pytest.mark.parametrize("symbol, context_length, skill", [  # 3 of the README's 6 cells: ~30 s each on CI
-    ("BTCUSD", 128, -0.060), ("BTCUSD", 2048, -0.269), ("ETHUSD", 512, -0.106),
-])
+# 2 of the README's 6 cells, ~30 s each on CI: each symbol once, a context left-padded to the 2,048-step stream
+# and the full stream (BTCUSD at 128, padded as ETHUSD at 512 is, was dropped to keep CI short)
+@pytest.mark.parametrize("symbol, context_length, skill", [("BTCUSD", 2048, -0.269), ("ETHUSD", 512, -0.106)])
 def test_when_fp32_medians_are_scored_on_the_last_100_days_then_the_measured_skill_is_reproduced(
         fracast, shared_data, symbol, context_length, skill):
     data = load_ohlcv(shared_data, symbol)

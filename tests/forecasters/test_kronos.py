@@ -198,7 +198,8 @@ def test_hub_ids_go_through_snapshot_download(monkeypatch, pair):
 def test_forecaster_paths_follow_the_sample_contract(tiny_kronos_dir):
     from sweep.forecasters.kronos.forecaster import KronosForecaster
 
-    forecaster = KronosForecaster(str(tiny_kronos_dir), memory_budget_bytes=2**16)  # tiny: several blocks and window chunks
+    # tiny: 4 blocks of 4 paths and windows one at a time (2**16 gave blocks of 2, twice the passes, to no purpose)
+    forecaster = KronosForecaster(str(tiny_kronos_dir), memory_budget_bytes=2**17)
     ohlcv = bars(5, 48)
     stamps = np.tile(pd.date_range("2024-01-01", periods=48, freq="1h").asi8 // 10**9, (5, 1))
     sampling = {"temperature": 1.0, "top_k": 0, "top_p": 0.9, "clip": 5.0}
