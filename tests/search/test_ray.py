@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from functools import partial
 
@@ -40,15 +39,15 @@ def slow_toto_dir(tmp_path_factory):
     return save_checkpoint(Toto(**config), config, tmp_path_factory.mktemp("ckpt") / "toto-slow")
 
 
-def _jobs(data_dir, tmp_path, model_dir, n_trials, spec=SPEC, models=("toto", "naive"), use_cache=True):
+def _jobs(data_dir, tmp_path, model_dir, n_trials):
     data = load_ohlcv(data_dir, "TEST")
-    splits = make_splits(data.n_bars, spec)
+    splits = make_splits(data.n_bars, SPEC)
     return [StudyJob(symbol="TEST", model=model, data=data, splits=splits,
                      # importable callables: Ray workers cannot import this test module
                      make_forecaster=partial(TotoForecaster, model_dir) if model == "toto" else PersistenceForecaster,
                      n_trials=n_trials, storage=str(tmp_path / "optuna.journal"), seed=0,
-                     context_ceiling=spec.max_context_length if model == "toto" else 1,
-                     cache_dir=str(tmp_path / "cache"), use_cache=use_cache) for model in models]
+                     context_ceiling=SPEC.max_context_length if model == "toto" else 1,
+                     cache_dir=str(tmp_path / "cache")) for model in ("toto", "naive")]
 
 
 def test_when_two_actors_share_the_studies_then_each_study_reaches_its_target(ray_session, data_dir, tiny_toto_dir,
@@ -70,41 +69,24 @@ def test_when_a_worker_cannot_load_its_model_then_model_load_error_reaches_the_d
         RayExecutor(workers=1).run(jobs[:1])
 
 
-#: The windows of the sweeps whose workers or driver the tests kill.
-KILL_SPEC = WindowSpec(val_windows=40, test_windows=5, stride=6, max_context_length=256)
-
-
 def _command(data_dir, tiny_toto_dir, tmp_path, n_trials):
     return [sys.executable, "-m", "sweep", "--symbols", "TEST", "--models", "toto", "--n-trials", str(n_trials),
             "--data-dir", str(data_dir), "--toto-model", str(tiny_toto_dir), "--runs-dir", str(tmp_path / "runs"),
-            "--output-dir", str(tmp_path / "hp"), "--run-id", "r", "--val-windows", str(KILL_SPEC.val_windows),
-            "--test-windows", str(KILL_SPEC.test_windows), "--stride", str(KILL_SPEC.stride), "--max-context-length",
-            str(KILL_SPEC.max_context_length), "--no-cache", "--executor", "ray", "--workers", "2"]
+            "--output-dir", str(tmp_path / "hp"), "--run-id", "r", "--val-windows", "40", "--test-windows", "5",
+            "--stride", "6", "--max-context-length", "256", "--no-cache", "--executor", "ray", "--workers", "2"]
 
 
 def _wait(condition, process, timeout_s=120):
-    """Poll ``condition`` until it holds, ``process`` (a ``Popen``, or a ``Thread``) ends, or ``timeout_s`` passes."""
-    running = process.is_alive if isinstance(process, threading.Thread) else lambda: process.poll() is None
     deadline = time.time() + timeout_s
-    while not condition() and time.time() < deadline and running():
+    while not condition() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
 
 
-def test_when_a_ray_worker_is_killed_then_the_sweep_replaces_it_and_completes(ray_session, data_dir, slow_toto_dir,
-                                                                             tmp_path, caplog):
-    # the executor runs in this process (a thread) on the session's Ray instance, as the CLI's sweep runs it with
-    # --models toto --no-cache and KILL_SPEC's windows: a worker's death is RayExecutor's to handle, so no driver
-    # process, Ray start-up or candidate scoring is paid for (the driver-kill and node-loss tests run the CLI)
+def test_when_a_ray_worker_is_killed_then_the_sweep_replaces_it_and_completes(data_dir, slow_toto_dir, tmp_path):
     n_trials = 40
-    jobs = _jobs(data_dir, tmp_path, str(slow_toto_dir), n_trials, spec=KILL_SPEC, models=("toto",), use_cache=False)
-    journal = tmp_path / "optuna.journal"
-    result = {}
-
-    def sweep():
-        try:
-            result["outcomes"] = RayExecutor(workers=2, run_label="r").run(jobs)
-        except BaseException as e:  # re-raised below, in the test's thread
-            result["error"] = e
+    journal = tmp_path / "runs" / "r" / "optuna.journal"
+    process = subprocess.Popen(_command(data_dir, slow_toto_dir, tmp_path, n_trials), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def running_trial():
         try:
@@ -115,19 +97,13 @@ def test_when_a_ray_worker_is_killed_then_the_sweep_replaces_it_and_completes(ra
             return None
         return next(iter(study.get_trials(states=(TrialState.RUNNING,))), None)
 
-    driver = threading.Thread(target=sweep, daemon=True)
-    with caplog.at_level("WARNING", logger="sweep.search.ray_executor"):
-        driver.start()
-        _wait(lambda: running_trial() is not None, driver)
-        victim = running_trial()
-        assert victim is not None, f"the sweep ended before a worker could be killed: {result}"
-        before = _completed(journal, "TEST.toto")
-        os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
-        driver.join(timeout=300)
-    assert not driver.is_alive(), "the sweep did not finish within 300 s of the kill"
-    if "error" in result:
-        raise result["error"]
-    assert [o.model for o in result["outcomes"]] == ["toto"]
+    _wait(lambda: running_trial() is not None, process)
+    victim = running_trial()
+    assert victim is not None, "the sweep ended before a worker could be killed"
+    before = _completed(journal, "TEST.toto")
+    os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
+    _stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
 
     study = optuna.load_study(study_name="TEST.toto", storage=make_storage(journal))
     after = _completed(journal, "TEST.toto")
@@ -135,7 +111,7 @@ def test_when_a_ray_worker_is_killed_then_the_sweep_replaces_it_and_completes(ra
     assert all(after[number] == value for number, value in before.items())
     killed = study.trials[victim.number]
     assert killed.state == TrialState.COMPLETE or "died" in killed.user_attrs["error"]
-    assert f"worker r-w{victim.user_attrs['worker'][-4]}-g0 died" in caplog.text  # and was replaced
+    assert f"worker r-w{victim.user_attrs['worker'][-4]}-g0 died" in " ".join(stderr.split())  # and was replaced
     assert not study.get_trials(states=(TrialState.RUNNING,))
 
 
@@ -152,16 +128,12 @@ def _settled(journal, quiet_s=3.0, timeout_s=60):
     return last
 
 
-def test_when_the_driver_is_killed_then_a_rerun_keeps_completed_trials(ray_session, data_dir, slow_toto_dir,
-                                                                       tmp_path):
+def test_when_the_driver_is_killed_then_a_rerun_keeps_completed_trials(data_dir, slow_toto_dir, tmp_path):
     # enough trials that the actors, which outlive their killed driver by a few seconds, cannot finish the budget
     # (with 50 they once did under a loaded CI machine: 50 of 50 settled)
     n_trials = 200
     journal = tmp_path / "runs" / "r" / "optuna.journal"
-    # both drivers join the session's running Ray instance, as a nightly job's driver joins its cluster (Ray's owner
-    # fate-sharing ends a killed driver's actors), instead of each starting and stopping a Ray instance of its own
-    address = ray_session.get_runtime_context().gcs_address
-    command = [*_command(data_dir, slow_toto_dir, tmp_path, n_trials), "--ray-address", address]
+    command = _command(data_dir, slow_toto_dir, tmp_path, n_trials)
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait(lambda: len(_completed(journal, "TEST.toto")) >= 3, process)
     process.send_signal(signal.SIGKILL)
