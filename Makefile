@@ -10,6 +10,9 @@ DEMO_SYMBOLS ?= BTCUSD ETHUSD
 DEMO_FOLDS ?= 3
 DEMO_BACKTEST_MODELS ?= toto kronos chronos2 fracast naive
 DEMO_QUANTILE_MODELS ?= fracast garch naive
+DEMO_TRADING_MODELS ?= fracast naive
+# extra flags of the two trading sweeps (CI scores fewer test origins)
+DEMO_TRADING_FLAGS ?=
 
 .PHONY: test demo bench clean
 
@@ -63,6 +66,16 @@ demo: $(VENV)/.installed
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-quantile
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-quantile --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-quantile
+	for objective in direction pnl; do \
+		$(BIN)/python -m sweep --symbols $(DEMO_SYMBOLS) --models $(DEMO_TRADING_MODELS) --objective $$objective \
+			--n-trials $(DEMO_TRIALS) --data-dir $(DATA_DIR) --toto-model $(DEMO_DIR)/toto-tiny $(DEMO_TRADING_FLAGS) \
+			--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-$$objective \
+			--run-id $(DEMO_RUN_ID)-$$objective || exit 1; \
+		$(BIN)/python -m sweep promote --run $(DEMO_RUN_ID)-$$objective --data-dir $(DATA_DIR) \
+			--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-$$objective || exit 1; \
+		$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-$$objective --data-dir $(DATA_DIR) \
+			--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams-$$objective || exit 1; \
+	done
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID) --data-dir $(DATA_DIR) \
 		--runs-dir $(DEMO_DIR)/runs --output-dir $(DEMO_DIR)/hyperparams
 	$(BIN)/python -m sweep report --run $(DEMO_RUN_ID)-backtest --data-dir $(DATA_DIR) \

@@ -207,3 +207,16 @@ def assert_refused(result: CliResult, *named: str, code: int = 2) -> None:
     flat = " ".join((result.err + result.out).split())  # compare whitespace-insensitively
     for value in named:
         assert value in flat, f"{value!r} not named in: {result.err}"
+
+
+def markdown_table(text: str, header_start: str) -> dict[str, list[str]]:
+    """The rows of the first markdown table whose header line starts with ``header_start``, by their first cell."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows

@@ -65,6 +65,9 @@ def print_backtest(document: dict[str, Any]) -> None:
                       f"{mae['selected']:.5f}", f"{mae['default']:.5f}", f"{mae[objective.benchmark]:.5f}",
                       p_value(row["spa_p_value"]), _regret(row.get("selection_regret")))
     table_console().print(table)
+    for row in document["folds"]:
+        if "trading" in row:
+            console.print(_trading_line(row), highlight=False)
     summary = document["summary"]
     for rule in rules:
         by_rule = summary.get("by_rule", {}).get(rule, summary)
@@ -79,6 +82,22 @@ def print_backtest(document: dict[str, Any]) -> None:
         console.print(f"{scope} selection: {rule_verdict(compared)}", highlight=False)
 
 
+def _trading_line(row: dict[str, Any]) -> str:
+    """A fold's out-of-sample trading result: Sharpe ratio after fees and drawdown under ``pnl`` (against flat and
+    buy-and-hold), accuracy and the Pesaran-Timmermann p-value under ``direction``."""
+    t, head = row["trading"], f"{row['symbol']} fold {row['fold']} ({row.get('selection')}, {row.get('select')})"
+    if "buy_and_hold" in t:
+        shown = {name: f"Sharpe {t[name]['sharpe']:+.2f}, drawdown {100 * t[name]['max_drawdown']:.1f}%"
+                 for name in ("selected", "default", "buy_and_hold")}
+        return (f"{head}: tuned rule {shown['selected']}; its default {shown['default']}; flat Sharpe 0; "
+                f"buy-and-hold {shown['buy_and_hold']} (test origins, after fees)")
+    s = t["selected"]
+    if s.get("accuracy") is None:
+        return f"{head}: the tuned forecast called no direction"
+    return (f"{head}: accuracy {100 * s['accuracy']:.1f}% [{100 * s['accuracy_ci_low']:.1f}, "
+            f"{100 * s['accuracy_ci_high']:.1f}], Pesaran-Timmermann p {s['pt_p_value']:.3f}")
+
+
 def _gain_sentence(g: dict[str, Any], name: str) -> str:
     if g["ci_low"] == g["ci_high"] == g["mean"] == 0:
         return f"identical to {name} on every test origin (the same forecasts were kept)"
@@ -88,12 +107,13 @@ def _gain_sentence(g: dict[str, Any], name: str) -> str:
         answer = f"[red]the tuned configs were worse than {name}[/red]"
     else:
         answer = "[yellow]no evidence that tuning helped[/yellow]"
-    return (f"gain {100 * g['relative']:+.2f}% of its loss (mean {g['mean']:+.2e}, {100 * g['ci_level']:.0f}% CI "
+    share = "" if g["relative"] is None else f"{100 * g['relative']:+.2f}% of its loss "
+    return (f"gain {share}(mean {g['mean']:+.2e}, {100 * g['ci_level']:.0f}% CI "
             f"[{g['ci_low']:+.2e}, {g['ci_high']:+.2e}]), better in {g['folds_won']} of {g['n_folds']} folds: {answer}")
 
 
 def _regret(regret: dict[str, Any] | None) -> str:
-    return "-" if regret is None else f"{100 * regret['relative']:+.1f}%"
+    return "-" if regret is None or regret["relative"] is None else f"{100 * regret['relative']:+.1f}%"
 
 
 def scope_verdict(compared: dict[str, Any]) -> str:
@@ -113,7 +133,7 @@ def _paired_verdict(compared: dict[str, Any], first: str, second: str, kind: str
     mde = "" if relative is None else (
         "; these windows cannot detect any difference (the MDE at 80% power is more than the loss itself)"
         if relative > 1 else f"; these windows could see a difference of {100 * relative:.1f}% (MDE, 80% power)")
-    share = f"{100 * abs(compared['relative']):.2f}%"
+    share = "-" if compared["relative"] is None else f"{100 * abs(compared['relative']):.2f}%"
     if compared["ci_low"] == compared["ci_high"] == compared["mean"] == 0:
         return f"{first} vs {second} {kind}: identical forecasts on every test origin"
     if compared["significant"]:

@@ -46,11 +46,20 @@ def predict_command(argv: Sequence[str]) -> int:
         print(json.dumps(forecast.to_dict(), indent=2))
         return EXIT_OK
     table_console().print(_forecast_table(forecast, predictor.source))
+    rule = "" if forecast.position is None else (
+        f"; the promoted rule's position now: {_POSITIONS[forecast.position]} "
+        f"({json.dumps(forecast.decision)})")
+    table_console().print(f"probability the close {len(forecast.times)} bar(s) ahead is above the last close: "
+                          f"{forecast.up_probability:.3f}{rule}", highlight=False)
     return EXIT_OK
 
 
 #: Quantile levels the table shows: the median and the 80 % interval of the scored levels (``--json`` has all).
 _TABLE_LEVELS = (0.1, 0.5, 0.9)
+
+
+#: How the text output names a trading rule's position.
+_POSITIONS = {1: "long", 0: "flat", -1: "short"}
 
 
 def _forecast_table(forecast: Forecast, source: Path) -> Table:

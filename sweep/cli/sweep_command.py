@@ -18,7 +18,7 @@ from ..flags import (EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, ad
                      family_model_ids, family_options, table_console, window_spec_from_args)
 from ..errors import ConfigError
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
-from ..objectives import DEFAULT_OBJECTIVE, LATENCY, OBJECTIVES, get_objective, objective_of_run
+from ..objectives import DEFAULT_FEE_BPS, DEFAULT_OBJECTIVE, LATENCY, OBJECTIVES, get_objective, objective_of_run
 from ..search.progress_views import JsonLinesProgress, RichStudyProgress
 from ..search.study_job import PER_SYMBOL, SCOPES
 from .review_commands import run_promotion
@@ -56,6 +56,10 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
                         + ("; the backtest runs each rule named and compares them" if scopes > 1 else ""))
     p.add_argument("--select-alpha", type=float, default=DEFAULT_SELECT_ALPHA,
                    help=f"level of that SPA (default {DEFAULT_SELECT_ALPHA})")
+    p.add_argument("--fee-bps", type=float, default=DEFAULT_FEE_BPS,
+                   help=f"--objective pnl: fee per side in basis points, paid on every change of position (default "
+                        f"{DEFAULT_FEE_BPS:g}: Binance's base-tier spot taker fee)")
+    p.add_argument("--long-only", action="store_true", help="--objective pnl: go long or stay flat, never short")
     add_data_flags(p)
     add_window_flags(p)
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/ and best/")
@@ -185,7 +189,22 @@ def verdict(document: dict[str, Any], alpha: float | None = None) -> str:
     if spa is not None:
         text += (f"; SPA over {spa['n_models']} trials: p {spa['p_value']:.3f}"
                  + (" (the best validation score is explainable by luck)" if spa["p_value"] >= alpha else ""))
-    return text
+    return text + _trading_clause(document.get("trading"))
+
+
+def _trading_clause(trading: dict[str, Any] | None) -> str:
+    """What the selected rule earned after fees against buy-and-hold, its Deflated Sharpe Ratio and the seeds'
+    targets met (a trading objective's candidate); empty otherwise."""
+    if not trading:
+        return ""
+    text = ""
+    if "buy_and_hold" in trading["test"]:
+        own, hold = trading["test"]["selected"], trading["test"]["buy_and_hold"]
+        text += (f"; after fees it summed {100 * own['total_return']:+.1f}% (Sharpe {own['sharpe']:+.2f}) against "
+                 f"buy-and-hold's {100 * hold['total_return']:+.1f}% (Sharpe {hold['sharpe']:+.2f}); Deflated Sharpe "
+                 f"Ratio {trading['deflated_sharpe']['dsr']:.3f} over {trading['deflated_sharpe']['n_trials']} trials")
+    met = [name for name, target in trading["targets"].items() if target["met"]]
+    return text + f"; the seeds' targets met: {', '.join(met) if met else 'none'} of {', '.join(trading['targets'])}"
 
 
 def sweep_settings(args: argparse.Namespace):
@@ -202,7 +221,7 @@ def sweep_settings(args: argparse.Namespace):
         ensemble=args.ensemble, promote_candidate=args.promote_candidate,
         finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
         alpha=args.alpha, cache_dir=args.cache_dir, selection=_listed(args.selection), select=_listed(args.select),
-        select_alpha=args.select_alpha)
+        select_alpha=args.select_alpha, fee_bps=args.fee_bps, long_only=args.long_only)
 
 
 def _listed(value: str | list[str]) -> tuple[str, ...]:

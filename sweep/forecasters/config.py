@@ -46,6 +46,7 @@ class ForecastConfig:
     aggregate: str
     seed: int = 0
     sampling: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.model not in FAMILIES:
@@ -64,9 +65,14 @@ class ForecastConfig:
         if family.output == "quantiles":
             parse_quantile_aggregation(self.aggregate)
         family.check_sampling(self.sampling)
+        if not isinstance(self.decision, dict) or not all(isinstance(k, str) for k in self.decision):
+            raise ConfigError(f"config decision must be a JSON object, got {self.decision!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        if not self.decision:  # configs of the objectives without a decision keep their documents' shape
+            del values["decision"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> "ForecastConfig":
@@ -79,7 +85,7 @@ class ForecastConfig:
         """
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: a config must be a JSON object, got {type(values).__name__}")
-        known = {"model", "context_length", "num_samples", "aggregate", "seed", "sampling"}
+        known = {"model", "context_length", "num_samples", "aggregate", "seed", "sampling", "decision"}
         unknown = sorted(set(values) - known)
         missing = sorted({"model", "context_length", "num_samples", "aggregate"} - set(values))
         if unknown or missing:

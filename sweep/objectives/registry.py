@@ -22,15 +22,18 @@ from ..errors import ConfigError
 from ..forecasters.naive import DEFAULT_LOOKBACK, empirical_quantiles
 from ..stats.metrics import QUANTILE_LEVELS, coverage_by_level, pct_return_errors, quantile_loss_windows
 from ..stats.calibration import level_hits
-from ..stats.predictive import Predictive
+from .direction import climatology_losses, direction_losses, direction_metrics, direction_records
+from .pnl import flat_losses, pnl_losses, pnl_metrics, pnl_records
+from .scored import ScoredWindows
+from .trading import DEFAULT_FEE_BPS, DEFAULT_THRESHOLD_FEES, THRESHOLD_FEES
 
 __all__ = ["Objective", "OBJECTIVES", "DEFAULT_OBJECTIVE", "LATENCY", "get_objective", "objective_of_run"]
 
 #: The second objective a study may minimise (``--objectives <objective> latency_s``): seconds per forecast origin.
 LATENCY = "latency_s"
 
-#: ``(point, predictive, targets, last_close) -> [n_windows]`` losses.
-WindowLosses = Callable[[np.ndarray, Predictive, np.ndarray, np.ndarray], np.ndarray]
+#: ``(scored windows) -> [n_windows]`` losses.
+WindowLosses = Callable[[ScoredWindows], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ class Objective:
     summary : str
         What it measures, in one sentence (``--help``, the report).
     window_losses : callable
-        ``(point [n_windows, horizon], predictive, targets [n_windows, horizon], last_close [n_windows])``
-        -> ``[n_windows]`` per-window losses, lower is better: the input of every paired test, SPA and MCS.
+        ``(ScoredWindows)`` -> ``[n_windows]`` per-window losses, lower is better: the input of every paired test,
+        SPA and MCS.
     benchmark : str
         Name of the reference scored without inference beside every result (``<benchmark>_<name>`` and the
         skill ``1 - loss / benchmark loss`` in every metrics block; the SPA's benchmark; a pooled study's scale).
@@ -62,12 +65,27 @@ class Objective:
         Families swept with this objective when ``--models`` is not given, besides the usual ones.
     plots : tuple of str
         What ``report`` draws for it beyond the trials: ``"reliability"`` (nominal vs observed quantile levels) and
-        ``"fan"`` (test quantiles beside the realised closes).
+        ``"fan"`` (test quantiles beside the realised closes), ``"equity"`` (the trading rule's equity curve after
+        fees beside its default's and buy-and-hold's, with their drawdowns).
     secondary : callable or None
-        ``(predictive, targets, last_close)`` -> further metrics (floats) recorded beside the loss.
+        ``(ScoredWindows)`` -> further metrics (floats) recorded beside the loss.
     window_hits : callable or None
-        ``(predictive, targets)`` -> ``[n_windows, n_levels]`` share of each window's steps at or below each
+        ``(ScoredWindows)`` -> ``[n_windows, n_levels]`` share of each window's steps at or below each
         scored quantile (the PIT at the levels), for the calibration test of a distribution objective.
+    window_records : callable or None
+        ``(ScoredWindows)`` -> ``{name: [n_windows]}`` per-window values beside the loss (the probability of up,
+        the position and PnL) that ``predict`` serves and the report draws.
+    decision_grid : dict
+        ``{name: grid}`` of settings that turn the forecast into a decision, searched with the forecast's own
+        (the trading rule's ``threshold_fees``); recorded in the config's ``decision``.
+    decision_default : dict
+        The untuned value of each of :attr:`decision_grid`, and of the run's fixed decision settings (``fee_bps``,
+        ``long_only``) when the run does not set them.
+    relative_skill : bool
+        Whether ``skill`` is ``1 - loss / benchmark loss`` (a loss whose benchmark is positive) or, when the
+        benchmark's loss is 0 by construction (flat PnL), ``benchmark loss - loss`` in the objective's units.
+    pools : bool
+        Whether ``--selection pooled`` can average it over symbols relative to each symbol's benchmark.
     levels : tuple of float
         The quantile levels a distribution objective scores (empty for a point objective).
     min_context_length : int
@@ -86,9 +104,13 @@ class Objective:
     scores_distribution: bool = False
     default_models: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
-    secondary: Callable[[Predictive, np.ndarray, np.ndarray], dict[str, float]] | None = field(default=None,
-                                                                                               compare=False)
-    window_hits: Callable[[Predictive, np.ndarray], np.ndarray] | None = field(default=None, compare=False)
+    secondary: Callable[[ScoredWindows], dict[str, float]] | None = field(default=None, compare=False)
+    window_hits: Callable[[ScoredWindows], np.ndarray] | None = field(default=None, compare=False)
+    window_records: Callable[[ScoredWindows], dict[str, np.ndarray]] | None = field(default=None, compare=False)
+    decision_grid: dict[str, tuple] = field(default_factory=dict)
+    decision_default: dict[str, Any] = field(default_factory=dict)
+    relative_skill: bool = True
+    pools: bool = True
     levels: tuple[float, ...] = ()
     min_context_length: int = 1
     direction: str = "minimize"
@@ -98,12 +120,15 @@ class Objective:
         """Key of the benchmark's mean loss in a metrics block (``persistence_pct_return_mae``)."""
         return f"{self.benchmark}_{self.name}"
 
-    def metrics(self, point: np.ndarray, predictive: Predictive, targets: np.ndarray,
-                last_close: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+    def metrics(self, scored: ScoredWindows) -> tuple[np.ndarray, dict[str, float]]:
         """``(per-window losses [n_windows], {name: mean loss, **secondary metrics})``."""
-        losses = np.asarray(self.window_losses(point, predictive, targets, last_close), dtype=float)
-        extra = self.secondary(predictive, targets, last_close) if self.secondary else {}
+        losses = np.asarray(self.window_losses(scored), dtype=float)
+        extra = self.secondary(scored) if self.secondary else {}
         return losses, {self.name: float(losses.mean()), **extra}
+
+    def skill(self, loss: float, benchmark_loss: float) -> float:
+        """``1 - loss / benchmark loss``, or ``benchmark loss - loss`` when :attr:`relative_skill` is off."""
+        return 1.0 - loss / benchmark_loss if self.relative_skill else benchmark_loss - loss
 
     @property
     def power_key(self) -> str:
@@ -133,20 +158,20 @@ def _random_walk_losses(data: OHLCVData, origins: np.ndarray, horizon: int) -> n
     return quantile_loss_windows(quantiles, QUANTILE_LEVELS, targets, last_close)
 
 
-def _point_errors(point: np.ndarray, predictive: Predictive, targets: np.ndarray, last_close: np.ndarray):
-    return pct_return_errors(point, targets, last_close)
+def _point_errors(s: ScoredWindows) -> np.ndarray:
+    return pct_return_errors(s.point, s.targets, s.last_close)
 
 
-def _quantile_losses(point: np.ndarray, predictive: Predictive, targets: np.ndarray, last_close: np.ndarray):
-    return quantile_loss_windows(predictive.quantiles(QUANTILE_LEVELS), QUANTILE_LEVELS, targets, last_close)
+def _quantile_losses(s: ScoredWindows) -> np.ndarray:
+    return quantile_loss_windows(s.predictive.quantiles(QUANTILE_LEVELS), QUANTILE_LEVELS, s.targets, s.last_close)
 
 
-def _level_hits(predictive: Predictive, targets: np.ndarray) -> np.ndarray:
-    return level_hits(predictive.quantiles(QUANTILE_LEVELS), targets)
+def _level_hits(s: ScoredWindows) -> np.ndarray:
+    return level_hits(s.predictive.quantiles(QUANTILE_LEVELS), s.targets)
 
 
-def _coverage_by_level(predictive: Predictive, targets: np.ndarray, last_close: np.ndarray) -> dict[str, float]:
-    observed = coverage_by_level(predictive.quantiles(QUANTILE_LEVELS), targets)
+def _coverage_by_level(s: ScoredWindows) -> dict[str, float]:
+    observed = coverage_by_level(s.predictive.quantiles(QUANTILE_LEVELS), s.targets)
     return {f"coverage_{level:g}": float(value) for level, value in zip(QUANTILE_LEVELS, observed)}
 
 
@@ -163,6 +188,18 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
               scores_distribution=True, default_models=("garch",), plots=("reliability", "fan"),
               secondary=_coverage_by_level, window_hits=_level_hits, levels=QUANTILE_LEVELS,
               min_context_length=DEFAULT_LOOKBACK + 1),
+    Objective("direction", "Brier score (0 ... 1)",
+              "Brier score of the forecast probability that the close horizon bars ahead is above the last close",
+              direction_losses, benchmark="climatology", benchmark_losses=climatology_losses,
+              references={"climatology": "naive"}, scores_distribution=True, plots=(),
+              secondary=direction_metrics, window_records=direction_records, min_context_length=DEFAULT_LOOKBACK + 1),
+    Objective("pnl", "return units per window (0.01 = 1 %), sign flipped",
+              "minus the mean PnL after fees per window of going long (short) when the point forecast's return to "
+              "the horizon's close is above (below) a threshold in round-trip fees", pnl_losses, benchmark="flat",
+              benchmark_losses=flat_losses, references={"flat": "naive"}, plots=("equity",), secondary=pnl_metrics,
+              window_records=pnl_records, decision_grid={"threshold_fees": THRESHOLD_FEES},
+              decision_default={"threshold_fees": DEFAULT_THRESHOLD_FEES, "fee_bps": DEFAULT_FEE_BPS,
+                                "long_only": False}, relative_skill=False, pools=False),
 )}
 
 #: ``--objective`` when none is given.

@@ -54,7 +54,8 @@ def _backtest_plot(document: dict[str, Any], folder: Path) -> Path:
 
 
 def _gain_row(label: str, g: dict[str, Any]) -> str:
-    return (f"| {label} | {g['mean']:+.3g} | {100 * g['relative']:+.2f}% | "
+    relative = "-" if g["relative"] is None else f"{100 * g['relative']:+.2f}%"
+    return (f"| {label} | {g['mean']:+.3g} | {relative} | "
             f"{100 * g['ci_level']:.0f}% [{g['ci_low']:+.3g}, {g['ci_high']:+.3g}] | {g['folds_won']} of {g['n_folds']} |")
 
 
@@ -68,7 +69,7 @@ def backtest_section(document: dict[str, Any], folder: Path) -> list[str]:
              "regret |", "|---|---:|---|---|---|---|---:|---:|---:|---:|---:|"]
     for r in document["folds"]:
         mae, spa, regret = r[f"test_{objective.name}"], r["spa_p_value"], r.get("selection_regret")
-        regret_text = "-" if regret is None else f"{100 * regret['relative']:+.1f}%"
+        regret_text = "-" if regret is None or regret["relative"] is None else f"{100 * regret['relative']:+.1f}%"
         lines.append(f"| {r['symbol']} | {r['fold']} | {r['test_origins']['first'][:10]} .. "
                      f"{r['test_origins']['last'][:10]} | {r.get('selection', PER_SYMBOL)} | {r.get('select', 'best')} "
                      f"| {r['selected']['model']} | {mae['selected']:.6g} | {mae['default']:.6g} | {mae[bench]:.6g} | "

@@ -211,9 +211,9 @@ def calibration_section(candidates: dict[str, dict[str, Any]], plots: dict[str, 
     Returns
     -------
     list of str
-        Markdown lines; none when the objective draws no calibration plot.
+        Markdown lines; none when the objective draws no calibration plot (a point or a trading objective).
     """
-    if not objective.plots:
+    if not {"reliability", "fan"} & set(objective.plots):
         return []
     lines = ["", "## Calibration", "",
              "Observed coverage (share of test targets at or below each forecast quantile) against the nominal level: "

@@ -106,7 +106,8 @@ def overfitting_plot(name: str, validation: np.ndarray, test: np.ndarray, object
 
 def mde_plot(candidates: dict[str, dict[str, Any]], objective: Objective, folder: Path) -> Path | None:
     """MDE vs the objective's benchmark (percent of its loss, 80 % power) against the number of test origins, per
-    symbol: ``mde-vs-origins.png``, or None when no candidate records a long-run variance.
+    symbol: ``mde-vs-origins.png``, or None when no candidate records a long-run variance. In the objective's own
+    units when its skill is not relative (:attr:`Objective.relative_skill`: flat's PnL is 0, no scale).
 
     ``MDE(n)`` with each candidate's stored long-run variance ``S`` (:func:`sweep.stats.paired.mde_for_origins`: the
     t test's degrees of freedom grow with ``n``); the marker is the candidate's own number of origins.
@@ -133,14 +134,15 @@ def mde_plot(candidates: dict[str, dict[str, Any]], objective: Objective, folder
     n = np.logspace(1, 5, 200)
     for k, (symbol, c) in enumerate(sorted(rows.items())):
         alpha = c.get("alpha") or candidates[symbol]["comparisons"][bench]["alpha"]
-        reference = candidates[symbol]["test"][objective.benchmark_key]
-        curve = 100 * mde_for_origins(c["long_run_variance"], n, alpha) / reference
-        axes.loglog(n, curve, color=f"C{k}", label=symbol)
-        axes.plot([c["n_windows"]], [100 * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha) / reference],
-                  "o", color=f"C{k}")
-    for gain in (5, 10):
+        scale = 100 / candidates[symbol]["test"][objective.benchmark_key] if objective.relative_skill else 1.0
+        axes.loglog(n, scale * mde_for_origins(c["long_run_variance"], n, alpha), color=f"C{k}", label=symbol)
+        axes.plot([c["n_windows"]], [scale * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha)], "o",
+                  color=f"C{k}")
+    for gain in (5, 10) if objective.relative_skill else ():
         axes.axhline(gain, color="grey", linestyle=":", linewidth=1)
-    axes.set(xlabel="test origins", ylabel=f"MDE vs {bench} (% of its {loss_word(objective)})",
+    # an MDE is a size: the units without their qualifier (pnl's "sign flipped")
+    unit = f"% of its {loss_word(objective)}" if objective.relative_skill else objective.units.partition(",")[0]
+    axes.set(xlabel="test origins", ylabel=f"MDE vs {bench}\n({unit})",
              title=f"Smallest gain the review sees with {100 * MDE_POWER:.0f}% power (dot: this run)")
     axes.legend()
     return save_figure(figure, folder / "mde-vs-origins.png")

@@ -11,6 +11,8 @@ Plots (matplotlib, Agg backend):
 - a fan chart of each candidate's test forecasts against the actual closes;
 - for a distribution objective, each candidate's reliability diagram and quantile fan
   (:mod:`sweep.report._calibration`);
+- for a trading objective, the candidate's trading statistics and, under ``pnl``, its equity curve
+  (:mod:`sweep.report._trading`);
 - for a walk-forward backtest run (``backtest.json``), the test loss of the selected config,
   the family default and the benchmark in every fold.
 
@@ -50,6 +52,7 @@ from ..storage.store import candidate_path, check_output_folder, read_json, writ
 from ._plots import (accuracy_latency_plot, loss_word, mde_plot, overfitting_plot, pareto_front, pyplot,
                      save_figure)
 from ._calibration import calibration_plots, calibration_section
+from ._trading import trading_plots, trading_section
 from ._backtest_section import backtest_section
 from ._folder import check_report_folder, removed_on_failure
 from ..search.study import make_storage
@@ -226,8 +229,9 @@ def _markdown(run_id: str, studies: list[StudySummary], candidates: dict[str, di
     relative = "relative_mae" if name == DEFAULT_OBJECTIVE else f"relative_{name}"
     lines = [f"# Sweep report: run {run_id}", "", f"Objective: `{name}` ({objective.summary}; {objective.units}).", "",
              "## Candidates (selected on validation, scored on test)", "", *_candidates_table(candidates, objective)]
-    lines += ["", "## Studies", "", f"Validation and test are {name}; for a pooled study (`pooled.<model>`), "
-              f"{relative}: the mean over symbols of {loss} / {bench} {loss}.", "",
+    pooled = (f"; for a pooled study (`pooled.<model>`), {relative}: the mean over symbols of {loss} / {bench} {loss}"
+              if objective.pools else "")
+    lines += ["", "## Studies", "", f"Validation and test are {name}{pooled}.", "",
               "| study | complete | failed | best val | Spearman(val, test at stride) over trials |",
               "|---|---:|---:|---:|---:|"]
     for s in studies:
@@ -313,7 +317,7 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
     spec = WindowSpec.from_document(settings["windows"])
     cache = SampleCache(cache_folder(run_dir, settings))
     objective = get_objective(objective_of_run(settings))
-    studies, candidates, fans, calibration = [], {}, {}, {}
+    studies, candidates, fans, calibration, trading = [], {}, {}, {}, {}
     symbol_of = {n: n[len(prefix):].rpartition(".")[0] for n in names}
     pool = (settings.get("pool") or []) if POOLED in symbol_of.values() else []
     datasets = _run_datasets(settings, sorted({s for s in symbol_of.values() if s != POOLED} | set(pool)), data_dir,
@@ -329,13 +333,16 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
         path = candidate_path(output_dir, run_id, symbol)
         if path.is_file():
             candidates[symbol] = document = read_json(path, "candidate")
-            forecast = document_forecast(document, data, splits.test_origins, spec.horizon, cache,
-                                         document_loader(path))
+            load = document_loader(path)
+            forecast = document_forecast(document, data, splits.test_origins, spec.horizon, cache, load)
             fans[symbol] = _fan_chart(symbol, document, forecast, data, splits.test_origins, folder)
             calibration[symbol] = calibration_plots(symbol, document, forecast.predictive, data, splits.test_origins,
                                                     objective, folder)
+            trading[symbol] = trading_plots(symbol, document, forecast, data, splits.test_origins, spec.horizon,
+                                            cache, load, objective, folder)
     report = folder / "report.md"
     text = _markdown(run_id, studies, candidates, fans, calibration, objective, folder)
+    text += "".join(f"{line}\n" for line in trading_section(candidates, trading, objective, folder))
     if backtest_file.is_file():
         backtest = read_json(backtest_file, "backtest")
         text += "\n".join(backtest_section(backtest, folder)) + "\n"

@@ -242,7 +242,8 @@ def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool
     outcome, reason : str
         :data:`PROMOTED`, :data:`KEPT` or :data:`PERSISTENCE`; the verdicts, for the review and the console.
     """
-    shown = implicit if implicit == "persistence" else f"the {implicit} default"
+    plain = implicit in ("persistence", "flat")  # a benchmark that is no family's tuned default
+    shown = implicit if plain else f"the {implicit} default"
     reasons = [f"candidate {_verdict(shown, vs_persistence)}"]
     if vs_best is not None:
         reasons.append(f"candidate {_verdict('the current best', vs_best)}")
@@ -251,9 +252,9 @@ def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool
         return PROMOTED, reason
     if vs_best is None:
         written = "would be written" if dry_run else "is written"
-        if implicit != "persistence":
+        if not plain:
             return PERSISTENCE, reason + f"; no tuned model for this symbol: the {implicit} default {written} as its best"
-        return PERSISTENCE, reason + f"; no model for this symbol: the persistence config {written} as its best"
+        return PERSISTENCE, reason + f"; no model for this symbol: the {implicit} config {written} as its best"
     return KEPT, reason
 
 
@@ -266,7 +267,9 @@ def persistence_document(symbol: str, candidate: dict[str, Any], review: Review,
         validation, test = implicit["validation"], review.implicit_result.to_dict()
     else:
         model = PERSISTENCE_IDENTITY
-        config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean", seed=seed).to_dict()
+        # under pnl the candidate's trading rule (fee, long-only) stays declared: persistence never trades, so flat
+        config = ForecastConfig(model="naive", context_length=1, num_samples=1, aggregate="mean", seed=seed,
+                                decision=dict(candidate.get("config", {}).get("decision", {}))).to_dict()
         validation = candidate.get("baseline", {}).get("validation")
         test = {**review.candidate.baseline, "n_windows": review.candidate.n_windows}
     return {"symbol": symbol, "model": model, "config": config, "objective": review.objective,
@@ -306,8 +309,8 @@ def _implicit_incumbent(candidate: dict[str, Any], data, origins, horizon: int, 
     """``(name, test result or None)`` of the candidate's implicit incumbent: persistence (its losses are the
     candidate's baseline), or the reference recorded in ``implicit_incumbent``, scored on today's windows."""
     implicit = candidate.get("implicit_incumbent")
-    if implicit is None:
-        return "persistence", None
+    if implicit is None:  # the objective's benchmark: persistence, or flat under pnl
+        return get_objective(objective).benchmark, None
     document = {"symbol": candidate.get("symbol"), "model": implicit["model"], "config": implicit["config"]}
     return implicit["comparison"], evaluate_document(document, data, origins, horizon, cache,
                                                      document_loader(source, load=load), objective)

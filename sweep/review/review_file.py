@@ -17,7 +17,8 @@ from typing import Any
 
 from ..errors import DiskFullError, SweepError, is_disk_full
 from ..scoring.evaluate import EvaluationResult
-from ..stats.paired import MDE_POWER, PairedTest
+from ..objectives.targets import seed_targets
+from ..stats.paired import MDE_POWER, PairedTest, relative_to
 from ..storage.store import utc_now
 
 __all__ = ["Review", "PROMOTED", "KEPT", "PERSISTENCE", "write_review", "review_markdown", "power_sentence",
@@ -84,7 +85,7 @@ class Review:
     def persistence_power(self) -> dict[str, Any] | None:
         """The power block of the test against the implicit incumbent, or the stored one when the candidate is it."""
         own = self.persistence_test.to_dict(self.implicit_loss, self.windows["origins_per_day"])
-        return own if own.get("mde_relative") is not None else self.stored_power
+        return own if own.get("mde_relative") is not None or own.get("mde") else self.stored_power
 
     @property
     def promoted(self) -> bool:
@@ -183,19 +184,25 @@ def power_sentence(power: dict[str, Any] | None) -> str:
         origins, the effective sample size, and the origins (days) a 5 % and a 10 % gain need; or that the
         forecasts are identical.
     """
-    if not power or power.get("mde_relative") is None:
+    if not power or (power.get("mde_relative") is None and not power.get("mde")):
         return "the two forecasts are identical on every test origin: there is no effect to detect"
     of = f" for {power['config_of']}'s config (the strongest other on validation)" if "config_of" in power else ""
+    effective = "" if power.get("effective_n") is None else f", effective sample size {power['effective_n']:,.0f}"
+    if power.get("mde_relative") is None:  # the other's loss is 0 (flat's PnL): no scale for a relative gain
+        return (f"this test could see a difference of {power['mde']:.3g} per origin in the objective's units with "
+                f"{100 * MDE_POWER:.0f}% power{of} ({power['n_windows']:,} origins{effective})")
     days = power.get("days_needed") or {}
     plan = "; ".join(f"a {gain} gain needs {n:,.0f} origins" + (f" ({_days(days[gain])})" if gain in days else "")
                      for gain, n in (power.get("origins_needed") or {}).items() if n is not None)
-    effective = "" if power.get("effective_n") is None else f", effective sample size {power['effective_n']:,.0f}"
     return f"{_mde_clause(power['mde_relative'])}{of} ({power['n_windows']:,} origins{effective}); {plan}"
 
 
 def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str, Any] | None) -> list[str]:
     """A paired test's section, with the minimum detectable effect relative to the other's MAE and ``power``
     (:func:`power_sentence`)."""
+    relative = relative_to(t.mde, reference_mae)
+    scale = (f"{mde_percent(relative)} of the other's MAE {reference_mae:.6g}" if relative is not None else
+             f"in the objective's units: the other's loss {reference_mae:.6g} is no scale for a relative effect")
     return [f"## {title}", "",
             f"- windows: {t.n_windows}; mean differential: {t.mean_differential:+.6g}",
             f"- Diebold-Mariano (one-sided, equal-weighted cosine long-run variance, Student t with {t.df} degrees "
@@ -203,7 +210,7 @@ def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str
             f"- circular block bootstrap (Politis-White block length {t.block_length}) "
             f"{100 * (1 - 2 * t.alpha):.0f}% CI of the mean differential: [{t.ci_lower:.6g}, {t.ci_upper:.6g}]",
             f"- minimum detectable effect at {100 * MDE_POWER:.0f}% power: {t.mde:.3g} "
-            f"({mde_percent(t.mde / reference_mae)} of the other's MAE {reference_mae:.6g}); a smaller true "
+            f"({scale}); a smaller true "
             f"improvement is more likely missed than found on these windows",
             f"- power: {power_sentence(power)}",
             f"- rule: better when p < {t.alpha} and the CI upper bound < 0: "
@@ -213,8 +220,20 @@ def _test_lines(title: str, t: PairedTest, reference_mae: float, power: dict[str
 def _implicit_title(review: Review) -> str:
     if review.objective == "pct_return_mae":
         return "Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)"
+    if review.implicit == "flat":
+        return "Candidate vs flat (loss = minus the per-window PnL after fees, candidate minus flat)"
     return (f"Candidate vs the {review.implicit} default, the implicit incumbent chosen on validation (loss = "
             f"per-window {review.objective}, candidate minus {review.implicit})")
+
+
+def _target_lines(review: Review) -> list[str]:
+    """The seeds' three targets (:mod:`sweep.objectives.targets`) on the review's windows, under a trading
+    objective; nothing under the others."""
+    records = review.candidate.window_records
+    if not records:
+        return []
+    targets = seed_targets(records, review.windows["origins_per_day"] * 365.25)
+    return ["## The seeds' targets", "", *[f"- {t['target']}: **{t['verdict']}**" for t in targets.values()], ""]
 
 
 def review_markdown(review: Review, candidate: dict[str, Any], incumbent: dict[str, Any] | None, source: Path,
@@ -227,6 +246,7 @@ def review_markdown(review: Review, candidate: dict[str, Any], incumbent: dict[s
              "## Test metrics on identical windows", "", *_metric_rows(review), "",
              *_test_lines(_implicit_title(review), review.persistence_test, review.implicit_loss,
                           review.persistence_power())]
+    lines += _target_lines(review)
     if review.test is not None:
         best_mae = review.incumbent.metrics[review.objective]
         lines += _test_lines("Candidate vs current best (candidate minus current best)", review.test, best_mae,

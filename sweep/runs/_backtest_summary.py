@@ -19,7 +19,8 @@ from ..data.windows import Splits
 from ..objectives import get_objective
 from ..scoring.evaluate import EvaluationResult
 from ..search.study_job import PER_SYMBOL, POOLED, SCOPES
-from ..stats.paired import block_bootstrap_ci, minimum_detectable_effect
+from ..stats.paired import block_bootstrap_ci, minimum_detectable_effect, relative_to
+from ..stats.trading import max_drawdown
 from ._select_rule import BEST, RULES, SIGNIFICANT
 
 __all__ = ["FoldResult", "gain_summary", "pooled_vs_per_symbol", "significant_vs_best", "summaries"]
@@ -72,7 +73,31 @@ class FoldResult:
                 f"validation_{objective}": self.validation_mae, "spa_p_value": self.spa_p_value,
                 f"test_{objective}": {"selected": self.selected.loss, "default": self.default.loss,
                                       get_objective(objective).benchmark: self.selected.baseline_loss},
-                "selection_regret": self.regret}
+                "selection_regret": self.regret, **trading_row(self.selected, self.default)}
+
+
+#: Per-fold trading metrics of a trading objective's row (:func:`trading_row`).
+_PNL_KEYS = ("sharpe", "max_drawdown", "total_return", "turnover", "hit_rate")
+_DIRECTION_KEYS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "pt_p_value")
+
+
+def trading_row(selected: EvaluationResult, default: EvaluationResult) -> dict[str, Any]:
+    """``{"trading": ...}`` of a fold under ``pnl`` (the tuned rule's and its default's annualised Sharpe ratio after
+    fees, drawdown, total return, turnover and hit rate on the fold's test origins, against flat and buy-and-hold) or
+    ``direction`` (accuracy with its Wilson interval and the Pesaran-Timmermann p-value); empty otherwise."""
+    records = selected.window_records
+    if "pnl" in records:
+        hold = records["buy_and_hold_pnl"]
+        keys = _PNL_KEYS
+        others = {"flat": {"sharpe": 0.0, "max_drawdown": 0.0, "total_return": 0.0},
+                  "buy_and_hold": {"sharpe": selected.metrics["buy_and_hold_sharpe"],
+                                   "max_drawdown": max_drawdown(hold), "total_return": float(hold.sum())}}
+    elif "up_probability" in records:
+        keys, others = _DIRECTION_KEYS, {}
+    else:
+        return {}
+    return {"trading": {"selected": {k: selected.metrics.get(k) for k in keys},
+                        "default": {k: default.metrics.get(k) for k in keys}, **others}}
 
 
 def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, alpha: float,
@@ -103,7 +128,7 @@ def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, a
     folds = np.unique(fold_of)
     won = sum(int(selected[fold_of == k].mean() < other[fold_of == k].mean()) for k in folds)
     return {"mean": float(gain.mean()), "ci_low": low, "ci_high": high, "ci_level": 1 - 2 * alpha,
-            "relative": float(gain.mean() / np.mean(other)), "folds_won": won, "n_folds": len(folds),
+            "relative": relative_to(gain.mean(), np.mean(other)), "folds_won": won, "n_folds": len(folds),
             "block_length": block, "n_windows": len(gain)}
 
 
@@ -132,7 +157,7 @@ def _scope_summary(results: list[FoldResult], alpha: float, seed: int) -> dict[s
                 f"gain_vs_{benchmark}": gain_summary(selected, persistence, fold_of, alpha, seed)}
 
     per_symbol = {s: _stacked([r for r in results if r.symbol == s]) for s in sorted({r.symbol for r in results})}
-    regrets = [r.regret["relative"] for r in results if r.regret]
+    regrets = [r.regret["relative"] for r in results if r.regret and r.regret["relative"] is not None]
     return {**summary(*_over_symbols(per_symbol)), "per_symbol": {s: summary(*v) for s, v in per_symbol.items()},
             "mean_selection_regret_relative": float(np.mean(regrets)) if regrets else None}
 
@@ -162,7 +187,8 @@ def _paired_gain(first: np.ndarray, second: np.ndarray, fold_of: np.ndarray, fir
     mde = minimum_detectable_effect(second - first, alpha / 2)
     return {**gain, "better": first_name if gain["mean"] > 0 else second_name,
             "significant": bool(gain["ci_low"] > 0 or gain["ci_high"] < 0),
-            "mde": None if np.isnan(mde) else mde, "mde_relative": None if np.isnan(mde) else mde / np.mean(second)}
+            "mde": None if np.isnan(mde) else mde,
+            "mde_relative": None if np.isnan(mde) else relative_to(mde, np.mean(second))}
 
 
 def pooled_vs_per_symbol(results: list[FoldResult], alpha: float, seed: int = 0, reps: int = 2000) -> dict[str, Any]:

@@ -9,7 +9,7 @@ the Model Confidence Set over every trial (:mod:`sweep.stats.significance`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,6 +63,8 @@ class Scoring:
         Bootstrap seed.
     objective : str
         What configs are scored on (:mod:`sweep.objectives`).
+    fixed_decision : dict
+        The run's fixed decision settings (``pnl``'s ``fee_bps`` and ``long_only``), for the family defaults.
     """
 
     data: OHLCVData
@@ -73,6 +75,7 @@ class Scoring:
     alpha: float = 0.05
     seed: int = 0
     objective: str = DEFAULT_OBJECTIVE
+    fixed_decision: dict[str, Any] = field(default_factory=dict)
 
     @property
     def horizon(self) -> int:
@@ -93,7 +96,8 @@ class Scoring:
 
     def default_config(self, label: str) -> ForecastConfig:
         """The documented default of model ``label``'s family under the objective, in its study's context ceiling."""
-        return default_config(family_of(label), self.context_ceilings[label], self.seed, self.objective)
+        return default_config(family_of(label), self.context_ceilings[label], self.seed, self.objective,
+                              self.fixed_decision)
 
 
 def default_block(scoring: Scoring, label: str) -> tuple[dict[str, Any], EvaluationResult]:
@@ -199,7 +203,8 @@ def symbol_significance(scoring: Scoring, outcomes: list[StudyOutcome]) -> dict[
     """``spa``, ``mcs`` and ``mcs_alpha`` over every trial of the symbol's studies (validation windows)."""
     trials = [t for o in outcomes for t in o.trials]
     benchmark = benchmark_losses(scoring.data, scoring.splits.validation_origins, scoring.horizon, scoring.objective)
-    return selection_significance(trials, benchmark, BENCHMARK_LABEL, scoring.alpha, scoring.seed)
+    return selection_significance(trials, benchmark, BENCHMARK_LABEL, scoring.alpha, scoring.seed,
+                                  get_objective(scoring.objective).benchmark)
 
 
 def _baseline(scoring: Scoring, test: EvaluationResult) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def select_pooled(scorings: dict[str, Scoring], studies: list[StudyOutcome | Tri
     best = choice.chosen
     trials = [t for o in done for t in o.trials]
     significance = selection_significance(trials, pooled_benchmark(scorings), BENCHMARK_LABEL, first.alpha,
-                                          first.seed)
+                                          first.seed, get_objective(first.objective).benchmark)
     key = pooled_objective(first.objective)
     block = {"scope": POOLED, "objective": _pooled_description(first.objective), "rule": choice.record,
              "pooled": {"study_name": best.study_name, "trial_number": best.trial_number,

@@ -42,6 +42,7 @@ import numpy as np
 
 from .._version import __version__
 from ..scoring.cache import SampleCache
+from ..stats.paired import relative_to
 from ._candidate import Scoring, default_block, fit_ensemble
 from ..data.common_calendar import aligned_splits
 from ..data.bars import OHLCVData, load_ohlcv
@@ -214,7 +215,7 @@ def selection_regret(scoring: Scoring, selected: EvaluationResult, oracle: dict[
         return None
     _, step = _thinned_test_origins(scoring)
     chosen = float(np.mean(selected.window_errors[::step]))
-    return {"regret": chosen - oracle["loss"], "relative": (chosen - oracle["loss"]) / oracle["loss"],
+    return {"regret": chosen - oracle["loss"], "relative": relative_to(chosen - oracle["loss"], oracle["loss"]),
             "selected_loss": chosen, "best_trial_on_test": oracle,
             "test_origins": f"every {step}th test origin of the fold (one per validation stride)"}
 
@@ -285,8 +286,7 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
     for k in range(settings.folds):
         fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
         scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, scoring_ceilings(sweep, ceilings),
-                               sweep.alpha, sweep.seed,
-                               sweep.objective)
+                               sweep.alpha, sweep.seed, sweep.objective, sweep.fixed_decision)
                     for s in sweep.symbols}
         for scope in sweep.selection:
             oracles: dict[str, dict[str, Any] | None] = {}

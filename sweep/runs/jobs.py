@@ -90,7 +90,8 @@ def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: s
                   n_trials=settings.n_trials,
                   storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.cache_folder),
                   use_cache=settings.use_cache, timeout_s=settings.timeout_s, objectives=settings.objectives,
-                  latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace)
+                  latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace,
+                  fixed_decision=settings.fixed_decision)
     return StudyJob(**{**fields, **overrides})
 
 

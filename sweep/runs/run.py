@@ -9,6 +9,7 @@ from typing import Any
 
 from .._version import __version__
 from ..scoring.cache import SampleCache
+from ._trading import trading_block
 from ._candidate import (Scoring, candidate_document, ensemble_document, fit_ensemble, persistence_power,
                          window_losses_csv, window_losses_path)
 from ..data.bars import OHLCVData, load_ohlcv
@@ -156,7 +157,7 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     cache = SampleCache(settings.cache_folder, enabled=settings.use_cache)
     ceilings = scoring_ceilings(settings, {job.model: job.context_ceiling for job in jobs})
     scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed,
-                           settings.objective)
+                           settings.objective, settings.fixed_decision)
                 for s in settings.symbols}
     chosen = selections(settings.scope, scorings, jobs, outcomes, settings.rule, settings.select_alpha)
     results = []
@@ -176,6 +177,9 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
     block = {**selection_settings(settings), **selection.block}
     document, losses = candidate_document(scoring, best, test, selection.studies, selection.significance, recorded,
                                           block)
+    trading = trading_block(scoring, best, test, [t for o in done for t in o.trials])
+    if trading is not None:
+        document["trading"] = trading
     power = persistence_power(scoring, done, best)
     if power is not None:
         document[get_objective(settings.objective).power_key] = power

@@ -56,7 +56,7 @@ _LATER_KEYS = {"folds": (int, type(None)), "kronos_model": str, "kronos_tokenize
 #: Keys a resume must keep; checkpoints compare as resolved folders, the storage as its redacted URL.
 _COMPARED = ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model", "kronos_tokenizer",
              "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool", "select",
-             "select_alpha")
+             "select_alpha", "fee_bps", "long_only")
 _CHECKPOINT_KEYS = ("toto_model", "kronos_model", "kronos_tokenizer")
 RUN_FIX = "restore it, or start a new run with a new --run-id"
 
@@ -197,7 +197,7 @@ def settings_changes(stored: dict[str, Any], current: dict[str, Any]) -> list[st
     stored["windows"] = asdict(WindowSpec.from_document(stored["windows"]))  # before test_stride: every stride
     changed = []
     for key in _COMPARED:
-        was, now = stored.get(key), current[key]
+        was, now = stored.get(key), current.get(key)  # fee_bps, long_only: only under --objective pnl
         if (_same_place(was) != _same_place(now)) if key in (*_CHECKPOINT_KEYS, "storage") else was != now:
             changed.append(f"{key} ({_shown(was, now)})")
     changed += [f"the checkpoint of {label} ({_shown(stored['model_ids'][label], source)})"

@@ -23,7 +23,7 @@ from .run_record import (RUN_ID_PATTERN, cache_folder, new_run_id, read_run_sett
 from ..search.space import CONTEXT_LENGTHS
 from ..storage.storage_url import check_storage, redacted
 from ..storage.store import check_output_folder, utc_now, write_json_atomic
-from ..objectives import DEFAULT_OBJECTIVE as OBJECTIVE, LATENCY, OBJECTIVES, get_objective
+from ..objectives import DEFAULT_OBJECTIVE as OBJECTIVE, DEFAULT_FEE_BPS, LATENCY, OBJECTIVES, get_objective, trading_costs
 from ..search.study_job import PER_SYMBOL, POOLED, SCOPES
 from ..data.windows import WindowSpec
 from ._select_rule import DEFAULT_RULE, DEFAULT_SELECT_ALPHA, checked_rules
@@ -99,6 +99,8 @@ class SweepSettings:
         default unless the SPA against it rejects at ``select_alpha``). A sweep takes one; a backtest may compare both.
     select_alpha : float
         Level of that SPA (``--select-alpha``, default 0.10).
+    fee_bps, long_only : float, bool
+        The ``pnl`` rule's fee per side in bps (``--fee-bps``) and ``--long-only`` (:mod:`sweep.objectives.trading`).
 
     Raises
     ------
@@ -136,6 +138,8 @@ class SweepSettings:
     cache_dir: Path | None = None
     select: tuple[str, ...] = (DEFAULT_RULE,)
     select_alpha: float = DEFAULT_SELECT_ALPHA
+    fee_bps: float = DEFAULT_FEE_BPS
+    long_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -182,6 +186,7 @@ class SweepSettings:
         if not self.selection or set(self.selection) - set(SCOPES):
             raise ConfigError(f"--selection {list(self.selection)}: choose from {list(SCOPES)}")
         object.__setattr__(self, "select", checked_rules(self.select, self.select_alpha))
+        self.fixed_decision  # checks --fee-bps and --long-only against the objective
         self._check_places()
         if self.promote_candidate not in ("selected", "ensemble") or (
                 self.promote_candidate == "ensemble" and self.ensemble is None):
@@ -219,6 +224,10 @@ class SweepSettings:
     @property
     def objective(self) -> str:  # the accuracy objective (sweep.objectives): the first of objectives
         return self.objectives[0]
+
+    @property
+    def fixed_decision(self) -> dict[str, Any]:  # the pnl trading rule's --fee-bps and --long-only, else empty
+        return trading_costs(self.objective, self.fee_bps, self.long_only, POOLED in self.selection, bool(self.ensemble))
 
     @property
     def run_dir(self) -> Path:
@@ -291,7 +300,7 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
             "storage": None if settings.storage is None else redacted(settings.storage),
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
             "selection": list(settings.selection), "pool": settings.pool, "select": list(settings.select),
-            "select_alpha": settings.select_alpha,
+            "select_alpha": settings.select_alpha, **settings.fixed_decision,
             "data": {s: d.fingerprint for s, d in datasets.items()}, **data_record(settings.data_dir, datasets),
             "run_id": settings.run_id}
 

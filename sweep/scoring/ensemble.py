@@ -349,7 +349,10 @@ def evaluate_document(document: dict[str, Any], data: OHLCVData, origins: np.nda
                       objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
     """Metrics of the config a document holds (single model or ensemble) at ``origins`` under ``objective``.
 
-    See :func:`document_forecast` for the parameters and errors.
+    See :func:`document_forecast` for the parameters and errors; a single config's ``decision`` (``pnl``'s trading
+    rule) is scored with it.
     """
     forecast = document_forecast(document, data, origins, horizon, cache, load)
-    return score(forecast.point, forecast.predictive, forecast.latency_s, data, origins, horizon, objective=objective)
+    decision = (document.get("config") or {}).get("decision")
+    return score(forecast.point, forecast.predictive, forecast.latency_s, data, origins, horizon, objective=objective,
+                 decision=decision)

@@ -12,7 +12,7 @@ from ..forecasters.config import ForecastConfig
 from ..data.bars import COLUMNS as OHLCV_COLUMNS, OHLCVData
 from ..errors import ConfigError
 from ..forecasters.base import Forecaster, QuantileBatch, SampleBatch
-from ..objectives import DEFAULT_OBJECTIVE, get_objective
+from ..objectives import DEFAULT_OBJECTIVE, ScoredWindows, get_objective
 from ..stats.metrics import point_metrics
 from ..stats.predictive import Predictive
 from ..data.windows import gather_contexts, gather_targets
@@ -51,6 +51,9 @@ class EvaluationResult:
     window_hits : numpy.ndarray or None
         ``[n_windows, n_levels]`` under a distribution objective: each window's share of steps at or below each
         scored quantile (:func:`sweep.stats.calibration.level_hits`), the input of its calibration test.
+    window_records : dict
+        ``{name: [n_windows]}`` the objective's per-window values (:attr:`sweep.objectives.Objective.window_records`:
+        the probability of up, the trading rule's position and PnL).
     """
 
     metrics: dict[str, float]
@@ -61,6 +64,7 @@ class EvaluationResult:
     baseline_window_errors: np.ndarray | None = None
     objective: str = DEFAULT_OBJECTIVE
     window_hits: np.ndarray | None = None
+    window_records: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def loss(self) -> float:
@@ -206,11 +210,12 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
     batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
     predictive = batch.predictive
     return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed,
-                 objective)
+                 objective, config.decision)
 
 
 def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHLCVData, origins: np.ndarray,
-          horizon: int, speed: dict[str, Any] | None = None, objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
+          horizon: int, speed: dict[str, Any] | None = None, objective: str = DEFAULT_OBJECTIVE,
+          decision: dict[str, Any] | None = None) -> EvaluationResult:
     """Metrics of a point forecast and its distribution at ``origins``, with the persistence baseline.
 
     Parameters
@@ -227,19 +232,29 @@ def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHL
         Speed settings to record.
     objective : str
         The objective whose per-window loss and benchmark the result holds.
+    decision : dict, optional
+        The config's decision settings (:attr:`sweep.forecasters.config.ForecastConfig.decision`).
+
+    Raises
+    ------
+    ConfigError
+        If the objective needs a decision (``pnl``'s trading rule) that ``decision`` does not declare.
     """
     scored = get_objective(objective)
     last_close = data.close[origins - 1]
     targets = gather_targets(data.close, origins, horizon)
-    losses, objective_metrics = scored.metrics(point, predictive, targets, last_close)
+    windows = ScoredWindows(point, predictive, targets, last_close, np.asarray(origins), dict(decision or {}),
+                            data.freq.total_seconds())
+    losses, objective_metrics = scored.metrics(windows)
     metrics = {**point_metrics(point, targets, last_close), **predictive.metrics(targets, last_close),
                **objective_metrics}
     benchmark = scored.benchmark_losses(data, origins, horizon)
     baseline = {**persistence_metrics(data, origins, horizon), objective: float(benchmark.mean())}
     metrics["latency_s"] = float(latency_s)
     metrics[scored.benchmark_key] = baseline[objective]
-    metrics["skill"] = 1.0 - metrics[objective] / baseline[objective]
-    hits = scored.window_hits(predictive, targets) if scored.window_hits else None
+    metrics["skill"] = scored.skill(metrics[objective], baseline[objective])
+    hits = scored.window_hits(windows) if scored.window_hits else None
+    records = scored.window_records(windows) if scored.window_records else {}
     return EvaluationResult(metrics=metrics, window_errors=losses, baseline=baseline, speed=speed or {},
                             n_windows=len(origins), baseline_window_errors=benchmark, objective=objective,
-                            window_hits=hits)
+                            window_hits=hits, window_records=records)

@@ -137,7 +137,7 @@ class Objective:
             raise ModelLoadError(f"{job.model} takes contexts of at most {forecaster.max_context_length} bars, but its "
                                  f"study {job.name} was built for {job.context_ceiling}; rerun the command")
         self.max_context = job.context_ceiling
-        self.space = space_of(job.model_family, job.objective)
+        self.space = space_of(job.model_family, job.objective, job.fixed_decision)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         if SOURCE_ATTR not in trial.user_attrs:

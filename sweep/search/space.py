@@ -14,6 +14,8 @@ categorical grids so that repeated configs hit the sample cache.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 from typing import Any, Protocol
 
 import optuna
@@ -27,7 +29,7 @@ from ..objectives import DEFAULT_OBJECTIVE, get_objective
 
 __all__ = ["CONTEXT_LENGTHS", "NUM_SAMPLES", "KRONOS_NUM_SAMPLES", "TEMPERATURES", "TOP_KS", "TOP_PS", "CLIPS",
            "AGGREGATIONS", "QUANTILE_AGGREGATIONS", "Space", "SampleSpace", "QuantileSpace", "KronosSpace",
-           "PersistenceSpace", "space_of", "n_max_samples", "space_size", "FamilyDefault", "default_config",
+           "PersistenceSpace", "DecisionSpace", "space_of", "n_max_samples", "space_size", "FamilyDefault", "default_config",
            "params_of", "context_choices"]
 
 CONTEXT_LENGTHS = (64, 128, 256, 512, 1024, 2048, 4096)
@@ -242,10 +244,48 @@ class PersistenceSpace:
         return [(n + 1, {}) for n in self._fitting(max_context_length)] if self.lookbacks else [(1, {})]
 
 
-def space_of(family: str, objective: str = DEFAULT_OBJECTIVE) -> Space:
+class DecisionSpace:
+    """A family's space plus the objective's decision settings (:attr:`sweep.objectives.Objective.decision_grid`,
+    the trading rule's ``threshold_fees``), recorded in the config's ``decision`` with the run's fixed ones
+    (``fee_bps``, ``long_only``). Persistence's point never moves, so it never trades: it searches no decision."""
+
+    def __init__(self, inner: Space, objective: str, fixed: dict[str, Any] | None = None):
+        entry = get_objective(objective)
+        self.inner, self.family = inner, getattr(inner, "family", None)
+        self.grid = {} if isinstance(inner, PersistenceSpace) else dict(entry.decision_grid)
+        self.base = {**entry.decision_default, **(fixed or {})}
+
+    def _with(self, config: ForecastConfig, searched: dict[str, Any]) -> ForecastConfig:
+        return dataclasses.replace(config, decision={**self.base, **searched})
+
+    def __call__(self, trial: optuna.Trial, max_context_length: int, seed: int) -> ForecastConfig:
+        config = self.inner(trial, max_context_length, seed)
+        return self._with(config, {k: trial.suggest_categorical(k, list(g)) for k, g in self.grid.items()})
+
+    def default_config(self, config: ForecastConfig) -> ForecastConfig:
+        """``config`` (the family's default forecast) with the untuned decision."""
+        return self._with(config, {})
+
+    def size(self, max_context_length: int) -> int:
+        return self.inner.size(max_context_length) * math.prod(len(g) for g in self.grid.values())
+
+    def params(self, config: ForecastConfig) -> dict[str, Any]:
+        return {**self.inner.params(config), **{k: config.decision.get(k) for k in self.grid}}
+
+    def grids(self, max_context_length: int) -> dict[str, Any]:
+        return {**self.inner.grids(max_context_length), **self.grid}
+
+    def inference_keys(self, max_context_length: int) -> list[tuple[int, dict[str, Any]]] | None:
+        keys = getattr(self.inner, "inference_keys", None)
+        return keys(max_context_length) if keys else None
+
+
+def space_of(family: str, objective: str = DEFAULT_OBJECTIVE, fixed_decision: dict[str, Any] | None = None) -> Space:
     """The search space of ``family`` under ``objective``: its registry entry's own (``Family.space``,
     ``"module:Class"``), else the generic space of its output. A space whose grid depends on the objective
-    has a ``for_objective(name)`` method (persistence's lookback).
+    has a ``for_objective(name)`` method (persistence's lookback). An objective that scores a decision
+    (``pnl``) adds its settings (:class:`DecisionSpace`), with the run's ``fixed_decision`` (``fee_bps``,
+    ``long_only``).
 
     Raises
     ------
@@ -259,7 +299,8 @@ def space_of(family: str, objective: str = DEFAULT_OBJECTIVE) -> Space:
     else:
         space = (QuantileSpace if entry.output == "quantiles" else SampleSpace)(family)
     adapt = getattr(space, "for_objective", None)
-    return adapt(objective) if adapt else space
+    space = adapt(objective) if adapt else space
+    return DecisionSpace(space, objective, fixed_decision) if get_objective(objective).decision_default else space
 
 
 def n_max_samples(family: str) -> int:
@@ -272,8 +313,8 @@ def space_size(family: str, max_context_length: int, objective: str = DEFAULT_OB
     return space_of(family, objective).size(max_context_length)
 
 
-def default_config(family: str, max_context_length: int, seed: int = 0,
-                   objective: str = DEFAULT_OBJECTIVE) -> ForecastConfig:
+def default_config(family: str, max_context_length: int, seed: int = 0, objective: str = DEFAULT_OBJECTIVE,
+                   fixed_decision: dict[str, Any] | None = None) -> ForecastConfig:
     """The family's documented default as a config of its search space under ``objective``.
 
     The context is the default's, or the longest grid value within ``max_context_length``; a space with a
@@ -288,17 +329,22 @@ def default_config(family: str, max_context_length: int, seed: int = 0,
     if d is None:
         known = sorted(name for name, f in FAMILIES.items() if f.default)
         raise ConfigError(f"model family {family!r} has no documented default; known: {known}")
-    space = space_of(family, objective)
+    space = space_of(family, objective, fixed_decision)
+    decided = space if isinstance(space, DecisionSpace) else None
+    space = decided.inner if decided else space
     if hasattr(space, "default_config"):
-        return space.default_config(max_context_length, seed)
-    searched = "context_length" in space.grids(max_context_length)
-    context = d.context_length if not searched else max(
-        c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))
-    return ForecastConfig(model=family, context_length=context, num_samples=d.num_samples, aggregate=d.aggregate,
-                          seed=seed, sampling=dict(d.sampling))
+        config = space.default_config(max_context_length, seed)
+    else:
+        searched = "context_length" in space.grids(max_context_length)
+        context = d.context_length if not searched else max(
+            c for c in context_choices(max_context_length) if c <= max(d.context_length, CONTEXT_LENGTHS[0]))
+        config = ForecastConfig(model=family, context_length=context, num_samples=d.num_samples, aggregate=d.aggregate,
+                                seed=seed, sampling=dict(d.sampling))
+    return decided.default_config(config) if decided else config
 
 
-def params_of(config: ForecastConfig, max_context_length: int, objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
+def params_of(config: ForecastConfig, max_context_length: int, objective: str = DEFAULT_OBJECTIVE,
+              fixed_decision: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Optuna parameters under which the family's space suggests ``config`` (for ``enqueue_trial``).
 
     Raises
@@ -307,7 +353,7 @@ def params_of(config: ForecastConfig, max_context_length: int, objective: str = 
         If the config is not a point of the space (a value off its grid, or a context above
         ``max_context_length``), so a study could not try it.
     """
-    space = space_of(config.model, objective)
+    space = space_of(config.model, objective, fixed_decision)
     params, grids = space.params(config), space.grids(max_context_length)
     off_grid = {k: v for k, v in params.items() if k in grids and v not in grids[k]}
     if off_grid or space(optuna.trial.FixedTrial(params), max_context_length, config.seed) != config:

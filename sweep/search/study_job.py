@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..data.bars import OHLCVData
 from ..forecasters.base import Forecaster
-from .space import space_size
+from .space import space_of
 from ..data.windows import Splits
 
 __all__ = ["PER_SYMBOL", "POOLED", "SCOPES", "SymbolWindows", "WarmStart", "StudyJob", "study_name"]
@@ -115,6 +115,8 @@ class StudyJob:
         Recorded on the study when it has none (:data:`sweep.search.study.RUN_SETTINGS_ATTR`).
     pool : tuple of SymbolWindows
         A pooled study's symbols (empty for a per-symbol study).
+    fixed_decision : dict
+        The run's fixed decision settings (``pnl``'s ``fee_bps`` and ``long_only``; empty otherwise).
     """
 
     symbol: str
@@ -136,6 +138,7 @@ class StudyJob:
     warm_start: tuple[WarmStart, ...] = ()
     run_settings: dict[str, Any] | None = None
     pool: tuple[SymbolWindows, ...] = ()
+    fixed_decision: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_family(self) -> str:
@@ -161,4 +164,5 @@ class StudyJob:
 
     def target_trials(self) -> int:
         """Trials to complete: ``n_trials``, or 1 for a space with a single config."""
-        return self.n_trials if space_size(self.model_family, self.context_ceiling, self.objective) > 1 else min(self.n_trials, 1)
+        size = space_of(self.model_family, self.objective, self.fixed_decision).size(self.context_ceiling)
+        return self.n_trials if size > 1 else min(self.n_trials, 1)

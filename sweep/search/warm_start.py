@@ -42,7 +42,7 @@ def warm_starts(settings: "SweepSettings", symbol: str, label: str, context_ceil
         return (default,)
     path, config = production
     try:
-        params = params_of(config, context_ceiling, settings.objective)
+        params = params_of(config, context_ceiling, settings.objective, settings.fixed_decision)
     except ConfigError as e:
         logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
         return (default,)
@@ -65,8 +65,9 @@ def pooled_warm_starts(settings: "SweepSettings", label: str, context_ceiling: i
 def default_warm_start(settings: "SweepSettings", label: str, context_ceiling: int) -> WarmStart:
     """The documented default of model ``label``'s family (:func:`sweep.search.space.default_config`) as a warm start
     of a study whose longest context is ``context_ceiling``."""
-    config = default_config(family_of(label), context_ceiling, settings.seed, settings.objective)
-    return WarmStart("default", params_of(config, context_ceiling, settings.objective))
+    config = default_config(family_of(label), context_ceiling, settings.seed, settings.objective,
+                            settings.fixed_decision)
+    return WarmStart("default", params_of(config, context_ceiling, settings.objective, settings.fixed_decision))
 
 
 def _production_config(settings: "SweepSettings", symbol: str, label: str) -> tuple[Path, ForecastConfig] | None:

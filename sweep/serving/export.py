@@ -159,6 +159,8 @@ def _symbol_files(symbol: str, document: dict[str, Any], source: Path, hyperpara
                     f"carried; exporting its strongest toto or kronos member alone (best/{symbol}.json's validation "
                     f"and test metrics are the ensemble's)")
     label, _identity, config, _weight = max(carried, key=lambda m: m[3])
+    if config.decision:  # tuned under --objective pnl: the forecast is carried, its trading rule is not
+        warn.append(f"{symbol}: the trading rule {config.decision} is not carried (the layout has no trading rule)")
     provenance = document.get("provenance") or {}
     name = f"sweep:{provenance.get('run_id', 'run')}:{provenance.get('study_name', label)}"
     if config.model == "toto":

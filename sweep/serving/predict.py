@@ -8,7 +8,10 @@ origin from the bars before it only. The forecast goes through
 ``evaluate`` score, and every forecaster draws each window's paths from that
 window's own random stream, so a one-origin forecast (its point and its quantiles,
 read from the same :class:`~sweep.stats.predictive.Predictive`) equals, number for
-number, what the batched evaluation scored at that origin (tested). Context slicing,
+number, what the batched evaluation scored at that origin (tested). So are the probability of up beside it
+(:func:`sweep.objectives.up_probability`, what ``--objective direction`` scores) and, for a config tuned under
+``--objective pnl``, the position its declared trading rule takes (:class:`sweep.objectives.TradingRule`), each
+read off the same forecast by the function evaluation records. Context slicing,
 aggregation and blending therefore cannot drift between tuning and serving; nor can the bars, which are read
 at the frequency and gap policy the config was tuned on (:mod:`sweep.data.tuned_data`).
 """
@@ -29,6 +32,8 @@ from ..data.bars import OHLCVData, ohlcv_from_frame
 from ..scoring.ensemble import document_forecast, document_members
 from ..errors import ConfigError, DataValidationError
 from ..forecasters import Forecaster, document_loader
+from ..forecasters.config import ForecastConfig
+from ..objectives import TradingRule, up_probability
 from ..review.promote_files import read_promoted_best
 from ..stats.metrics import QUANTILE_LEVELS as METRIC_LEVELS
 from ..storage.store import best_path
@@ -76,6 +81,17 @@ class Forecast:
         ``{level: [horizon] close prices}`` at :data:`QUANTILE_LEVELS`, in increasing level order.
     model, config, provenance : dict
         As in the promoted file.
+    up_probability : float
+        Forecast probability that the close ``horizon`` bars after ``last_bar_time`` (the last of :attr:`times`) is
+        above ``last_close``, in [0, 1] (:func:`sweep.objectives.up_probability`: the share of paths above it, ties
+        counting half; for a quantile forecast, read off its interpolated quantile function).
+    position : int or None
+        The position the config's trading rule takes for the horizon: 1 long, 0 flat, -1 short
+        (:meth:`sweep.objectives.TradingRule.positions` of :attr:`point`); None when the config declares no rule
+        (it was not tuned under ``--objective pnl``).
+    decision : dict
+        The rule ``position`` comes from (the config's ``decision``: ``threshold_fees``, ``fee_bps``,
+        ``long_only``); empty when there is none.
 
     The quantiles as returns from the last close are :attr:`quantile_returns`; the levels ``quantile_loss``
     scores are :attr:`scored_levels`.
@@ -90,7 +106,10 @@ class Forecast:
     quantiles: dict[float, np.ndarray]
     model: dict[str, Any]
     config: dict[str, Any]
+    up_probability: float
     provenance: dict[str, Any] = field(default_factory=dict)
+    position: int | None = None
+    decision: dict[str, Any] = field(default_factory=dict)
 
     @property
     def quantile_returns(self) -> dict[float, np.ndarray]:
@@ -107,7 +126,8 @@ class Forecast:
 
         ``quantiles`` (prices) and ``quantile_returns`` (returns from ``last_close``) map a level written
         with ``f"{level:g}"`` (``"0.05"``, ``"0.1"``, ...) to its ``[horizon]`` values; ``scored_levels`` lists
-        the keys of the levels ``quantile_loss`` scores (``"0.1"`` ... ``"0.9"``).
+        the keys of the levels ``quantile_loss`` scores (``"0.1"`` ... ``"0.9"``). ``up_probability`` is always
+        there; ``position`` and the ``decision`` it came from only when the config declares a trading rule.
         """
         def keyed(by_level: dict[float, np.ndarray]) -> dict[str, list[float]]:
             return {_level_key(level): values.tolist() for level, values in by_level.items()}
@@ -117,6 +137,8 @@ class Forecast:
                 "point": self.point.tolist(), "point_return": self.point_return.tolist(),
                 "quantiles": keyed(self.quantiles), "quantile_returns": keyed(self.quantile_returns),
                 "scored_levels": [_level_key(level) for level in self.scored_levels],
+                "up_probability": self.up_probability,
+                **({"position": self.position, "decision": self.decision} if self.position is not None else {}),
                 "model": self.model, "config": self.config, "provenance": self.provenance}
 
 
@@ -124,6 +146,21 @@ def _level_key(level: float) -> str:
     """The JSON key of a quantile level: ``0.05 -> "0.05"``."""
     return f"{level:g}"
 
+
+def _declared_rule(members: list[tuple[str, dict[str, Any], ForecastConfig, float]],
+                   source: Path) -> TradingRule | None:
+    """The trading rule a single-model config declares in its ``decision`` (configs tuned under ``--objective
+    pnl``); None for any other config, and for a blend of several members (``pnl`` refuses ``--ensemble``: a blend
+    has no one rule).
+
+    Raises
+    ------
+    ConfigError
+        If the decision is not a valid rule (:meth:`sweep.objectives.TradingRule.from_decision`).
+    """
+    if len(members) != 1 or not members[0][2].decision:
+        return None
+    return TradingRule.from_decision(members[0][2].decision, str(source))
 
 
 class Predictor:
@@ -147,7 +184,8 @@ class Predictor:
     Raises
     ------
     ConfigError
-        If the document has no valid config or horizon, or ``freq`` or ``gap_policy`` differs from the recorded one.
+        If the document has no valid config, horizon or trading rule (``decision``), or ``freq`` or ``gap_policy``
+        differs from the recorded one.
     ModelLoadError
         If a model cannot be loaded, or a local checkpoint's hash differs from the recorded one.
     """
@@ -163,6 +201,8 @@ class Predictor:
             self.horizon = int(document["windows"]["horizon"])
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"{source} is not a promoted config (missing {e}); promote a candidate first") from e
+        #: The trading rule the config declares (``--objective pnl``), or None.
+        self.rule = _declared_rule(self.members, self.source)
         self._loaded = {json.dumps(identity, sort_keys=True): load(identity)
                         for _, identity, _, weight in self.members if weight > 0}
         self.context_length = max(config.context_length for _, _, config, weight in self.members if weight > 0)
@@ -237,6 +277,10 @@ class Predictor:
         forecast = self.forecast_origins(data, np.array([origin]))
         last_close = float(data.close[origin - 1])
         point = forecast.point[0]
+        # read as evaluation records them: the same functions of the same forecast, a batch of one window
+        closes = data.close[[origin - 1]]
+        up = float(up_probability(forecast.predictive, closes)[0])
+        position = None if self.rule is None else int(self.rule.positions(forecast.point, closes)[0])
         # the distribution evaluation scored, read at the served levels: [n_levels, horizon] prices
         quantiles = forecast.predictive.quantiles(QUANTILE_LEVELS)[0]
         first = data.frame.index[origin - 1] + parse_freq(self.freq)
@@ -246,7 +290,9 @@ class Predictor:
                         quantiles=dict(zip(QUANTILE_LEVELS, quantiles)), model=self.document["model"],
                         config=self.document["config"], provenance={
                             **self.document.get("provenance", {}), "promoted_file": str(self.source),
-                            "promotion": self.document.get("promotion", {}).get("review")})
+                            "promotion": self.document.get("promotion", {}).get("review")},
+                        up_probability=up, position=position,
+                        decision=dict(self.members[0][2].decision) if self.rule is not None else {})
 
 
 def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",

@@ -17,8 +17,7 @@ from ._dependence import auto_block_length, effective_sample_size, ewc_degrees_o
 
 __all__ = ["PairedTest", "diebold_mariano", "origins_for_power", "block_bootstrap_ci", "paired_test",
            "minimum_detectable_effect", "mde_for_origins", "MDE_POWER", "POWER_GAINS", "MIN_ORIGINS",
-           "MIN_PERIOD_ORIGINS",
-           "LONG_RUN_VARIANCE_RULE"]
+           "MIN_PERIOD_ORIGINS", "LONG_RUN_VARIANCE_RULE", "relative_to"]
 
 #: Power at which :func:`minimum_detectable_effect` is stated.
 MDE_POWER = 0.8
@@ -329,7 +328,7 @@ class PairedTest:
             "significant": self.candidate_better, "n_windows": self.n_windows, "block_length": self.block_length,
             "df": self.df, "long_run_variance_rule": LONG_RUN_VARIANCE_RULE,
             "long_run_variance": self.long_run_variance, "effective_n": self.effective_n, "mde": self.mde}
-        if reference_mae:
+        if reference_mae and reference_mae > 0:  # a loss of 0 or below (flat's or a profit's) is no scale
             out["mde_relative"] = self.mde / reference_mae  # NaN (null in JSON) when the forecasts are identical
             out["origins_needed"] = _finite(self.origins_needed(reference_mae))
             if origins_per_day:
@@ -372,3 +371,9 @@ def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alph
     return PairedTest(float(d.mean()), statistic, p_value, df, lower, upper, block, alpha, len(d),
                       minimum_detectable_effect(d, alpha, df=df), ewc_long_run_variance(d, df),
                       effective_sample_size(d, df))
+
+
+def relative_to(value: float, base: float) -> float | None:
+    """``value / base`` when ``base`` (a mean loss) is positive; None otherwise: a loss that is 0 (flat's PnL) or
+    negative (a profitable rule's minus PnL) gives no scale for a relative effect, only its units."""
+    return float(value / base) if base > 0 else None

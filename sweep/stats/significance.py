@@ -300,7 +300,7 @@ def model_confidence_set(losses: np.ndarray, alpha: float, seed: int = 0) -> np.
 
 
 def selection_significance(trials: list[TrialLosses], benchmark: np.ndarray, benchmark_label: str, alpha: float,
-                           seed: int = 0) -> dict[str, Any]:
+                           seed: int = 0, benchmark_name: str = "persistence") -> dict[str, Any]:
     """The ``selection.spa`` and ``selection.mcs`` blocks of a candidate.
 
     Parameters
@@ -312,6 +312,8 @@ def selection_significance(trials: list[TrialLosses], benchmark: np.ndarray, ben
         ``[n_validation_windows]`` persistence losses.
     alpha : float
         Level of the MCS.
+    benchmark_name : str
+        What the benchmark is (the objective's: ``persistence``, ``random_walk``, ``climatology``, ``flat``).
 
     Returns
     -------
@@ -321,7 +323,8 @@ def selection_significance(trials: list[TrialLosses], benchmark: np.ndarray, ben
     """
     matching = [t for t in trials if len(t.losses) == len(benchmark)]
     models = [t for t in matching if not t.study_name.endswith(f".{benchmark_label}")]
-    spa = spa_test(benchmark, np.column_stack([t.losses for t in models]), seed).to_dict() if models else None
+    spa = {**spa_test(benchmark, np.column_stack([t.losses for t in models]), seed).to_dict(),
+           "benchmark": benchmark_name} if models else None
     mcs: list[dict[str, Any]] = []
     if matching:
         included = model_confidence_set(np.column_stack([t.losses for t in matching]), alpha, seed)

@@ -70,7 +70,6 @@ def test_when_walk_forward_folds_are_made_then_test_blocks_follow_each_other_and
         assert fold.validation_origins[-1] + spec.horizon - 1 < fold.test_origins[0] - spec.purge_gap + 1
 
 
-
 @pytest.mark.parametrize("horizon", [1, 24])
 @pytest.mark.parametrize("stride", [24, 8, 4, 2, 1])
 def test_when_validation_origins_are_denser_over_the_same_period_then_no_target_reaches_the_purge_gap(stride, horizon):

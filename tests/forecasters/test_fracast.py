@@ -70,6 +70,16 @@ def test_when_fracast_forecasts_then_it_equals_the_packages_forecast_batch(fraca
     np.testing.assert_allclose(chunked, theirs, rtol=1e-6, atol=0)
 
 
+def test_when_many_windows_are_forecast_on_a_cpu_then_a_call_takes_at_most_32_so_freed_memory_is_reused():
+    from sweep.forecasters.fracast import ACTIVATIONS_PER_WINDOW, MMAP_THRESHOLD_MAX_BYTES
+
+    cpu = FAMILY.forecaster_class()(device="cpu")
+    activation = 4 * cpu.d_model * cpu.max_context_length  # a [d_model, W] float32 activation: 512 KiB per window
+    budget = cpu.windows_in_budget(400, ACTIVATIONS_PER_WINDOW * activation)
+    assert cpu.window_batch(400, 512, 1) == min(32, budget) and 32 * activation == MMAP_THRESHOLD_MAX_BYTES // 2
+    assert cpu.window_batch(5, 512, 1) == 5
+
+
 def test_when_fp32_and_w8_weights_are_used_then_both_load_and_their_quantiles_differ_slightly(fracast):
     fp32 = fracast.forecast(CLOSE, None, 1, 1, 0, {"weights": "fp32"}).quantiles
     w8 = fracast.forecast(CLOSE, None, 1, 1, 0, {"weights": "w8"}).quantiles

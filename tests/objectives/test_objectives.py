@@ -54,9 +54,10 @@ def test_when_an_objective_is_registered_then_its_fields_agree(name):
     for family in (*objective.references.values(), *objective.default_models):
         assert family in FAMILIES and FAMILIES[family].default is not None, family
     assert objective.benchmark_key == f"{objective.benchmark}_{name}"
-    assert objective.scores_distribution == bool(objective.levels) == (objective.window_hits is not None)
+    assert bool(objective.levels) == (objective.window_hits is not None)
+    assert objective.scores_distribution or not objective.levels  # quantile levels are scored off the distribution
     assert all(0 < a < 1 for a in objective.levels) and list(objective.levels) == sorted(set(objective.levels))
-    assert set(objective.plots) <= {"reliability", "fan"} and objective.min_context_length >= 1
+    assert set(objective.plots) <= {"reliability", "fan", "equity"} and objective.min_context_length >= 1
     assert objective.describe() == {"name": name, "units": objective.units, "direction": "minimize",
                                     "benchmark": objective.benchmark, "references": dict(objective.references)}
     assert DEFAULT_OBJECTIVE in OBJECTIVES
@@ -88,9 +89,9 @@ def test_when_a_document_declares_no_objective_then_it_was_tuned_on_pct_return_m
     assert objective_of_run({"objective": OBJECTIVES["quantile_loss"].describe()}) == "quantile_loss"
 
 
-def _median_ae(point, predictive, targets, last_close):
+def _median_ae(scored):
     """Absolute return error of the 0.5 quantile."""
-    return pct_return_errors(predictive.quantiles([0.5])[:, 0, :], targets, last_close)
+    return pct_return_errors(scored.predictive.quantiles([0.5])[:, 0, :], scored.targets, scored.last_close)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sweep.report._calibration import FAN_DAYS, forecast_blocks, last_days
 from sweep.search.study import make_storage
 from sweep.stats.metrics import QUANTILE_LEVELS
 
+from conftest import markdown_table
 from test_cli import SMALL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -88,19 +89,6 @@ def test_when_objectives_are_bad_then_exit_2(argv, message, shared_data, tiny_to
     assert message in capsys.readouterr().err
 
 
-def _markdown_table(text: str, header_start: str) -> dict[str, list[str]]:
-    """The rows of the markdown table whose header starts with ``header_start``, by their first cell."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
-    rows = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
-    return rows
-
-
 def test_when_the_objective_is_quantile_loss_then_the_report_draws_and_tabulates_calibration(shared_data, tmp_path,
                                                                                               capsys):
     runs, hp = tmp_path / "runs", tmp_path / "hp"
@@ -121,11 +109,11 @@ def test_when_the_objective_is_quantile_loss_then_the_report_draws_and_tabulates
     assert text.index("## Calibration") < text.index("](BTCUSD-reliability.png)")
     assert "pct_return_mae" not in text and "persistence" not in text
     candidate = json.loads((hp / "candidates/ql/BTCUSD.json").read_text())
-    summary = _markdown_table(text, "| symbol | model | val quantile_loss |")["BTCUSD"]
+    summary = markdown_table(text, "| symbol | model | val quantile_loss |")["BTCUSD"]
     assert summary[3:7] == [f"{candidate['test']['random_walk_quantile_loss']:.6g}", f"{candidate['test']['skill']:+.4f}",
                             f"{candidate['comparisons']['random_walk']['p_value']:.3f}",
                             f"{candidate['comparisons']['garch']['p_value']:.3f}"]
-    table = _markdown_table(text, "| forecast | model | 0.1 |")
+    table = markdown_table(text, "| forecast | model | 0.1 |")
     assert list(table) == ["selected", "default", "random_walk", "garch"]
     blocks = {"selected": candidate["test"], "default": candidate["default"]["test"],
               **{name: reference["test"] for name, reference in candidate["references"].items()}}
