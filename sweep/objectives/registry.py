@@ -126,6 +126,17 @@ class Objective:
         extra = self.secondary(scored) if self.secondary else {}
         return losses, {self.name: float(losses.mean()), **extra}
 
+    def judged_decision(self, own: dict[str, Any] | None, run: dict[str, Any]) -> dict[str, Any] | None:
+        """The decision a config is judged under beside a run's config (``run``, its ``decision``): the config's own
+        searched settings (the default where it has none: a config tuned under another objective) with the run's
+        fixed ones (``fee_bps``, ``long_only``), so that a review compares both at the same cost. None when the
+        objective scores no decision."""
+        if not self.decision_default:
+            return None
+        own = own or {}
+        fixed = {k: v for k, v in run.items() if k not in self.decision_grid}
+        return {**self.decision_default, **{k: own[k] for k in self.decision_grid if k in own}, **fixed}
+
     def skill(self, loss: float, benchmark_loss: float) -> float:
         """``1 - loss / benchmark loss``, or ``benchmark loss - loss`` when :attr:`relative_skill` is off."""
         return 1.0 - loss / benchmark_loss if self.relative_skill else benchmark_loss - loss

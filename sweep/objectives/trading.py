@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.windows import WindowSpec
 from ..errors import ConfigError
 from ..stats.predictive import Predictive
 
@@ -208,17 +209,26 @@ def periods_per_year(origins: np.ndarray, bar_seconds: float) -> float:
     return SECONDS_PER_YEAR / (spacing * bar_seconds)
 
 
-def trading_costs(objective: str, fee_bps: float, long_only: bool, pooled: bool, ensemble: bool) -> dict[str, Any]:
+def trading_costs(objective: str, fee_bps: float, long_only: bool, selection: tuple[str, ...] = (),
+                  ensemble: str | None = None, windows: WindowSpec | None = None) -> dict[str, Any]:
     """The run's fixed trading-rule settings (``--fee-bps``, ``--long-only``) as a config's ``decision`` records
     them under ``pnl``; empty under any other objective.
 
     Raises
     ------
     ConfigError
-        If the fee is negative or not finite; if they are set under an objective without a trading rule; or under
+        If the fee is negative or not finite; if they are set under an objective without a trading rule; under
         ``pnl`` with ``--selection pooled`` (the pooled loss is relative to each symbol's benchmark, and flat's PnL
-        is 0) or ``--ensemble`` (a blend of members has no one rule).
+        is 0) or ``--ensemble`` (a blend of members has no one rule); or under ``direction`` or ``pnl`` when
+        windows overlap (``--horizon`` above ``--stride`` or ``--test-stride``): the Sharpe ratio of overlapping
+        per-window PnL overstates a portfolio's, and the Wilson interval and the Pesaran-Timmermann test assume
+        independent windows.
     """
+    if objective in ("direction", "pnl") and windows is not None and \
+            windows.horizon > min(windows.stride, windows.test_stride):
+        raise ConfigError(f"--objective {objective} scores disjoint windows: --horizon {windows.horizon} is above "
+                          f"--stride {windows.stride} or --test-stride {windows.test_stride}; pass strides of at "
+                          f"least {windows.horizon} bars (overlapping windows need per-bar marking, not built yet)")
     if isinstance(fee_bps, bool) or not isinstance(fee_bps, (int, float)) or not math.isfinite(fee_bps) or fee_bps < 0:
         raise ConfigError(f"--fee-bps must be a finite number of basis points >= 0, got {fee_bps!r}")
     if objective != "pnl":
@@ -226,7 +236,7 @@ def trading_costs(objective: str, fee_bps: float, long_only: bool, pooled: bool,
             raise ConfigError(f"--fee-bps and --long-only set the trading rule of --objective pnl; --objective "
                               f"{objective} has none: drop them or pass --objective pnl")
         return {}
-    if pooled or ensemble:
+    if "pooled" in selection or ensemble:
         raise ConfigError("--objective pnl scores each symbol's own trading rule: --selection pooled (a loss relative "
                           "to flat, whose PnL is 0) and --ensemble (no single rule for a blend) are not supported; "
                           "drop them")

@@ -242,7 +242,7 @@ def decide(vs_persistence: PairedTest, vs_best: PairedTest | None, dry_run: bool
     outcome, reason : str
         :data:`PROMOTED`, :data:`KEPT` or :data:`PERSISTENCE`; the verdicts, for the review and the console.
     """
-    plain = implicit in ("persistence", "flat")  # a benchmark that is no family's tuned default
+    plain = implicit in ("persistence", "flat", "climatology")  # a benchmark, not a tuned family's default
     shown = implicit if plain else f"the {implicit} default"
     reasons = [f"candidate {_verdict(shown, vs_persistence)}"]
     if vs_best is not None:
@@ -294,8 +294,10 @@ def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], d
     incumbent = read_best(best_file) if best_file.is_file() else None
     incumbent_result = vs_best = None
     if incumbent is not None:
+        decision = get_objective(objective).judged_decision(  # pnl: the incumbent's rule at the candidate's fee
+            (incumbent.get("config") or {}).get("decision"), (candidate.get("config") or {}).get("decision") or {})
         incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache,
-                                             document_loader(best_file, load=load), objective)
+                                             document_loader(best_file, load=load), objective, decision)
         vs_best = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha,
                               settings.seed)
     outcome, reason = decide(vs_persistence, vs_best, settings.dry_run, implicit)

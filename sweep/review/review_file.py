@@ -222,6 +222,8 @@ def _implicit_title(review: Review) -> str:
         return "Candidate vs persistence (loss = per-window pct-return error, candidate minus persistence)"
     if review.implicit == "flat":
         return "Candidate vs flat (loss = minus the per-window PnL after fees, candidate minus flat)"
+    if review.implicit == "climatology":
+        return "Candidate vs climatology (loss = per-window Brier score of the probability of up, candidate minus it)"
     return (f"Candidate vs the {review.implicit} default, the implicit incumbent chosen on validation (loss = "
             f"per-window {review.objective}, candidate minus {review.implicit})")
 

@@ -250,6 +250,8 @@ def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, id
             for n in tested}
         block["implicit_incumbent"] = implicit_incumbent(scoring, validation)
         block["calibration"] = calibration_block(scoring, {name: test, "default": default_test, **tested})
+    elif objective.scores_distribution:  # one reference, the benchmark, but not persistence: climatology's lookback
+        block["implicit_incumbent"] = implicit_incumbent(scoring, reference_results(scoring, "validation", True))
     return block, losses
 
 

@@ -36,6 +36,7 @@ def _deflated_sharpe(scoring: Scoring, selected: StudyOutcome, trials: list[Any]
     """The selected rule's Deflated Sharpe Ratio on the validation windows it was selected on, given every
     distinct trial of the symbol's studies (Bailey & Lopez de Prado, 2014)."""
     validation = scoring.evaluate(selected.model, selected.config, "validation")
+    trials = [t for t in trials if len(t.losses) == validation.n_windows]  # runs of other windows are not comparable
     losses = np.column_stack([t.losses for t in trials]) if trials else -validation.window_records["pnl"][:, None]
     distinct, _ = distinct_columns(losses)
     trial_sharpes = np.array([sharpe_ratio(-distinct[:, j], 1.0) for j in range(distinct.shape[1])])

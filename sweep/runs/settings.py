@@ -227,7 +227,7 @@ class SweepSettings:
 
     @property
     def fixed_decision(self) -> dict[str, Any]:  # the pnl trading rule's --fee-bps and --long-only, else empty
-        return trading_costs(self.objective, self.fee_bps, self.long_only, POOLED in self.selection, bool(self.ensemble))
+        return trading_costs(self.objective, self.fee_bps, self.long_only, self.selection, self.ensemble, self.windows)
 
     @property
     def run_dir(self) -> Path:

@@ -346,13 +346,13 @@ def member_entries(members: list[Member], weights: np.ndarray, extra: list[dict[
 
 def evaluate_document(document: dict[str, Any], data: OHLCVData, origins: np.ndarray, horizon: int,
                       cache: SampleCache, load: Callable[[dict[str, Any]], Forecaster],
-                      objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
+                      objective: str = DEFAULT_OBJECTIVE, decision: dict[str, Any] | None = None) -> EvaluationResult:
     """Metrics of the config a document holds (single model or ensemble) at ``origins`` under ``objective``.
 
     See :func:`document_forecast` for the parameters and errors; a single config's ``decision`` (``pnl``'s trading
-    rule) is scored with it.
+    rule) is scored with it, unless ``decision`` is given.
     """
     forecast = document_forecast(document, data, origins, horizon, cache, load)
-    decision = (document.get("config") or {}).get("decision")
+    decision = decision if decision is not None else (document.get("config") or {}).get("decision")
     return score(forecast.point, forecast.predictive, forecast.latency_s, data, origins, horizon, objective=objective,
                  decision=decision)

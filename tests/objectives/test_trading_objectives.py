@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sweep.data.bars import load_ohlcv
+from sweep.data.windows import WindowSpec
 from sweep.errors import ConfigError
 from sweep.forecasters.config import ForecastConfig
 from sweep.forecasters.naive import PersistenceForecaster
@@ -113,12 +114,16 @@ def test_when_a_pnl_study_searches_then_the_threshold_joins_the_space_and_persis
 
 def test_when_fee_flags_meet_another_objective_or_pooling_then_they_are_refused():
     with pytest.raises(ConfigError, match="--objective pnl"):
-        trading_costs("pct_return_mae", 5.0, False, False, False)
+        trading_costs("pct_return_mae", 5.0, False)
     with pytest.raises(ConfigError, match="pooled"):
         SweepSettings(symbols=("BTCUSD",), models=("naive",), objectives=("pnl",), selection=("pooled",))
     with pytest.raises(ConfigError, match="fee-bps"):
-        trading_costs("pnl", float("nan"), False, False, False)
-    assert trading_costs("pnl", 0, True, False, False) == {"fee_bps": 0.0, "long_only": True}
+        trading_costs("pnl", float("nan"), False)
+    assert trading_costs("pnl", 0, True) == {"fee_bps": 0.0, "long_only": True}
+    for objective in ("pnl", "direction"):  # overlapping windows: refused until they are marked bar by bar
+        with pytest.raises(ConfigError, match="--test-stride 1"):
+            SweepSettings(symbols=("BTCUSD",), models=("naive",), objectives=(objective,),
+                          windows=WindowSpec(horizon=4))
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +150,12 @@ def test_when_flat_is_scored_then_its_pnl_is_zero_and_the_skill_is_the_gain_in_r
     hold = result.window_records["buy_and_hold_pnl"]
     assert hold.sum() == pytest.approx(realised.sum() - 2 * 0.001)  # one entry and one exit fee
     assert get_objective("pnl").skill(-0.001, 0.0) == pytest.approx(0.001)
+
+
+def test_when_an_incumbent_is_reviewed_under_pnl_then_its_own_threshold_pays_the_candidates_fee():
+    pnl, run = get_objective("pnl"), {"threshold_fees": 2.0, "fee_bps": 5.0, "long_only": True}
+    # tuned under another objective: the default threshold; tuned under pnl at another fee: its own threshold
+    assert pnl.judged_decision(None, run) == {"threshold_fees": 1.0, "fee_bps": 5.0, "long_only": True}
+    assert pnl.judged_decision({"threshold_fees": 4.0, "fee_bps": 10.0, "long_only": False}, run) == \
+        {"threshold_fees": 4.0, "fee_bps": 5.0, "long_only": True}
+    assert get_objective("direction").judged_decision(None, {}) is None

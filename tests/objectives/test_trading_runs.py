@@ -103,3 +103,14 @@ def test_when_a_pnl_backtest_runs_then_each_fold_reports_sharpe_and_drawdown_aga
         assert trading["flat"] == {"sharpe": 0.0, "max_drawdown": 0.0, "total_return": 0.0}
         assert np.isfinite(trading["selected"]["sharpe"]) and trading["buy_and_hold"]["max_drawdown"] >= 0
     assert "buy-and-hold Sharpe" in result.err  # the verdicts go to the console, the table to stdout
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_when_a_direction_candidate_is_not_promoted_then_climatology_not_persistence_becomes_the_best(trading_runs,
+                                                                                                    symbol):
+    root, _ = trading_runs
+    candidate = _candidate(root, "d", symbol)
+    assert candidate["implicit_incumbent"]["comparison"] == "climatology"
+    best = json.loads((root / f"hp-d/best/{symbol}.json").read_text())
+    if best["config"]["model"] == "naive":  # the candidate lost: the symbol is served climatology's 720 returns
+        assert best["config"] == candidate["implicit_incumbent"]["config"] and best["config"]["context_length"] == 721

@@ -19,9 +19,10 @@ from sweep.objectives import objective_of_run
 from sweep.scoring.evaluate import evaluate
 from sweep.serving.predict import Predictor
 
-#: 96 hourly test origins; a 3-bar horizon, so the rule and the probability read the last step, not the first.
-WINDOWS = ["--val-windows", "8", "--test-windows", "4", "--stride", "24", "--max-context-length", "768",
-           "--horizon", "3"]
+#: 96 test origins 3 bars apart (disjoint windows, as the trading objectives require); a 3-bar horizon, so the rule
+#: and the probability read the last step, not the first.
+WINDOWS = ["--val-windows", "8", "--test-windows", "12", "--test-stride", "3", "--stride", "24",
+           "--max-context-length", "768", "--horizon", "3"]
 #: 1 bp per side: an entry threshold of 2 bps, which the drift family's 3-bar point forecast crosses both ways, so
 #: its rule goes long, short and flat on the test windows (at the default 10 bps it stays flat at most of them).
 FEE_BPS = "1"
