@@ -26,6 +26,7 @@ SAMPLES_PER_BATCH = 16
 #: The registry entry a test registers (:func:`sweep.forecasters.registry.register`).
 DRIFT = Family("drift", "drift_family", "DriftForecaster", flag=FLAG, flag_help="drift config folder",
                num_samples=(16, 64),
+               shorter_horizons="approximate",  # each path's normals are drawn for the whole horizon at once
                default=FamilyDefault("drift", context_length=256, num_samples=64, aggregate="median",
                                      source="test-only family: a 256-bar context, 64 paths, their median"))
 

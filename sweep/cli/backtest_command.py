@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..objectives import get_objective, objective_of_run
 from ..flags import EXIT_OK, add_folds_flag, console, table_console
 from ..search.study_job import PER_SYMBOL, SCOPES
+from ..storage.store import horizon_slot
 from .sweep_command import p_value, sweep_parser, sweep_settings, with_progress
 
 __all__ = ["backtest_command", "print_backtest", "scope_verdict", "rule_verdict"]
@@ -59,7 +60,7 @@ def print_backtest(document: dict[str, Any]) -> None:
         table.add_column(column, justify="right" if loss in column or column in ("fold", "SPA p") else "left")
     for row in document["folds"]:
         mae = row[f"test_{objective.name}"]
-        table.add_row(row["symbol"], str(row["fold"]),
+        table.add_row(horizon_slot(row["symbol"], row.get("horizon", 1)), str(row["fold"]),
                       f"{row['test_origins']['first'][:10]} .. {row['test_origins']['last'][:10]}",
                       row.get("selection", PER_SYMBOL), row.get("select", "best"), row["selected"]["model"],
                       f"{mae['selected']:.5f}", f"{mae['default']:.5f}", f"{mae[objective.benchmark]:.5f}",
@@ -68,24 +69,28 @@ def print_backtest(document: dict[str, Any]) -> None:
     for row in document["folds"]:
         if "trading" in row:
             console.print(_trading_line(row), highlight=False)
-    summary = document["summary"]
-    for rule in rules:
-        by_rule = summary.get("by_rule", {}).get(rule, summary)
-        for scope in scopes:
-            scoped = by_rule.get("by_selection", {}).get(scope, by_rule)
-            for name in ("default", objective.benchmark):
-                console.print(f"{scope} tuning, --select {rule}, vs {name}: "
-                              f"{_gain_sentence(scoped[f'gain_vs_{name}'], name)}", highlight=False)
-        if by_rule.get("pooled_vs_per_symbol"):
-            console.print(f"--select {rule}: {scope_verdict(by_rule['pooled_vs_per_symbol'])}", highlight=False)
-    for scope, compared in summary.get("significant_vs_best", {}).items():
-        console.print(f"{scope} selection: {rule_verdict(compared)}", highlight=False)
+    by_horizon = document.get("summary_by_horizon") or {"": document["summary"]}
+    for horizon, summary in by_horizon.items():  # the gain of tuning at each horizon of --horizons
+        at = f"at {horizon} bar(s), " if horizon else ""
+        for rule in rules:
+            by_rule = summary.get("by_rule", {}).get(rule, summary)
+            for scope in scopes:
+                scoped = by_rule.get("by_selection", {}).get(scope, by_rule)
+                for name in ("default", objective.benchmark):
+                    console.print(f"{at}{scope} tuning, --select {rule}, vs {name}: "
+                                  f"{_gain_sentence(scoped[f'gain_vs_{name}'], name)}", highlight=False)
+            if by_rule.get("pooled_vs_per_symbol"):
+                console.print(f"{at}--select {rule}: {scope_verdict(by_rule['pooled_vs_per_symbol'])}",
+                              highlight=False)
+        for scope, compared in summary.get("significant_vs_best", {}).items():
+            console.print(f"{at}{scope} selection: {rule_verdict(compared)}", highlight=False)
 
 
 def _trading_line(row: dict[str, Any]) -> str:
     """A fold's out-of-sample trading result: Sharpe ratio after fees and drawdown under ``pnl`` (against flat and
     buy-and-hold), accuracy and the Pesaran-Timmermann p-value under ``direction``."""
-    t, head = row["trading"], f"{row['symbol']} fold {row['fold']} ({row.get('selection')}, {row.get('select')})"
+    slot = horizon_slot(row["symbol"], row.get("horizon", 1))
+    t, head = row["trading"], f"{slot} fold {row['fold']} ({row.get('selection')}, {row.get('select')})"
     if "buy_and_hold" in t:
         shown = {name: f"Sharpe {t[name]['sharpe']:+.2f}, drawdown {100 * t[name]['max_drawdown']:.1f}%"
                  for name in ("selected", "default", "buy_and_hold")}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 from rich.table import Table
 
 from ..data.bars import GAP_POLICIES, validate_symbol
-from ..flags import EXIT_OK, console, table_console
+from ..flags import EXIT_OK, console, positive_int, table_console
 
 if TYPE_CHECKING:
     from ..serving.predict import Forecast
@@ -29,6 +29,9 @@ def _predict_parser() -> argparse.ArgumentParser:
                    "value accepted) the best file's provenance.gap_policy (error for files that record none)")
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of best/ (as in promote)")
     p.add_argument("--at", default=None, help="open time of the first forecast bar (default: after the last bar)")
+    p.add_argument("--horizon", type=positive_int, default=None,
+                   help="serve the config promoted for this many bars (best/<SYMBOL>.h<H>.json beyond 1 bar); "
+                        "default: best/<SYMBOL>.json")
     p.add_argument("--json", action="store_true", help="print the forecast as JSON on stdout")
     return p
 
@@ -39,7 +42,8 @@ def predict_command(argv: Sequence[str]) -> int:
     from ..serving.predict import load_predictor
 
     validate_symbol(args.symbol)
-    predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq, gap_policy=args.gap_policy)
+    predictor = load_predictor(args.symbol, args.output_dir, freq=args.freq, gap_policy=args.gap_policy,
+                               horizon=args.horizon)
     forecast = predictor.predict(load_ohlcv(args.data_dir, args.symbol, predictor.freq, predictor.gap_policy),
                                  at=args.at)
     if args.json:

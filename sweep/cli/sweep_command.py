@@ -62,6 +62,11 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
     p.add_argument("--long-only", action="store_true", help="--objective pnl: go long or stay flat, never short")
     add_data_flags(p)
     add_window_flags(p)
+    p.add_argument("--horizons", nargs="+", type=int, default=None, metavar="H",
+                   help="tune several horizons (bars) in one run, e.g. 1 4 24: every forecast is drawn once at the "
+                        "longest and each shorter horizon is scored from the same draw (a family whose shorter "
+                        "horizons only approximate a direct draw draws each); each (symbol, horizon) gets its own "
+                        "selected config, candidate and review, named <SYMBOL>.h<H> beyond 1 bar. Replaces --horizon")
     p.add_argument("--output-dir", type=Path, default=Path("hyperparams"), help="root of candidates/ and best/")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="run folders (study journal, sample cache)")
     p.add_argument("--run-id", default=None, help="reuse to resume a run (default: a new UTC timestamp)")
@@ -135,7 +140,7 @@ def _print_sweep_table(results) -> None:
         v, t, doc = r.outcome.validation, r.test.metrics, r.document
         spa = doc["selection"].get("spa") or {}
         compared = [p_value(doc["comparisons"][name]["p_value"]) for name in (objective.benchmark, *references)]
-        table.add_row(r.symbol, r.outcome.model, config_summary(r.outcome.config.to_dict()),
+        table.add_row(r.slot, r.outcome.model, config_summary(r.outcome.config.to_dict()),
                       f"{v[objective.name]:.5f}", f"{t[objective.name]:.5f}",
                       f"{t[objective.benchmark_key]:.5f}", f"{t['skill']:+.3f}", *compared,
                       p_value(doc["comparisons"]["default"]["p_value"]), p_value(spa.get("p_value")),
@@ -150,7 +155,7 @@ def _print_sweep_table(results) -> None:
                       f"{objective.benchmark} {_loss_label(objective.name)}; {objective.benchmark} = 1)",
                       highlight=False)
     for r in results:
-        console.print(f"{r.symbol}: {verdict(r.document)}", highlight=False)
+        console.print(f"{r.slot}: {verdict(r.document)}", highlight=False)
         console.print(f"[green]wrote[/green] {r.path}")
 
 
@@ -207,10 +212,29 @@ def _trading_clause(trading: dict[str, Any] | None) -> str:
     return text + f"; the seeds' targets met: {', '.join(met) if met else 'none'} of {', '.join(trading['targets'])}"
 
 
+def _horizons(args: argparse.Namespace) -> tuple[int, ...]:
+    """``--horizons``, after setting ``--horizon`` (the windows' layout) to the longest of them.
+
+    Raises
+    ------
+    ConfigError
+        If ``--horizon`` was also given with another value.
+    """
+    if not args.horizons:
+        return ()
+    longest = max(args.horizons)
+    if args.horizon not in (1, longest):
+        raise ConfigError(f"--horizon {args.horizon} and --horizons {' '.join(map(str, args.horizons))} disagree: "
+                          f"pass --horizons alone (the windows are laid out for its longest, {longest})")
+    args.horizon = longest
+    return tuple(args.horizons)
+
+
 def sweep_settings(args: argparse.Namespace):
     """The :class:`sweep.runs.settings.SweepSettings` of the sweep's (or the backtest's) parsed flags."""
     from ..runs.settings import SweepSettings, new_run_id
 
+    horizons = _horizons(args)
     return SweepSettings(
         symbols=tuple(args.symbols), models=models_from_args(args), n_trials=args.n_trials,
         data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
@@ -221,7 +245,7 @@ def sweep_settings(args: argparse.Namespace):
         ensemble=args.ensemble, promote_candidate=args.promote_candidate,
         finetune=_finetune_families(args.finetune), finetune_steps=args.finetune_steps,
         alpha=args.alpha, cache_dir=args.cache_dir, selection=_listed(args.selection), select=_listed(args.select),
-        select_alpha=args.select_alpha, fee_bps=args.fee_bps, long_only=args.long_only)
+        select_alpha=args.select_alpha, fee_bps=args.fee_bps, long_only=args.long_only, horizons=horizons)
 
 
 def _listed(value: str | list[str]) -> tuple[str, ...]:
@@ -283,7 +307,8 @@ def sweep_command(argv: Sequence[str]) -> int:
     results = with_progress(args, settings, lambda executor, progress: run_sweep(settings, executor, progress))
     if args.log_format == "json":
         for r in results:
-            print(json.dumps({"symbol": r.symbol, "candidate": str(r.path), "model": r.outcome.model,
+            print(json.dumps({"symbol": r.symbol, "horizon": r.horizon, "candidate": str(r.path),
+                              "model": r.outcome.model,
                               "selection": r.document["selection"]["scope"],
                               "objective": r.test.objective,
                               f"validation_{r.test.objective}": r.outcome.validation[r.test.objective],
@@ -295,8 +320,8 @@ def sweep_command(argv: Sequence[str]) -> int:
     if args.promote and results:
         from ..review.promote import PromoteSettings
 
-        run_promotion(PromoteSettings(run_id=settings.run_id, symbols=tuple(r.symbol for r in results),
+        run_promotion(PromoteSettings(run_id=settings.run_id, symbols=tuple(r.slot for r in results),
                                       alpha=args.alpha, data_dir=args.data_dir, output_dir=args.output_dir,
                                       runs_dir=args.runs_dir),
                       json_lines=args.log_format == "json")
-    return EXIT_OK if len(results) == len(settings.symbols) else EXIT_FAILURE
+    return EXIT_OK if len(results) == len(settings.symbols) * len(settings.run_horizons) else EXIT_FAILURE

@@ -18,7 +18,7 @@ Fine-tuning jobs train only on bars before ``first_validation_origin``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,7 +76,12 @@ class WindowSpec:
         least this many bars into the series.
     purge_gap_bars : int or None
         Bars between the last validation target bar and the first test origin;
-        ``None`` means ``horizon``. Must be at least ``horizon``.
+        ``None`` means the layout horizon. Must be at least the layout horizon.
+    layout_horizon : int or None
+        Bars kept after every origin when the origins are laid out; ``None`` means ``horizon``. A run of several
+        ``--horizons`` lays every horizon's origins out for the longest, so the horizons share their validation and
+        test origins, purge gap and walk-forward folds; its shorter horizons record ``layout_horizon`` (the
+        longest) beside their own ``horizon``. Must be at least ``horizon``.
 
     Raises
     ------
@@ -92,6 +97,7 @@ class WindowSpec:
     max_context_length: int = 2048
     purge_gap_bars: int | None = None
     test_stride: int = 1
+    layout_horizon: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("horizon", "val_windows", "test_windows", "stride", "max_context_length", "test_stride"):
@@ -102,9 +108,13 @@ class WindowSpec:
             raise ConfigError(f"--test-stride {self.test_stride} must divide --stride {self.stride} (e.g. 1, or "
                               f"{self.stride} for one test origin per validation stride)")
         self._check_origin_counts()
-        if self.purge_gap_bars is not None and self.purge_gap_bars < self.horizon:
-            raise ConfigError(f"--purge-gap must be >= --horizon ({self.horizon}), got {self.purge_gap_bars}; "
-                              f"a smaller gap lets validation and test targets overlap")
+        if self.layout_horizon is not None and (not isinstance(self.layout_horizon, int)
+                                                or self.layout_horizon < self.horizon):
+            raise ConfigError(f"layout_horizon {self.layout_horizon!r} must be an integer of at least the horizon "
+                              f"({self.horizon}): the origins are laid out for the longest horizon of the run")
+        if self.purge_gap_bars is not None and self.purge_gap_bars < self.layout:
+            raise ConfigError(f"--purge-gap must be >= --horizon ({self.layout}, the longest of --horizons), got "
+                              f"{self.purge_gap_bars}; a smaller gap lets validation and test targets overlap")
 
     def _check_origin_counts(self) -> None:
         if self.val_windows < MIN_ORIGINS:
@@ -118,16 +128,29 @@ class WindowSpec:
 
     def power_warnings(self) -> list[str]:
         """Warnings for counts that are valid but leave the tests little power (see :data:`FEW_ORIGINS`)."""
-        if self.val_windows >= FEW_ORIGINS:
-            return []
-        return [f"--val-windows {self.val_windows}: selection compares trials on only {self.val_windows} validation "
-                f"origins, so its SPA and Model Confidence Set can tell almost nothing apart (at 100 windows and "
-                f"real noise the SPA finds a 10 % gain about 1 time in 5, benchmarks/spa_power.py); the winner "
-                f"is then mostly luck. Use the default 100 or more for decisions"]
+        return [] if self.val_windows >= FEW_ORIGINS else [
+            f"--val-windows {self.val_windows}: selection compares trials on only {self.val_windows} validation "
+            f"origins, so its SPA and Model Confidence Set can tell almost nothing apart (at 100 windows and "
+            f"real noise the SPA finds a 10 % gain about 1 time in 5, benchmarks/spa_power.py); the winner "
+            f"is then mostly luck. Use the default 100 or more for decisions"]
+
+    @property
+    def layout(self) -> int:  # bars kept after every origin: layout_horizon, else horizon
+        return self.horizon if self.layout_horizon is None else self.layout_horizon
+
+    def at_horizon(self, horizon: int) -> "WindowSpec":
+        """This layout scored at ``horizon`` bars (one of a run's ``--horizons``): the same origins, purge gap and
+        folds. A ConfigError says ``horizon`` is longer than the layout."""
+        layout = self.layout
+        return replace(self, horizon=horizon, layout_horizon=None if horizon == layout else layout)
 
     @property
     def purge_gap(self) -> int:
-        return self.horizon if self.purge_gap_bars is None else self.purge_gap_bars
+        return self.layout if self.purge_gap_bars is None else self.purge_gap_bars
+
+    @property
+    def overlap(self) -> int:  # test windows sharing a target bar: the paired tests' overlap, ceil(h / test_stride)
+        return -(-self.horizon // self.test_stride)
 
     @property
     def n_test_origins(self) -> int:
@@ -145,14 +168,12 @@ class WindowSpec:
 
     def bars_needed(self) -> int:
         """Bars a series needs for this spec."""
-        return (self.max_context_length + (self.val_windows - 1) * self.stride + self.horizon + self.purge_gap
-                + (self.n_test_origins - 1) * self.test_stride + self.horizon)
+        return (self.max_context_length + (self.val_windows - 1) * self.stride + self.layout + self.purge_gap
+                + (self.n_test_origins - 1) * self.test_stride + self.layout)
 
     @classmethod
     def from_document(cls, windows: dict) -> "WindowSpec":
-        """The spec a candidate's or run's ``windows`` block records.
-
-        Blocks written before ``test_stride`` existed scored the test period every ``stride`` bars.
+        """The spec a candidate's or run's ``windows`` block records (before ``test_stride``: every ``stride`` bars).
 
         Raises
         ------
@@ -163,7 +184,7 @@ class WindowSpec:
         """
         values = {f: windows[f] for f in ("horizon", "val_windows", "test_windows", "stride", "max_context_length")}
         return cls(**values, purge_gap_bars=windows.get("purge_gap_bars"),
-                   test_stride=windows.get("test_stride", values["stride"]))
+                   test_stride=windows.get("test_stride", values["stride"]), layout_horizon=windows.get("layout_horizon"))
 
 
 @dataclass(frozen=True)
@@ -201,6 +222,10 @@ class Splits:
         every trial (scoring all of them at every hour would cost 24 times the inference and add no selection)."""
         step = self.spec.stride // self.spec.test_stride  # by position: aligned origins may skip a symbol's own bars
         return self.test_origins[::-1][::step][::-1]
+
+    def at_horizon(self, horizon: int) -> "Splits":
+        """The same origins scored at ``horizon`` bars (:meth:`WindowSpec.at_horizon`)."""
+        return replace(self, spec=self.spec.at_horizon(horizon))
 
     def origins(self, split: str) -> np.ndarray:
         """Origins of ``"validation"`` or ``"test"``."""
@@ -262,9 +287,9 @@ def make_splits(n_bars: int, spec: WindowSpec, source: str = "the series") -> Sp
             f"{spec.stride} + {spec.n_test_origins} test origins at test stride {spec.test_stride}, horizon "
             f"{spec.horizon}, purge gap {spec.purge_gap}); "
             f"lower --val-windows/--test-windows/--stride/--max-context-length or use more data")
-    last_test = n_bars - spec.horizon
+    last_test = n_bars - spec.layout
     test = last_test - spec.test_stride * np.arange(spec.n_test_origins - 1, -1, -1, dtype=np.int64)
-    last_val = int(test[0]) - spec.purge_gap - spec.horizon
+    last_val = int(test[0]) - spec.purge_gap - spec.layout
     validation = last_val - spec.stride * np.arange(spec.val_windows - 1, -1, -1, dtype=np.int64)
     return Splits(validation_origins=validation, test_origins=test, spec=spec, n_bars=n_bars)
 

@@ -66,6 +66,11 @@ class SampleBatch:
         """Inference seconds per forecast origin."""
         return float(self.block_seconds.sum() / self.samples.shape[0])
 
+    def leading(self, horizon: int) -> "SampleBatch":
+        """The first ``horizon`` steps of every path: the ``horizon``-step forecast of a family whose shorter
+        horizons equal a direct draw (:func:`sweep.forecasters.registry.draws_once`). Seconds are kept whole."""
+        return SampleBatch(self.samples[..., :horizon], self.block_seconds, self.samples_per_batch)
+
     @property
     def predictive(self):
         """The paths as a :class:`sweep.stats.predictive.Predictive`."""
@@ -111,6 +116,11 @@ class QuantileBatch:
     def latency_s(self) -> float:
         """Inference seconds per forecast origin."""
         return float(self.block_seconds.sum() / self.quantiles.shape[0])
+
+    def leading(self, horizon: int) -> "QuantileBatch":
+        """The first ``horizon`` steps (see :meth:`SampleBatch.leading`)."""
+        return QuantileBatch(self.quantiles[..., :horizon], self.levels, self.block_seconds,
+                             None if self.point is None else self.point[:, :horizon])
 
     @property
     def predictive(self):

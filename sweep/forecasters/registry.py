@@ -8,18 +8,18 @@ the family's module when a model is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from itertools import product
 from typing import Any, Callable
 
 from ..errors import ConfigError
 from ._moved import import_path
+from .family_types import CheckpointKind, FamilyDefault
 from .kronos.card import (DEFAULT_KRONOS_MODEL, MODEL_CARD as KRONOS_CARD, PRETRAINING as KRONOS_PRETRAINING,
                           check_kronos_sampling)
 
 __all__ = ["Family", "FamilyDefault", "CheckpointKind", "FAMILIES", "register", "unregister", "NUM_SAMPLES",
            "KRONOS_NUM_SAMPLES", "DEFAULT_MODELS", "VARIANTS", "FRACAST_BUNDLED", "FRACAST_HUB_ID", "family_of",
-           "get_family", "variant_label"]
+           "get_family", "variant_label", "draws_once", "SHORTER_HORIZONS"]
 
 
 #: Paths a sample family's search tries per forecast (Toto's grid).
@@ -27,60 +27,8 @@ NUM_SAMPLES = (16, 32, 64, 128, 256)
 #: Kronos draws every path token by token, so its grid stops lower than Toto's. 1 is upstream's
 #: default ``sample_count`` (``KronosPredictor.predict``), the family default.
 KRONOS_NUM_SAMPLES = (1, 8, 16, 32, 64, 128)
-
-
-@dataclass(frozen=True)
-class FamilyDefault:
-    """The untuned config a family's authors use, and where that is documented.
-
-    Attributes
-    ----------
-    family : str
-    context_length : int
-        The authors' context; a study with a shorter maximum uses the longest grid value that fits.
-    num_samples : int
-    aggregate : str
-    source : str
-        The model card or upstream code the values come from.
-    sampling : dict
-    """
-
-    family: str
-    context_length: int
-    num_samples: int
-    aggregate: str
-    source: str
-    sampling: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CheckpointKind:
-    """The folder a family's training job writes (read by :mod:`sweep.forecasters.checkpoint_output`).
-
-    Attributes
-    ----------
-    label : str
-        Name in messages, e.g. ``"Toto"``.
-    command : str
-        The job that writes it, e.g. ``"tototraining"`` (the family's :attr:`Family.trainer`).
-    files, folders : tuple of str
-        Entries every such checkpoint has.
-    extra : tuple of str
-        Glob patterns of further entries the job may write (e.g. sharded weights).
-    signature : tuple of (str, str, object)
-        ``(json file, key, value)``: the file holds ``key``, equal to ``value`` unless ``value`` is ``None``.
-    """
-
-    label: str
-    command: str
-    files: tuple[str, ...]
-    folders: tuple[str, ...]
-    extra: tuple[str, ...]
-    signature: tuple[str, str, object]
-
-    def owns(self, name: str) -> bool:
-        """Whether the job writes an entry called ``name``."""
-        return name in self.files or name in self.folders or any(fnmatch(name, p) for p in self.extra)
+#: What :attr:`Family.shorter_horizons` may be.
+SHORTER_HORIZONS = ("exact", "approximate")
 
 
 @dataclass(frozen=True)
@@ -131,11 +79,20 @@ class Family:
         as ``<name>_id``.
     flag_help : str
         What :attr:`flag` accepts (shown by ``--help``).
+    shorter_horizons : str
+        ``"exact"``: the first ``h`` steps of a forecast drawn at a longer horizon equal a direct forecast at ``h``
+        up to float32 rounding (rtol 1e-5, atol 1e-6 on prices), as autoregressive paths seeded per window and
+        drawn step by step in order, and direct quantile heads whose steps do not depend on the requested length,
+        give; a run with several ``--horizons`` then draws once, at the longest (:func:`draws_once`).
+        ``"approximate"``: they only approximate it (output tokens that attend to each other, random numbers drawn
+        per path for the whole horizon at once, a path block sized by the horizon), so such a run draws each
+        horizon on its own. Measured for every family by ``tests/forecasters/test_horizon_prefix.py``.
 
     Raises
     ------
     ValueError
-        If only one of :attr:`trainer` and :attr:`checkpoint` is given, or the checkpoint names another trainer.
+        If only one of :attr:`trainer` and :attr:`checkpoint` is given, the checkpoint names another trainer, or
+        :attr:`shorter_horizons` is not one of :data:`SHORTER_HORIZONS`.
     """
 
     name: str
@@ -154,8 +111,13 @@ class Family:
     sampling_rules: Callable[[dict[str, Any]], None] | None = field(default=None, hash=False, compare=False)
     options: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
     flag_help: str = "hub id or checkpoint folder"
+    shorter_horizons: str = "exact"
 
     def __post_init__(self):
+        if self.shorter_horizons not in SHORTER_HORIZONS:
+            raise ValueError(f"family {self.name!r}: shorter_horizons {self.shorter_horizons!r} is neither "
+                             f"{' nor '.join(map(repr, SHORTER_HORIZONS))}; measure it (tests/forecasters/"
+                             "test_horizon_prefix.py) and set one")
         if (self.trainer is None) != (self.checkpoint is None) or (self.checkpoint and
                                                                     self.checkpoint.command != self.trainer):
             raise ValueError(f"family {self.name!r}: a trainer ({self.trainer!r}) and the checkpoint it writes "
@@ -241,6 +203,8 @@ _TOTO_PRETRAINING = (None, "Toto-Open-Base-1.0 model card: Datadog observability
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("toto", "sweep.forecasters.toto", "TotoForecaster", flag="--toto-model",
            flag_help="Hugging Face id or local checkpoint folder",
+           # a patch's steps are sampled in one draw laid out by the horizon; past one patch another decoder draws
+           shorter_horizons="approximate",
            default_model="Datadog/Toto-Open-Base-1.0", trainer="tototraining",
            # the Toto constructor arguments (``scaler_cls`` is Toto's own) and training.json
            checkpoint=CheckpointKind("Toto", "tototraining", ("config.json", "model.safetensors", "training.json"),
@@ -252,6 +216,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "the median of the samples as the point forecast")),
     Family("kronos", "sweep.forecasters.kronos", "KronosForecaster", flag="--kronos-model",
            default_model=DEFAULT_KRONOS_MODEL, trainer="kronostraining",
+           # path blocks (random layout) sized by the horizon's memory; near max_context the decode window slides
+           shorter_horizons="approximate",
            # kronos.json beside the two modules' folders
            checkpoint=CheckpointKind("Kronos", "kronostraining", ("kronos.json",), ("tokenizer", "predictor"), (),
                                      ("kronos.json", "max_context", None)),
@@ -267,12 +233,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "top_p=0.9, sample_count=1), paths averaged")),
     Family("toto2", "sweep.forecasters.toto2", "Toto2Forecaster", output="quantiles", flag="--toto2-model",
            default_model="Datadog/Toto-2.0-22m", choices={"inputs": ("close", "ohlcv")},
+           shorter_horizons="exact",  # one pass, causal over time: later future patches never reach earlier ones
            default=FamilyDefault(
                "toto2", context_length=512, num_samples=1, aggregate="median", sampling={"inputs": "close"},
                source="toto-2 2.0.0 README quick start: a 512-step univariate context, one forward pass "
                       "(decode_block_size=None); the 0.5 quantile as the point")),
     Family("chronos2", "sweep.forecasters.chronos", "Chronos2Forecaster", output="quantiles",
            flag="--chronos2-model", default_model="amazon/chronos-2", choices={"inputs": ("close", "covariates")},
+           shorter_horizons="approximate",  # its output patch tokens attend to each other: one more changes the first
            trainer="chronostraining",
            # Chronos2Pipeline.save_pretrained (weights possibly sharded) and training.json
            checkpoint=CheckpointKind("Chronos-2", "chronostraining", ("config.json", "training.json"), (),
@@ -285,6 +253,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "returns the median as its point")),
     Family("chronos-bolt", "sweep.forecasters.chronos", "ChronosBoltForecaster", output="quantiles",
            flag="--chronos-bolt-model", default_model="amazon/chronos-bolt-base",
+           # its head always forecasts the model's prediction_length, then cut; longer ones roll on, appending
+           shorter_horizons="exact",
            default=FamilyDefault(
                "chronos-bolt", context_length=2048, num_samples=1, aggregate="median",
                source="chronos-forecasting 2.3 ChronosBoltPipeline.predict: the model's full context (2048 for "
@@ -292,6 +262,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     # "w8" first: the package's own default (FracastModel.from_pretrained(weights="w8"))
     Family("fracast", "sweep.forecasters.fracast", "FracastForecaster", output="quantiles", flag="--fracast-model",
            default_model=FRACAST_BUNDLED, choices={"weights": ("w8", "fp32")},
+           shorter_horizons="exact",  # fixed 48-step quantile blocks, then cut; longer horizons append median blocks
            pretraining_cutoffs={FRACAST_BUNDLED: _FRACAST_PRETRAINING, FRACAST_HUB_ID: _FRACAST_PRETRAINING},
            default=FamilyDefault(
                "fracast", context_length=2048, num_samples=1, aggregate="median", sampling={"weights": "w8"},
@@ -301,6 +272,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     # the flags of the package's ForecastConfig; each first value is the quick start's
     Family("timesfm", "sweep.forecasters.timesfm", "TimesFMForecaster", output="quantiles", flag="--timesfm-model",
            default_model="google/timesfm-2.5-200m-pytorch",
+           shorter_horizons="exact",  # causal decoder, whole output patches and a per-step quantile head, then cut
            choices={"normalize_inputs": (True, False), "force_flip_invariance": (True, False),
                     "fix_quantile_crossing": (True, False)},
            default=FamilyDefault(
@@ -313,6 +285,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     # the package's test-time augmentations, passed on every call; each first value is TiRex2's own default
     Family("tirex2", "sweep.forecasters.tirex2", "TiRex2Forecaster", output="quantiles", flag="--tirex2-model",
            default_model="NX-AI/TiRex-2", choices={"tta_sign_flip": (False, True), "tta_diff": (True, False)},
+           shorter_horizons="exact",  # one pass forecasts the checkpoint's whole future_len, then cut
            default=FamilyDefault(
                "tirex2", context_length=2048, num_samples=1, aggregate="median",
                sampling={"tta_sign_flip": False, "tta_diff": True},
@@ -322,6 +295,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                       "tta_sign_flip=False ('opt-in', docs/how-to/forecasting.md) and tta_diff=True; the median "
                       "is forecast_df's 'prediction'")),
     Family("garch", "sweep.forecasters.garch", "GarchForecaster", output="quantiles",
+           # step 1 is analytic, later steps simulated: arch draws each path's shocks for the whole horizon at once
+           shorter_horizons="approximate",
            space="sweep.search.garch_space:GarchSpace", choices={"mean": ("zero", "constant"),
            "vol": ("garch", "gjr", "egarch"), "dist": ("t", "normal", "skewt"), "refit_every": (24, 168, 1)},
            default=FamilyDefault("garch", context_length=2024, num_samples=1, aggregate="median", sampling={
@@ -332,6 +307,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     # its point is always the last close; its distribution is the empirical random walk of its context's returns
     Family("naive", "sweep.forecasters.naive", "PersistenceForecaster", output="quantiles",
            space="sweep.search.space:PersistenceSpace", num_samples=(1,),
+           shorter_horizons="exact",  # step k's quantiles read the context's k-bar returns alone
            default=FamilyDefault("naive", context_length=1, num_samples=1, aggregate="mean",
                                  source="persistence: the last close for every step; under a distribution objective, "
                                         "the last close times (1 + the empirical quantiles of the last 720 hourly "
@@ -342,6 +318,23 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 #: default-shaped study costs no more than Toto's on a CPU (``benchmarks/family_cost.py``); none does yet
 #: (TimesFM 2.5 14x, TiRex-2 7.5x, Chronos-2 9x, Toto 2.0 2.7x, Chronos-Bolt 1.5x).
 DEFAULT_MODELS: tuple[str, ...] = ("toto", "kronos", "naive")
+
+
+def draws_once(family: str) -> bool:
+    """Whether a run with several horizons draws ``family``'s forecasts once, at the longest, and scores each
+    shorter horizon from its first steps: True when :attr:`Family.shorter_horizons` is ``"exact"``.
+
+    Parameters
+    ----------
+    family : str
+        A family name or a fine-tuned variant's label (``"toto-ft"``: its family's flag).
+
+    Raises
+    ------
+    ConfigError
+        If the family is unknown.
+    """
+    return get_family(family).shorter_horizons == "exact"
 
 
 def variant_label(family: str) -> str:

@@ -154,18 +154,19 @@ class Objective:
 
 
 def _last_close_and_targets(data: OHLCVData, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    return data.close[origins - 1], gather_targets(data.close, origins, horizon)
+    """``([n_windows] last close, [n_windows, 1] close horizon bars ahead)``: what every objective scores."""
+    return data.close[origins - 1], gather_targets(data.close, origins, horizon)[:, -1:]
 
 
 def _persistence_losses(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
     last_close, targets = _last_close_and_targets(data, origins, horizon)
-    return pct_return_errors(np.repeat(last_close[:, None], horizon, axis=1), targets, last_close)
+    return pct_return_errors(last_close[:, None], targets, last_close)
 
 
 def _random_walk_losses(data: OHLCVData, origins: np.ndarray, horizon: int) -> np.ndarray:
     """The empirical random walk of the default lookback (the ``naive`` default under a distribution objective)."""
     last_close, targets = _last_close_and_targets(data, origins, horizon)
-    quantiles = empirical_quantiles(gather_contexts(data.close, origins, DEFAULT_LOOKBACK + 1), horizon)
+    quantiles = empirical_quantiles(gather_contexts(data.close, origins, DEFAULT_LOOKBACK + 1), horizon)[..., -1:]
     return quantile_loss_windows(quantiles, QUANTILE_LEVELS, targets, last_close)
 
 
@@ -188,13 +189,13 @@ def _coverage_by_level(s: ScoredWindows) -> dict[str, float]:
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("pct_return_mae", "return units (0.01 = 1 %)",
-              "mean absolute error of the point forecast's return from the last close, over the horizon",
+              "absolute error of the point forecast's return from the last close to the close horizon bars ahead",
               _point_errors, benchmark="persistence", benchmark_losses=_persistence_losses,
               references={"persistence": "naive"}, plots=()),
     # fev-bench's and GluonTS' weighted quantile loss, unscaled: twice the mean pinball loss on 0.1 ... 0.9
     Objective("quantile_loss", "return units (0.01 = 1 %)",
-              "twice the mean pinball loss of the 0.1 ... 0.9 quantiles on returns from the last close (about the "
-              "CRPS), over the horizon", _quantile_losses, benchmark="random_walk",
+              "twice the mean pinball loss of the 0.1 ... 0.9 quantiles of the return from the last close to the close "
+              "horizon bars ahead (about the CRPS)", _quantile_losses, benchmark="random_walk",
               benchmark_losses=_random_walk_losses, references={"random_walk": "naive", "garch": "garch"},
               scores_distribution=True, default_models=("garch",), plots=("reliability", "fan"),
               secondary=_coverage_by_level, window_hits=_level_hits, levels=QUANTILE_LEVELS,

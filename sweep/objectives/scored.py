@@ -19,11 +19,12 @@ class ScoredWindows:
     Attributes
     ----------
     point : numpy.ndarray
-        ``[n_windows, horizon]`` point forecast (price units).
+        ``[n_windows, 1]`` point forecast of the close ``horizon`` bars ahead (price units).
     predictive : Predictive
-        Sample paths or quantiles of the same windows.
+        Sample paths or quantiles of the same windows at that close (:meth:`Predictive.endpoint`).
     targets : numpy.ndarray
-        ``[n_windows, horizon]`` realised closes.
+        ``[n_windows, 1]`` realised close ``horizon`` bars ahead: every objective scores the return from the last
+        context close to it, what a position held for the horizon is paid on.
     last_close : numpy.ndarray
         ``[n_windows]`` last context close.
     origins : numpy.ndarray
@@ -33,6 +34,8 @@ class ScoredWindows:
         under ``pnl``, empty otherwise.
     bar_seconds : float
         Seconds per bar (``--freq``), for annualising.
+    horizon : int
+        Bars from the last context close to the scored close.
     """
 
     point: np.ndarray
@@ -42,7 +45,4 @@ class ScoredWindows:
     origins: np.ndarray
     decision: dict[str, Any] = field(default_factory=dict)
     bar_seconds: float = 3600.0
-
-    @property
-    def horizon(self) -> int:
-        return int(self.targets.shape[1])
+    horizon: int = 1

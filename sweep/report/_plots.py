@@ -135,9 +135,11 @@ def mde_plot(candidates: dict[str, dict[str, Any]], objective: Objective, folder
     for k, (symbol, c) in enumerate(sorted(rows.items())):
         alpha = c.get("alpha") or candidates[symbol]["comparisons"][bench]["alpha"]
         scale = 100 / candidates[symbol]["test"][objective.benchmark_key] if objective.relative_skill else 1.0
-        axes.loglog(n, scale * mde_for_origins(c["long_run_variance"], n, alpha), color=f"C{k}", label=symbol)
-        axes.plot([c["n_windows"]], [scale * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha)], "o",
-                  color=f"C{k}")
+        overlap = c.get("overlap", 1)  # windows sharing a target bar (tests from before it counted none)
+        axes.loglog(n, scale * mde_for_origins(c["long_run_variance"], n, alpha, overlap=overlap), color=f"C{k}",
+                    label=symbol)
+        axes.plot([c["n_windows"]], [scale * mde_for_origins(c["long_run_variance"], c["n_windows"], alpha,
+                                                             overlap=overlap)], "o", color=f"C{k}")
     for gain in (5, 10) if objective.relative_skill else ():
         axes.axhline(gain, color="grey", linestyle=":", linewidth=1)
     # an MDE is a size: the units without their qualifier (pnl's "sign flipped")

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from optuna.importance import PedAnovaImportanceEvaluator
 from optuna.trial import TrialState
 
@@ -48,11 +49,13 @@ from ..runs.run_record import cache_folder, recorded_models
 from ..runs.settings import read_run_settings, validate_run_id
 from ..search.space import n_max_samples
 from ..storage.storage_url import check_storage
-from ..storage.store import candidate_path, check_output_folder, read_json, write_text_atomic
+from ..storage.store import (candidate_path, check_output_folder, horizon_slot, read_json, window_losses_path,
+                             write_text_atomic)
 from ._plots import (accuracy_latency_plot, loss_word, mde_plot, overfitting_plot, pareto_front, pyplot,
                      save_figure)
 from ._calibration import calibration_plots, calibration_section
 from ._trading import trading_plots, trading_section
+from ._horizons import horizon_plots, horizon_section, horizon_skills
 from ._backtest_section import backtest_section
 from ._folder import check_report_folder, removed_on_failure
 from ..search.study import make_storage
@@ -156,7 +159,8 @@ def _fan_chart(symbol: str, document: dict[str, Any], forecast: MemberForecast, 
 def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_settings: dict[str, Any],
                cache: SampleCache, folder: Path) -> StudySummary:
     """A study's trials on validation and on test origins at the validation stride: the run objective's loss on
-    its symbol, or, for a pooled study (several ``members``), the mean over symbols of loss / benchmark loss."""
+    its symbol, or, for a pooled study (several ``members``) or one of several ``--horizons``, the mean over symbols
+    or horizons of loss / benchmark loss (what the study minimised)."""
     from ..runs.jobs import make_forecaster
     from ..runs.settings import SweepSettings
 
@@ -170,13 +174,15 @@ def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_se
     forecaster = make_forecaster(model, settings)
     n_max = n_max_samples(family_of(model))  # one inference per context length
     objective = objective_of_run(run_settings)
+    horizons = run_settings.get("horizons") or [members[0][1].spec.horizon]
 
     def test_loss(config: ForecastConfig) -> float:
         scores = []
-        for data, splits in members:  # every trial is scored here: one test origin per validation stride
-            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, splits.spec.horizon, cache, n_max,
-                              objective=objective)
-            scores.append(result.loss / (result.baseline_loss if symbol == POOLED else 1.0))
+        for (data, splits), h in ((m, h) for m in members for h in horizons):  # one test origin per stride
+            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, h, cache, n_max,
+                              objective=objective, layout=splits.spec.layout)
+            relative = symbol == POOLED or (len(horizons) > 1 and get_objective(objective).relative_skill)
+            scores.append(result.loss / (result.baseline_loss if relative else 1.0))
         return float(np.mean(scores))
 
     test = np.array([test_loss(c) for c in configs])
@@ -298,6 +304,13 @@ def _run_datasets(settings: dict[str, Any], symbols: list[str], data_dir: Path |
             for symbol in symbols}
 
 
+def _candidate_slots(members: dict[str, tuple[OHLCVData, Any]], settings: dict[str, Any], output_dir: Path,
+                     run_id: str) -> list[tuple[str, tuple[OHLCVData, Any]]]:
+    """``(file name, (bars, splits))`` of each symbol at each horizon the run tuned (:func:`horizon_slot`)."""
+    horizons = settings.get("horizons") or [WindowSpec.from_document(settings["windows"]).horizon]
+    return [(horizon_slot(symbol, h), member) for h in horizons for symbol, member in members.items()]
+
+
 def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir: Path, report_dir: Path | None,
                   storage: str | None) -> Report:
     """:func:`write_report` without the cleanup on failure."""
@@ -329,20 +342,24 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
         scored = [members[s] for s in pool] if symbol_of[name] == POOLED else [members[symbol_of[name]]]
         if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             studies.append(_summarise(study, scored, settings, cache, folder))
-    for symbol, (data, splits) in members.items():
-        path = candidate_path(output_dir, run_id, symbol)
+    for slot, (data, splits) in _candidate_slots(members, settings, output_dir, run_id):
+        path = candidate_path(output_dir, run_id, slot)
         if path.is_file():
-            candidates[symbol] = document = read_json(path, "candidate")
-            load = document_loader(path)
-            forecast = document_forecast(document, data, splits.test_origins, spec.horizon, cache, load)
-            fans[symbol] = _fan_chart(symbol, document, forecast, data, splits.test_origins, folder)
-            calibration[symbol] = calibration_plots(symbol, document, forecast.predictive, data, splits.test_origins,
-                                                    objective, folder)
-            trading[symbol] = trading_plots(symbol, document, forecast, data, splits.test_origins, spec.horizon,
-                                            cache, load, objective, folder)
+            candidates[slot] = document = read_json(path, "candidate")
+            load, horizon = document_loader(path), WindowSpec.from_document(document["windows"]).horizon
+            forecast = document_forecast(document, data, splits.test_origins, horizon, cache, load)
+            fans[slot] = _fan_chart(slot, document, forecast, data, splits.test_origins, folder)
+            calibration[slot] = calibration_plots(slot, document, forecast.predictive, data, splits.test_origins,
+                                                  objective, folder)
+            trading[slot] = trading_plots(slot, document, forecast, data, splits.test_origins, horizon,
+                                          cache, load, objective, folder)
     report = folder / "report.md"
     text = _markdown(run_id, studies, candidates, fans, calibration, objective, folder)
     text += "".join(f"{line}\n" for line in trading_section(candidates, trading, objective, folder))
+    stored = {slot: pd.read_csv(window_losses_path(candidate_path(output_dir, run_id, slot))) for slot in candidates}
+    skills = horizon_skills(candidates, stored, objective)
+    text += "".join(f"{line}\n" for line in horizon_section(skills, horizon_plots(skills, objective, folder),
+                                                             objective, folder))
     if backtest_file.is_file():
         backtest = read_json(backtest_file, "backtest")
         text += "\n".join(backtest_section(backtest, folder)) + "\n"

@@ -34,7 +34,8 @@ from .review_file import KEPT, PERSISTENCE, PROMOTED, Review, review_markdown, w
 from ..data.run_data import DEFAULT_DATA_DIR, RecordedBars, run_bars, run_data_dir
 from .promote_files import check_best_file, review_cache
 from ..objectives import get_objective, objective_of_run
-from ..storage.store import best_path, candidate_path, ensemble_candidate_path, read_json, utc_now, write_json_atomic
+from ..storage.store import (best_path, candidate_path, ensemble_candidate_path, horizon_slot, read_json, slot_parts,
+                             utc_now, write_json_atomic)
 from ..data.windows import WindowSpec, check_moving_closes, make_splits
 from ..runs.settings import read_run_settings, validate_run_id
 
@@ -124,15 +125,10 @@ class PromoteSettings:
         return declared
 
     def symbols_to_review(self) -> tuple[str, ...]:
-        """``symbols``, or every candidate file of the run.
-
-        Raises
-        ------
-        ConfigError
-            If the run has no candidate.
-        """
-        if self.symbols:
-            return tuple(validate_symbol(s) for s in self.symbols)
+        """``symbols`` (each a symbol, or ``<SYMBOL>.h<H>`` for one horizon), or every candidate file of the run; a
+        ConfigError says the run has no candidate."""
+        if self.symbols:  # a symbol, or a symbol at a horizon: BTCUSD.h4
+            return tuple(horizon_slot(validate_symbol(slot_parts(s)[0]), slot_parts(s)[1]) for s in self.symbols)
         folder = self.candidate_file("X", "selected").parent
         found = tuple(sorted(p.stem for p in folder.glob("*.json")))
         if not found:
@@ -190,7 +186,7 @@ def review_symbol(settings: PromoteSettings, symbol: str,
     check_best_file(best_path(settings.output_dir, symbol))  # a broken incumbent is refused before any evaluation
     _preload(settings, symbol, load)
     spec = _window_spec(candidate, source)
-    data = _review_data(settings, symbol, candidate, source)
+    data = _review_data(settings, slot_parts(symbol)[0], candidate, source)
     splits = make_splits(data.n_bars, spec, source=str(data.path))
     check_moving_closes(data, splits)  # today's test windows: persistence's error there divides the skill
     origins = splits.test_origins
@@ -199,6 +195,7 @@ def review_symbol(settings: PromoteSettings, symbol: str,
                "origins_per_day": spec.test_origins_per_day(data.freq.total_seconds()),
                "first_test_origin_time": str(data.frame.index[origins[0]]),
                "last_test_origin_time": str(data.frame.index[origins[-1]]), "horizon": spec.horizon,
+               "overlap": spec.overlap,  # test windows sharing a target bar: the paired tests count them
                "data_fingerprint": data.fingerprint, "data_range": data.date_range()}
     lock_path = Path(settings.output_dir) / LOCK_NAME
     if not settings.dry_run:  # a dry run writes nothing, so it reads without the lock (and creates no lock file)
@@ -272,7 +269,7 @@ def persistence_document(symbol: str, candidate: dict[str, Any], review: Review,
                                 decision=dict(candidate.get("config", {}).get("decision", {}))).to_dict()
         validation = candidate.get("baseline", {}).get("validation")
         test = {**review.candidate.baseline, "n_windows": review.candidate.n_windows}
-    return {"symbol": symbol, "model": model, "config": config, "objective": review.objective,
+    return {"symbol": slot_parts(symbol)[0], "model": model, "config": config, "objective": review.objective,
             "validation": validation, "test": test,
             "windows": candidate["windows"],
             "provenance": {"written_because": review.reason, "rejected_candidate": {
@@ -289,7 +286,8 @@ def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], d
     implicit, implicit_result = _implicit_incumbent(candidate, data, origins, horizon, cache, load, source, objective)
     implicit_losses = candidate_result.baseline_window_errors if implicit_result is None else \
         implicit_result.window_errors
-    vs_persistence = paired_test(candidate_result.window_errors, implicit_losses, settings.alpha, settings.seed)
+    vs_persistence = paired_test(candidate_result.window_errors, implicit_losses, settings.alpha, settings.seed,
+                                 overlap=windows["overlap"])
     best_file = best_path(settings.output_dir, symbol)
     incumbent = read_best(best_file) if best_file.is_file() else None
     incumbent_result = vs_best = None
@@ -299,7 +297,7 @@ def _decide(settings: PromoteSettings, symbol: str, candidate: dict[str, Any], d
         incumbent_result = evaluate_document(incumbent, data, origins, horizon, cache,
                                              document_loader(best_file, load=load), objective, decision)
         vs_best = paired_test(candidate_result.window_errors, incumbent_result.window_errors, settings.alpha,
-                              settings.seed)
+                              settings.seed, overlap=windows["overlap"])
     outcome, reason = decide(vs_persistence, vs_best, settings.dry_run, implicit)
     return Review(symbol, outcome, reason, candidate_result, incumbent_result, vs_best, vs_persistence,
                   windows, stored_power=candidate.get(get_objective(objective).power_key), implicit=implicit,

@@ -42,6 +42,8 @@ class FoldResult:
         The selection rule that kept it (``"best"`` or ``"significant"``).
     regret : dict or None
         Its selection regret (:func:`selection_regret`); None when no trial recorded its config.
+    horizon : int
+        The horizon (bars) it was selected and scored at (``--horizons``).
     """
 
     symbol: str
@@ -57,6 +59,7 @@ class FoldResult:
     scope: str = PER_SYMBOL
     rule: str = "best"
     regret: dict[str, Any] | None = None
+    horizon: int = 1
 
     def row(self) -> dict[str, Any]:
         """The fold's row of ``backtest.json``."""
@@ -66,7 +69,8 @@ class FoldResult:
             return {"first": str(index[origins[0]]), "last": str(index[origins[-1]]), "count": len(origins)}
 
         objective = self.selected.objective
-        return {"symbol": self.symbol, "fold": self.fold, "selection": self.scope, "select": self.rule,
+        return {"symbol": self.symbol, "horizon": self.horizon, "fold": self.fold, "selection": self.scope,
+                "select": self.rule,
                 "validation_origins": block(self.splits.validation_origins),
                 "test_origins": block(self.splits.test_origins),
                 "selected": {"model": self.selected_model, "config": self.selected_config},

@@ -10,7 +10,6 @@ the Model Confidence Set over every trial (:mod:`sweep.stats.significance`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -31,6 +30,7 @@ from ..search.space import default_config, n_max_samples
 from ..stats.paired import paired_test
 from ..search.study import StudyOutcome
 from ..data.windows import Splits
+from ..storage.store import TEST_LOSSES_SUFFIX, horizon_slot, window_losses_path
 
 __all__ = ["Scoring", "FittedEnsemble", "default_block", "comparisons", "symbol_significance", "candidate_document",
            "fit_ensemble", "ensemble_document", "window_losses_csv", "window_losses_path", "persistence_power",
@@ -39,8 +39,6 @@ __all__ = ["Scoring", "FittedEnsemble", "default_block", "comparisons", "symbol_
 
 #: Study label of the persistence baseline: the benchmark of the SPA test.
 BENCHMARK_LABEL = "naive"
-#: The per-window test losses of a candidate are written beside it as ``<SYMBOL>.test_losses.csv``.
-TEST_LOSSES_SUFFIX = ".test_losses.csv"
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ class Scoring:
         report's trial plots) draws the rows it lacks."""
         n_max = n_max_samples(family_of(label)) if split == "validation" else None
         return evaluate(self.forecaster_of(label), config, self.data, self.splits.origins(split), self.horizon,
-                        self.cache, n_max, self.objective)
+                        self.cache, n_max, self.objective, self.splits.spec.layout)
 
     def default_config(self, label: str) -> ForecastConfig:
         """The documented default of model ``label``'s family under the objective, in its study's context ceiling."""
@@ -126,7 +124,7 @@ def reference_results(scoring: Scoring, split: str, benchmark: bool = False) -> 
 
 def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: float, seed: int,
                 origins_per_day: float | None = None,
-                references: dict[str, EvaluationResult] | None = None) -> dict[str, Any]:
+                references: dict[str, EvaluationResult] | None = None, overlap: int = 1) -> dict[str, Any]:
     """Paired tests of the candidate against the objective's benchmark (persistence; the empirical random walk),
     its other references (``references``: the GARCH default) and the family default, on test windows.
 
@@ -135,18 +133,19 @@ def comparisons(candidate: EvaluationResult, default: EvaluationResult, alpha: f
     block bootstrap, two-sided ``1 - 2 alpha``), ``dm_stat``/``p_value`` (one-sided
     Diebold-Mariano), the effective sample size, the minimum detectable effect and the origins
     (and, with ``origins_per_day``, days) a 5 % and a 10 % gain need for 80 % power (see
-    :meth:`sweep.stats.paired.PairedTest.to_dict`).
+    :meth:`sweep.stats.paired.PairedTest.to_dict`), each test counting the ``overlap`` consecutive windows that
+    share a target bar (:attr:`sweep.data.windows.WindowSpec.overlap`).
     """
     others = {get_objective(candidate.objective).benchmark: (candidate.baseline_window_errors, candidate.baseline_loss)}
     others.update({name: (r.window_errors, r.loss) for name, r in (references or {}).items()})
     others["default"] = (default.window_errors, default.loss)
-    return {name: paired_test(candidate.window_errors, errors, alpha, seed).to_dict(loss, origins_per_day)
-            for name, (errors, loss) in others.items()}
+    return {name: paired_test(candidate.window_errors, errors, alpha, seed, overlap=overlap).to_dict(
+        loss, origins_per_day) for name, (errors, loss) in others.items()}
 
 
 #: Keys of a paired test's JSON that describe its power, not its verdict.
 POWER_KEYS = ("alpha", "n_windows", "df", "long_run_variance_rule", "long_run_variance", "effective_n", "mde",
-              "mde_relative", "origins_needed", "days_needed")
+              "mde_relative", "origins_needed", "days_needed", "overlap")
 
 
 def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome) -> dict[str, Any] | None:
@@ -171,15 +170,10 @@ def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: Stud
         return None
     runner_up = min(others, key=lambda o: o.validation[scoring.objective])
     test = scoring.evaluate(runner_up.model, runner_up.config, "test")
-    full = paired_test(test.window_errors, test.baseline_window_errors, scoring.alpha, scoring.seed).to_dict(
-        test.baseline_loss, scoring.test_origins_per_day)
+    full = paired_test(test.window_errors, test.baseline_window_errors, scoring.alpha, scoring.seed,
+                       overlap=scoring.splits.spec.overlap).to_dict(test.baseline_loss, scoring.test_origins_per_day)
     return {"config_of": runner_up.study_name, "trial": runner_up.trial_number,
             **{k: full[k] for k in POWER_KEYS if k in full}}
-
-
-def window_losses_path(candidate_file: Path) -> Path:
-    """The per-window test-loss file beside ``candidate_file`` (``BTCUSD.json`` -> ``BTCUSD.test_losses.csv``)."""
-    return candidate_file.with_name(candidate_file.stem + TEST_LOSSES_SUFFIX)
 
 
 def window_losses_csv(scoring: Scoring, losses: dict[str, np.ndarray]) -> str:
@@ -239,8 +233,9 @@ def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, id
         f"{objective.name} per test origin ({objective.units})"
     block = {"objective": objective.name, "default": default,
              "comparisons": comparisons(test, default_test, scoring.alpha, scoring.seed, scoring.test_origins_per_day,
-                                        references),
-             "test_losses": {"file": f"{scoring.data.symbol}{TEST_LOSSES_SUFFIX}", "columns": list(losses),
+                                        references, scoring.splits.spec.overlap),
+             "test_losses": {"file": horizon_slot(scoring.data.symbol, scoring.horizon) + TEST_LOSSES_SUFFIX,
+                             "columns": list(losses),
                              "units": units},
              **overlap_flags(identities, windows)}
     if tested:  # a distribution objective: every reference's metrics, and the one a new symbol is served
@@ -258,8 +253,7 @@ def _honesty(scoring: Scoring, test: EvaluationResult, name: str, label: str, id
 def calibration_block(scoring: Scoring, results: dict[str, EvaluationResult]) -> dict[str, Any]:
     """``{forecast: calibration test on the test windows}`` (:func:`sweep.stats.calibration.calibration_test` of each
     result's per-window level hits, overlapping windows counted)."""
-    objective, spec = get_objective(scoring.objective), scoring.splits.spec
-    overlap = -(-spec.horizon // spec.test_stride)
+    objective, overlap = get_objective(scoring.objective), scoring.splits.spec.overlap
     return {name: calibration_test(r.window_hits, objective.levels, scoring.alpha, overlap).to_dict()
             for name, r in results.items()}
 

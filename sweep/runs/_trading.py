@@ -77,5 +77,6 @@ def trading_block(scoring: Scoring, selected: StudyOutcome, test: EvaluationResu
             "test": {"selected": _pnl_test(test, per_year, scoring.seed),
                      "default": _pnl_test(default, per_year, scoring.seed),
                      "buy_and_hold": trading_summary(hold, np.ones(len(hold)), per_year, 0.05, scoring.seed)},
-            "vs_buy_and_hold": paired_test(test.window_errors, -hold, scoring.alpha, scoring.seed).to_dict(),
+            "vs_buy_and_hold": paired_test(test.window_errors, -hold, scoring.alpha, scoring.seed,
+                                           overlap=scoring.splits.spec.overlap).to_dict(),
             "deflated_sharpe": _deflated_sharpe(scoring, selected, trials), "targets": targets}

@@ -56,7 +56,7 @@ from .settings import SweepSettings, claimed_run, model_sources, run_settings_do
 from ._selection import Selection, selections
 from ._backtest_summary import FoldResult, gain_summary, pooled_vs_per_symbol, significant_vs_best, summaries
 from ..storage.store import git_commit, utc_now, write_json_atomic
-from ..search.study import Progress, StudyJob
+from ..search.study import Progress, StudyJob, StudyOutcome
 from ..search.study_job import PER_SYMBOL, POOLED, SymbolWindows
 from ..search.warm_start import default_warm_start
 from ..data.windows import Splits, check_moving_closes
@@ -142,7 +142,7 @@ def _select(settings: SweepSettings, scoring: Scoring, fold: int, selection: Sel
     and its regret against ``oracle`` (:func:`test_oracle`)."""
     spa = selection.significance["spa"]["p_value"] if selection.significance["spa"] else None
     row = dict(symbol=scoring.data.symbol, fold=fold, splits=scoring.splits, data=scoring.data,
-               spa_p_value=spa, scope=selection.scope, rule=selection.rule)
+               spa_p_value=spa, scope=selection.scope, rule=selection.rule, horizon=scoring.horizon)
     if settings.ensemble:
         fitted = fit_ensemble(scoring, settings.ensemble, selection.members)
         _, default = default_block(scoring, fitted.strongest)
@@ -198,7 +198,7 @@ def test_oracle(scoring: Scoring, selection: Selection) -> dict[str, Any] | None
                 continue
             config = ForecastConfig.from_dict(trial.config, source=f"{trial.study_name} trial {trial.trial_number}")
             result = evaluate(scoring.forecaster_of(outcome.model), config, scoring.data, origins, scoring.horizon,
-                              scoring.cache, None, scoring.objective)
+                              scoring.cache, None, scoring.objective, scoring.splits.spec.layout)
             scored[key] = (result.loss, (outcome.model, trial))
     if not scored:
         return None
@@ -272,6 +272,30 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
         return _backtest(settings, datasets, folds, overlapping, executor, progress)
 
 
+def _fold_results(sweep: SweepSettings, k: int, horizon: int, datasets: dict[str, OHLCVData],
+                  folds: dict[str, list[Splits]], ran: list[tuple[StudyJob, Any]], cache: SampleCache,
+                  forecaster_of: Any, ceilings: dict[str, int]) -> list[FoldResult]:
+    """Fold ``k``'s rows at ``horizon``: each scope and rule's selection from the fold's trials, seen at that
+    horizon, scored on the fold's test origins."""
+    fold = [(j, o.for_horizon(horizon) if isinstance(o, StudyOutcome) else o) for j, o in ran
+            if j.namespace == _fold_namespace(sweep, k)]
+    scorings = {s: Scoring(datasets[s], folds[s][k].at_horizon(horizon), cache, forecaster_of, ceilings, sweep.alpha,
+                           sweep.seed, sweep.objective, sweep.fixed_decision) for s in sweep.symbols}
+    results = []
+    for scope in sweep.selection:
+        oracles: dict[str, dict[str, Any] | None] = {}
+        for rule in sweep.select:
+            chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold], rule, sweep.select_alpha)
+            for symbol in sweep.symbols:
+                if symbol not in chosen:
+                    raise ConfigError(f"{symbol} fold {k} ({scope} selection): no study has a completed trial "
+                                      "(errors above)")
+                if symbol not in oracles:  # both rules choose from the same trials: one oracle
+                    oracles[symbol] = test_oracle(scorings[symbol], chosen[symbol])
+                results.append(_select(sweep, scorings[symbol], k, chosen[symbol], oracles[symbol]))
+    return results
+
+
 def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds: dict[str, list[Splits]],
               overlapping: list[str], executor: Executor | None, progress: Progress | None) -> dict[str, Any]:
     sweep = settings.sweep
@@ -282,31 +306,20 @@ def _backtest(settings: BacktestSettings, datasets: dict[str, OHLCVData], folds:
     outcomes = (executor or InProcessExecutor()).run(jobs, progress)
     forecaster_of = forecaster_lookup(sweep, outcomes)
     cache = SampleCache(sweep.cache_folder, enabled=sweep.use_cache)
-    results = []
-    for k in range(settings.folds):
-        fold = [(j, o) for j, o in zip(jobs, outcomes) if j.namespace == _fold_namespace(sweep, k)]
-        scorings = {s: Scoring(datasets[s], folds[s][k], cache, forecaster_of, scoring_ceilings(sweep, ceilings),
-                               sweep.alpha, sweep.seed, sweep.objective, sweep.fixed_decision)
-                    for s in sweep.symbols}
-        for scope in sweep.selection:
-            oracles: dict[str, dict[str, Any] | None] = {}
-            for rule in sweep.select:
-                chosen = selections(scope, scorings, [j for j, _ in fold], [o for _, o in fold], rule,
-                                    sweep.select_alpha)
-                for symbol in sweep.symbols:
-                    if symbol not in chosen:
-                        raise ConfigError(f"{symbol} fold {k} ({scope} selection): no study has a completed trial "
-                                          "(errors above)")
-                    if symbol not in oracles:  # both rules choose from the same trials: one oracle
-                        oracles[symbol] = test_oracle(scorings[symbol], chosen[symbol])
-                    results.append(_select(sweep, scorings[symbol], k, chosen[symbol], oracles[symbol]))
+    results = [result for k in range(settings.folds) for horizon in sweep.run_horizons
+               for result in _fold_results(sweep, k, horizon, datasets, folds, list(zip(jobs, outcomes)), cache,
+                                           forecaster_of, scoring_ceilings(sweep, ceilings))]
     document = {"run_id": sweep.run_id, "objective": sweep.objective, "n_folds": settings.folds,
                 "symbols": list(sweep.symbols),
                 "selection": list(sweep.selection), "select": list(sweep.select), "select_alpha": sweep.select_alpha,
                 "models": list(sweep.labels), "n_trials": sweep.n_trials, "ensemble": sweep.ensemble,
                 "windows": {**sweep.windows.__dict__, "purge_gap_bars": sweep.windows.purge_gap},
                 "overlap": overlapping, "folds": [r.row() for r in results],
-                "summary": summaries(results, sweep.selection, sweep.select, sweep.alpha, sweep.seed),
+                "summary": summaries([r for r in results if r.horizon == sweep.run_horizons[0]], sweep.selection,
+                                     sweep.select, sweep.alpha, sweep.seed),
+                **({"summary_by_horizon": {str(h): summaries([r for r in results if r.horizon == h], sweep.selection,
+                                                             sweep.select, sweep.alpha, sweep.seed)
+                                           for h in sweep.run_horizons}} if sweep.horizons else {}),
                 "inference": {"scoring_cache": {"hits": cache.hits, "misses": cache.misses,
                                                 "drawn_origins": cache.drawn_origins}},
                 "provenance": {"sweep_version": __version__, "git_commit": git_commit(),

@@ -91,7 +91,7 @@ def study_job(settings: SweepSettings, data: OHLCVData, splits: Splits, label: s
                   storage=settings.storage_url(), seed=settings.seed, cache_dir=str(settings.cache_folder),
                   use_cache=settings.use_cache, timeout_s=settings.timeout_s, objectives=settings.objectives,
                   latency_budget_s=settings.latency_budget_s, namespace=settings.study_namespace,
-                  fixed_decision=settings.fixed_decision)
+                  fixed_decision=settings.fixed_decision, horizons=settings.horizons)
     return StudyJob(**{**fields, **overrides})
 
 

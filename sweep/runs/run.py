@@ -24,8 +24,8 @@ from ..forecasters.overlap import warn_overlaps
 from .settings import SweepSettings, check_run_settings, claimed_run, model_sources
 from ._selection import Selection, selections
 from ..search.study import Progress, StudyOutcome
-from ..storage.store import (candidate_path, ensemble_candidate_path, git_commit, utc_now, write_json_atomic,
-                             write_text_atomic)
+from ..storage.store import (candidate_path, ensemble_candidate_path, git_commit, horizon_slot, utc_now,
+                             write_json_atomic, write_text_atomic)
 from ..data.common_calendar import sweep_splits
 from ..search.study_job import POOLED
 from ..data.windows import Splits, check_moving_closes
@@ -50,6 +50,8 @@ class SymbolResult:
         Every study's outcome (or error) for this symbol.
     ensemble : dict or None
         The ensemble candidate document, when ``settings.ensemble`` is set.
+    horizon : int
+        The horizon (bars) it was selected and scored at.
     """
 
     symbol: str
@@ -59,6 +61,12 @@ class SymbolResult:
     document: dict[str, Any]
     outcomes: list[StudyOutcome | TrialError]
     ensemble: dict[str, Any] | None = None
+    horizon: int = 1
+
+    @property
+    def slot(self) -> str:
+        """The name of its files: the symbol at 1 bar, ``<SYMBOL>.h<H>`` otherwise (:func:`horizon_slot`)."""
+        return horizon_slot(self.symbol, self.horizon)
 
 
 def provenance(settings: SweepSettings, data: OHLCVData) -> dict[str, Any]:
@@ -100,7 +108,7 @@ def selection_settings(settings: SweepSettings) -> dict[str, Any]:
 
 def run_sweep(settings: SweepSettings, executor: Executor | None = None,
               progress: Progress | None = None) -> list[SymbolResult]:
-    """Run the sweep and write one candidate per symbol.
+    """Run the sweep and write one candidate per symbol and horizon (``--horizons``; one horizon by default).
 
     Per symbol, the trial with the lowest validation loss of the objective is selected under
     ``--select best``; under ``--select significant`` (the default) the family default is kept unless the SPA of
@@ -156,22 +164,26 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
     forecaster_of = forecaster_lookup(settings, outcomes)
     cache = SampleCache(settings.cache_folder, enabled=settings.use_cache)
     ceilings = scoring_ceilings(settings, {job.model: job.context_ceiling for job in jobs})
-    scorings = {s: Scoring(datasets[s], splits[s], cache, forecaster_of, ceilings, settings.alpha, settings.seed,
-                           settings.objective, settings.fixed_decision)
-                for s in settings.symbols}
-    chosen = selections(settings.scope, scorings, jobs, outcomes, settings.rule, settings.select_alpha)
     results = []
-    for symbol in settings.symbols:
-        if symbol not in chosen:
-            logger.error("%s: no study has a usable trial (errors above); no candidate written", symbol)
-            continue
-        results.append(_write_candidates(settings, scorings[symbol], chosen[symbol]))
+    for horizon in settings.run_horizons:  # each (symbol, horizon) selects from the same trials on its own losses
+        scorings = {s: Scoring(datasets[s], splits[s].at_horizon(horizon), cache, forecaster_of, ceilings,
+                               settings.alpha, settings.seed, settings.objective, settings.fixed_decision)
+                    for s in settings.symbols}
+        seen = [o.for_horizon(horizon) if isinstance(o, StudyOutcome) else o for o in outcomes]
+        chosen = selections(settings.scope, scorings, jobs, seen, settings.rule, settings.select_alpha)
+        for symbol in settings.symbols:
+            if symbol not in chosen:
+                logger.error("%s: no study has a usable trial (errors above); no candidate written",
+                             horizon_slot(symbol, horizon))
+                continue
+            results.append(_write_candidates(settings, scorings[symbol], chosen[symbol]))
     return results
 
 
 def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Selection) -> SymbolResult:
     """Score the selected config on test, write the candidate (and the ensemble candidate)."""
     symbol, best, done = scoring.data.symbol, selection.best, selection.done
+    slot = horizon_slot(symbol, scoring.horizon)
     test = scoring.evaluate(best.model, best.config, "test")
     recorded = provenance(settings, scoring.data)
     block = {**selection_settings(settings), **selection.block}
@@ -184,7 +196,7 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
     if power is not None:
         document[get_objective(settings.objective).power_key] = power
     document = portable_document(document, settings.output_dir)  # checkpoints in the project: relative paths
-    path = _write_with_losses(candidate_path(settings.output_dir, settings.run_id, symbol), document,
+    path = _write_with_losses(candidate_path(settings.output_dir, settings.run_id, slot), document,
                               window_losses_csv(scoring, losses))
     ensemble = None
     if settings.ensemble:
@@ -192,9 +204,9 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
         ensemble, losses = ensemble_document(scoring, fit_ensemble(scoring, settings.ensemble, members), members,
                                              selection.significance, recorded, block)
         ensemble = portable_document(ensemble, settings.output_dir)
-        _write_with_losses(ensemble_candidate_path(settings.output_dir, settings.run_id, symbol), ensemble,
+        _write_with_losses(ensemble_candidate_path(settings.output_dir, settings.run_id, slot), ensemble,
                            window_losses_csv(scoring, losses))
-    return SymbolResult(symbol, best, test, path, document, selection.studies, ensemble)
+    return SymbolResult(symbol, best, test, path, document, selection.studies, ensemble, scoring.horizon)
 
 
 def _write_with_losses(path: Path, document: dict[str, Any], losses_csv: str) -> Path:

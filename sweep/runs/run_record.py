@@ -56,7 +56,7 @@ _LATER_KEYS = {"folds": (int, type(None)), "kronos_model": str, "kronos_tokenize
 #: Keys a resume must keep; checkpoints compare as resolved folders, the storage as its redacted URL.
 _COMPARED = ("folds", "windows", "seed", "freq", "gap_policy", "toto_model", "kronos_model", "kronos_tokenizer",
              "objectives", "finetune", "storage", "promote_candidate", "ensemble", "selection", "pool", "select",
-             "select_alpha", "fee_bps", "long_only")
+             "select_alpha", "fee_bps", "long_only", "horizons")
 _CHECKPOINT_KEYS = ("toto_model", "kronos_model", "kronos_tokenizer")
 RUN_FIX = "restore it, or start a new run with a new --run-id"
 

@@ -9,12 +9,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..forecasters.checkpoints import is_hub_id
 from ..data.bars import OHLCVData, validate_symbol
 from ..scoring.ensemble import ENSEMBLE_METHODS
 from ..errors import ConfigError
 from ..flags import unique
-from ..forecasters.checkpoint_folders import check_checkpoint_folder, check_horizon
+from ..forecasters.checkpoint_folders import check_horizon
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES, family_of
 from ..data.run_data import data_record
 from ..storage.run_lock import run_lock
@@ -27,6 +26,7 @@ from ..objectives import DEFAULT_OBJECTIVE as OBJECTIVE, DEFAULT_FEE_BPS, LATENC
 from ..search.study_job import PER_SYMBOL, POOLED, SCOPES
 from ..data.windows import WindowSpec
 from ._select_rule import DEFAULT_RULE, DEFAULT_SELECT_ALPHA, checked_rules
+from ._sources import check_checkpoint_flags, checkpoint_keys, checkpoint_sources, model_sources
 
 __all__ = ["SweepSettings", "new_run_id", "validate_run_id", "unique", "claimed_run", "check_run_settings", "model_sources", "checkpoint_sources",
            "RUN_ID_PATTERN", "read_run_settings", "run_settings_document"]
@@ -101,6 +101,10 @@ class SweepSettings:
         Level of that SPA (``--select-alpha``, default 0.10).
     fee_bps, long_only : float, bool
         The ``pnl`` rule's fee per side in bps (``--fee-bps``) and ``--long-only`` (:mod:`sweep.objectives.trading`).
+    horizons : tuple of int
+        ``--horizons``: every horizon (bars) the run tunes, increasing, the longest equal to ``windows.horizon``, for
+        which the origins are laid out; empty: the one ``windows.horizon`` (see :attr:`run_horizons`). Each
+        (symbol, horizon) gets its own selection, candidate and review from the same trials.
 
     Raises
     ------
@@ -140,6 +144,7 @@ class SweepSettings:
     select_alpha: float = DEFAULT_SELECT_ALPHA
     fee_bps: float = DEFAULT_FEE_BPS
     long_only: bool = False
+    horizons: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -187,39 +192,34 @@ class SweepSettings:
             raise ConfigError(f"--selection {list(self.selection)}: choose from {list(SCOPES)}")
         object.__setattr__(self, "select", checked_rules(self.select, self.select_alpha))
         self.fixed_decision  # checks --fee-bps and --long-only against the objective
+        self._check_horizons()
         self._check_places()
         if self.promote_candidate not in ("selected", "ensemble") or (
                 self.promote_candidate == "ensemble" and self.ensemble is None):
             raise ConfigError(f"--promote-candidate {self.promote_candidate!r} must be 'selected', or 'ensemble' "
                               f"together with --ensemble lp|greedy")
 
+    def _check_horizons(self) -> None:
+        horizons = tuple(sorted(set(self.horizons)))
+        if self.horizons and (horizons[0] < 1 or horizons[-1] != self.windows.horizon):
+            raise ConfigError(f"--horizons {' '.join(map(str, self.horizons))}: every horizon must be a positive "
+                              f"number of bars, and the longest is the --horizon the windows are laid out for "
+                              f"({self.windows.horizon}); pass --horizons alone")
+        if len(horizons) > 1 and (self.scope == POOLED or self.ensemble or self.finetune):
+            raise ConfigError(f"--horizons {' '.join(map(str, horizons))} tunes each horizon per symbol from one "
+                              f"study; drop --selection pooled, --ensemble and --finetune, or run one --horizon")
+        object.__setattr__(self, "horizons", horizons if len(horizons) > 1 else ())
+
     def _check_places(self) -> None:
         """Storage, output folders and the context ceiling: what would otherwise fail late or silently."""
         check_storage(self.storage)
         check_output_folder(self.output_dir, "--output-dir")
         check_output_folder(self.runs_dir, "--runs-dir")
-        self._check_checkpoint_flags()
+        check_checkpoint_flags(self)
         if set(self.models) - {"naive"} and self.windows.max_context_length < CONTEXT_LENGTHS[0]:
             raise ConfigError(f"--max-context-length {self.windows.max_context_length} is below the shortest "
                               f"context the search tries ({CONTEXT_LENGTHS[0]} bars); pass at least "
                               f"{CONTEXT_LENGTHS[0]}, or sweep only --models naive")
-
-    def _check_checkpoint_flags(self) -> None:
-        """Each swept family's checkpoint is a folder, a hub id or bundled weights: a typo, another family's folder or
-        one without the family's files fails now, not after the run folder is made (whether a folder of the family's
-        holds a loadable checkpoint is the loader's to say)."""
-        named = [(label, FAMILIES[label].flag, source) for label, source in checkpoint_sources(self).items()
-                 if label in self.models]
-        named += [(None, FAMILIES[family].options[option][0], source)  # no kind check: a tokenizer has none
-                  for family, options in self.model_options.items() if family in self.models
-                  for option, source in options.items()]
-        for family, flag, source in named:
-            folder = Path(source).expanduser()
-            if folder.is_dir():
-                check_checkpoint_folder(family, flag, folder)
-            elif not (source.startswith("bundled:") or is_hub_id(source)):
-                raise ConfigError(f"{flag} {source!r} is neither an existing checkpoint folder nor a Hugging Face id "
-                                  f"(owner/name); pass the folder a training job wrote, or a hub id")
 
     @property
     def objective(self) -> str:  # the accuracy objective (sweep.objectives): the first of objectives
@@ -228,6 +228,10 @@ class SweepSettings:
     @property
     def fixed_decision(self) -> dict[str, Any]:  # the pnl trading rule's --fee-bps and --long-only, else empty
         return trading_costs(self.objective, self.fee_bps, self.long_only, self.selection, self.ensemble, self.windows)
+
+    @property
+    def run_horizons(self) -> tuple[int, ...]:  # every horizon tuned, increasing; the last is the layout's
+        return self.horizons or (self.windows.horizon,)
 
     @property
     def run_dir(self) -> Path:
@@ -264,26 +268,6 @@ class SweepSettings:
         return (*self.models, *self.variants)
 
 
-def checkpoint_sources(settings: SweepSettings) -> dict[str, str]:
-    """Checkpoint (hub id or folder) of every family (its flag's, else its default) and every fine-tuned variant."""
-    sources = {name: f.default_model for name, f in FAMILIES.items() if f.default_model}
-    return sources | {**settings.model_ids, **settings.variants}
-
-
-def model_sources(settings: SweepSettings) -> dict[str, str]:
-    """Checkpoint (hub id or folder) of each swept model label that has one."""
-    sources = checkpoint_sources(settings)
-    return {label: sources[label] for label in settings.labels if label in sources}
-
-
-def _checkpoint_keys(settings: SweepSettings) -> dict[str, Any]:
-    """``toto_model``, ``kronos_model`` and ``kronos_tokenizer``: run.json's first checkpoint keys, kept so that
-    every reader of older runs and of new ones finds them (the other families' are in ``model_ids``)."""
-    sources = checkpoint_sources(settings)
-    return {"toto_model": sources["toto"], "kronos_model": sources["kronos"],
-            "kronos_tokenizer": settings.model_options.get("kronos", {}).get("tokenizer")}
-
-
 def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData],
                           folds: int | None = None) -> dict[str, Any]:
     """What a run's studies depend on: written to ``run.json`` and recorded on every study the run creates.
@@ -293,7 +277,7 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
     with its password redacted (None: the run's own journal).
     """
     return {"folds": folds, "windows": asdict(settings.windows), "seed": settings.seed, "freq": settings.freq,
-            "gap_policy": settings.gap_policy, **_checkpoint_keys(settings),
+            "gap_policy": settings.gap_policy, **checkpoint_keys(settings),
             "model_ids": model_sources(settings), "objective": settings.objective,
             "objectives": list(settings.objectives), "cache_dir": settings.cache_dir and str(settings.cache_dir),
             "finetune": list(settings.finetune), "variants": settings.variants,
@@ -301,6 +285,7 @@ def run_settings_document(settings: SweepSettings, datasets: dict[str, OHLCVData
             "promote_candidate": settings.promote_candidate, "ensemble": settings.ensemble,
             "selection": list(settings.selection), "pool": settings.pool, "select": list(settings.select),
             "select_alpha": settings.select_alpha, **settings.fixed_decision,
+            **({"horizons": list(settings.horizons)} if settings.horizons else {}),
             "data": {s: d.fingerprint for s, d in datasets.items()}, **data_record(settings.data_dir, datasets),
             "run_id": settings.run_id}
 

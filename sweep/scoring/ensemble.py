@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..forecasters.base import Forecaster
 from ..forecasters.registry import FAMILIES
 from ..stats.predictive import Predictive
-from ..storage.store import read_json
+from ..storage.store import slot_parts, read_json
 from ..data.windows import gather_targets
 
 __all__ = ["Member", "MemberForecast", "member_forecast", "fit_lp_weights", "fit_greedy_weights", "fit_weights",
@@ -83,9 +83,10 @@ class MemberForecast:
 
 
 def member_forecast(member: Member, data: OHLCVData, origins: np.ndarray, horizon: int,
-                    cache: SampleCache) -> MemberForecast:
-    """Forecasts of ``member`` at ``origins``, through the sample cache."""
-    batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max)
+                    cache: SampleCache, layout: int | None = None) -> MemberForecast:
+    """Forecasts of ``member`` at ``origins``, through the sample cache (drawn at ``layout``, a run's longest
+    horizon, when the family draws once: :func:`sweep.scoring.evaluate.draw_samples`)."""
+    batch, _speed = draw_samples(member.forecaster, member.config, data, origins, horizon, cache, member.n_max, layout)
     predictive = batch.predictive
     return MemberForecast(member.label, predictive.point(member.config.aggregate), predictive, batch.latency_s())
 
@@ -174,18 +175,17 @@ def fit_weights(method: str, forecasts: list[MemberForecast], data: OHLCVData, o
     :func:`blend` averages them.
     """
     last_close = data.close[origins - 1]
-    targets = gather_targets(data.close, origins, horizon)
+    targets = gather_targets(data.close, origins, horizon)[:, -1:]  # the scored close, as evaluate.score
     if len(forecasts) == 1:
         return np.ones(1)
     if not get_objective(objective).scores_distribution:
-        returns = np.stack([_as_returns(f.point, last_close) for f in forecasts])
+        returns = np.stack([_as_returns(f.point[:, -1:], last_close) for f in forecasts])
         return ENSEMBLE_METHODS[method](returns, _as_returns(targets, last_close))
-    quantiles = np.stack([(f.predictive.quantiles(SCORED_LEVELS) / last_close[:, None, None] - 1.0).ravel()
-                          for f in forecasts])  # [M, W * L * H]
+    quantiles = np.stack([(f.predictive.endpoint().quantiles(SCORED_LEVELS) / last_close[:, None, None] - 1.0).ravel()
+                          for f in forecasts])  # [M, W * L]
     target = np.broadcast_to((targets / last_close[:, None] - 1.0)[:, None, :],
-                             (len(origins), len(SCORED_LEVELS), horizon)).ravel()
-    levels = np.broadcast_to(np.asarray(SCORED_LEVELS)[None, :, None], (len(origins), len(SCORED_LEVELS),
-                                                                         horizon)).ravel()
+                             (len(origins), len(SCORED_LEVELS), 1)).ravel()
+    levels = np.broadcast_to(np.asarray(SCORED_LEVELS)[None, :, None], (len(origins), len(SCORED_LEVELS), 1)).ravel()
     if method == "lp":
         return fit_pinball_lp_weights(quantiles, target, levels)
     return fit_pinball_greedy_weights(quantiles, target, levels, GREEDY_ITERATIONS)
@@ -242,8 +242,10 @@ _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a num
                type(None): "null"}
 
 
-def _best_problem(document: Any, symbol: str) -> str | None:
-    """What makes ``document`` not a best config of ``symbol`` (None when it is one)."""
+def _best_problem(document: Any, slot: str) -> str | None:
+    """What makes ``document`` not a best config of the file name ``slot`` (a symbol, or ``<SYMBOL>.h<H>``;
+    :func:`sweep.storage.store.horizon_slot`) (None when it is one)."""
+    symbol, horizon = slot_parts(slot)
     if not isinstance(document, dict):
         return f"it holds {_JSON_TYPES.get(type(document), type(document).__name__)}, not a JSON object"
     missing = [key for key in ("model", "config") if key not in document]
@@ -257,6 +259,9 @@ def _best_problem(document: Any, symbol: str) -> str | None:
         return f"its model family {model['family']!r} is unknown (known: {sorted(FAMILIES)} and 'ensemble')"
     if document.get("symbol", symbol) != symbol:
         return f"it is the best config of {document['symbol']!r}, not of {symbol!r}"
+    recorded = (document.get("windows") or {}).get("horizon", 1) if isinstance(document.get("windows"), dict) else 1
+    if horizon > 1 and recorded != horizon:  # a 1-bar name may hold an older run's longer horizon, as it always could
+        return f"it was tuned at --horizon {recorded}, not {horizon} as its name says"
     try:
         members = document_members(document)
     except ConfigError as e:
@@ -334,7 +339,8 @@ def document_forecast(document: dict[str, Any], data: OHLCVData, origins: np.nda
     """
     members = [(Member(label, load(identity), config), weight)
                for label, identity, config, weight in document_members(document) if weight > 0]
-    forecasts = [member_forecast(m, data, origins, horizon, cache) for m, _ in members]
+    layout = (document.get("windows") or {}).get("layout_horizon")  # the run drew its horizons at its longest
+    forecasts = [member_forecast(m, data, origins, horizon, cache, layout) for m, _ in members]
     return blend(forecasts, np.array([w for _, w in members]), blend_levels(objective_of_run(document)))
 
 

@@ -18,7 +18,7 @@ from ..stats.predictive import Predictive
 from ..data.windows import gather_contexts, gather_targets
 
 __all__ = ["EvaluationResult", "evaluate", "score", "persistence_metrics", "persistence_errors", "benchmark_losses",
-           "draw_samples",
+           "draw_samples", "drawn_horizon",
            "inference_fields", "window_inputs"]
 
 
@@ -81,9 +81,10 @@ class EvaluationResult:
 
 
 def _persistence(data: OHLCVData, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, ...]:
-    """``(point, targets, last_close)`` of the persistence forecast (last close for every step)."""
+    """``(point, targets, last_close)`` of the persistence forecast at the close ``horizon`` bars ahead
+    (``[n_windows, 1]`` each but ``last_close``)."""
     last_close = data.close[origins - 1]
-    return np.repeat(last_close[:, None], horizon, axis=1), gather_targets(data.close, origins, horizon), last_close
+    return last_close[:, None], gather_targets(data.close, origins, horizon)[:, -1:], last_close
 
 
 def persistence_metrics(data: OHLCVData, origins: np.ndarray, horizon: int) -> dict[str, float]:
@@ -148,10 +149,23 @@ def window_inputs(forecaster: Forecaster, config: ForecastConfig, data: OHLCVDat
         data.timestamps_s, origins, n), "seed": config.seed, "sampling": config.sampling, "ohlcv": ohlcv}
 
 
+def drawn_horizon(forecaster: Forecaster, horizon: int, layout: int | None) -> int:
+    """The horizon ``forecaster`` draws at to forecast ``horizon`` bars in a run laid out for ``layout`` (its
+    longest horizon): ``layout`` when the family's shorter horizons equal a direct draw
+    (:func:`sweep.forecasters.registry.draws_once`), so that every horizon of the run shares one draw; else
+    ``horizon``."""
+    from ..forecasters.registry import draws_once
+
+    return layout if layout and layout > horizon and draws_once(forecaster.family) else horizon
+
+
 def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray,
-                 horizon: int, cache: SampleCache, n_max: int | None = None
+                 horizon: int, cache: SampleCache, n_max: int | None = None, layout: int | None = None
                  ) -> tuple[SampleBatch | QuantileBatch, dict[str, Any]]:
     """Sample paths (or quantiles) of ``config`` at ``origins``, through the cache.
+
+    With ``layout`` (a run's longest horizon) a family that draws once (:func:`drawn_horizon`) draws ``layout``
+    steps, cached under that horizon, and returns the first ``horizon``: every horizon of the run reads one draw.
 
     The cache keeps one row per origin and draws only the origins no earlier request drew (a
     window's paths depend on its own bars only): a walk-forward backtest's folds, or a study's
@@ -164,19 +178,20 @@ def draw_samples(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData
     speed : dict
         The forecaster's automatic speed settings.
     """
-    fields = inference_fields(forecaster, config, data, origins, horizon)
+    steps = drawn_horizon(forecaster, horizon, layout)
+    fields = inference_fields(forecaster, config, data, origins, steps)
 
     def draw(drawn: np.ndarray, num_samples: int) -> SampleBatch | QuantileBatch:
-        return forecaster.forecast(**window_inputs(forecaster, config, data, drawn), horizon=horizon,
+        return forecaster.forecast(**window_inputs(forecaster, config, data, drawn), horizon=steps,
                                    num_samples=num_samples)
 
     batch = cache.get(fields, origins, config.num_samples, n_max or config.num_samples, draw)
-    return batch, forecaster.speed_settings(len(origins), config.context_length, horizon)
+    return batch.leading(horizon), forecaster.speed_settings(len(origins), config.context_length, steps)
 
 
 def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, origins: np.ndarray, horizon: int,
              cache: SampleCache | None = None, n_max: int | None = None,
-             objective: str = DEFAULT_OBJECTIVE) -> EvaluationResult:
+             objective: str = DEFAULT_OBJECTIVE, layout: int | None = None) -> EvaluationResult:
     """Evaluate ``config`` at ``origins``.
 
     Parameters
@@ -195,6 +210,9 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
         Paths to draw on a cache miss (default ``config.num_samples``).
     objective : str
         What :attr:`EvaluationResult.window_errors` holds (:mod:`sweep.objectives`); the draws do not depend on it.
+    layout : int, optional
+        The run's longest horizon, when it has several (:attr:`sweep.data.windows.WindowSpec.layout`): a family
+        that draws once draws there (:func:`draw_samples`).
 
     Returns
     -------
@@ -207,7 +225,7 @@ def evaluate(forecaster: Forecaster, config: ForecastConfig, data: OHLCVData, or
     ValueError
         If an origin lacks context or target bars.
     """
-    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max)
+    batch, speed = draw_samples(forecaster, config, data, origins, horizon, cache or SampleCache(), n_max, layout)
     predictive = batch.predictive
     return score(predictive.point(config.aggregate), predictive, batch.latency_s(), data, origins, horizon, speed,
                  objective, config.decision)
@@ -218,10 +236,14 @@ def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHL
           decision: dict[str, Any] | None = None) -> EvaluationResult:
     """Metrics of a point forecast and its distribution at ``origins``, with the persistence baseline.
 
+    Every metric scores the close ``horizon`` bars ahead, the forecast's last step: a position held for the
+    horizon is paid on the return to that close, not on the path's average (which at 24 bars mostly
+    scores the first few, easy, steps).
+
     Parameters
     ----------
     point : numpy.ndarray
-        ``[n_windows, horizon]`` price forecast.
+        ``[n_windows, horizon]`` price forecast (its last step is scored).
     predictive : Predictive
         Sample paths or quantiles of the same windows.
     latency_s : float
@@ -242,9 +264,10 @@ def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHL
     """
     scored = get_objective(objective)
     last_close = data.close[origins - 1]
-    targets = gather_targets(data.close, origins, horizon)
+    targets = gather_targets(data.close, origins, horizon)[:, -1:]
+    point, predictive = point[:, -1:], predictive.endpoint()
     windows = ScoredWindows(point, predictive, targets, last_close, np.asarray(origins), dict(decision or {}),
-                            data.freq.total_seconds())
+                            data.freq.total_seconds(), horizon)
     losses, objective_metrics = scored.metrics(windows)
     metrics = {**point_metrics(point, targets, last_close), **predictive.metrics(targets, last_close),
                **objective_metrics}

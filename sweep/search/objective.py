@@ -25,6 +25,7 @@ from ..objectives import DEFAULT_OBJECTIVE
 from .space import n_max_samples, space_of
 from .study_job import StudyJob, SymbolWindows
 from ._symbol_batch import SymbolBatcher
+from .horizon_trials import record_horizons
 
 __all__ = ["Objective", "relative_window_losses", "pooled_validation", "pooled_objective", "OBJECTIVE",
            "POOLED_OBJECTIVE", "SOURCE_ATTR", "WINDOW_ERRORS_ATTR", "BY_SYMBOL_ATTR", "OBJECTIVE_ATTR",
@@ -149,21 +150,28 @@ class Objective:
         try:
             if self.batcher is not None:
                 self.batcher.before(self.job, self.forecaster, config, self.cache)
-            results = {w.symbol: self._evaluate(config, w) for w in self.job.windows}
+            if len(self.job.horizons) > 1:  # one symbol (pooled runs take one horizon), every horizon of one draw
+                (windows,) = self.job.windows
+                results = {h: self._evaluate(config, windows, h) for h in self.job.horizons}
+            else:
+                results = {w.symbol: self._evaluate(config, w) for w in self.job.windows}
         except StorageError:  # not the config's fault: stop the study rather than fail every trial
             raise
         except (SweepError, ValueError, RuntimeError, MemoryError) as e:
             raise self._failure(trial, e) from e
         trial.set_user_attr("config", config.to_dict())
-        metrics = self._record(trial, results)
+        metrics = record_horizons(trial, results) if len(self.job.horizons) > 1 else self._record(trial, results)
         values = tuple(metrics[pooled_objective(name) if self.job.pool and name == self.job.objective else name]
                        for name in self.job.objectives)
         return values[0] if len(values) == 1 else values
 
-    def _evaluate(self, config: ForecastConfig, windows: SymbolWindows) -> EvaluationResult:
+    def _evaluate(self, config: ForecastConfig, windows: SymbolWindows, horizon: int | None = None
+                  ) -> EvaluationResult:
+        """``config`` on the validation origins at ``horizon`` (default the layout's own), drawn at the layout's."""
+        spec = windows.splits.spec
         return evaluate(self.forecaster, config, windows.data, windows.splits.validation_origins,
-                        windows.splits.spec.horizon, self.cache, n_max_samples(self.job.model_family),
-                        self.job.objective)
+                        horizon or spec.horizon, self.cache, n_max_samples(self.job.model_family),
+                        self.job.objective, spec.layout)
 
     def _record(self, trial: optuna.Trial, results: dict[str, EvaluationResult]) -> dict[str, Any]:
         """Store the validation metrics and per-window losses on the trial; the metrics the objective reads."""

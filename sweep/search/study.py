@@ -33,6 +33,8 @@ from .objective import (BY_SYMBOL_ATTR, OBJECTIVE, SOURCE_ATTR, WINDOW_ERRORS_AT
 from ..storage.storage_url import is_database_url
 from ..stats.significance import TrialLosses
 from .study_job import StudyJob, WarmStart, study_name
+from .horizon_trials import at_horizon
+from .sampler import NoRepeatSampler
 from ._symbol_batch import SymbolBatcher
 
 __all__ = ["Progress", "StudyJob", "StudyOutcome", "TrialLosses", "WarmStart", "NoRepeatSampler", "make_storage",
@@ -93,75 +95,6 @@ def fail_stale_running(study: optuna.Study) -> int:
     return len(stale)
 
 
-class NoRepeatSampler(optuna.samplers.TPESampler):
-    """Optuna's TPE sampler, except that a trial never repeats the config of the trial scored just before it.
-
-    TPE's random start-up draws collide often in a small categorical grid (1 in 48 per pair), and the
-    seeds are fixed, so a collision repeats in every study of a family and every resume: seed 1 (``--seed
-    0`` resumed after one trial) draws one config twice first for toto2, chronos2 and fracast at 512 bars,
-    seed 0 for chronos-bolt at 2048; and once started, TPE itself often proposes its best config again.
-    When a trial's draw would equal the latest earlier trial that completed or is running (TPE's joint
-    draw, on its parameters; else the last parameter's draw, which completes the config), one parameter
-    takes another value of its grid, drawn uniformly (not TPE-weighted). A config may still come back later
-    (the sample cache makes that cheap). One case still repeats: during TPE's start-up draws only the last
-    parameter drawn can move, so when its grid holds a single value (one context length at a low context
-    ceiling), the repeat goes through.
-
-    Parameters
-    ----------
-    seed : int
-        Seeds TPE and the redraws.
-    """
-
-    def __init__(self, seed: int):
-        super().__init__(seed=seed)
-        self._redraws = np.random.RandomState(seed)
-
-    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
-                        search_space: dict[str, optuna.distributions.BaseDistribution]) -> dict[str, Any]:
-        """TPE's joint draw (after its start-up trials), with one parameter moved when it equals the latest trial's
-        values of the same parameters."""
-        params = super().sample_relative(study, trial, search_space)
-        latest = _latest_scored(study, trial.number)
-        if not params or latest is None or not all(k in latest.params and latest.params[k] == v
-                                                   for k, v in params.items()):
-            return params
-        movable = sorted(k for k, v in params.items() if len(self._others(search_space[k], v)))
-        if movable:
-            name = movable[self._redraws.randint(len(movable))]
-            params[name] = self._another(search_space[name], params[name])
-        return params
-
-    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str,
-                           param_distribution: optuna.distributions.BaseDistribution) -> Any:
-        """TPE's draw of one parameter (every parameter during the start-up trials), another value of its grid when
-        it would complete the latest trial's config."""
-        value = super().sample_independent(study, trial, param_name, param_distribution)
-        latest = _latest_scored(study, trial.number)
-        # equal dicts have the same names: ``param_name`` completes a config equal to the latest trial's
-        if latest is None or {**trial.params, param_name: value} != latest.params:
-            return value
-        return self._another(param_distribution, value)
-
-    @staticmethod
-    def _others(distribution: optuna.distributions.BaseDistribution, value: Any) -> list[Any]:
-        """The other values of a categorical grid (every space of sweep is one)."""
-        choices = getattr(distribution, "choices", ())
-        return [choice for choice in choices if choice != value]
-
-    def _another(self, distribution: optuna.distributions.BaseDistribution, value: Any) -> Any:
-        """A random other value of the grid, or ``value`` when the grid has no other."""
-        others = self._others(distribution, value)
-        return others[self._redraws.randint(len(others))] if others else value
-
-
-def _latest_scored(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial | None:
-    """The latest trial before trial ``number`` that completed or is running, or None."""
-    earlier = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-               if t.number < number]
-    return max(earlier, key=lambda t: t.number, default=None)
-
-
 def open_study(storage: optuna.storages.BaseStorage, name: str, seed: int, n_objectives: int = 1) -> optuna.Study:
     """Create or load a minimising study (one or more objectives) with a seeded :class:`NoRepeatSampler`.
 
@@ -205,6 +138,9 @@ class StudyOutcome:
     default_trial : StudyOutcome or None
         The study's first completed trial of the family default (warm-start source ``"default"``), as an outcome
         of its own (what ``--select significant`` keeps); None when it did not complete (or missed the latency budget).
+    by_horizon : dict
+        Of a study of several ``--horizons``: ``{horizon: the study's outcome at that horizon}`` (see
+        :meth:`for_horizon`).
     """
 
     symbol: str
@@ -220,6 +156,12 @@ class StudyOutcome:
     by_symbol: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     objective: str = OBJECTIVE
     default_trial: "StudyOutcome | None" = field(default=None, repr=False)
+    by_horizon: dict[int, "StudyOutcome"] = field(default_factory=dict, repr=False)
+
+    def for_horizon(self, horizon: int) -> "StudyOutcome":
+        """The outcome at one of the run's horizons: its best trial, validation and per-window losses there (the
+        outcome itself in a one-horizon run)."""
+        return self.by_horizon.get(horizon, self)
 
     @property
     def selection_loss(self) -> float:
@@ -366,6 +308,15 @@ def outcome_of(study: optuna.Study, job: StudyJob, forecaster: Forecaster | None
         If no trial completed, or none is within the latency budget.
     """
     trials = study.get_trials(deepcopy=False)
+    outcome = _outcome_of_trials(trials, job, forecaster)
+    if len(job.horizons) < 2:
+        return outcome
+    return replace(outcome, by_horizon={h: _outcome_of_trials(
+        [at_horizon(t, h, job.objective, WINDOW_ERRORS_ATTR) for t in trials], job, forecaster) for h in job.horizons})
+
+
+def _outcome_of_trials(trials: list[optuna.trial.FrozenTrial], job: StudyJob, forecaster: Forecaster | None
+                       ) -> StudyOutcome:
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = [t for t in trials if t.state == TrialState.FAIL]
     n_complete = len(complete)

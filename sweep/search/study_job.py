@@ -117,6 +117,9 @@ class StudyJob:
         A pooled study's symbols (empty for a per-symbol study).
     fixed_decision : dict
         The run's fixed decision settings (``pnl``'s ``fee_bps`` and ``long_only``; empty otherwise).
+    horizons : tuple of int
+        Of a run with several ``--horizons``: every horizon a trial scores, from one draw at the longest
+        (``splits.spec.horizon``; :mod:`sweep.search.horizon_trials`). Empty: the one horizon of ``splits``.
     """
 
     symbol: str
@@ -139,6 +142,7 @@ class StudyJob:
     run_settings: dict[str, Any] | None = None
     pool: tuple[SymbolWindows, ...] = ()
     fixed_decision: dict[str, Any] = field(default_factory=dict)
+    horizons: tuple[int, ...] = ()
 
     @property
     def model_family(self) -> str:

@@ -17,7 +17,7 @@ from ..scoring.ensemble import document_members, read_best
 from ..errors import ConfigError
 from ..forecasters.registry import family_of
 from .space import default_config, params_of
-from ..storage.store import best_path
+from ..storage.store import best_path, horizon_slot
 from .study import WarmStart
 
 if TYPE_CHECKING:
@@ -29,26 +29,30 @@ logger = logging.getLogger(__name__)
 
 
 def warm_starts(settings: "SweepSettings", symbol: str, label: str, context_ceiling: int) -> tuple[WarmStart, ...]:
-    """The family default and, when ``best/<SYMBOL>.json`` holds a config of model ``label``, the
-    production config, as search-space parameters for ``enqueue_trial`` in a study whose longest context is
+    """The family default and, when ``best/<SYMBOL>.json`` (or, for each other horizon of the run,
+    ``best/<SYMBOL>.h<H>.json``) holds a config of model ``label``, that production config, as search-space parameters for ``enqueue_trial`` in a study whose longest context is
     ``context_ceiling`` (:func:`sweep.runs.jobs.context_ceiling`).
 
     A production config that is not a point of this study's space (another max context, an
     old grid) is left out with a warning; one equal to the default marks the default trial.
     """
     default = default_warm_start(settings, label, context_ceiling)
-    production = _production_config(settings, symbol, label)
-    if production is None:
-        return (default,)
-    path, config = production
-    try:
-        params = params_of(config, context_ceiling, settings.objective, settings.fixed_decision)
-    except ConfigError as e:
-        logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
-        return (default,)
-    if params == default.params:
-        return (WarmStart("default", params, {"production": str(path)}),)
-    return default, WarmStart("production", params, {"production": str(path)})
+    starts = [default]
+    for horizon in settings.run_horizons:  # each horizon's production config (best/<SYMBOL>.h<H>.json beyond 1 bar)
+        production = _production_config(settings, horizon_slot(symbol, horizon), label)
+        if production is None:
+            continue
+        path, config = production
+        try:
+            params = params_of(config, context_ceiling, settings.objective, settings.fixed_decision)
+        except ConfigError as e:
+            logger.warning("%s: the production config of %s is not enqueued: %s", path, label, e)
+            continue
+        if params == default.params and starts[0] is default:
+            starts[0] = WarmStart("default", params, {"production": str(path)})
+        elif all(params != kept.params for kept in starts):
+            starts.append(WarmStart("production", params, {"production": str(path)}))
+    return tuple(starts)
 
 
 def pooled_warm_starts(settings: "SweepSettings", label: str, context_ceiling: int) -> tuple[WarmStart, ...]:

@@ -3,23 +3,22 @@
 That code (lee101/stock-prediction) reads, per symbol:
 
 - ``best/<SYMBOL>.json``: ``model`` as a lowercase string (``"toto"``, ``"kronos"``),
-  ``metadata.candidate_pct_return_mae`` as ``{model: float}`` (it picks a second model from
-  it) and ``validation`` / ``test`` blocks with ``price_mae``, ``pct_return_mae`` and
-  ``latency_s``;
-- ``toto/<SYMBOL>.json``: ``{"symbol", "model": "toto", "config": {"name", "num_samples",
-  "aggregate", "samples_per_batch"}}``; a number above 1 in an aggregate name is a percent,
-  and ``num_samples`` is clamped to [128, 4096];
-- ``kronos/<SYMBOL>.json``: ``config`` ``{"name", "temperature", "top_p", "top_k",
-  "sample_count", "max_context", "clip"}``, ``max_context`` being the context length used;
-  it always averages the paths, and its top-p filter is dead whenever ``top_k > 0``.
+  ``metadata.candidate_pct_return_mae`` as ``{model: float}`` (it picks a second model from it) and
+  ``validation`` / ``test`` blocks with ``price_mae``, ``pct_return_mae`` and ``latency_s``;
+- ``toto/<SYMBOL>.json``: ``{"symbol", "model": "toto", "config": {"name", "num_samples", "aggregate",
+  "samples_per_batch"}}``; a number above 1 in an aggregate name is a percent, and ``num_samples`` is clamped
+  to [128, 4096];
+- ``kronos/<SYMBOL>.json``: ``config`` ``{"name", "temperature", "top_p", "top_k", "sample_count",
+  "max_context", "clip"}``, ``max_context`` being the context length used; it always averages the paths, and
+  its top-p filter is dead whenever ``top_k > 0``.
 
-Every tuned setting the layout cannot carry, or will change, is reported as a warning.
+Every tuned setting the layout cannot carry, or will change, is reported as a warning; so is every config
+promoted for a horizon beyond 1 bar (``best/<SYMBOL>.h<H>.json``), which the layout has no place for.
 
-An export is all or nothing: every best config is checked before anything is written, the
-whole folder is built beside ``--to`` and swapped in by a rename
-(:func:`sweep.storage.store.staged_folder`), and a manifest (:data:`MANIFEST_NAME`) records which files
-are ours. Files of a symbol that no longer has a model are removed; files the export never
-wrote are kept; symbols left out of ``--symbols`` keep their files from the previous export.
+An export is all or nothing: every best config is checked before anything is written, the whole folder is
+built beside ``--to`` and swapped in by a rename (:func:`sweep.storage.store.staged_folder`), and a manifest
+(:data:`MANIFEST_NAME`) records which files are ours. Files of a symbol that no longer has a model are removed;
+files the export never wrote are kept; symbols left out of ``--symbols`` keep their files from the previous export.
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ from ..data.bars import validate_symbol
 from ..scoring.ensemble import document_members
 from ..errors import ConfigError
 from ..review.promote_files import read_promoted_best
-from ..storage.store import (best_path, candidate_path, check_output_folder, read_json, staged_folder, utc_now,
-                             write_json_atomic)
+from ..storage.store import (best_path, candidate_path, check_output_folder, read_json, slot_parts, staged_folder,
+                             utc_now, write_json_atomic)
 
 __all__ = ["ExportResult", "export_stock_prediction", "predecessor_aggregate", "LAYOUTS", "TOTO_NUM_SAMPLES_RANGE",
            "MANIFEST_NAME"]
@@ -198,16 +197,11 @@ def _check_destination(to: Path, hyperparams_dir: Path) -> None:
 
 
 def _chosen_symbols(hyperparams_dir: Path, symbols: tuple[str, ...] | None) -> tuple[str, ...]:
-    """``symbols`` (each with a best file), or every ``best/<SYMBOL>.json``.
-
-    Raises
-    ------
-    ConfigError
-        If a symbol is invalid or has no best file, or there is no best file at all.
-    """
+    """``symbols`` (each with a best file), or every 1-bar ``best/<SYMBOL>.json``; a ConfigError names a symbol that
+    is invalid or has no best file, or says there is no best file at all."""
     folder = hyperparams_dir / "best"
     if not symbols:
-        chosen = tuple(sorted(p.stem for p in folder.glob("*.json")))
+        chosen = tuple(sorted(p.stem for p in folder.glob("*.json") if slot_parts(p.stem)[1] == 1))
         if not chosen:
             raise ConfigError(f"no promoted configs in {folder}; run `python -m sweep promote --run RUN_ID` first")
         return chosen
@@ -218,6 +212,15 @@ def _chosen_symbols(hyperparams_dir: Path, symbols: tuple[str, ...] | None) -> t
                           f"(no promoted config); drop them from --symbols, or run `python -m sweep promote --run "
                           f"RUN_ID --symbols {' '.join(missing)}` first")
     return chosen
+
+
+def _other_horizons(hyperparams_dir: Path, chosen: tuple[str, ...]) -> list[str]:
+    """A warning per best config of a chosen symbol at a horizon beyond 1 bar (``best/<SYMBOL>.h<H>.json``): the
+    predecessor's layout holds one config per symbol, the next bar's, so those are left out."""
+    slots = sorted((p, *slot_parts(p.stem)) for p in (hyperparams_dir / "best").glob("*.h*.json"))
+    return [f"{path} (horizon {h} bars) is not exported: the stock-prediction layout holds one config per symbol, "
+            f"its 1-bar best/<SYMBOL>.json; serve it with `python -m sweep predict --symbol {symbol} --horizon {h}`"
+            for path, symbol, h in slots if h > 1 and symbol in chosen]
 
 
 def _manifest_files_ok(entry: Any) -> bool:
@@ -348,11 +351,11 @@ def export_stock_prediction(hyperparams_dir: str | Path, to: str | Path,
                             symbols: tuple[str, ...] | None = None) -> ExportResult:
     """Write the predecessor's files for every promoted config in ``<hyperparams_dir>/best/``, all or nothing.
 
-    Every best config is checked first; the new ``to`` is built beside it and swapped in, with a
-    manifest (:data:`MANIFEST_NAME`: sweep version, time, output dir and, per symbol, the files
-    written or why none were, and the SHA-256 of its best file). A symbol with no model now
-    (persistence, a family the layout has no place for, or, in a full export, no best file) loses
-    the files an earlier export wrote for it. Files no export wrote are kept.
+    Every best config is checked first; the new ``to`` is built beside it and swapped in, with a manifest
+    (:data:`MANIFEST_NAME`: sweep version, time, output dir and, per symbol, the files written or why none were,
+    and the SHA-256 of its best file). A symbol with no model now (persistence, a family the layout has no place
+    for, or, in a full export, no best file) loses the files an earlier export wrote for it. Files no export
+    wrote are kept; configs of horizons beyond 1 bar are left out, with a warning each.
 
     Parameters
     ----------
@@ -379,7 +382,7 @@ def export_stock_prediction(hyperparams_dir: str | Path, to: str | Path,
     _check_destination(to, hyperparams_dir)
     chosen = _chosen_symbols(hyperparams_dir, symbols)
     previous = _previous_manifest(to)
-    result = ExportResult()
+    result = ExportResult(warnings=_other_horizons(hyperparams_dir, chosen))
     plan = _plan(hyperparams_dir, to, chosen, not symbols, previous, result.warnings)
     ours = {f for e in ((previous or {}).get("symbols") or {}).values() for f in e["files"]} | {MANIFEST_NAME}
     foreign = _foreign(to, ours) if to.is_dir() else []

@@ -36,7 +36,7 @@ from ..forecasters.config import ForecastConfig
 from ..objectives import TradingRule, up_probability
 from ..review.promote_files import read_promoted_best
 from ..stats.metrics import QUANTILE_LEVELS as METRIC_LEVELS
-from ..storage.store import best_path
+from ..storage.store import best_path, horizon_slot, slot_parts
 from ..data.tuned_data import tuned_data_settings
 
 __all__ = ["Forecast", "Predictor", "load_predictor", "QUANTILE_LEVELS", "SCORED_LEVELS", "LEGACY_LEVELS"]
@@ -297,8 +297,9 @@ class Predictor:
 
 def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
                    load: Callable[[dict[str, Any]], Forecaster] | None = None,
-                   freq: str | None = None, gap_policy: str | None = None) -> Predictor:
-    """The :class:`Predictor` of ``<hyperparams_dir>/best/<SYMBOL>.json``.
+                   freq: str | None = None, gap_policy: str | None = None, horizon: int | None = None) -> Predictor:
+    """The :class:`Predictor` of ``<hyperparams_dir>/best/<SYMBOL>.json``, or of the config promoted for ``horizon``
+    (``best/<SYMBOL>.h<H>.json`` beyond 1 bar; :func:`sweep.storage.store.horizon_slot`).
 
     Parameters
     ----------
@@ -310,6 +311,9 @@ def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
     freq, gap_policy : str, optional
         Default: the ones the best file records (``provenance.freq``, ``provenance.gap_policy``), else
         ``"1h"`` and ``"error"``; a value that differs from the recorded one is refused.
+    horizon : int, optional
+        ``predict --horizon``: serve the config promoted for this many bars; None: ``best/<SYMBOL>.json``
+        whatever horizon it was tuned at.
 
     Returns
     -------
@@ -318,7 +322,8 @@ def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
     Raises
     ------
     ConfigError
-        If the symbol has no promoted config (naming the file and the promote command), its file is not a
+        If the symbol has no promoted config (at ``horizon``: naming the file, the horizons it has and the promote
+        command), its file is not a
         best config that promote wrote (:func:`sweep.review.promote_files.read_promoted_best`), or ``freq`` or
         ``gap_policy`` differs from the one it was tuned on (naming both values and the file).
     ModelLoadError
@@ -326,8 +331,17 @@ def load_predictor(symbol: str, hyperparams_dir: str | Path = "hyperparams",
         was recorded (the message names the best file, the recorded path and the changed files). Checkpoint
         paths recorded relative to the hyperparams folder resolve against ``hyperparams_dir``.
     """
-    path = best_path(hyperparams_dir, symbol)
+    path = best_path(hyperparams_dir, horizon_slot(symbol, horizon or 1))
     if not path.is_file():
-        raise ConfigError(f"{path} does not exist: {symbol} has no promoted config; run "
+        held = sorted(slot_parts(p.stem)[1] for p in path.parent.glob(f"{symbol}*.json")
+                      if slot_parts(p.stem)[0] == symbol)
+        at = f" at --horizon {horizon}" if horizon else ""
+        raise ConfigError(f"{path} does not exist: {symbol} has no promoted config{at} (promoted horizons: "
+                          f"{', '.join(map(str, held)) or 'none'}); sweep that horizon (--horizons) and run "
                           f"`python -m sweep promote --run RUN_ID` first")
-    return Predictor(read_promoted_best(path), path, load or document_loader(path, hyperparams_dir), freq, gap_policy)
+    predictor = Predictor(read_promoted_best(path), path, load or document_loader(path, hyperparams_dir), freq,
+                          gap_policy)
+    if horizon is not None and predictor.horizon != horizon:  # a 1-bar name may hold an older run's longer horizon
+        raise ConfigError(f"{path} was tuned at --horizon {predictor.horizon}, not {horizon}; serve it with --horizon "
+                          f"{predictor.horizon}, or sweep and promote --horizons {horizon}")
+    return predictor

@@ -14,15 +14,27 @@ import logging
 import numpy as np
 
 __all__ = ["ewc_degrees_of_freedom", "ewc_long_run_variance", "effective_sample_size", "auto_block_length",
-           "median_block_length", "MIN_BLOCK_ESTIMATION"]
+           "overlap_block_length", "median_block_length", "check_overlap", "MIN_BLOCK_ESTIMATION",
+           "OVERLAP_BANDWIDTH_FACTOR"]
 
 #: Below this many observations the automatic block length is not estimable; blocks of 1 are used.
 MIN_BLOCK_ESTIMATION = 10
+#: With ``overlap`` windows sharing a target bar, the EWC bandwidth ``n / K`` is kept at least this many overlaps
+#: (:func:`ewc_degrees_of_freedom`).
+OVERLAP_BANDWIDTH_FACTOR = 2
 
 logger = logging.getLogger(__name__)
 
 
-def ewc_degrees_of_freedom(n: int) -> int:
+def check_overlap(overlap: int) -> int:
+    """``overlap`` itself if it is a whole number of at least 1; ValueError naming it otherwise."""
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or overlap < 1:
+        raise ValueError(f"overlap must be a whole number >= 1, the windows sharing a target bar: "
+                         f"ceil(horizon / test_stride), 1 for disjoint windows; got {overlap!r}")
+    return int(overlap)
+
+
+def ewc_degrees_of_freedom(n: int, overlap: int = 1) -> int:
     """Cosine terms ``K`` of :func:`ewc_long_run_variance`, and so the Student-t degrees of freedom of the test.
 
     ``K = round(0.4 n ** (2 / 3))``, kept within ``1 <= K <= n - 1``: the rule of Lazarus, Lewis, Stock &
@@ -36,10 +48,24 @@ def ewc_degrees_of_freedom(n: int) -> int:
     Newbold (1997) correction and t(n - 1) critical values, it rejected a true null 8.5 % (iid) to
     16 % (AR(1) 0.5) of the time at 10 origins and alpha 0.05 (``tests/stats/test_power.py`` holds the bar).
 
+    Overlapping windows: with an ``h``-step target at test stride ``s``, ``m = ceil(h / s)`` consecutive
+    origins share target bars, so the differential is (at least) MA(``m - 1``) (Diebold & Mariano 1995;
+    Harvey, Leybourne & Newbold 1997). The estimator averages a band of width ``K / n`` and so resolves lags up to
+    about its bandwidth ``n / K`` (Lazarus et al. 2018 choose ``K`` from that bandwidth). Then ``K = min(default,
+    floor(n / (2 m)))``, at least 1: a bandwidth of at least :data:`OVERLAP_BANDWIDTH_FACTOR` ``m``. For a sum of
+    ``m`` iid steps (triangular autocorrelation, spectral density ``~ sinc^2(m w / 2)``) and bandwidth ``c m``,
+    ``E[S]`` is the mean of ``sinc^2`` over ``(0, pi / (2 c)]`` times the long-run variance: 0.77 at ``c = 1``,
+    0.93 at ``c = 2``. Simulated one-sided size at ``m = 24`` and alpha 0.05, 4,000 nulls (SE 0.0034), at 240 /
+    720 / 2,400 origins: for absolute errors of 24-bar sums (``tests/stats/test_overlap.py``) the default ``K``
+    rejected 0.080 / 0.072 / 0.058, ``n / (2 m)`` 0.054 / 0.060 / 0.051; for a sum of 24 iid steps as the
+    differential the default 0.11 / 0.08 / 0.065, ``n / m`` 0.08 / 0.08 / 0.065, ``n / (2 m)`` 0.06 / 0.06 / 0.06.
+
     Parameters
     ----------
     n : int
         Number of observations (test origins), at least 2.
+    overlap : int
+        ``m``, consecutive windows sharing a target bar; 1 (disjoint windows) keeps the default.
 
     Returns
     -------
@@ -48,11 +74,14 @@ def ewc_degrees_of_freedom(n: int) -> int:
     Raises
     ------
     ValueError
-        If ``n < 2``.
+        If ``n < 2`` or ``overlap`` is not a whole number of at least 1.
     """
     if n < 2:
         raise ValueError(f"a long-run variance needs at least 2 observations, got {n}")
-    return int(min(n - 1, max(1, round(0.4 * n ** (2 / 3)))))
+    default = int(min(n - 1, max(1, round(0.4 * n ** (2 / 3)))))
+    if check_overlap(overlap) == 1:
+        return default
+    return max(1, min(default, n // (OVERLAP_BANDWIDTH_FACTOR * overlap)))
 
 
 def ewc_long_run_variance(x: np.ndarray, df: int | None = None) -> float:
@@ -112,6 +141,25 @@ def auto_block_length(x: np.ndarray, bootstrap: str = "circular") -> int:
         return 1
     (length,) = _politis_white(x[:, None], bootstrap)
     return max(1, int(np.ceil(length))) if np.isfinite(length) else 1
+
+
+def overlap_block_length(x: np.ndarray, overlap: int = 1) -> int:
+    """:func:`auto_block_length` (circular), at least ``overlap`` (at most ``n``) so a block keeps every pair of
+    windows that share a target bar together; with ``overlap`` 1 it is the automatic length itself.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``[n]`` series.
+    overlap : int
+        Consecutive windows sharing a target bar (:func:`ewc_degrees_of_freedom`).
+
+    Raises
+    ------
+    ValueError
+        If ``overlap`` is not a whole number of at least 1.
+    """
+    return max(auto_block_length(x, "circular"), min(check_overlap(overlap), len(x)))
 
 
 def median_block_length(x: np.ndarray, bootstrap: str = "stationary") -> int:

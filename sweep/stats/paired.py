@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ._dependence import auto_block_length, effective_sample_size, ewc_degrees_of_freedom, ewc_long_run_variance
+from ._dependence import (auto_block_length, effective_sample_size, ewc_degrees_of_freedom, ewc_long_run_variance,
+                          overlap_block_length)
 
 __all__ = ["PairedTest", "diebold_mariano", "origins_for_power", "block_bootstrap_ci", "paired_test",
            "minimum_detectable_effect", "mde_for_origins", "MDE_POWER", "POWER_GAINS", "MIN_ORIGINS",
-           "MIN_PERIOD_ORIGINS", "LONG_RUN_VARIANCE_RULE", "relative_to"]
+           "MIN_PERIOD_ORIGINS", "LONG_RUN_VARIANCE_RULE", "OVERLAP_RULE", "relative_to"]
 
 #: Power at which :func:`minimum_detectable_effect` is stated.
 MDE_POWER = 0.8
@@ -32,9 +33,12 @@ MIN_PERIOD_ORIGINS = 5
 LONG_RUN_VARIANCE_RULE = ("equal-weighted cosine (EWC) long-run variance with df = round(0.4 n^(2/3)) terms, "
                           "1 <= df <= n - 1 (Lazarus, Lewis, Stock & Watson 2018); p-value and MDE from Student "
                           "t with df degrees of freedom")
+#: What overlapping windows change, appended to :data:`LONG_RUN_VARIANCE_RULE` in a test with ``overlap`` above 1.
+OVERLAP_RULE = ("overlap m consecutive windows share a target bar: df <= floor(n / (2 m)), at least 1, and bootstrap "
+                "blocks of at least m (sweep.stats._dependence.ewc_degrees_of_freedom)")
 
 
-def diebold_mariano(differential: np.ndarray, df: int | None = None) -> tuple[float, float, int]:
+def diebold_mariano(differential: np.ndarray, df: int | None = None, overlap: int = 1) -> tuple[float, float, int]:
     """One-sided Diebold-Mariano test that the mean loss differential is negative, with a t reference.
 
     ``DM = mean(d) / sqrt(S / n)`` (Diebold & Mariano, 1995, "Comparing predictive accuracy", JBES
@@ -54,7 +58,9 @@ def diebold_mariano(differential: np.ndarray, df: int | None = None) -> tuple[fl
         ``[n_windows]`` loss differentials, candidate minus incumbent.
     df : int, optional
         Cosine terms of ``S`` and degrees of freedom, in ``1..n - 1``; default
-        :func:`sweep.stats._dependence.ewc_degrees_of_freedom` of ``n``.
+        :func:`sweep.stats._dependence.ewc_degrees_of_freedom` of ``n`` and ``overlap``.
+    overlap : int
+        Consecutive windows sharing a target bar (:func:`paired_test`); used only for the default ``df``.
 
     Returns
     -------
@@ -64,12 +70,12 @@ def diebold_mariano(differential: np.ndarray, df: int | None = None) -> tuple[fl
     Raises
     ------
     ValueError
-        With fewer than :data:`MIN_ORIGINS` windows, a non-finite differential or ``df`` out of range.
+        With fewer than :data:`MIN_ORIGINS` windows, a non-finite differential, a bad ``df`` or ``overlap``.
     """
     d = np.asarray(differential, dtype=float)
     if d.ndim != 1 or len(d) < MIN_ORIGINS or not np.isfinite(d).all():
         raise ValueError(f"the DM test needs at least {MIN_ORIGINS} finite loss differentials, got shape {d.shape}")
-    df = ewc_degrees_of_freedom(len(d)) if df is None else df
+    df = ewc_degrees_of_freedom(len(d), overlap) if df is None else df
     variance = ewc_long_run_variance(d, df)
     if variance <= 0:  # e.g. the same differential in every window: certain in its sign, or no evidence at all
         mean = float(d.mean())
@@ -134,7 +140,7 @@ def _check_power(alpha: float, power: float) -> None:
 
 
 def mde_for_origins(long_run_variance: float, n_origins: np.ndarray | float, alpha: float,
-                    power: float = MDE_POWER) -> np.ndarray:
+                    power: float = MDE_POWER, overlap: int = 1) -> np.ndarray:
     """Minimum detectable effect with ``n_origins`` origins of the same long-run variance ``S``.
 
     ``MDE(n) = delta(df(n)) * sqrt(S / n)``, ``df(n)`` from :func:`sweep.stats._dependence.ewc_degrees_of_freedom`
@@ -155,6 +161,8 @@ def mde_for_origins(long_run_variance: float, n_origins: np.ndarray | float, alp
         Level of the one-sided test.
     power : float
         Wanted probability of detecting the effect, above ``alpha``.
+    overlap : int
+        Consecutive windows sharing a target bar; caps ``df(n)`` (:func:`paired_test`).
 
     Returns
     -------
@@ -164,11 +172,11 @@ def mde_for_origins(long_run_variance: float, n_origins: np.ndarray | float, alp
     Raises
     ------
     ValueError
-        Unless ``0 < alpha < power < 1``.
+        Unless ``0 < alpha < power < 1``, or with a bad ``overlap``.
     """
     _check_power(alpha, power)
     n = np.asarray(n_origins, dtype=float)
-    shifts = np.vectorize(lambda count: _noncentrality(ewc_degrees_of_freedom(int(count)), alpha, power))(n)
+    shifts = np.vectorize(lambda k: _noncentrality(ewc_degrees_of_freedom(int(k), overlap), alpha, power))(n)
     return shifts * np.sqrt(max(long_run_variance, 0.0) / n)
 
 
@@ -212,7 +220,8 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
     return float(_noncentrality(df, alpha, power) * spread)
 
 
-def origins_for_power(long_run_variance: float, effect: float, alpha: float, power: float = MDE_POWER) -> float:
+def origins_for_power(long_run_variance: float, effect: float, alpha: float, power: float = MDE_POWER,
+                      overlap: int = 1) -> float:
     """Origins the one-sided DM test needs to detect a true mean improvement ``effect`` with ``power``.
 
     The smallest ``n >= MIN_PERIOD_ORIGINS`` with ``mde_for_origins(S, n) <= effect``, ``S`` the measured
@@ -226,6 +235,8 @@ def origins_for_power(long_run_variance: float, effect: float, alpha: float, pow
     effect : float
         Mean loss improvement to detect, in loss units (e.g. ``0.05 * mae_persistence``).
     alpha, power : float
+    overlap : int
+        Consecutive windows sharing a target bar, as in :func:`mde_for_origins`.
 
     Returns
     -------
@@ -246,7 +257,7 @@ def origins_for_power(long_run_variance: float, effect: float, alpha: float, pow
         return float(np.ceil(normal))
 
     def detects(n: int) -> bool:
-        return bool(mde_for_origins(long_run_variance, n, alpha, power) <= effect)
+        return bool(mde_for_origins(long_run_variance, n, alpha, power, overlap) <= effect)
 
     low = MIN_PERIOD_ORIGINS
     if detects(low):
@@ -285,6 +296,8 @@ class PairedTest:
         follow from it.
     effective_n : float
         :func:`sweep.stats._dependence.effective_sample_size`, at most ``n_windows``.
+    overlap : int
+        Consecutive windows sharing a target bar, which capped ``df`` and set the least ``block_length``.
     """
 
     mean_differential: float
@@ -299,11 +312,12 @@ class PairedTest:
     mde: float = float("nan")
     long_run_variance: float = float("nan")
     effective_n: float = float("nan")
+    overlap: int = 1
 
     def origins_needed(self, reference_mae: float) -> dict[str, float]:
         """Test origins for 80 % power at each of :data:`POWER_GAINS` of ``reference_mae`` (keys ``"5%"``, ...)."""
-        return {f"{100 * g:g}%": origins_for_power(self.long_run_variance, g * reference_mae, self.alpha)
-                for g in POWER_GAINS}
+        return {f"{100 * g:g}%": origins_for_power(self.long_run_variance, g * reference_mae, self.alpha,
+                                                   overlap=self.overlap) for g in POWER_GAINS}
 
     @property
     def candidate_better(self) -> bool:
@@ -314,8 +328,9 @@ class PairedTest:
                 origins_per_day: float | None = None) -> dict[str, Any]:
         """JSON form: ``mean_diff``, ``ci_low``, ``ci_high``, ``dm_stat``, ``p_value`` and the rest.
 
-        ``df`` and ``long_run_variance_rule`` (:data:`LONG_RUN_VARIANCE_RULE`) make the p-value and the
-        MDE reproducible from the stored per-window losses.
+        ``df``, ``overlap`` and ``long_run_variance_rule`` (:data:`LONG_RUN_VARIANCE_RULE`, with
+        :data:`OVERLAP_RULE` when ``overlap`` is above 1) make the p-value and the MDE reproducible from the
+        stored per-window losses.
 
         With ``reference_mae`` (the other forecast's MAE) the minimum detectable effect is also
         given relative to it (``mde_relative``), with the origins 80 % power needs at each of
@@ -326,7 +341,8 @@ class PairedTest:
             "mean_diff": self.mean_differential, "ci_low": self.ci_lower, "ci_high": self.ci_upper,
             "dm_stat": self.dm_statistic, "p_value": self.dm_p_value, "alpha": self.alpha,
             "significant": self.candidate_better, "n_windows": self.n_windows, "block_length": self.block_length,
-            "df": self.df, "long_run_variance_rule": LONG_RUN_VARIANCE_RULE,
+            "df": self.df, "overlap": self.overlap, "long_run_variance_rule": LONG_RUN_VARIANCE_RULE
+            if self.overlap == 1 else f"{LONG_RUN_VARIANCE_RULE}; {OVERLAP_RULE}",
             "long_run_variance": self.long_run_variance, "effective_n": self.effective_n, "mde": self.mde}
         if reference_mae and reference_mae > 0:  # a loss of 0 or below (flat's or a profit's) is no scale
             out["mde_relative"] = self.mde / reference_mae  # NaN (null in JSON) when the forecasts are identical
@@ -343,7 +359,7 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alpha: float = 0.05,
-                seed: int = 0) -> PairedTest:
+                seed: int = 0, overlap: int = 1) -> PairedTest:
     """Is the candidate's loss lower than the incumbent's on the same windows?
 
     Parameters
@@ -354,11 +370,16 @@ def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alph
         Level of both one-sided tests, in (0, 0.5).
     seed : int
         Bootstrap seed.
+    overlap : int
+        Consecutive windows sharing a target bar, ``ceil(horizon / test_stride)``: above 1 the differential is
+        MA(``overlap - 1``) at least (Diebold & Mariano 1995; Harvey, Leybourne & Newbold 1997), so the DM test
+        and the MDE cap ``df`` (:func:`sweep.stats._dependence.ewc_degrees_of_freedom`) and the bootstrap blocks
+        are at least ``overlap`` bars (:func:`sweep.stats._dependence.overlap_block_length`).
 
     Raises
     ------
     ValueError
-        If the arrays differ in shape, or ``alpha`` is out of range.
+        If the arrays differ in shape, ``alpha`` is out of range or ``overlap`` is not a whole number >= 1.
     """
     a, b = np.asarray(candidate_losses, dtype=float), np.asarray(incumbent_losses, dtype=float)
     if a.shape != b.shape:
@@ -366,11 +387,11 @@ def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alph
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
     d = a - b
-    statistic, p_value, df = diebold_mariano(d)
-    lower, upper, block = block_bootstrap_ci(d, alpha, seed=seed)
+    statistic, p_value, df = diebold_mariano(d, overlap=overlap)
+    lower, upper, block = block_bootstrap_ci(d, alpha, seed=seed, block_length=overlap_block_length(d, overlap))
     return PairedTest(float(d.mean()), statistic, p_value, df, lower, upper, block, alpha, len(d),
                       minimum_detectable_effect(d, alpha, df=df), ewc_long_run_variance(d, df),
-                      effective_sample_size(d, df))
+                      effective_sample_size(d, df), int(overlap))
 
 
 def relative_to(value: float, base: float) -> float | None:

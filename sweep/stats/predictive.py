@@ -79,6 +79,12 @@ class Predictive:
         """The distribution of windows ``rows`` only."""
         return Predictive(self.values[rows], self.levels, None if self.fixed_point is None else self.fixed_point[rows])
 
+    def endpoint(self) -> "Predictive":
+        """The distribution of each window's last step only (``[n_windows, n_samples | n_levels, 1]``): the close
+        ``horizon`` bars ahead, which every objective scores."""
+        return Predictive(self.values[..., -1:], self.levels,
+                          None if self.fixed_point is None else self.fixed_point[:, -1:])
+
     def metrics(self, targets: np.ndarray, last_close: np.ndarray) -> dict[str, float]:
         """``crps`` (return units), ``coverage_90`` and the nominal level of that interval, ``coverage_nominal``.
 

@@ -6,6 +6,10 @@ Layout under the output dir (default ``hyperparams/``)::
     candidates/<run_id>/ensemble/<SYMBOL>.json   written by sweeps with --ensemble
     best/<SYMBOL>.json                           written only by a promotion review
     reviews/<UTC timestamp>-<SYMBOL>.md          one per promotion decision, never overwritten
+
+These names are the 1-bar horizon's. Every other horizon's files put the horizon after the symbol,
+``<SYMBOL>.h<H>`` (:func:`horizon_slot`): ``candidates/<run_id>/BTCUSD.h4.json``, ``best/BTCUSD.h24.json``,
+``reviews/<UTC timestamp>-BTCUSD.h4.md``. Symbols are upper case, so ``.h<H>`` never belongs to one.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any, Iterator
 from ..errors import ConfigError, DiskFullError, is_disk_full
 
 __all__ = ["write_json_atomic", "write_text_atomic", "default_file_mode", "read_json", "candidate_path", "ensemble_candidate_path",
-           "best_path", "git_commit", "utc_now", "check_output_folder", "CANDIDATE_KEYS"]
+           "best_path", "window_losses_path", "TEST_LOSSES_SUFFIX", "horizon_slot", "slot_parts", "git_commit", "utc_now", "check_output_folder", "CANDIDATE_KEYS"]
 
 CANDIDATE_KEYS = ("symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance")
 
@@ -136,9 +140,32 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise ConfigError(f"{what} {path} cannot be read by this user ({e.strerror}); fix its permissions") from e
 
 
+def horizon_slot(symbol: str, horizon: int = 1) -> str:
+    """The name of ``symbol``'s files at ``horizon`` bars: the symbol itself at 1 bar (the names every consumer
+    of ``hyperparams/`` already reads), ``<SYMBOL>.h<horizon>`` otherwise (``BTCUSD.h24``)."""
+    return symbol if horizon == 1 else f"{symbol}.h{horizon}"
+
+
+def slot_parts(slot: str) -> tuple[str, int]:
+    """``(symbol, horizon)`` of a file name :func:`horizon_slot` wrote (``"BTCUSD.h4"`` -> ``("BTCUSD", 4)``)."""
+    symbol, _, tail = slot.rpartition(".h")
+    if symbol and tail.isdigit() and int(tail) > 1 and not tail.startswith("0"):
+        return symbol, int(tail)
+    return slot, 1
+
+
 def candidate_path(output_dir: str | Path, run_id: str, symbol: str) -> Path:
     """``<output_dir>/candidates/<run_id>/<SYMBOL>.json``."""
     return Path(output_dir) / "candidates" / run_id / f"{symbol}.json"
+
+
+#: The per-window test losses of a candidate are written beside it as ``<SYMBOL>.test_losses.csv``.
+TEST_LOSSES_SUFFIX = ".test_losses.csv"
+
+
+def window_losses_path(candidate_file: Path) -> Path:
+    """The per-window test-loss file beside ``candidate_file`` (``BTCUSD.json`` -> ``BTCUSD.test_losses.csv``)."""
+    return candidate_file.with_name(candidate_file.stem + TEST_LOSSES_SUFFIX)
 
 
 def ensemble_candidate_path(output_dir: str | Path, run_id: str, symbol: str) -> Path:

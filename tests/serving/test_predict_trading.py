@@ -20,7 +20,7 @@ from sweep.scoring.evaluate import evaluate
 from sweep.serving.predict import Predictor
 
 #: 96 test origins 3 bars apart (disjoint windows, as the trading objectives require); a 3-bar horizon, so the rule
-#: and the probability read the last step, not the first.
+#: and the probability read the last step, not the first (its files are named BTCUSD.h3).
 WINDOWS = ["--val-windows", "8", "--test-windows", "12", "--test-stride", "3", "--stride", "24",
            "--max-context-length", "768", "--horizon", "3"]
 #: 1 bp per side: an entry threshold of 2 bps, which the drift family's 3-bar point forecast crosses both ways, so
@@ -53,7 +53,7 @@ def _evaluated(candidate_file, data, objective):
     """The candidate's evaluation at the run's test origins under ``objective`` (its records), checked against the
     per-window test losses the sweep itself wrote beside it."""
     document = json.loads(candidate_file.read_text())
-    written = pd.read_csv(candidate_file.with_name("BTCUSD.test_losses.csv"), float_precision="round_trip")
+    written = pd.read_csv(candidate_file.with_name("BTCUSD.h3.test_losses.csv"), float_precision="round_trip")
     origins = written["origin"].to_numpy()
     result = evaluate(document_loader(candidate_file)(document["model"]), ForecastConfig.from_dict(document["config"]),
                       data, origins, document["windows"]["horizon"], objective=objective)
@@ -65,7 +65,7 @@ def _evaluated(candidate_file, data, objective):
 def test_when_a_pnl_config_is_served_at_test_origins_then_its_position_and_up_probability_are_what_evaluation_recorded(
         trading_runs, shared_data):
     data = load_ohlcv(shared_data, "BTCUSD")
-    candidate_file = trading_runs / "candidates/pnl/BTCUSD.json"
+    candidate_file = trading_runs / "candidates/pnl/BTCUSD.h3.json"
     document, origins, pnl = _evaluated(candidate_file, data, "pnl")
     _, _, direction = _evaluated(candidate_file, data, "direction")  # the same config's probability of up
     assert document["config"]["decision"] == {"threshold_fees": 1.0, "fee_bps": float(FEE_BPS), "long_only": False}
@@ -84,7 +84,7 @@ def test_when_a_pnl_config_is_served_at_test_origins_then_its_position_and_up_pr
 def test_when_a_direction_config_is_served_at_test_origins_then_its_up_probability_is_what_evaluation_recorded(
         trading_runs, shared_data):
     data = load_ohlcv(shared_data, "BTCUSD")
-    candidate_file = trading_runs / "candidates/direction/BTCUSD.json"
+    candidate_file = trading_runs / "candidates/direction/BTCUSD.h3.json"
     document, origins, direction = _evaluated(candidate_file, data, "direction")
     predictor = Predictor(document, candidate_file)
     assert predictor.rule is None and predictor.forecast_origins(data, origins[:1]).predictive.levels is not None
@@ -99,14 +99,14 @@ def test_when_a_direction_config_is_served_at_test_origins_then_its_up_probabili
 def test_when_predict_json_runs_then_it_serves_the_up_probability_and_only_a_rules_position_and_decision(
         objective, trading_runs, shared_data, capsys):
     data = load_ohlcv(shared_data, "BTCUSD")
-    candidate_file = trading_runs / f"candidates/{objective}/BTCUSD.json"
+    candidate_file = trading_runs / f"candidates/{objective}/BTCUSD.h3.json"
     document, origins, result = _evaluated(candidate_file, data, objective)
     (trading_runs / "best").mkdir(exist_ok=True)  # promoted as it stands, whatever a review would decide
-    (trading_runs / "best/BTCUSD.json").write_text(json.dumps({**document, "promotion": PROMOTION}))
+    (trading_runs / "best/BTCUSD.h3.json").write_text(json.dumps({**document, "promotion": PROMOTION}))
     first = int(np.argmax(result.window_records["position"] != 0)) if objective == "pnl" else 0
     capsys.readouterr()
     assert main(["predict", "--symbol", "BTCUSD", "--data-dir", str(shared_data), "--output-dir", str(trading_runs),
-                 "--at", str(data.frame.index[origins[first]]), "--json"]) == 0
+                 "--at", str(data.frame.index[origins[first]]), "--json", "--horizon", "3"]) == 0
     served = json.loads(capsys.readouterr().out)
     expected = Predictor(document, candidate_file).predict(data, at=data.frame.index[origins[first]])
     assert served["up_probability"] == expected.up_probability and 0 < served["up_probability"] < 1
@@ -120,8 +120,8 @@ def test_when_predict_json_runs_then_it_serves_the_up_probability_and_only_a_rul
 
 def test_when_a_served_config_declares_an_invalid_rule_then_the_predictor_refuses_it_naming_the_file(
         trading_runs):
-    candidate_file = trading_runs / "candidates/pnl/BTCUSD.json"
+    candidate_file = trading_runs / "candidates/pnl/BTCUSD.h3.json"
     document = json.loads(candidate_file.read_text())
     document["config"]["decision"] = {**document["config"]["decision"], "fee_bps": -1.0}
-    with pytest.raises(ConfigError, match=r"BTCUSD.json: decision fee_bps must be a finite number >= 0, got -1.0"):
+    with pytest.raises(ConfigError, match=r"BTCUSD.h3.json: decision fee_bps must be a finite number >= 0, got -1.0"):
         Predictor(document, candidate_file)

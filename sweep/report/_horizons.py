@@ -1,0 +1,115 @@
+"""Skill against horizon: how the selected config, its family's default and the incumbent do at each horizon of a
+run with several ``--horizons``, read from the per-window test losses stored beside each candidate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.windows import WindowSpec
+from ..objectives import Objective
+from ..stats.paired import paired_test
+from ..storage.store import slot_parts
+from ._plots import pyplot, save_figure
+
+__all__ = ["horizon_skills", "horizon_plots", "horizon_section"]
+
+
+def _skill(losses: np.ndarray, benchmark: np.ndarray, objective: Objective, alpha: float, overlap: int,
+           seed: int) -> dict[str, float]:
+    """Test skill against the benchmark and its ``1 - 2 alpha`` interval (the paired test's block bootstrap of the
+    mean differential, blocks and HAC bandwidth covering the ``overlap`` windows that share a target)."""
+    test = paired_test(losses, benchmark, alpha, seed, overlap=overlap)
+    scale = float(benchmark.mean()) if objective.relative_skill else 1.0  # pnl: skill in return units
+    return {"skill": objective.skill(float(losses.mean()), float(benchmark.mean())),
+            "ci_low": -test.ci_upper / scale, "ci_high": -test.ci_lower / scale}
+
+
+def horizon_skills(candidates: dict[str, dict[str, Any]], losses: dict[str, pd.DataFrame], objective: Objective,
+                   seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Per symbol, the test skill at each horizon of the selected config and its family's default.
+
+    Parameters
+    ----------
+    candidates : dict
+        ``{file name: candidate document}`` (``BTCUSD``, ``BTCUSD.h4``, ...; :func:`sweep.storage.store.horizon_slot`).
+    losses : dict
+        ``{file name: per-window test losses}`` (the ``<name>.test_losses.csv`` beside each candidate: columns
+        ``selected``, ``default`` and the benchmark's, ``[n_test_origins]`` each, the objective's units).
+    objective : Objective
+    seed : int
+        Bootstrap seed.
+
+    Returns
+    -------
+    dict
+        ``{symbol: [{"horizon", "model", "selected": {skill, ci_low, ci_high}, "default": {...}}, ...]}`` by
+        increasing horizon; skill is ``1 - loss / benchmark loss`` (``benchmark loss - loss`` under ``pnl``), so the
+        incumbent benchmark's is 0.
+    """
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for slot, document in candidates.items():
+        symbol, _ = slot_parts(slot)
+        spec = WindowSpec.from_document(document["windows"])
+        frame, alpha = losses[slot], document["comparisons"][objective.benchmark]["alpha"]
+        overlap = spec.overlap  # windows sharing a target bar
+        benchmark = frame[objective.benchmark].to_numpy(float)
+        rows.setdefault(symbol, []).append(
+            {"horizon": spec.horizon, "model": document["model"].get("family"),
+             **{name: _skill(frame[name].to_numpy(float), benchmark, objective, alpha, overlap, seed)
+                for name in ("selected", "default")}})
+    return {symbol: sorted(found, key=lambda r: r["horizon"]) for symbol, found in rows.items()}
+
+
+def horizon_plots(skills: dict[str, list[dict[str, Any]]], objective: Objective, folder: Path) -> dict[str, Path]:
+    """``<SYMBOL>-skill-by-horizon.png`` of every symbol with more than one horizon: skill against horizon (bars,
+    log scale) of the selected config (each point labelled with its family), its default and the incumbent
+    benchmark (0), with intervals."""
+    plt, plots = pyplot(), {}
+    for symbol, rows in skills.items():
+        if len(rows) < 2:
+            continue
+        horizons = np.array([r["horizon"] for r in rows], dtype=float)
+        figure, axis = plt.subplots(figsize=(7, 4))
+        for name, shift, colour in (("selected", 0.97, "tab:blue"), ("default", 1.03, "tab:orange")):
+            skill = np.array([r[name]["skill"] for r in rows])
+            error = np.array([[r[name]["skill"] - r[name]["ci_low"] for r in rows],
+                              [r[name]["ci_high"] - r[name]["skill"] for r in rows]])
+            label = "selected config" if name == "selected" else "its family's default"
+            axis.errorbar(horizons * shift, skill, yerr=error, marker="o", capsize=3, color=colour, label=label)
+        for r in rows:
+            axis.annotate(r["model"], (r["horizon"] * 0.97, r["selected"]["skill"]), textcoords="offset points",
+                          xytext=(4, 6), fontsize=8)
+        axis.axhline(0.0, color="black", linewidth=1, label=f"incumbent: {objective.benchmark}")
+        axis.set_xscale("log")
+        axis.set_xticks(horizons, [str(int(h)) for h in horizons])
+        axis.set_xlabel("horizon (bars)")
+        axis.set_ylabel("test skill" + ("" if objective.relative_skill else f" ({objective.units})"))
+        axis.set_title(f"{symbol}: skill against {objective.benchmark} by horizon (test windows)")
+        axis.legend(fontsize=8)
+        plots[symbol] = save_figure(figure, folder / f"{symbol}-skill-by-horizon.png")
+    return plots
+
+
+def horizon_section(skills: dict[str, list[dict[str, Any]]], plots: dict[str, Path], objective: Objective,
+                    folder: Path) -> list[str]:
+    """The report's ``## Skill by horizon`` lines (empty for a one-horizon run)."""
+    if not plots:
+        return []
+    lines = ["", "## Skill by horizon", "",
+             f"Test skill against {objective.benchmark} (the incumbent, 0) of each horizon's selected config and its "
+             "family's default, with the paired test's two-sided 1 - 2 alpha block-bootstrap intervals (90 % at "
+             "--alpha 0.05; blocks of at least the horizon at test stride 1), from the per-window test losses "
+             "beside each candidate.", "",
+             "| symbol | horizon | selected | skill [interval] | default skill [interval] |", "|---|---:|---|---|---|"]
+    for symbol, rows in skills.items():
+        for r in rows:
+            cells = [f"{r[n]['skill']:+.4f} [{r[n]['ci_low']:+.4f}, {r[n]['ci_high']:+.4f}]"
+                     for n in ("selected", "default")]
+            lines.append(f"| {symbol} | {r['horizon']} | {r['model']} | {cells[0]} | {cells[1]} |")
+    for symbol, path in plots.items():
+        lines += ["", f"![{path.stem}]({path.relative_to(folder)})"]
+    return lines
