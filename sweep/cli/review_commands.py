@@ -12,7 +12,7 @@ from typing import Sequence
 
 from rich.table import Table
 
-from ..flags import EXIT_OK, RUN_DATA_DIR_HELP, add_data_flags, console, table_console, valid_symbols
+from ..flags import EXIT_OK, RUN_DATA_DIR_HELP, add_data_flags, console, table_console, unique
 
 __all__ = ["promote_command", "report_command", "run_promotion"]
 
@@ -21,7 +21,8 @@ def _promote_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sweep promote", description="Promote a run's candidates that beat "
                                 "the current best on identical test windows (paired tests); write a review each.")
     p.add_argument("--run", required=True, help="the sweep's --run-id")
-    p.add_argument("--symbols", nargs="+", default=None, help="default: every candidate of the run")
+    p.add_argument("--symbols", nargs="+", default=None, help="default: every candidate of the run; BTCUSD.h4 names "
+                   "one horizon's candidate of a --horizons run (BTCUSD alone: its 1-bar candidate)")
     p.add_argument("--alpha", type=float, default=0.05, help="level of the one-sided paired tests (default 0.05)")
     p.add_argument("--dry-run", action="store_true", help="print decisions; write nothing")
     p.add_argument("--candidate", choices=["selected", "ensemble"], default=None,
@@ -96,7 +97,8 @@ def promote_command(argv: Sequence[str]) -> int:
     args = _promote_parser().parse_args(argv)
     from ..review.promote import PromoteSettings
 
-    run_promotion(PromoteSettings(run_id=args.run, symbols=valid_symbols(args.symbols) if args.symbols else None,
+    named = unique(tuple(args.symbols), "--symbols") if args.symbols else None  # BTCUSD, or BTCUSD.h4 (one horizon)
+    run_promotion(PromoteSettings(run_id=args.run, symbols=named,
                                   alpha=args.alpha, dry_run=args.dry_run, candidate=args.candidate,
                                   data_dir=args.data_dir, output_dir=args.output_dir, runs_dir=args.runs_dir,
                                   objective=args.objective))

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..flags import (EXIT_FAILURE, EXIT_OK, add_data_flags, add_family_flags, add_window_flags, console,
-                     family_model_ids, family_options, table_console, window_spec_from_args)
+                     family_model_ids, family_options, positive_int, table_console, window_spec_from_args)
 from ..errors import ConfigError
 from ..forecasters.registry import DEFAULT_MODELS, FAMILIES
 from ..objectives import DEFAULT_FEE_BPS, DEFAULT_OBJECTIVE, LATENCY, OBJECTIVES, get_objective, objective_of_run
@@ -62,7 +62,7 @@ def sweep_parser(scopes: int = 1) -> argparse.ArgumentParser:
     p.add_argument("--long-only", action="store_true", help="--objective pnl: go long or stay flat, never short")
     add_data_flags(p)
     add_window_flags(p)
-    p.add_argument("--horizons", nargs="+", type=int, default=None, metavar="H",
+    p.add_argument("--horizons", nargs="+", type=positive_int, default=None, metavar="H",
                    help="tune several horizons (bars) in one run, e.g. 1 4 24: every forecast is drawn once at the "
                         "longest and each shorter horizon is scored from the same draw (a family whose shorter "
                         "horizons only approximate a direct draw draws each); each (symbol, horizon) gets its own "

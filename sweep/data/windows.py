@@ -108,12 +108,11 @@ class WindowSpec:
             raise ConfigError(f"--test-stride {self.test_stride} must divide --stride {self.stride} (e.g. 1, or "
                               f"{self.stride} for one test origin per validation stride)")
         self._check_origin_counts()
-        if self.layout_horizon is not None and (not isinstance(self.layout_horizon, int)
-                                                or self.layout_horizon < self.horizon):
+        if not isinstance(self.layout, int) or self.layout < self.horizon:
             raise ConfigError(f"layout_horizon {self.layout_horizon!r} must be an integer of at least the horizon "
                               f"({self.horizon}): the origins are laid out for the longest horizon of the run")
         if self.purge_gap_bars is not None and self.purge_gap_bars < self.layout:
-            raise ConfigError(f"--purge-gap must be >= --horizon ({self.layout}, the longest of --horizons), got "
+            raise ConfigError(f"--purge-gap must be >= --horizon ({self.layout}, the longest horizon), got "
                               f"{self.purge_gap_bars}; a smaller gap lets validation and test targets overlap")
 
     def _check_origin_counts(self) -> None:
@@ -184,7 +183,8 @@ class WindowSpec:
         """
         values = {f: windows[f] for f in ("horizon", "val_windows", "test_windows", "stride", "max_context_length")}
         return cls(**values, purge_gap_bars=windows.get("purge_gap_bars"),
-                   test_stride=windows.get("test_stride", values["stride"]), layout_horizon=windows.get("layout_horizon"))
+                   test_stride=windows.get("test_stride", values["stride"]),
+                   layout_horizon=windows.get("layout_horizon"))
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def make_splits(n_bars: int, spec: WindowSpec, source: str = "the series") -> Sp
             f"{source} has {n_bars} bars but the windows need {spec.bars_needed()} "
             f"(max context {spec.max_context_length} + {spec.val_windows} validation origins at stride "
             f"{spec.stride} + {spec.n_test_origins} test origins at test stride {spec.test_stride}, horizon "
-            f"{spec.horizon}, purge gap {spec.purge_gap}); "
+            f"{spec.layout}, purge gap {spec.purge_gap}); "
             f"lower --val-windows/--test-windows/--stride/--max-context-length or use more data")
     last_test = n_bars - spec.layout
     test = last_test - spec.test_stride * np.arange(spec.n_test_origins - 1, -1, -1, dtype=np.int64)
@@ -367,8 +367,8 @@ def check_moving_closes(data: OHLCVData, *splits: Splits) -> None:
     """Refuse windows over which ``data``'s close never moves, before any work starts.
 
     Persistence forecasts the last close before each origin, so its error on a span of origins
-    (``evaluate.persistence_metrics``: the mean of ``|target / last_close - 1|``) is exactly 0 when every
-    scored close of every origin equals that last close, and the skill and relative losses
+    (``evaluate.persistence_metrics``: the mean of ``|target / last_close - 1|``) is exactly 0 when the
+    scored close (``horizon`` bars ahead) of every origin equals that last close, and the skill and relative losses
     (``evaluate.score``, ``objective.pooled_validation``) would divide by it. The spans scored are each
     split's validation origins, test origins and the test origins one stride apart (``report`` scores them).
 
@@ -390,7 +390,7 @@ def check_moving_closes(data: OHLCVData, *splits: Splits) -> None:
         for span, origins in (("validation windows", split.validation_origins), ("test windows", split.test_origins),
                               ("test windows one --stride apart (report scores them)", split.test_origins_at_stride)):
             # the same quotient persistence's error takes, so the rule is exactly "that error is 0"
-            if (gather_targets(close, origins, horizon) / close[origins - 1, None] != 1.0).any():
+            if (gather_targets(close, origins, horizon)[:, -1:] / close[origins - 1, None] != 1.0).any():
                 continue
             first, last = index[int(origins[0]) - 1], index[int(origins[-1]) + horizon - 1]
             raise DataValidationError(

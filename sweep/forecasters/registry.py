@@ -86,7 +86,8 @@ class Family:
         give; a run with several ``--horizons`` then draws once, at the longest (:func:`draws_once`).
         ``"approximate"``: they only approximate it (output tokens that attend to each other, random numbers drawn
         per path for the whole horizon at once, a path block sized by the horizon), so such a run draws each
-        horizon on its own. Measured for every family by ``tests/forecasters/test_horizon_prefix.py``.
+        horizon on its own (the default: a family registered without a measurement draws what it is asked).
+        Measured for every family by ``tests/forecasters/test_horizon_prefix.py``.
 
     Raises
     ------
@@ -111,7 +112,7 @@ class Family:
     sampling_rules: Callable[[dict[str, Any]], None] | None = field(default=None, hash=False, compare=False)
     options: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
     flag_help: str = "hub id or checkpoint folder"
-    shorter_horizons: str = "exact"
+    shorter_horizons: str = "approximate"
 
     def __post_init__(self):
         if self.shorter_horizons not in SHORTER_HORIZONS:

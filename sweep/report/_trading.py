@@ -104,7 +104,8 @@ def pnl_on_test(document: dict[str, Any], forecast: MemberForecast, data: OHLCVD
                      objective=objective.name, decision=document["config"].get("decision"))
     default_config = ForecastConfig.from_dict(document["default"]["config"],
                                               source=f"{document.get('symbol', 'candidate')} default config")
-    default = evaluate(load(document["model"]), default_config, data, origins, horizon, cache, objective=objective.name)
+    default = evaluate(load(document["model"]), default_config, data, origins, horizon, cache, objective=objective.name,
+                       layout=document["windows"].get("layout_horizon"))  # drawn as the run drew it
     return {"selected": selected.window_records["pnl"], "default": default.window_records["pnl"],
             "buy_and_hold": selected.window_records["buy_and_hold_pnl"]}
 

@@ -304,8 +304,8 @@ def _run_datasets(settings: dict[str, Any], symbols: list[str], data_dir: Path |
             for symbol in symbols}
 
 
-def _candidate_slots(members: dict[str, tuple[OHLCVData, Any]], settings: dict[str, Any], output_dir: Path,
-                     run_id: str) -> list[tuple[str, tuple[OHLCVData, Any]]]:
+def _candidate_slots(members: dict[str, tuple[OHLCVData, Any]],
+                     settings: dict[str, Any]) -> list[tuple[str, tuple[OHLCVData, Any]]]:
     """``(file name, (bars, splits))`` of each symbol at each horizon the run tuned (:func:`horizon_slot`)."""
     horizons = settings.get("horizons") or [WindowSpec.from_document(settings["windows"]).horizon]
     return [(horizon_slot(symbol, h), member) for h in horizons for symbol, member in members.items()]
@@ -342,7 +342,7 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
         scored = [members[s] for s in pool] if symbol_of[name] == POOLED else [members[symbol_of[name]]]
         if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             studies.append(_summarise(study, scored, settings, cache, folder))
-    for slot, (data, splits) in _candidate_slots(members, settings, output_dir, run_id):
+    for slot, (data, splits) in _candidate_slots(members, settings):
         path = candidate_path(output_dir, run_id, slot)
         if path.is_file():
             candidates[slot] = document = read_json(path, "candidate")
@@ -356,10 +356,12 @@ def _write_report(run_id: str, data_dir: Path | None, output_dir: Path, runs_dir
     report = folder / "report.md"
     text = _markdown(run_id, studies, candidates, fans, calibration, objective, folder)
     text += "".join(f"{line}\n" for line in trading_section(candidates, trading, objective, folder))
-    stored = {slot: pd.read_csv(window_losses_path(candidate_path(output_dir, run_id, slot))) for slot in candidates}
-    skills = horizon_skills(candidates, stored, objective)
-    text += "".join(f"{line}\n" for line in horizon_section(skills, horizon_plots(skills, objective, folder),
-                                                             objective, folder))
+    if settings.get("horizons"):  # a run of several --horizons: skill against horizon, from the stored losses
+        stored = {slot: pd.read_csv(window_losses_path(candidate_path(output_dir, run_id, slot)))
+                  for slot in candidates}
+        skills = horizon_skills(candidates, stored, objective)
+        text += "".join(f"{line}\n" for line in horizon_section(skills, horizon_plots(skills, objective, folder),
+                                                                 objective, folder))
     if backtest_file.is_file():
         backtest = read_json(backtest_file, "backtest")
         text += "\n".join(backtest_section(backtest, folder)) + "\n"

@@ -311,7 +311,8 @@ def _implicit_incumbent(candidate: dict[str, Any], data, origins, horizon: int, 
     implicit = candidate.get("implicit_incumbent")
     if implicit is None:  # the objective's benchmark: persistence, or flat under pnl
         return get_objective(objective).benchmark, None
-    document = {"symbol": candidate.get("symbol"), "model": implicit["model"], "config": implicit["config"]}
+    document = {"symbol": candidate.get("symbol"), "model": implicit["model"], "config": implicit["config"],
+                "windows": candidate.get("windows")}  # drawn at the run's longest horizon, as the sweep drew it
     return implicit["comparison"], evaluate_document(document, data, origins, horizon, cache,
                                                      document_loader(source, load=load), objective)
 

@@ -61,6 +61,10 @@ class FoldResult:
     regret: dict[str, Any] | None = None
     horizon: int = 1
 
+    @property
+    def overlap(self) -> int:  # test windows sharing a target bar (1 for rows without splits)
+        return 1 if self.splits is None else self.splits.spec.overlap
+
     def row(self) -> dict[str, Any]:
         """The fold's row of ``backtest.json``."""
         index = self.data.frame.index
@@ -105,7 +109,7 @@ def trading_row(selected: EvaluationResult, default: EvaluationResult) -> dict[s
 
 
 def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, alpha: float,
-                 seed: int = 0, reps: int = 2000) -> dict[str, Any]:
+                 seed: int = 0, reps: int = 2000, overlap: int = 1) -> dict[str, Any]:
     """How much lower the selected config's test loss is than another's, over all folds' test windows.
 
     Parameters
@@ -119,6 +123,8 @@ def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, a
         The interval is the two-sided ``1 - 2 alpha`` circular block bootstrap one.
     seed, reps : int
         Bootstrap seed and resamples.
+    overlap : int
+        Test windows sharing a target bar (:attr:`sweep.data.windows.WindowSpec.overlap`): blocks at least as long.
 
     Returns
     -------
@@ -128,7 +134,7 @@ def gain_summary(selected: np.ndarray, other: np.ndarray, fold_of: np.ndarray, a
         test loss is lower) and ``n_folds``.
     """
     gain = np.asarray(other, dtype=float) - np.asarray(selected, dtype=float)
-    low, high, block = block_bootstrap_ci(gain, alpha, reps=reps, seed=seed)
+    low, high, block = block_bootstrap_ci(gain, alpha, reps=reps, seed=seed, overlap=overlap)
     folds = np.unique(fold_of)
     won = sum(int(selected[fold_of == k].mean() < other[fold_of == k].mean()) for k in folds)
     return {"mean": float(gain.mean()), "ci_low": low, "ci_high": high, "ci_level": 1 - 2 * alpha,
@@ -154,11 +160,11 @@ def _over_symbols(per_symbol: dict[str, tuple[np.ndarray, ...]]) -> list[np.ndar
 def _scope_summary(results: list[FoldResult], alpha: float, seed: int) -> dict[str, Any]:
     """Gains vs the default and vs the benchmark, per symbol and over symbols (averaged window by window), and the
     mean selection regret."""
-    benchmark = get_objective(results[0].selected.objective).benchmark
+    benchmark, overlap = get_objective(results[0].selected.objective).benchmark, results[0].overlap
 
     def summary(selected, default, persistence, fold_of) -> dict[str, Any]:
-        return {"gain_vs_default": gain_summary(selected, default, fold_of, alpha, seed),
-                f"gain_vs_{benchmark}": gain_summary(selected, persistence, fold_of, alpha, seed)}
+        return {"gain_vs_default": gain_summary(selected, default, fold_of, alpha, seed, overlap=overlap),
+                f"gain_vs_{benchmark}": gain_summary(selected, persistence, fold_of, alpha, seed, overlap=overlap)}
 
     per_symbol = {s: _stacked([r for r in results if r.symbol == s]) for s in sorted({r.symbol for r in results})}
     regrets = [r.regret["relative"] for r in results if r.regret and r.regret["relative"] is not None]
@@ -176,7 +182,7 @@ def _compare(results: list[FoldResult], side: str, first: str, second: str, alph
 
     def compared(rows: list[FoldResult]) -> dict[str, Any]:
         a, b = _over_symbols(stacked(rows, first)), _over_symbols(stacked(rows, second))
-        return _paired_gain(a[0], b[0], a[3], first, second, alpha, seed, reps)
+        return _paired_gain(a[0], b[0], a[3], first, second, alpha, seed, reps, rows[0].overlap)
 
     symbols = sorted({r.symbol for r in results})
     return {**compared(results), "per_symbol": {s: compared([r for r in results if r.symbol == s]) for s in symbols},
@@ -185,10 +191,11 @@ def _compare(results: list[FoldResult], side: str, first: str, second: str, alph
 
 
 def _paired_gain(first: np.ndarray, second: np.ndarray, fold_of: np.ndarray, first_name: str, second_name: str,
-                 alpha: float, seed: int, reps: int) -> dict[str, Any]:
-    """Two-sided: the ``1 - alpha`` interval and the MDE of a two-sided test at ``alpha``."""
-    gain = gain_summary(first, second, fold_of, alpha / 2, seed, reps)
-    mde = minimum_detectable_effect(second - first, alpha / 2)
+                 alpha: float, seed: int, reps: int, overlap: int = 1) -> dict[str, Any]:
+    """Two-sided: the ``1 - alpha`` interval and the MDE of a two-sided test at ``alpha`` (``overlap``: test windows
+    sharing a target bar)."""
+    gain = gain_summary(first, second, fold_of, alpha / 2, seed, reps, overlap)
+    mde = minimum_detectable_effect(second - first, alpha / 2, overlap=overlap)
     return {**gain, "better": first_name if gain["mean"] > 0 else second_name,
             "significant": bool(gain["ci_low"] > 0 or gain["ci_high"] < 0),
             "mde": None if np.isnan(mde) else mde,
@@ -210,6 +217,8 @@ def pooled_vs_per_symbol(results: list[FoldResult], alpha: float, seed: int = 0,
     alpha : float
     seed, reps : int
         Bootstrap seed and resamples.
+    overlap : int
+        Test windows sharing a target bar (:attr:`sweep.data.windows.WindowSpec.overlap`): blocks at least as long.
 
     Returns
     -------

@@ -156,7 +156,8 @@ def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: Stud
     (lowest validation MAE) is scored on the test origins and its differential against persistence
     gives the MDE and the origins a 5 % and a 10 % gain need: the power of the comparison a model
     would have faced. Only its power is kept (:data:`POWER_KEYS`), not a verdict, so it adds no
-    test at alpha.
+    test at alpha. In a run of several ``--horizons`` ``done`` holds the studies' outcomes over every horizon
+    (the lowest mean validation loss / benchmark loss): one alternative config, drawn once, for every horizon.
 
     Returns
     -------

@@ -266,7 +266,8 @@ def run_backtest(settings: BacktestSettings, executor: Executor | None = None,
     folds = aligned_splits(datasets, sweep.windows, settings.folds,
                            fix="drop it from --symbols (or backtest it on its own)")
     for symbol, data in datasets.items():
-        check_moving_closes(data, *folds[symbol])
+        for horizon in settings.sweep.run_horizons:
+            check_moving_closes(data, *(fold.at_horizon(horizon) for fold in folds[symbol]))
     overlapping = _check_overlap(settings, datasets, folds)
     with claimed_run(sweep, datasets, settings.folds):
         return _backtest(settings, datasets, folds, overlapping, executor, progress)

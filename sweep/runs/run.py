@@ -14,7 +14,8 @@ from ._candidate import (Scoring, candidate_document, ensemble_document, fit_ens
                          window_losses_csv, window_losses_path)
 from ..data.bars import OHLCVData, load_ohlcv
 from ..errors import ConfigError, TrialError
-from ..scoring.evaluate import EvaluationResult
+from ..scoring.evaluate import EvaluationResult, drawn_horizon
+from ..forecasters.registry import draws_once
 from ..search.execution import Executor, InProcessExecutor
 from ._finetune import finetune_checkpoints
 from .jobs import forecaster_lookup, scoring_ceilings, sweep_jobs
@@ -142,8 +143,8 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
                           "pooled` compares them")
     datasets = {s: load_ohlcv(settings.data_dir, s, settings.freq, settings.gap_policy) for s in settings.symbols}
     splits = sweep_splits(datasets, settings.windows, pooled=settings.scope == POOLED)
-    for symbol, data in datasets.items():
-        check_moving_closes(data, splits[symbol])
+    for (symbol, data), horizon in ((d, h) for d in datasets.items() for h in settings.run_horizons):
+        check_moving_closes(data, splits[symbol].at_horizon(horizon))
     with claimed_run(settings, datasets):
         return _sweep(settings, datasets, splits, executor, progress)
 
@@ -151,6 +152,11 @@ def run_sweep(settings: SweepSettings, executor: Executor | None = None,
 def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict[str, Splits],
            executor: Executor | None, progress: Progress | None) -> list[SymbolResult]:
     warn_overlaps(model_sources(settings), datasets, splits)
+    for label in settings.labels if settings.horizons else ():
+        if not draws_once(label):
+            logger.info("%s draws each of --horizons %s on its own: its shorter horizons only approximate a direct "
+                        "draw (shorter_horizons in sweep/forecasters/registry.py)", label,
+                        " ".join(map(str, settings.horizons)))
     executor = executor or InProcessExecutor()
     if settings.finetune:
         bases = model_sources(settings)
@@ -176,11 +182,12 @@ def _sweep(settings: SweepSettings, datasets: dict[str, OHLCVData], splits: dict
                 logger.error("%s: no study has a usable trial (errors above); no candidate written",
                              horizon_slot(symbol, horizon))
                 continue
-            results.append(_write_candidates(settings, scorings[symbol], chosen[symbol]))
+            results.append(_write_candidates(settings, scorings[symbol], chosen[symbol], outcomes))
     return results
 
 
-def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Selection) -> SymbolResult:
+def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Selection,
+                      outcomes: list[StudyOutcome | TrialError]) -> SymbolResult:
     """Score the selected config on test, write the candidate (and the ensemble candidate)."""
     symbol, best, done = scoring.data.symbol, selection.best, selection.done
     slot = horizon_slot(symbol, scoring.horizon)
@@ -192,9 +199,14 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
     trading = trading_block(scoring, best, test, [t for o in done for t in o.trials])
     if trading is not None:
         document["trading"] = trading
-    power = persistence_power(scoring, done, best)
+    # several horizons: the power block's alternative is the studies' best over every horizon, drawn once for all
+    over_horizons = [o for o in outcomes if isinstance(o, StudyOutcome) and o.symbol == symbol]
+    power = persistence_power(scoring, over_horizons if settings.horizons else done, best)
     if power is not None:
         document[get_objective(settings.objective).power_key] = power
+    if settings.horizons:  # the horizon its forecasts were drawn at: the longest, or its own (draws_once)
+        document["windows"]["drawn_horizon"] = drawn_horizon(scoring.forecaster_of(best.model), scoring.horizon,
+                                                             scoring.splits.spec.layout)
     document = portable_document(document, settings.output_dir)  # checkpoints in the project: relative paths
     path = _write_with_losses(candidate_path(settings.output_dir, settings.run_id, slot), document,
                               window_losses_csv(scoring, losses))

@@ -200,12 +200,12 @@ class SweepSettings:
                               f"together with --ensemble lp|greedy")
 
     def _check_horizons(self) -> None:
-        horizons = tuple(sorted(set(self.horizons)))
+        horizons = tuple(sorted(unique(tuple(self.horizons), "--horizons")))
         if self.horizons and (horizons[0] < 1 or horizons[-1] != self.windows.horizon):
             raise ConfigError(f"--horizons {' '.join(map(str, self.horizons))}: every horizon must be a positive "
                               f"number of bars, and the longest is the --horizon the windows are laid out for "
                               f"({self.windows.horizon}); pass --horizons alone")
-        if len(horizons) > 1 and (self.scope == POOLED or self.ensemble or self.finetune):
+        if len(horizons) > 1 and (POOLED in self.selection or self.ensemble or self.finetune):
             raise ConfigError(f"--horizons {' '.join(map(str, horizons))} tunes each horizon per symbol from one "
                               f"study; drop --selection pooled, --ensemble and --finetune, or run one --horizon")
         object.__setattr__(self, "horizons", horizons if len(horizons) > 1 else ())

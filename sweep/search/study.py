@@ -160,7 +160,9 @@ class StudyOutcome:
 
     def for_horizon(self, horizon: int) -> "StudyOutcome":
         """The outcome at one of the run's horizons: its best trial, validation and per-window losses there (the
-        outcome itself in a one-horizon run)."""
+        outcome itself in a one-horizon run); a KeyError names a horizon the study did not score."""
+        if self.by_horizon and horizon not in self.by_horizon:
+            raise KeyError(f"study {self.study_name} scored horizons {sorted(self.by_horizon)}, not {horizon}")
         return self.by_horizon.get(horizon, self)
 
     @property

@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 def warm_starts(settings: "SweepSettings", symbol: str, label: str, context_ceiling: int) -> tuple[WarmStart, ...]:
     """The family default and, when ``best/<SYMBOL>.json`` (or, for each other horizon of the run,
-    ``best/<SYMBOL>.h<H>.json``) holds a config of model ``label``, that production config, as search-space parameters for ``enqueue_trial`` in a study whose longest context is
-    ``context_ceiling`` (:func:`sweep.runs.jobs.context_ceiling`).
+    ``best/<SYMBOL>.h<H>.json``) holds a config of model ``label``, that production config, as search-space
+    parameters for ``enqueue_trial`` in a study whose longest context is ``context_ceiling``
+    (:func:`sweep.runs.jobs.context_ceiling`).
 
     A production config that is not a point of this study's space (another max context, an
     old grid) is left out with a warning; one equal to the default marks the default trial.

@@ -231,8 +231,7 @@ def calibration_degrees_of_freedom(n_windows: int, overlap: int = 1) -> int:
     if overlap < 1:
         raise ValueError(f"overlap must be at least 1 (windows sharing a target: ceil(horizon / test_stride)), "
                          f"got {overlap}")
-    df = ewc_degrees_of_freedom(n_windows)
-    return df if overlap == 1 else min(df, max(1, n_windows // (2 * overlap)))
+    return ewc_degrees_of_freedom(n_windows, overlap)  # the paired tests' rule for overlapping windows
 
 
 def calibration_test(hits: np.ndarray, levels: Sequence[float], alpha: float = 0.05,

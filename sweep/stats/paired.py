@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ._dependence import (auto_block_length, effective_sample_size, ewc_degrees_of_freedom, ewc_long_run_variance,
+from ._dependence import (effective_sample_size, ewc_degrees_of_freedom, ewc_long_run_variance,
                           overlap_block_length)
 
 __all__ = ["PairedTest", "diebold_mariano", "origins_for_power", "block_bootstrap_ci", "paired_test",
@@ -85,11 +85,11 @@ def diebold_mariano(differential: np.ndarray, df: int | None = None, overlap: in
 
 
 def block_bootstrap_ci(differential: np.ndarray, alpha: float, reps: int = 2000, seed: int = 0,
-                       block_length: int | None = None) -> tuple[float, float, int]:
+                       block_length: int | None = None, overlap: int = 1) -> tuple[float, float, int]:
     """Percentile interval of the mean differential from a circular block bootstrap (``arch``).
 
-    Blocks keep serial dependence between neighbouring windows. The block length
-    defaults to the Politis & White (2004) automatic choice, rounded up.
+    Blocks keep serial dependence between neighbouring windows. The block length defaults to the Politis &
+    White (2004) automatic choice, rounded up, and at least ``overlap`` (windows sharing a target bar).
 
     Parameters
     ----------
@@ -100,8 +100,7 @@ def block_bootstrap_ci(differential: np.ndarray, alpha: float, reps: int = 2000,
         one-sided test at level ``alpha``.
     reps : int
         Bootstrap resamples.
-    seed : int
-    block_length : int, optional
+    seed, block_length, overlap : int
 
     Returns
     -------
@@ -112,8 +111,7 @@ def block_bootstrap_ci(differential: np.ndarray, alpha: float, reps: int = 2000,
     from arch.bootstrap import CircularBlockBootstrap
 
     d = np.asarray(differential, dtype=float)
-    if block_length is None:
-        block_length = auto_block_length(d, "circular")
+    block_length = overlap_block_length(d, overlap) if block_length is None else block_length
     bootstrap = CircularBlockBootstrap(block_length, d, seed=seed)
     lower, upper = bootstrap.conf_int(np.mean, reps=reps, method="percentile", size=1 - 2 * alpha)[:, 0]
     return float(lower), float(upper), block_length
@@ -181,7 +179,7 @@ def mde_for_origins(long_run_variance: float, n_origins: np.ndarray | float, alp
 
 
 def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: float = MDE_POWER,
-                              df: int | None = None) -> float:
+                              df: int | None = None, overlap: int = 1) -> float:
     """Smallest mean loss improvement the one-sided DM test detects with probability ``power``.
 
     ``MDE = delta * sqrt(S / n)``, ``S`` the long-run variance of the differential with ``df`` cosine
@@ -197,8 +195,8 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
         Level of the one-sided test.
     power : float
         Wanted probability of detecting the effect (default 0.8).
-    df : int, optional
-        Degrees of freedom; default :func:`sweep.stats._dependence.ewc_degrees_of_freedom`.
+    df, overlap : int, optional
+        Degrees of freedom; default :func:`sweep.stats._dependence.ewc_degrees_of_freedom` of ``n`` and ``overlap``.
 
     Returns
     -------
@@ -215,7 +213,7 @@ def minimum_detectable_effect(differential: np.ndarray, alpha: float, power: flo
     d = np.asarray(differential, dtype=float)
     if not d.any():  # identical forecasts (e.g. persistence against itself): there is nothing to detect
         return float("nan")
-    df = ewc_degrees_of_freedom(len(d)) if df is None else df
+    df = ewc_degrees_of_freedom(len(d), overlap) if df is None else df
     spread = np.sqrt(max(ewc_long_run_variance(d, df), 0.0) / len(d))
     return float(_noncentrality(df, alpha, power) * spread)
 
@@ -388,7 +386,7 @@ def paired_test(candidate_losses: np.ndarray, incumbent_losses: np.ndarray, alph
         raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
     d = a - b
     statistic, p_value, df = diebold_mariano(d, overlap=overlap)
-    lower, upper, block = block_bootstrap_ci(d, alpha, seed=seed, block_length=overlap_block_length(d, overlap))
+    lower, upper, block = block_bootstrap_ci(d, alpha, seed=seed, overlap=overlap)
     return PairedTest(float(d.mean()), statistic, p_value, df, lower, upper, block, alpha, len(d),
                       minimum_detectable_effect(d, alpha, df=df), ewc_long_run_variance(d, df),
                       effective_sample_size(d, df), int(overlap))

@@ -26,8 +26,9 @@ from typing import Any, Iterator
 
 from ..errors import ConfigError, DiskFullError, is_disk_full
 
-__all__ = ["write_json_atomic", "write_text_atomic", "default_file_mode", "read_json", "candidate_path", "ensemble_candidate_path",
-           "best_path", "window_losses_path", "TEST_LOSSES_SUFFIX", "horizon_slot", "slot_parts", "git_commit", "utc_now", "check_output_folder", "CANDIDATE_KEYS"]
+__all__ = ["write_json_atomic", "write_text_atomic", "default_file_mode", "read_json", "candidate_path",
+           "ensemble_candidate_path", "best_path", "window_losses_path", "TEST_LOSSES_SUFFIX", "horizon_slot",
+           "slot_parts", "git_commit", "utc_now", "check_output_folder", "CANDIDATE_KEYS"]
 
 CANDIDATE_KEYS = ("symbol", "model", "config", "validation", "test", "baseline", "windows", "provenance")
 

@@ -161,13 +161,20 @@ def test_when_a_run_is_resumed_with_other_horizons_then_it_is_refused(horizons_r
 @pytest.mark.parametrize("flags, named", [
     (["--horizon", "4", "--horizons", "1", "24"], "--horizon 4 and --horizons 1 24 disagree"),
     (["--horizons", "1", "24", "--selection", "pooled", "--symbols", "ETHUSD"], "drop --selection pooled"),
-    (["--horizons", "0", "24"], "every horizon must be a positive number of bars"),
 ])
 def test_when_horizons_are_given_badly_then_the_sweep_refuses_them(flags, named, shared_data, tmp_path, capsys):
     argv = ["--symbols", "BTCUSD", "--models", "naive", "--data-dir", shared_data, "--runs-dir", tmp_path,
             "--output-dir", tmp_path / "hp", *WINDOWS, *flags]
     assert_refused(run_cli(capsys, main, argv), named)
     assert not (tmp_path / "hp").exists()
+
+
+def test_when_a_horizon_is_not_a_positive_whole_number_then_the_parser_refuses_it(shared_data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["--symbols", "BTCUSD", "--data-dir", str(shared_data), "--runs-dir", str(tmp_path), "--horizons", "0",
+              "24"])
+    assert refused.value.code == 2 and "argument --horizons: got 0" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_when_names_carry_a_horizon_then_they_parse_back_and_1_bar_keeps_todays_name():
@@ -189,3 +196,34 @@ def test_when_a_spec_is_scored_at_a_shorter_horizon_then_its_origins_stay_and_a_
         np.testing.assert_array_equal(recorded.test_origins, splits.test_origins)
     with pytest.raises(ConfigError, match="at least the horizon"):
         spec.at_horizon(48)
+
+
+def test_when_a_horizons_run_is_reported_then_skill_by_horizon_is_drawn_and_recomputes_from_the_stored_losses(
+        horizons_run, capsys):
+    root, _ = horizons_run
+    result = run_cli(capsys, main, ["report", "--run", "h", "--runs-dir", root / "runs", "--output-dir", root / "hp"])
+    assert result.code == 0, result
+    folder = root / "runs" / "h" / "report"
+    text = (folder / "report.md").read_text()
+    assert "## Skill by horizon" in text and (folder / "BTCUSD-skill-by-horizon.png").is_file()
+    for horizon in HORIZONS:
+        path, document = _candidate(root, horizon)
+        losses = pd.read_csv(path.with_name(document["test_losses"]["file"]), float_precision="round_trip")
+        skill = 1.0 - losses["selected"].mean() / losses["persistence"].mean()
+        assert f"| BTCUSD | {horizon} | {document['model']['family']} | {skill:+.4f} [" in text
+        assert document["comparisons"]["persistence"]["overlap"] == horizon  # at test stride 1, h windows share a bar
+
+
+def test_when_horizons_are_backtested_then_each_fold_and_horizon_has_a_row_and_a_gain(shared_data, tmp_path,
+                                                                                      capsys):
+    argv = ["backtest", "--symbols", "BTCUSD", "--models", "naive", "--horizons", "1", "4", "--folds", "2",
+            "--data-dir", shared_data, "--runs-dir", tmp_path / "runs", "--output-dir", tmp_path / "hp",
+            "--run-id", "b", *WINDOWS]
+    result = run_cli(capsys, main, argv)
+    assert result.code == 0, result
+    document = json.loads((tmp_path / "runs" / "b" / "backtest.json").read_text())
+    assert sorted((r["fold"], r["horizon"]) for r in document["folds"]) == [(0, 1), (0, 4), (1, 1), (1, 4)]
+    assert set(document["summary_by_horizon"]) == {"1", "4"}
+    assert document["summary_by_horizon"]["1"] == document["summary"]
+    flat = " ".join((result.err + result.out).split())
+    assert "at 4 bar(s), per-symbol tuning, --select significant, vs default" in flat and "BTCUSD.h4" in flat
