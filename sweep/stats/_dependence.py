@@ -56,7 +56,7 @@ def ewc_degrees_of_freedom(n: int, overlap: int = 1) -> int:
     ``m`` iid steps (triangular autocorrelation, spectral density ``~ sinc^2(m w / 2)``) and bandwidth ``c m``,
     ``E[S]`` is the mean of ``sinc^2`` over ``(0, pi / (2 c)]`` times the long-run variance: 0.77 at ``c = 1``,
     0.93 at ``c = 2``. Simulated one-sided size at ``m = 24`` and alpha 0.05, 4,000 nulls (SE 0.0034), at 240 /
-    720 / 2,400 origins: for absolute errors of 24-bar sums (``tests/stats/test_overlap.py``) the default ``K``
+    720 / 2,400 origins: for absolute errors of 24-bar sums (``tests/stats/test_overlapping_windows.py``) the default ``K``
     rejected 0.080 / 0.072 / 0.058, ``n / (2 m)`` 0.054 / 0.060 / 0.051; for a sum of 24 iid steps as the
     differential the default 0.11 / 0.08 / 0.065, ``n / m`` 0.08 / 0.08 / 0.065, ``n / (2 m)`` 0.06 / 0.06 / 0.06.
 
