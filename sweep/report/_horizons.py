@@ -15,7 +15,12 @@ from ..stats.paired import paired_test
 from ..storage.store import slot_parts
 from ._plots import pyplot, save_figure
 
-__all__ = ["horizon_skills", "horizon_plots", "horizon_section"]
+__all__ = ["horizon_skills", "horizon_plots", "horizon_section", "FORECASTS"]
+
+#: The test-loss columns drawn by horizon: the selected config, its family's default and the strongest other model
+#: (stored where the benchmark itself was selected), with how the plot and table name them.
+FORECASTS = {"selected": "selected config", "default": "its family's default",
+             "alternative": "strongest other model"}
 
 
 def _skill(losses: np.ndarray, benchmark: np.ndarray, objective: Objective, alpha: float, overlap: int,
@@ -25,12 +30,13 @@ def _skill(losses: np.ndarray, benchmark: np.ndarray, objective: Objective, alph
     test = paired_test(losses, benchmark, alpha, seed, overlap=overlap)
     scale = float(benchmark.mean()) if objective.relative_skill else 1.0  # pnl: skill in return units
     return {"skill": objective.skill(float(losses.mean()), float(benchmark.mean())),
-            "ci_low": -test.ci_upper / scale, "ci_high": -test.ci_lower / scale}
+            "ci_low": -test.ci_upper / scale + 0.0, "ci_high": -test.ci_lower / scale + 0.0}  # no -0.0
 
 
 def horizon_skills(candidates: dict[str, dict[str, Any]], losses: dict[str, pd.DataFrame], objective: Objective,
                    seed: int = 0) -> dict[str, list[dict[str, Any]]]:
-    """Per symbol, the test skill at each horizon of the selected config and its family's default.
+    """Per symbol, the test skill at each horizon of the selected config, its family's default and, where the
+    benchmark itself was selected, the strongest other model's config (the candidate's power block's).
 
     Parameters
     ----------
@@ -38,7 +44,8 @@ def horizon_skills(candidates: dict[str, dict[str, Any]], losses: dict[str, pd.D
         ``{file name: candidate document}`` (``BTCUSD``, ``BTCUSD.h4``, ...; :func:`sweep.storage.store.horizon_slot`).
     losses : dict
         ``{file name: per-window test losses}`` (the ``<name>.test_losses.csv`` beside each candidate: columns
-        ``selected``, ``default`` and the benchmark's, ``[n_test_origins]`` each, the objective's units).
+        ``selected``, ``default``, the benchmark's and, in a run of several horizons where the benchmark was
+        selected, ``alternative``; ``[n_test_origins]`` each, the objective's units).
     objective : Objective
     seed : int
         Bootstrap seed.
@@ -46,8 +53,8 @@ def horizon_skills(candidates: dict[str, dict[str, Any]], losses: dict[str, pd.D
     Returns
     -------
     dict
-        ``{symbol: [{"horizon", "model", "selected": {skill, ci_low, ci_high}, "default": {...}}, ...]}`` by
-        increasing horizon; skill is ``1 - loss / benchmark loss`` (``benchmark loss - loss`` under ``pnl``), so the
+        ``{symbol: [{"horizon", "model", "selected": {skill, ci_low, ci_high}, "default": {...}, and, when stored,
+        "alternative": {...} with "alternative_model"}, ...]}`` by increasing horizon; skill is ``1 - loss / benchmark loss`` (``benchmark loss - loss`` under ``pnl``), so the
         incumbent benchmark's is 0.
     """
     rows: dict[str, list[dict[str, Any]]] = {}
@@ -57,32 +64,38 @@ def horizon_skills(candidates: dict[str, dict[str, Any]], losses: dict[str, pd.D
         frame, alpha = losses[slot], document["comparisons"][objective.benchmark]["alpha"]
         overlap = spec.overlap  # windows sharing a target bar
         benchmark = frame[objective.benchmark].to_numpy(float)
+        named = [name for name in FORECASTS if name in frame]
+        power = document.get(objective.power_key) or {}
         rows.setdefault(symbol, []).append(
             {"horizon": spec.horizon, "model": document["model"].get("family"),
+             "alternative_model": str(power.get("config_of", "")).rpartition(".")[2],
              **{name: _skill(frame[name].to_numpy(float), benchmark, objective, alpha, overlap, seed)
-                for name in ("selected", "default")}})
+                for name in named}})
     return {symbol: sorted(found, key=lambda r: r["horizon"]) for symbol, found in rows.items()}
 
 
 def horizon_plots(skills: dict[str, list[dict[str, Any]]], objective: Objective, folder: Path) -> dict[str, Path]:
     """``<SYMBOL>-skill-by-horizon.png`` of every symbol with more than one horizon: skill against horizon (bars,
-    log scale) of the selected config (each point labelled with its family), its default and the incumbent
-    benchmark (0), with intervals."""
+    log scale) of :data:`FORECASTS` (each point labelled with its family) and the incumbent benchmark (0), with
+    intervals."""
     plt, plots = pyplot(), {}
     for symbol, rows in skills.items():
         if len(rows) < 2:
             continue
         horizons = np.array([r["horizon"] for r in rows], dtype=float)
         figure, axis = plt.subplots(figsize=(7, 4))
-        for name, shift, colour in (("selected", 0.97, "tab:blue"), ("default", 1.03, "tab:orange")):
-            skill = np.array([r[name]["skill"] for r in rows])
-            error = np.array([[r[name]["skill"] - r[name]["ci_low"] for r in rows],
-                              [r[name]["ci_high"] - r[name]["skill"] for r in rows]])
-            label = "selected config" if name == "selected" else "its family's default"
-            axis.errorbar(horizons * shift, skill, yerr=error, marker="o", capsize=3, color=colour, label=label)
-        for r in rows:
-            axis.annotate(r["model"], (r["horizon"] * 0.97, r["selected"]["skill"]), textcoords="offset points",
-                          xytext=(4, 6), fontsize=8)
+        for k, (name, label) in enumerate(FORECASTS.items()):
+            drawn = [r for r in rows if name in r]
+            if not drawn:
+                continue
+            at = np.array([r["horizon"] for r in drawn], dtype=float) * (0.97 + 0.03 * k)  # side by side
+            skill = np.array([r[name]["skill"] for r in drawn])
+            error = np.array([[r[name]["skill"] - r[name]["ci_low"] for r in drawn],
+                              [r[name]["ci_high"] - r[name]["skill"] for r in drawn]])
+            axis.errorbar(at, skill, yerr=error, marker="o", capsize=3, color=f"C{k}", label=label)
+            for x, y, r in zip(at, skill, drawn) if name != "default" else ():  # which family each point is
+                axis.annotate(r["alternative_model"] if name == "alternative" else r["model"], (x, y),
+                              textcoords="offset points", xytext=(4, 6), fontsize=7)
         axis.axhline(0.0, color="black", linewidth=1, label=f"incumbent: {objective.benchmark}")
         axis.set_xscale("log")
         axis.set_xticks(horizons, [str(int(h)) for h in horizons])
@@ -100,16 +113,19 @@ def horizon_section(skills: dict[str, list[dict[str, Any]]], plots: dict[str, Pa
     if not plots:
         return []
     lines = ["", "## Skill by horizon", "",
-             f"Test skill against {objective.benchmark} (the incumbent, 0) of each horizon's selected config and its "
-             "family's default, with the paired test's two-sided 1 - 2 alpha block-bootstrap intervals (90 % at "
+             f"Test skill against {objective.benchmark} (the incumbent, 0) of each horizon's selected config, its "
+             "family's default and, where the incumbent itself was selected, the strongest other model's config, "
+             "with the paired test's two-sided 1 - 2 alpha block-bootstrap intervals (90 % at "
              "--alpha 0.05; blocks of at least the horizon at test stride 1), from the per-window test losses "
              "beside each candidate.", "",
-             "| symbol | horizon | selected | skill [interval] | default skill [interval] |", "|---|---:|---|---|---|"]
+             "| symbol | horizon | selected | skill [interval] | default skill [interval] | strongest other model | "
+             "its skill [interval] |", "|---|---:|---|---|---|---|---|"]
     for symbol, rows in skills.items():
         for r in rows:
-            cells = [f"{r[n]['skill']:+.4f} [{r[n]['ci_low']:+.4f}, {r[n]['ci_high']:+.4f}]"
-                     for n in ("selected", "default")]
-            lines.append(f"| {symbol} | {r['horizon']} | {r['model']} | {cells[0]} | {cells[1]} |")
+            cells = [f"{r[n]['skill']:+.4f} [{r[n]['ci_low']:+.4f}, {r[n]['ci_high']:+.4f}]" if n in r else "-"
+                     for n in FORECASTS]
+            lines.append(f"| {symbol} | {r['horizon']} | {r['model']} | {cells[0]} | {cells[1]} | "
+                         f"{r['alternative_model'] or '-'} | {cells[2]} |")
     for symbol, path in plots.items():
         lines += ["", f"![{path.stem}]({path.relative_to(folder)})"]
     return lines

@@ -186,7 +186,8 @@ def power_sentence(power: dict[str, Any] | None) -> str:
     """
     if not power or (power.get("mde_relative") is None and not power.get("mde")):
         return "the two forecasts are identical on every test origin: there is no effect to detect"
-    of = f" for {power['config_of']}'s config (the strongest other on validation)" if "config_of" in power else ""
+    over = " over every horizon" if power.get("chosen_over_horizons") else ""
+    of = f" for {power['config_of']}'s config (the strongest other on validation{over})" if "config_of" in power else ""
     effective = "" if power.get("effective_n") is None else f", effective sample size {power['effective_n']:,.0f}"
     if power.get("mde_relative") is None:  # the other's loss is 0 (flat's PnL): no scale for a relative gain
         return (f"this test could see a difference of {power['mde']:.3g} per origin in the objective's units with "

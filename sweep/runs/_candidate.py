@@ -148,7 +148,8 @@ POWER_KEYS = ("alpha", "n_windows", "df", "long_run_variance_rule", "long_run_va
               "mde_relative", "origins_needed", "days_needed", "overlap")
 
 
-def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome) -> dict[str, Any] | None:
+def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: StudyOutcome
+                      ) -> tuple[dict[str, Any] | None, np.ndarray | None]:
     """What the test origins could see when the objective's benchmark itself is selected (persistence; under
     ``quantile_loss`` the ``naive`` default, the empirical random walk).
 
@@ -161,20 +162,23 @@ def persistence_power(scoring: Scoring, done: list[StudyOutcome], selected: Stud
 
     Returns
     -------
-    dict or None
+    block : dict or None
         ``{"config_of": study, "trial": number, <POWER_KEYS>}``; None when the selected config is not
         persistence or no other study completed.
+    losses : numpy.ndarray or None
+        ``[n_test_origins]`` that config's per-window test losses (the ``alternative`` column of the test-loss file).
     """
     others = [o for o in done if family_of(o.model) != BENCHMARK_LABEL]
     benchmark = scoring.default_config(BENCHMARK_LABEL)
     if family_of(selected.model) != BENCHMARK_LABEL or selected.config != benchmark or not others:
-        return None
+        return None, None
     runner_up = min(others, key=lambda o: o.validation[scoring.objective])
     test = scoring.evaluate(runner_up.model, runner_up.config, "test")
     full = paired_test(test.window_errors, test.baseline_window_errors, scoring.alpha, scoring.seed,
                        overlap=scoring.splits.spec.overlap).to_dict(test.baseline_loss, scoring.test_origins_per_day)
-    return {"config_of": runner_up.study_name, "trial": runner_up.trial_number,
-            **{k: full[k] for k in POWER_KEYS if k in full}}
+    over = {"chosen_over_horizons": sorted(runner_up.by_horizon)} if runner_up.by_horizon else {}
+    return {"config_of": runner_up.study_name, "trial": runner_up.trial_number, **over,
+            **{k: full[k] for k in POWER_KEYS if k in full}}, test.window_errors
 
 
 def window_losses_csv(scoring: Scoring, losses: dict[str, np.ndarray]) -> str:

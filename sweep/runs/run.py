@@ -201,9 +201,12 @@ def _write_candidates(settings: SweepSettings, scoring: Scoring, selection: Sele
         document["trading"] = trading
     # several horizons: the power block's alternative is the studies' best over every horizon, drawn once for all
     over_horizons = [o for o in outcomes if isinstance(o, StudyOutcome) and o.symbol == symbol]
-    power = persistence_power(scoring, over_horizons if settings.horizons else done, best)
+    power, alternative = persistence_power(scoring, over_horizons if settings.horizons else done, best)
     if power is not None:
         document[get_objective(settings.objective).power_key] = power
+    if power is not None and settings.horizons:  # its test losses too: the report draws that model by horizon
+        losses["alternative"] = alternative
+        document["test_losses"]["columns"].append("alternative")
     if settings.horizons:  # the horizon its forecasts were drawn at: the longest, or its own (draws_once)
         document["windows"]["drawn_horizon"] = drawn_horizon(scoring.forecaster_of(best.model), scoring.horizon,
                                                              scoring.splits.spec.layout)

@@ -57,6 +57,10 @@ def test_when_horizons_are_swept_then_each_gets_its_own_candidate_on_the_same_or
         origins.append((document["windows"]["first_validation_origin"], document["windows"]["last_validation_origin"],
                         tuple(losses["origin"])))
     assert origins[0] == origins[1] == origins[2]
+    powers = [_candidate(root, h)[1].get("power_vs_persistence") for h in HORIZONS]
+    assert any(powers)  # persistence kept somewhere: its power block names one alternative for every horizon
+    assert all(p["chosen_over_horizons"] == list(HORIZONS) and p["overlap"] == h
+               for p, h in zip(powers, HORIZONS) if p)
     for name in NAMES.values():
         assert (root / "hp" / "best" / f"{name}.json").is_file()
         assert len(list((root / "hp" / "reviews").glob(f"*-{name}.md"))) == 1
@@ -211,6 +215,10 @@ def test_when_a_horizons_run_is_reported_then_skill_by_horizon_is_drawn_and_reco
         losses = pd.read_csv(path.with_name(document["test_losses"]["file"]), float_precision="round_trip")
         skill = 1.0 - losses["selected"].mean() / losses["persistence"].mean()
         assert f"| BTCUSD | {horizon} | {document['model']['family']} | {skill:+.4f} [" in text
+        if "power_vs_persistence" in document:  # persistence kept: the strongest other model is drawn by horizon
+            other = 1.0 - losses["alternative"].mean() / losses["persistence"].mean()
+            family = document["power_vs_persistence"]["config_of"].rpartition(".")[2]
+            assert f"| {family} | {other:+.4f} [" in text
         assert document["comparisons"]["persistence"]["overlap"] == horizon  # at test stride 1, h windows share a bar
 
 
