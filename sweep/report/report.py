@@ -58,6 +58,7 @@ from ._trading import trading_plots, trading_section
 from ._horizons import horizon_plots, horizon_section, horizon_skills
 from ._backtest_section import backtest_section
 from ._folder import check_report_folder, removed_on_failure
+from ..search.horizon_trials import horizons_metrics
 from ..search.study import make_storage
 from ..search.study_job import POOLED
 from ..data.windows import WindowSpec
@@ -178,11 +179,14 @@ def _summarise(study: optuna.Study, members: list[tuple[OHLCVData, Any]], run_se
 
     def test_loss(config: ForecastConfig) -> float:
         scores = []
-        for (data, splits), h in ((m, h) for m in members for h in horizons):  # one test origin per stride
-            result = evaluate(forecaster, config, data, splits.test_origins_at_stride, h, cache, n_max,
-                              objective=objective, layout=splits.spec.layout)
-            relative = symbol == POOLED or (len(horizons) > 1 and get_objective(objective).relative_skill)
-            scores.append(result.loss / (result.baseline_loss if relative else 1.0))
+        for data, splits in members:  # every trial is scored here: one test origin per validation stride
+            results = {h: evaluate(forecaster, config, data, splits.test_origins_at_stride, h, cache, n_max,
+                                   objective=objective, layout=splits.spec.layout) for h in horizons}
+            if len(horizons) > 1:  # what the study minimised over its horizons
+                scores.append(horizons_metrics(results)[objective])
+                continue
+            (result,) = results.values()
+            scores.append(result.loss / (result.baseline_loss if symbol == POOLED else 1.0))
         return float(np.mean(scores))
 
     test = np.array([test_loss(c) for c in configs])

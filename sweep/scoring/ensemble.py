@@ -259,7 +259,8 @@ def _best_problem(document: Any, slot: str) -> str | None:
         return f"its model family {model['family']!r} is unknown (known: {sorted(FAMILIES)} and 'ensemble')"
     if document.get("symbol", symbol) != symbol:
         return f"it is the best config of {document['symbol']!r}, not of {symbol!r}"
-    recorded = (document.get("windows") or {}).get("horizon", 1) if isinstance(document.get("windows"), dict) else 1
+    windows = document.get("windows")
+    recorded = windows.get("horizon", 1) if isinstance(windows, dict) else 1
     if horizon > 1 and recorded != horizon:  # a 1-bar name may hold an older run's longer horizon, as it always could
         return f"it was tuned at --horizon {recorded}, not {horizon} as its name says"
     try:

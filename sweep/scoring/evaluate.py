@@ -12,6 +12,7 @@ from ..forecasters.config import ForecastConfig
 from ..data.bars import COLUMNS as OHLCV_COLUMNS, OHLCVData
 from ..errors import ConfigError
 from ..forecasters.base import Forecaster, QuantileBatch, SampleBatch
+from ..forecasters.registry import draws_once
 from ..objectives import DEFAULT_OBJECTIVE, ScoredWindows, get_objective
 from ..stats.metrics import point_metrics
 from ..stats.predictive import Predictive
@@ -154,8 +155,6 @@ def drawn_horizon(forecaster: Forecaster, horizon: int, layout: int | None) -> i
     longest horizon): ``layout`` when the family's shorter horizons equal a direct draw
     (:func:`sweep.forecasters.registry.draws_once`), so that every horizon of the run shares one draw; else
     ``horizon``."""
-    from ..forecasters.registry import draws_once
-
     return layout if layout and layout > horizon and draws_once(forecaster.family) else horizon
 
 
@@ -237,8 +236,7 @@ def score(point: np.ndarray, predictive: Predictive, latency_s: float, data: OHL
     """Metrics of a point forecast and its distribution at ``origins``, with the persistence baseline.
 
     Every metric scores the close ``horizon`` bars ahead, the forecast's last step: a position held for the
-    horizon is paid on the return to that close, not on the path's average (which at 24 bars mostly
-    scores the first few, easy, steps).
+    horizon is paid on the return to that close, not on the path's average over its steps.
 
     Parameters
     ----------

@@ -19,8 +19,7 @@ import optuna
 from ..objectives import get_objective
 from ..scoring.evaluate import EvaluationResult
 
-__all__ = ["BY_HORIZON_ATTR", "HORIZON_ERRORS_ATTR", "record_horizons", "horizons_metrics", "at_horizon",
-           "trial_horizons"]
+__all__ = ["BY_HORIZON_ATTR", "HORIZON_ERRORS_ATTR", "record_horizons", "horizons_metrics", "at_horizon"]
 
 #: Trial attribute: ``{str(horizon): validation metrics}`` of every horizon of the run.
 BY_HORIZON_ATTR = "validation_by_horizon"
@@ -59,11 +58,6 @@ def record_horizons(trial: optuna.Trial, results: dict[int, EvaluationResult]) -
     metrics = horizons_metrics(results)
     trial.set_user_attr("validation", metrics)
     return metrics
-
-
-def trial_horizons(trial: optuna.trial.FrozenTrial) -> list[int]:
-    """The horizons ``trial`` scored (empty for a trial of a one-horizon run)."""
-    return sorted(int(h) for h in trial.user_attrs.get(BY_HORIZON_ATTR, {}))
 
 
 def at_horizon(trial: optuna.trial.FrozenTrial, horizon: int, objective: str,
